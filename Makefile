@@ -1,0 +1,49 @@
+# Two commands on a fresh machine:
+#   make run    set up .venv (idempotent) and run the default tier (snakemake --cores 2)
+#   make test   set up .venv (idempotent) and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+CORES  ?= 2
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup run smoke real dryrun test report lint bench clean
+
+setup: $(STAMP)
+
+# torch first and pinned: it resolves to the local CPU build. Then the pinned
+# project against the full lock.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[test]"
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+smoke: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile config/tiers/smoke.yaml
+
+real: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile config/tiers/real.yaml
+
+dryrun: setup
+	$(BIN)/snakemake --cores $(CORES) -n
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+report: setup
+	$(BIN)/snakemake --cores $(CORES) --report report.html
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf results/*/ results/summary.md resources/*/ logs .snakemake

@@ -1,0 +1,29 @@
+# colliderflow: collider-physics ML papers reproduced end to end.
+#   snakemake --cores 2                                        default tier
+#   snakemake --cores 2 --configfile config/tiers/smoke.yaml   minutes
+#   snakemake --profile profiles/slurm --configfile config/tiers/real.yaml
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# Anchored at the repository so `snakemake -s .../Snakefile -d WORKDIR` works too.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/dimuon.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        study_targets(),
+        "results/summary.md",
+    default_target: True

@@ -1,0 +1,196 @@
+"""CMS NanoAOD: one reader for NanoAOD files (TTree or RNTuple, real or toy),
+a writer used by the toy generators, and the flat per-event ML table.
+
+Reading goes through uproot into awkward arrays, one record array per
+collection (``events["Muon"].pt`` ...). Two older CMS tutorial layouts in
+shared/data are adapted to the same collections: the "HEP tutorial"
+ntuples (``events`` tree, ``NMuon``, ``Muon_Px`` ...) and the Z->mumu
+candidates (``events`` tree, ``px1`` ... ``Q2``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from ..errors import InputError
+
+#: Default fields read per collection (NanoAOD names).
+DEFAULT_FIELDS = {
+    "Muon": ["pt", "eta", "phi", "mass", "charge"],
+    "Electron": ["pt", "eta", "phi", "mass", "charge"],
+    "Jet": ["pt", "eta", "phi", "mass", "btagDeepFlavB"],
+    "MET": ["pt", "phi"],
+}
+#: Collections stored as one value per event (``MET_pt``) rather than jagged.
+SINGLETONS = {"MET", "PuppiMET", "GenMET", "PV"}
+
+
+def _open_tree(path):
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, None, "file does not exist")
+    try:
+        f = uproot.open(path)
+    except Exception as exc:
+        raise InputError(path, None, f"cannot be opened as ROOT ({type(exc).__name__}: {exc})") from None
+    for name in ("Events", "events"):
+        if name in f:
+            try:
+                return f[name], name
+            except Exception as exc:
+                raise InputError(path, name, f"tree cannot be read ({type(exc).__name__}: {exc})") from None
+    raise InputError(path, "Events", f"no Events tree (keys: {f.keys(cycle=False)})")
+
+
+def _arrays(tree, path, names, entry_stop):
+    try:
+        return tree.arrays(names, entry_stop=entry_stop)
+    except uproot.KeyInFileError as exc:
+        raise InputError(path, str(exc.key), "branch missing") from None
+    except Exception as exc:
+        raise InputError(path, names[0] if names else None,
+                         f"branches cannot be read, file truncated or corrupt? ({type(exc).__name__}: {exc})") from None
+
+
+def _from_cartesian(px, py, pz, e):
+    pt = np.hypot(px, py)
+    p = np.sqrt(px**2 + py**2 + pz**2)
+    eta = np.arcsinh(pz / ak.where(pt > 0, pt, 1e-9))
+    phi = np.arctan2(py, px)
+    mass = np.sqrt(np.maximum(e**2 - p**2, 0))
+    return pt, eta, phi, mass
+
+
+def read_nanoaod(path, collections: dict[str, list[str]] | None = None, entry_stop: int | None = None) -> dict:
+    """Read ``collections`` ({name: [fields]}) from a NanoAOD-like file.
+
+    Returns ``{name: awkward record array}``; jagged collections are
+    per-event lists, singletons (MET) one record per event. A missing branch
+    raises :class:`InputError` naming the file and the branch.
+    """
+    collections = collections or {"Muon": DEFAULT_FIELDS["Muon"]}
+    tree, tname = _open_tree(path)
+    keys = set(tree.keys())
+    if tname == "events" and "px1" in keys:
+        return _read_zmumu(tree, path, collections, entry_stop)
+    if tname == "events" and any(k.startswith("N") for k in keys):
+        return _read_tutorial(tree, path, collections, entry_stop)
+    out = {}
+    for coll, fields in collections.items():
+        names = [f"{coll}_{f}" for f in fields]
+        for n in names:
+            if n not in keys:
+                raise InputError(path, n, "branch missing")
+        arr = _arrays(tree, path, names, entry_stop)
+        out[coll] = ak.zip({f: arr[n] for f, n in zip(fields, names)}, depth_limit=None if coll not in SINGLETONS else 1)
+    return out
+
+
+def _read_tutorial(tree, path, collections, entry_stop):
+    """HEP-tutorial ntuple: Muon_Px/Py/Pz/E, Muon_Charge, MET_px/py."""
+    out = {}
+    for coll, fields in collections.items():
+        if coll in SINGLETONS:
+            a = _arrays(tree, path, [f"{coll}_px", f"{coll}_py"], entry_stop)
+            vals = {"pt": np.hypot(a[f"{coll}_px"], a[f"{coll}_py"]),
+                    "phi": np.arctan2(a[f"{coll}_py"], a[f"{coll}_px"])}
+        else:
+            a = _arrays(tree, path, [f"{coll}_{q}" for q in ("Px", "Py", "Pz", "E")], entry_stop)
+            pt, eta, phi, mass = _from_cartesian(*(a[f"{coll}_{q}"] for q in ("Px", "Py", "Pz", "E")))
+            vals = {"pt": pt, "eta": eta, "phi": phi, "mass": mass}
+            if "charge" in fields:
+                vals["charge"] = _arrays(tree, path, [f"{coll}_Charge"], entry_stop)[f"{coll}_Charge"]
+        missing = [f for f in fields if f not in vals]
+        if missing:
+            raise InputError(path, f"{coll}_{missing[0]}", "branch missing (not in this tutorial layout)")
+        out[coll] = ak.zip({f: vals[f] for f in fields})
+    return out
+
+
+def _read_zmumu(tree, path, collections, entry_stop):
+    """CMS 2010 Z->mumu candidates: two muons per row (px1..E1, Q1, px2..)."""
+    if set(collections) - {"Muon"}:
+        raise InputError(path, sorted(set(collections) - {"Muon"})[0], "collection not in the Z->mumu layout")
+    names = [f"{q}{i}" for i in (1, 2) for q in ("px", "py", "pz", "E", "Q")]
+    a = _arrays(tree, path, names, entry_stop)
+    per = []
+    for i in (1, 2):
+        pt, eta, phi, mass = _from_cartesian(*(np.asarray(a[f"{q}{i}"]) for q in ("px", "py", "pz", "E")))
+        per.append({"pt": pt, "eta": eta, "phi": phi, "mass": np.full_like(pt, 0.10566), "charge": np.asarray(a[f"Q{i}"])})
+    fields = collections["Muon"]
+    stacked = {f: ak.from_regular(np.stack([per[0][f], per[1][f]], axis=1)) for f in fields}
+    return {"Muon": ak.zip(stacked)}
+
+
+def write_nanoaod(path, collections: dict, extra: dict | None = None) -> None:
+    """Write awkward collections as a NanoAOD ``Events`` TTree: jagged
+    collection ``X`` becomes ``nX`` + ``X_field`` branches, singletons
+    ``X_field``; ``extra`` holds flat per-event branches. Atomic."""
+    from ..io import atomic_path
+
+    branches = {}
+    for coll, arr in collections.items():
+        if coll in SINGLETONS:
+            for f in arr.fields:
+                branches[f"{coll}_{f}"] = ak.to_numpy(arr[f])
+        else:
+            branches[coll] = arr  # uproot writes nColl and Coll_field
+    for k, v in (extra or {}).items():
+        branches[k] = np.asarray(v)
+    with atomic_path(path) as tmp:
+        with uproot.recreate(tmp) as f:
+            types = {k: (v if isinstance(v, ak.Array) else np.asarray(v)) for k, v in branches.items()}
+            tree = f.mktree("Events", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in types.items()},
+                            counter_name=lambda counted: "n" + counted,
+                            field_name=lambda outer, inner: inner if outer == "" else f"{outer}_{inner}")
+            tree.extend(types)
+
+
+def flat_table(events: dict, n_objects: dict[str, int], fields: dict[str, list[str]] | None = None):
+    """Per-event fixed-size table for ML: the top-``n`` objects of each jagged
+    collection (in stored order, i.e. pT-ordered in NanoAOD), zero-padded,
+    with a ``<Coll><i>_mask`` column; singleton collections as-is.
+
+    Column names: ``Jet0_pt``, ``Jet0_mask``, ..., ``MET_pt``.
+    Returns a pandas DataFrame.
+    """
+    import pandas as pd
+
+    cols = {}
+    for coll, arr in events.items():
+        flds = (fields or {}).get(coll, arr.fields)
+        if coll in SINGLETONS:
+            for f in flds:
+                cols[f"{coll}_{f}"] = ak.to_numpy(arr[f]).astype(float)
+            continue
+        n = n_objects.get(coll, 0)
+        if n == 0:
+            continue
+        counts = ak.to_numpy(ak.num(arr, axis=1))
+        for f in flds:
+            padded = ak.to_numpy(ak.fill_none(ak.pad_none(arr[f], n, clip=True), 0)).astype(float)
+            for i in range(n):
+                cols[f"{coll}{i}_{f}"] = padded[:, i]
+        for i in range(n):
+            cols[f"{coll}{i}_mask"] = (counts > i).astype(float)
+    return pd.DataFrame(cols)
+
+
+def dimuon_mass(muons, opposite_charge: bool = True):
+    """Invariant mass of the two leading muons in events with >= 2 muons
+    (opposite charge if asked). Returns a numpy array (GeV)."""
+    import vector
+
+    vector.register_awkward()
+    two = muons[ak.num(muons, axis=1) >= 2]
+    mu = ak.zip({"pt": two.pt, "eta": two.eta, "phi": two.phi, "mass": two.mass}, with_name="Momentum4D")
+    m = (mu[:, 0] + mu[:, 1]).mass
+    if opposite_charge:
+        if "charge" not in two.fields:
+            raise InputError(None, "Muon_charge", "needed for the opposite-charge selection")
+        m = m[two.charge[:, 0] * two.charge[:, 1] < 0]
+    return ak.to_numpy(m)

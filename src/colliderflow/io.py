@@ -1,0 +1,115 @@
+"""Small I/O helpers shared by every step: atomic outputs, JSON, tables.
+
+Every script writes through :func:`atomic_path` so an interrupted or failed
+step never leaves a half-written file under its final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on
+    success, delete it on any exception.
+
+    The temporary name keeps the suffix, so libraries that pick a format
+    from the extension (matplotlib, pandas) behave as for the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # writers create the file themselves
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise RuntimeError(f"writer produced no file for {path}")
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+        raise
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_json(path: str | Path, data) -> None:
+    """Write ``data`` as indented JSON atomically (numpy scalars/arrays allowed)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def read_json(path: str | Path):
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, None, "file does not exist")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def write_table(path: str | Path, df, key: str = "events", attrs: dict | None = None) -> None:
+    """Write a pandas DataFrame to HDF5 (key ``key``) with provenance ``attrs``
+    stored as JSON in the node's attributes; atomic."""
+    import pandas as pd
+
+    with atomic_path(path) as tmp:
+        with pd.HDFStore(tmp, mode="w") as store:
+            store.put(key, df, format="fixed")
+            store.get_storer(key).attrs.colliderflow = json.dumps(attrs or {}, default=_json_default)
+
+
+def read_table(path: str | Path, columns: list[str] | None = None, key: str = "events"):
+    """Read a table written by :func:`write_table`; checks the columns exist and
+    are finite. Returns ``(DataFrame, attrs)``."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, None, "file does not exist")
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            if f"/{key}" not in store.keys():
+                raise InputError(path, key, f"no table under key '{key}' (found {store.keys()})")
+            df = store[key]
+            raw = getattr(store.get_storer(key).attrs, "colliderflow", "{}")
+    except InputError:
+        raise
+    except Exception as exc:  # corrupt / not HDF5
+        raise InputError(path, None, f"cannot be read as HDF5 ({type(exc).__name__}: {exc})") from None
+    if columns is not None:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise InputError(path, missing[0], f"column missing (have {list(df.columns)})")
+        df = df[columns]
+    numeric = df.select_dtypes("number")
+    bad = ~np.isfinite(numeric.to_numpy(dtype=float))
+    if bad.any():
+        col = numeric.columns[np.where(bad.any(axis=0))[0][0]]
+        raise InputError(path, col, f"{int(bad.any(axis=1).sum())} row(s) hold NaN or inf")
+    return df, json.loads(raw)

@@ -1,0 +1,152 @@
+"""The per-study ``metrics.json`` contract and the summary table.
+
+Every study writes one ``results/<study>/metrics.json`` through
+:func:`write_metrics`::
+
+    {
+      "study": "dimuon",                  # folder name under results/
+      "paper": "arXiv:2312.11629",        # arXiv id, else the short name in PAPERS.md
+      "title": "...",
+      "key_metric": {"name": "...", "value": 91.1, "unit": "GeV"},
+      "claim": "what the paper claims, in one sentence",
+      "holds": true,                       # did the claim reproduce here?
+      "tier": "default",
+      "metrics": {...},                    # every number the figures show
+      "cpu_seconds": 12.3                  # CPU time of the step that wrote it
+    }
+
+``holds`` must be computed from the metrics by the study, never written by
+hand; a claim that does not reproduce is reported with ``holds: false``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import resource
+import time
+from pathlib import Path
+
+from .errors import InputError
+from .io import read_json, write_json
+
+REQUIRED = ("study", "paper", "title", "key_metric", "claim", "holds", "metrics")
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by this process and its children."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+class Stopwatch:
+    """Wall and CPU time of a block: ``with Stopwatch() as sw: ...; sw.cpu``."""
+
+    def __enter__(self):
+        self._w0, self._c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._w0
+        self.cpu = time.process_time() - self._c0
+        return False
+
+
+def write_metrics(path, *, study: str, paper: str, title: str, key_metric: dict, claim: str,
+                  holds: bool, metrics: dict, tier: str = "default", **extra) -> dict:
+    """Validate and write a study's metrics.json; returns the dict written."""
+    if not isinstance(holds, bool):
+        raise TypeError("holds must be a bool computed from the metrics")
+    if "name" not in key_metric or "value" not in key_metric:
+        raise ValueError("key_metric needs 'name' and 'value'")
+    doc = {
+        "study": study,
+        "paper": paper,
+        "title": title,
+        "key_metric": key_metric,
+        "claim": claim,
+        "holds": holds,
+        "tier": tier,
+        "metrics": metrics,
+        "cpu_seconds": round(cpu_seconds(), 3),
+        **extra,
+    }
+    write_json(path, doc)
+    return doc
+
+
+def read_metrics(path) -> dict:
+    doc = read_json(path)
+    missing = [k for k in REQUIRED if k not in doc]
+    if missing:
+        raise InputError(path, missing[0], "required metrics field missing")
+    return doc
+
+
+def benchmark_cpu_seconds(paths) -> float:
+    """Sum of the ``cpu_time`` column over Snakemake ``benchmark:`` TSV files."""
+    total = 0.0
+    for p in paths:
+        with open(p, newline="") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                try:
+                    v = float(row.get("cpu_time", "nan"))
+                except ValueError:
+                    continue
+                if math.isfinite(v):
+                    total += v
+    return total
+
+
+def _fmt(value, unit: str | None) -> str:
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+    else:
+        text = str(value)
+    return f"{text} {unit}" if unit else text
+
+
+def summary_markdown(docs: list[dict], cpu_by_study: dict[str, float] | None = None) -> str:
+    """The results/summary.md table: one row per study."""
+    cpu_by_study = cpu_by_study or {}
+    lines = [
+        "# colliderflow summary",
+        "",
+        "| paper | study | key metric | value | paper's claim | holds | CPU s (all rules) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in sorted(docs, key=lambda d: d["study"]):
+        km = d["key_metric"]
+        cpu = cpu_by_study.get(d["study"])
+        lines.append(
+            "| {paper} | {study} | {name} | {value} | {claim} | {holds} | {cpu} |".format(
+                paper=d["paper"],
+                study=d["study"],
+                name=km["name"],
+                value=_fmt(km["value"], km.get("unit")),
+                claim=d["claim"].replace("|", "/"),
+                holds="yes" if d["holds"] else "no",
+                cpu="" if cpu is None else f"{cpu:.1f}",
+            )
+        )
+    n_yes = sum(d["holds"] for d in docs)
+    lines += ["", f"{n_yes} of {len(docs)} claims hold in this run (tier: "
+              f"{', '.join(sorted({d.get('tier', '?') for d in docs}))})."]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(metrics_paths, out_path, benchmark_root: str | Path = "results") -> str:
+    """Gather metrics files and per-rule benchmark TSVs into the summary table."""
+    from .io import atomic_path
+
+    docs = [read_metrics(p) for p in metrics_paths]
+    cpu = {}
+    for d in docs:
+        tsvs = sorted(Path(benchmark_root, d["study"], "benchmarks").glob("*.tsv"))
+        if tsvs:
+            cpu[d["study"]] = benchmark_cpu_seconds(tsvs)
+    text = summary_markdown(docs, cpu)
+    with atomic_path(out_path) as tmp:
+        tmp.write_text(text)
+    return text

@@ -1,0 +1,67 @@
+"""zuko normalizing flows with the conventions of this project: inputs are
+standardised by a fixed affine transform stored in the module's buffers, so
+``log_prob`` is always in the original feature units."""
+
+from __future__ import annotations
+
+import torch
+import zuko
+
+
+class StandardizedFlow(torch.nn.Module):
+    """A zuko flow over standardised features, optionally conditional.
+
+    ``kind``: "nsf" (neural spline flow) or "maf" (affine autoregressive).
+    ``log_prob(x, c)`` and ``sample(n, c)`` work in the original units; the
+    Jacobian of the standardisation is included in ``log_prob``.
+    """
+
+    def __init__(self, features: int, context: int = 0, kind: str = "nsf", transforms: int = 4,
+                 hidden: tuple[int, ...] = (64, 64), bins: int = 8, x_mean=None, x_std=None, c_mean=None, c_std=None):
+        super().__init__()
+        self.hparams = dict(features=features, context=context, kind=kind, transforms=transforms,
+                            hidden=list(hidden), bins=bins)
+        if kind == "nsf":
+            self.flow = zuko.flows.NSF(features, context, transforms=transforms, hidden_features=hidden, bins=bins)
+        elif kind == "maf":
+            self.flow = zuko.flows.MAF(features, context, transforms=transforms, hidden_features=hidden)
+        else:
+            raise ValueError(f"unknown flow kind '{kind}' (nsf or maf)")
+        self.register_buffer("x_mean", torch.zeros(features) if x_mean is None else torch.as_tensor(x_mean, dtype=torch.float32))
+        self.register_buffer("x_std", torch.ones(features) if x_std is None else torch.as_tensor(x_std, dtype=torch.float32))
+        self.register_buffer("c_mean", torch.zeros(max(context, 1)) if c_mean is None else torch.as_tensor(c_mean, dtype=torch.float32))
+        self.register_buffer("c_std", torch.ones(max(context, 1)) if c_std is None else torch.as_tensor(c_std, dtype=torch.float32))
+
+    @classmethod
+    def fitted_to(cls, x, c=None, **kw):
+        """Construct with the standardisation fitted to data ``x`` (and ``c``)."""
+        x = torch.as_tensor(x, dtype=torch.float32)
+        args = dict(x_mean=x.mean(0), x_std=x.std(0).clamp_min(1e-6))
+        if c is not None:
+            c = torch.as_tensor(c, dtype=torch.float32).reshape(len(c), -1)
+            args.update(c_mean=c.mean(0), c_std=c.std(0).clamp_min(1e-6))
+        return cls(x.shape[1], 0 if c is None else c.shape[1], **kw, **args)
+
+    def _dist(self, c):
+        if self.hparams["context"]:
+            c = (torch.as_tensor(c, dtype=torch.float32).reshape(-1, self.hparams["context"]) - self.c_mean) / self.c_std
+            return self.flow(c)
+        return self.flow()
+
+    def log_prob(self, x, c=None):
+        z = (x - self.x_mean) / self.x_std
+        return self._dist(c).log_prob(z) - torch.log(self.x_std).sum()
+
+    def sample(self, n: int | None = None, c=None):
+        """``n`` samples (unconditional) or one per row of ``c``."""
+        if self.hparams["context"]:
+            z = self._dist(c).sample()
+        else:
+            z = self._dist(None).sample((n,))
+        return z * self.x_std + self.x_mean
+
+    def nll(self, batch):
+        """Mean negative log-likelihood of a (x,) or (x, c) batch: a loss_fn body."""
+        x = batch[0]
+        c = batch[1] if self.hparams["context"] else None
+        return -self.log_prob(x, c).mean()

@@ -1,0 +1,163 @@
+"""The one training loop every study uses.
+
+Mini-batch training with a validation split, early stopping on the
+validation loss, the best checkpoint restored at the end, a tqdm progress
+bar, deterministic seeding, and CPU threads taken from Snakemake's
+``threads:``.
+
+The caller supplies ``loss_fn(model, batch) -> scalar tensor``; a batch is
+the tuple of tensors given to :func:`fit` (features, conditions, weights ...).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; returns a torch Generator with ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 10          # epochs without val improvement before stopping
+    val_fraction: float = 0.2
+    seed: int = 0
+    grad_clip: float | None = 5.0
+    lr_schedule: str = "cosine"  # "cosine" or "none"
+    progress: bool = True
+    desc: str = "train"
+
+
+@dataclass
+class History:
+    train_loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    best_epoch: int = -1
+    best_val: float = float("inf")
+    stopped_early: bool = False
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def _batches(n, batch_size, gen, shuffle=True):
+    idx = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+    for i in range(0, n, batch_size):
+        yield idx[i:i + batch_size]
+
+
+def evaluate(model, loss_fn, tensors: Sequence[torch.Tensor], batch_size: int = 4096) -> float:
+    """Mean loss over ``tensors`` in eval mode without gradients."""
+    model.eval()
+    n = len(tensors[0])
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            b = tuple(t[i:i + batch_size] for t in tensors)
+            total += float(loss_fn(model, b)) * len(b[0])
+    return total / max(n, 1)
+
+
+def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tensor], cfg: TrainConfig,
+        val_tensors: Sequence[torch.Tensor] | None = None, params=None) -> History:
+    """Train ``model`` in place; returns the :class:`History`.
+
+    Without ``val_tensors`` a random ``cfg.val_fraction`` of ``tensors`` is held
+    out. The model ends with the weights of its best validation epoch.
+    ``params`` restricts the optimised parameters (default: all that require grad).
+    """
+    gen = seed_everything(cfg.seed)
+    tensors = [torch.as_tensor(t) for t in tensors]
+    n = len(tensors[0])
+    if val_tensors is None:
+        perm = torch.randperm(n, generator=gen)
+        n_val = max(1, int(round(cfg.val_fraction * n)))
+        val_idx, tr_idx = perm[:n_val], perm[n_val:]
+        val_tensors = [t[val_idx] for t in tensors]
+        tensors = [t[tr_idx] for t in tensors]
+    else:
+        val_tensors = [torch.as_tensor(t) for t in val_tensors]
+    params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+             if cfg.lr_schedule == "cosine" else None)
+    hist = History()
+    best_state = copy.deepcopy(model.state_dict())
+    from tqdm import tqdm
+
+    bar = tqdm(range(cfg.epochs), desc=cfg.desc, disable=not cfg.progress or bool(os.environ.get("COLLIDERFLOW_QUIET")),
+               leave=False, mininterval=1.0)
+    n_tr = len(tensors[0])
+    for epoch in bar:
+        model.train()
+        tot = 0.0
+        for idx in _batches(n_tr, cfg.batch_size, gen):
+            batch = tuple(t[idx] for t in tensors)
+            loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{cfg.desc}: non-finite training loss at epoch {epoch}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            tot += float(loss.detach()) * len(idx)
+        if sched:
+            sched.step()
+        hist.train_loss.append(tot / max(n_tr, 1))
+        val = evaluate(model, loss_fn, val_tensors)
+        hist.val_loss.append(val)
+        if val < hist.best_val:
+            hist.best_val, hist.best_epoch = val, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        bar.set_postfix(train=f"{hist.train_loss[-1]:.4f}", val=f"{val:.4f}", best=hist.best_epoch)
+        if epoch - hist.best_epoch >= cfg.patience:
+            hist.stopped_early = True
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    log.info("%s: best val %.5f at epoch %d of %d", cfg.desc, hist.best_val, hist.best_epoch, len(hist.val_loss))
+    return hist
+
+
+def save_model(model: torch.nn.Module, path, hparams: dict) -> None:
+    """state_dict to ``path`` (.pt) and hyper-parameters to ``path``.json; atomic."""
+    from ..io import atomic_path, write_json
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_json(path.with_suffix(".json"), hparams)
+
+
+def load_state(path) -> tuple[dict, dict]:
+    """(state_dict, hyper-parameters) saved by :func:`save_model`; weights_only."""
+    from ..errors import InputError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, None, "model file does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    hp = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+    return state, hp

@@ -1,0 +1,59 @@
+"""Shared fixtures: the repository, the real-data excerpts beside it, and a
+Snakemake runner that executes the workflow in a temporary directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("COLLIDERFLOW_SHARED", REPO.parent / "shared")) / "data"
+os.environ.setdefault("COLLIDERFLOW_QUIET", "1")  # no progress bars in test logs
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (real excerpts); tests that need it skip without it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real-data excerpts not found at {SHARED_DATA} (a user's clone has no ../shared; CI has it)")
+    return SHARED_DATA
+
+
+def snakemake(workdir: Path, *args: str, configfiles=(), config: dict | None = None, check: bool = True,
+              timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run ``snakemake`` on the repository's Snakefile in ``workdir``.
+
+    Targets go before ``--configfile`` (which takes several values).
+    """
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
+           *args]
+    if configfiles:
+        cmd += ["--configfile", *map(str, configfiles)]
+    if config:
+        cmd += ["--config", *[f"{k}={v}" for k, v in config.items()]]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture
+def run_snakemake():
+    return snakemake
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """The whole smoke tier, run once per test session; returns the workdir.
+
+    Study tests read their results/<study>/metrics.json from here, so the
+    suite runs the pipeline only once.
+    """
+    wd = tmp_path_factory.mktemp("smoke")
+    snakemake(wd, configfiles=[REPO / "config" / "tiers" / "smoke.yaml"], timeout=1800)
+    return wd

@@ -1,0 +1,101 @@
+# Datasets: toy generators (default), local real files, or downloads.
+# Every source ends in one prepared file that the studies read.
+
+
+rule lhco_toy:
+    output:
+        "resources/lhco/toy/events_anomalydetection_v2.features.h5",
+    params:
+        toy=config["data"]["lhco"]["toy"],
+        seed=SEED,
+    log:
+        "logs/data/lhco_toy.log",
+    benchmark:
+        "results/data/benchmarks/lhco_toy.tsv"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {SCRIPTS}/lhco_toy.py --out {output} --seed {params.seed} "
+        "--n-background {params.toy[n_background]} --n-signal {params.toy[n_signal]} "
+        "--m-wprime {params.toy[m_wprime]} --m-x {params.toy[m_x]} --m-y {params.toy[m_y]} > {log} 2>&1"
+
+
+rule lhco_download:
+    output:
+        "resources/lhco/download/events_anomalydetection_v2.features.h5",
+    params:
+        url=config["data"]["lhco"]["download"]["url"],
+        sha256=config["data"]["lhco"]["download"]["sha256"],
+    log:
+        "logs/data/lhco_download.log",
+    cache: "omit-software"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {SCRIPTS}/download.py --url {params.url} --sha256 {params.sha256} --out {output} > {log} 2>&1"
+
+
+def lhco_inputs(wildcards):
+    src = config["data"]["lhco"]["source"]
+    if src == "toy":
+        return rules.lhco_toy.output
+    if src == "download":
+        return rules.lhco_download.output
+    return data_files("lhco")
+
+
+rule lhco_prepare:
+    input:
+        lhco_inputs,
+    output:
+        "resources/lhco/events.h5",
+    params:
+        fmt=lambda w: "features" if config["data"]["lhco"]["source"] != "file" else config["data"]["lhco"]["format"],
+    log:
+        "logs/data/lhco_prepare.log",
+    benchmark:
+        "results/data/benchmarks/lhco_prepare.tsv"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {SCRIPTS}/lhco_prepare.py --format {params.fmt} --out {output} {input} > {log} 2>&1"
+
+
+rule dimuon_toy:
+    output:
+        "resources/dimuon/toy/dimuon_nanoaod.root",
+    params:
+        n=config["data"]["dimuon"]["toy"]["n_events"],
+        seed=SEED,
+    log:
+        "logs/data/dimuon_toy.log",
+    benchmark:
+        "results/data/benchmarks/dimuon_toy.tsv"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {SCRIPTS}/dimuon_toy.py --out {output} --n-events {params.n} --seed {params.seed} > {log} 2>&1"
+
+
+rule dimuon_download:
+    output:
+        "resources/dimuon/download/Run2012BC_DoubleMuParked_Muons.root",
+    params:
+        url=config["data"]["dimuon"]["download"]["url"],
+        sha256=config["data"]["dimuon"]["download"]["sha256"],
+    log:
+        "logs/data/dimuon_download.log",
+    cache: "omit-software"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {SCRIPTS}/download.py --url {params.url} --sha256 {params.sha256} --out {output} > {log} 2>&1"
+
+
+def dimuon_inputs(wildcards):
+    src = config["data"]["dimuon"]["source"]
+    if src == "toy":
+        return rules.dimuon_toy.output
+    if src == "download":
+        return rules.dimuon_download.output
+    return data_files("dimuon")

@@ -1,0 +1,16 @@
+# Gather every enabled study's metrics into results/summary.md.
+
+
+rule summary:
+    input:
+        study_metrics(),
+    output:
+        report("results/summary.md", caption="../report/summary.rst", category="Summary"),
+    log:
+        "logs/summary.log",
+    benchmark:
+        "results/data/benchmarks/summary.tsv"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {SCRIPTS}/summary.py --out {output} {input} > {log} 2>&1"
