@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Import this checkout's library even when another checkout is installed editable.
+sys.path.insert(0, str(REPO / "src"))
 SHARED_DATA = Path(os.environ.get("COLLIDERFLOW_SHARED", REPO.parent / "shared")) / "data"
 os.environ.setdefault("COLLIDERFLOW_QUIET", "1")  # no progress bars in test logs
 
