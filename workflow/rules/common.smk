@@ -1,18 +1,22 @@
-# Helpers shared by every rule file.
+# Helpers shared by the workflow (functions only; the rules live in the other files).
 import os
-import sys
 
-# The library lives in src/; make it importable for every shell job, also
-# when the package is not installed (e.g. inside a conda env built from envs/).
+# The library lives in src/; every shell job imports it from there, also when
+# the package is not installed (e.g. inside a conda env built from envs/).
 _SRC = os.path.join(workflow.basedir, "src")
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)
+shell.prefix(f'export PYTHONPATH="{_SRC}:$PYTHONPATH"; ')
 
 SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
 TIER = config["tier"]
 SEED = config["seed"]
 
-# Each study's rule file registers its final outputs here: STUDIES[name] = [paths].
+# Each study registers its final outputs as STUDIES[name] = [paths].
 STUDIES = {}
+
+
+def script(name):
+    """Absolute path of workflow/scripts/<name>.py, passed to a rule as a param."""
+    return os.path.join(SCRIPTS, f"{name}.py")
 
 
 def enabled(study):
@@ -31,3 +35,18 @@ def data_files(dataset):
     """Input files of a dataset for the `file` source (empty otherwise)."""
     d = config["data"][dataset]
     return d["files"] if d["source"] == "file" else []
+
+
+def dataset_input(dataset, toy_rule, download_rule):
+    """Input function: the toy output, the downloaded file or the local files,
+    following config["data"][dataset]["source"]."""
+
+    def _inputs(wildcards):
+        src = config["data"][dataset]["source"]
+        if src == "toy":
+            return toy_rule.output
+        if src == "download":
+            return download_rule.output
+        return data_files(dataset)
+
+    return _inputs

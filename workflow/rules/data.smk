@@ -6,6 +6,7 @@ rule lhco_toy:
     output:
         "resources/lhco/toy/events_anomalydetection_v2.features.h5",
     params:
+        script=script("lhco_toy"),
         toy=config["data"]["lhco"]["toy"],
         seed=SEED,
     log:
@@ -15,7 +16,7 @@ rule lhco_toy:
     conda:
         "../../envs/io.yaml"
     shell:
-        "python {SCRIPTS}/lhco_toy.py --out {output} --seed {params.seed} "
+        "python {params.script} --out {output} --seed {params.seed} "
         "--n-background {params.toy[n_background]} --n-signal {params.toy[n_signal]} "
         "--m-wprime {params.toy[m_wprime]} --m-x {params.toy[m_x]} --m-y {params.toy[m_y]} > {log} 2>&1"
 
@@ -24,6 +25,7 @@ rule lhco_download:
     output:
         "resources/lhco/download/events_anomalydetection_v2.features.h5",
     params:
+        script=script("download"),
         url=config["data"]["lhco"]["download"]["url"],
         sha256=config["data"]["lhco"]["download"]["sha256"],
     log:
@@ -32,24 +34,16 @@ rule lhco_download:
     conda:
         "../../envs/io.yaml"
     shell:
-        "python {SCRIPTS}/download.py --url {params.url} --sha256 {params.sha256} --out {output} > {log} 2>&1"
-
-
-def lhco_inputs(wildcards):
-    src = config["data"]["lhco"]["source"]
-    if src == "toy":
-        return rules.lhco_toy.output
-    if src == "download":
-        return rules.lhco_download.output
-    return data_files("lhco")
+        "python {params.script} --url {params.url} --sha256 '{params.sha256}' --out {output} > {log} 2>&1"
 
 
 rule lhco_prepare:
     input:
-        lhco_inputs,
+        dataset_input("lhco", rules.lhco_toy, rules.lhco_download),
     output:
         "resources/lhco/events.h5",
     params:
+        script=script("lhco_prepare"),
         fmt=lambda w: "features" if config["data"]["lhco"]["source"] != "file" else config["data"]["lhco"]["format"],
     log:
         "logs/data/lhco_prepare.log",
@@ -58,13 +52,14 @@ rule lhco_prepare:
     conda:
         "../../envs/io.yaml"
     shell:
-        "python {SCRIPTS}/lhco_prepare.py --format {params.fmt} --out {output} {input} > {log} 2>&1"
+        "python {params.script} --format {params.fmt} --out {output} {input} > {log} 2>&1"
 
 
 rule dimuon_toy:
     output:
         "resources/dimuon/toy/dimuon_nanoaod.root",
     params:
+        script=script("dimuon_toy"),
         n=config["data"]["dimuon"]["toy"]["n_events"],
         seed=SEED,
     log:
@@ -74,13 +69,14 @@ rule dimuon_toy:
     conda:
         "../../envs/io.yaml"
     shell:
-        "python {SCRIPTS}/dimuon_toy.py --out {output} --n-events {params.n} --seed {params.seed} > {log} 2>&1"
+        "python {params.script} --out {output} --n-events {params.n} --seed {params.seed} > {log} 2>&1"
 
 
 rule dimuon_download:
     output:
         "resources/dimuon/download/Run2012BC_DoubleMuParked_Muons.root",
     params:
+        script=script("download"),
         url=config["data"]["dimuon"]["download"]["url"],
         sha256=config["data"]["dimuon"]["download"]["sha256"],
     log:
@@ -89,13 +85,4 @@ rule dimuon_download:
     conda:
         "../../envs/io.yaml"
     shell:
-        "python {SCRIPTS}/download.py --url {params.url} --sha256 {params.sha256} --out {output} > {log} 2>&1"
-
-
-def dimuon_inputs(wildcards):
-    src = config["data"]["dimuon"]["source"]
-    if src == "toy":
-        return rules.dimuon_toy.output
-    if src == "download":
-        return rules.dimuon_download.output
-    return data_files("dimuon")
+        "python {params.script} --url {params.url} --sha256 '{params.sha256}' --out {output} > {log} 2>&1"

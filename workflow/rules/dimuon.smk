@@ -8,7 +8,7 @@ STUDIES["dimuon"] = [
 
 rule dimuon_spectrum:
     input:
-        dimuon_inputs,
+        dataset_input("dimuon", rules.dimuon_toy, rules.dimuon_download),
     output:
         metrics="results/dimuon/metrics.json",
         png=report(
@@ -19,6 +19,8 @@ rule dimuon_spectrum:
         pdf="results/dimuon/dimuon_spectrum.pdf",
         masses="results/dimuon/dimuon_masses.npy",
     params:
+        script=script("dimuon_spectrum"),
+        tier=TIER,
         real=lambda w: "--real" if config["data"]["dimuon"]["source"] != "toy" else "",
         entry_stop=config["studies"]["dimuon"]["max_events"],
     log:
@@ -28,5 +30,5 @@ rule dimuon_spectrum:
     conda:
         "../../envs/plot.yaml"
     shell:
-        "python {SCRIPTS}/dimuon_spectrum.py --tier {TIER} --outdir results/dimuon "
+        "python {params.script} --tier {params.tier} --outdir results/dimuon "
         "--max-events {params.entry_stop} {params.real} {input} > {log} 2>&1"

@@ -6,6 +6,8 @@ rule summary:
         study_metrics(),
     output:
         report("results/summary.md", caption="../report/summary.rst", category="Summary"),
+    params:
+        script=script("summary"),
     log:
         "logs/summary.log",
     benchmark:
@@ -13,4 +15,4 @@ rule summary:
     conda:
         "../../envs/io.yaml"
     shell:
-        "python {SCRIPTS}/summary.py --out {output} {input} > {log} 2>&1"
+        "python {params.script} --out {output} {input} > {log} 2>&1"
