@@ -26,7 +26,9 @@ DEFAULT_FIELDS = {
     "MET": ["pt", "phi"],
 }
 #: Collections stored as one value per event (``MET_pt``) rather than jagged.
-SINGLETONS = {"MET", "PuppiMET", "GenMET", "PV"}
+SINGLETONS = {"MET", "PFMET", "PuppiMET", "GenMET", "PV"}
+#: Renamed collections: NanoAOD v15 (Run 3) stores the PF MET as ``PFMET_*``.
+ALIASES = {"MET": ("PFMET",)}
 
 
 def _open_tree(path):
@@ -81,7 +83,10 @@ def read_nanoaod(path, collections: dict[str, list[str]] | None = None, entry_st
         return _read_tutorial(tree, path, collections, entry_stop)
     out = {}
     for coll, fields in collections.items():
-        names = [f"{coll}_{f}" for f in fields]
+        stored = coll
+        if f"{coll}_{fields[0]}" not in keys:
+            stored = next((a for a in ALIASES.get(coll, ()) if f"{a}_{fields[0]}" in keys), coll)
+        names = [f"{stored}_{f}" for f in fields]
         for n in names:
             if n not in keys:
                 raise InputError(path, n, "branch missing")
