@@ -155,3 +155,12 @@ def test_script_help_runs():
         proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
                               env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
         assert proc.returncode == 0, f"{script.name} --help failed: {proc.stderr[-500:]}"
+
+
+def test_report_has_every_study_figure(smoke_run, run_snakemake):
+    report = smoke_run / "report.html"
+    run_snakemake(smoke_run, "--report", str(report), configfiles=[REPO / "config/tiers/smoke.yaml"])
+    html = report.read_text(errors="replace")
+    assert "summary.md" in html
+    for png in sorted((smoke_run / "results").glob("*/*.png")):
+        assert png.name in html, f"{png.name} missing from the report"
