@@ -125,15 +125,25 @@ def check_table(df: pd.DataFrame, source) -> None:
 # --------------------------------------------------------------------------
 # conditional flow p(y | t) and its latent
 def flow_inputs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(x, c) for the flow: log jet pT, log jet mass given log MET."""
-    x = np.log(df[Y_COLUMNS].to_numpy(np.float32))
-    c = np.log(df[["met"]].to_numpy(np.float32))
-    return x, c
+    """(x, c) for the flow: x = (log jet1_pt/MET, log jet1_mass/jet1_pt), c = log MET.
+
+    x is an invertible map of y at fixed t (so z = f(y; t) is still a
+    function of y and t only), built from the balance variables an analysis
+    would use; it leaves the flow the t-dependence of the shapes to learn.
+    With raw (log jet pT, log jet mass) inputs the latent's residual MET
+    dependence in its tails broke the closure of the signal-trained classifier
+    by about 3 sigma at the default size (a plain flow has to learn the
+    scale with t as well).
+    """
+    t = df["met"].to_numpy(np.float64)
+    pt, m = df["jet1_pt"].to_numpy(np.float64), df["jet1_mass"].to_numpy(np.float64)
+    x = np.column_stack([np.log(pt / t), np.log(m / pt)]).astype(np.float32)
+    return x, np.log(t).astype(np.float32)[:, None]
 
 
 def train_flow(df_control: pd.DataFrame, *, transforms: int, hidden, bins: int, epochs: int, batch_size: int,
                lr: float, patience: int, seed: int):
-    """Fit a zuko NSF p(log y | log t) on control events; returns (flow, history)."""
+    """Fit a zuko NSF p(x(y, t) | log t) (:func:`flow_inputs`) on control events; returns (flow, history)."""
     import torch
 
     from ..nn.flows import StandardizedFlow
@@ -359,9 +369,10 @@ def pyhf_abcd(counts: dict, signal: dict, asimov: dict | None = None) -> dict:
 
 # --------------------------------------------------------------------------
 # the study
-CONFIGS = ("raw", "flow", "classic")
+CONFIGS = ("raw", "flow", "ideal", "classic")
 CONFIG_LABELS = {"raw": "CWoLa on raw y (no decorrelation)", "flow": "CWoLa on flow latent z",
-                 "classic": r"classic ABCD ($|\eta_{j1}|$, MET)", "ideal": "CWoLa on exact latent"}
+                 "classic": r"classic ABCD ($|\eta_{j1}|$, MET)", "ideal": "CWoLa on exact latent (toy truth)"}
+CONFIG_STYLE = {"raw": "C3", "flow": "C0", "ideal": "C2", "classic": "0.4"}
 
 
 def _features(df, kind, z):
@@ -390,7 +401,8 @@ def run_study(df: pd.DataFrame, z: np.ndarray, *, t_cut: float, t_cut_scan, scor
     sig_idx = np.flatnonzero(sig)[rng.permutation(n_sig_pool)]
     s_cut = 1.0 - score_efficiency
     t_all = df["met"].to_numpy(float)
-    feats = {"raw": df[Y_COLUMNS].to_numpy(np.float32), "flow": np.asarray(z, np.float32)}
+    feats = {"raw": df[Y_COLUMNS].to_numpy(np.float32), "flow": np.asarray(z, np.float32),
+             "ideal": true_latent(df).astype(np.float32)}
 
     def scores(kind, data_idx, extra_idx):
         if kind == "classic":  # handcrafted: central leading jet = high score; rank among data
@@ -431,6 +443,8 @@ def run_study(df: pd.DataFrame, z: np.ndarray, *, t_cut: float, t_cut_scan, scor
             counts = abcd_counts(t_all[didx], s_d, t_cut, s_cut)
             truth = abcd_counts(t_all[sig_idx[:n_inj]], s_d[len(bidx):], t_cut, s_cut)
             bkg_true = abcd_counts(t_b, s_b, t_cut, s_cut)
+            # closure of the background part alone under the signal-trained classifier
+            bkg_closure = abcd_predict(bkg_true, f"background part, injected {n_inj}")
             # signal template: region fractions of the whole pool (each pool event
             # scored by a model that never saw it) x the injected (or reference) amount
             n_tmpl = n_inj if n_inj > 0 else reference_injection
@@ -441,6 +455,9 @@ def run_study(df: pd.DataFrame, z: np.ndarray, *, t_cut: float, t_cut_scan, scor
             rows.append({"injected": int(n_inj), "counts": counts, "signal_truth": truth, "signal_template": template,
                          "predicted_A": est["predicted_A"], "excess": est["excess"], "excess_err": est["excess_err"],
                          "mu_scale_events": n_tmpl, **fit, "expected_mu": n_inj / n_tmpl,
+                         "background_closure_ratio": bkg_closure["closure_ratio"],
+                         "background_closure_ratio_err": bkg_closure["closure_ratio_err"],
+                         "background_closure_pull": bkg_closure["closure_pull"],
                          "mu_pull": (fit["mu"] - n_inj / n_tmpl) / fit["mu_err"] if fit["mu_err"] > 0 else None,
                          "s_over_sqrt_b_A": truth["A"] / math.sqrt(max(bkg_true["A"], 1.0))})
             frac_pool[kind] = frac
@@ -466,8 +483,9 @@ def summarise(res: dict, reference_injection: int, n_sigma: float = 2.0) -> tupl
     The claim holds if (i) the flow-decorrelated ABCD closes within
     ``n_sigma`` on background-only data, (ii) the raw-y ABCD does not (it
     fails by more than ``n_sigma``), (iii) the latent passes the independence
-    test at p > 0.01, and (iv) at the reference injection the fitted signal
-    is within ``n_sigma`` of the injected amount for the flow configuration.
+    test at p > 0.01, (iv) at the reference injection the fitted signal
+    is within ``n_sigma`` of the injected amount for the flow configuration,
+    and (v) there its significance exceeds the classic ABCD's.
     """
     c = res["configs"]
     flow_pull = c["flow"]["closure"]["closure_pull"]
@@ -476,7 +494,9 @@ def summarise(res: dict, reference_injection: int, n_sigma: float = 2.0) -> tupl
     ref_ok = ref is not None and ref["mu_pull"] is not None and abs(ref["mu_pull"]) < n_sigma
     checks = {"flow_closes": abs(flow_pull) < n_sigma, "raw_fails": abs(raw_pull) > n_sigma,
               "latent_independent": res["latent_independence"]["p_combined"] > 0.01,
-              "injected_signal_recovered": bool(ref_ok)}
+              "injected_signal_recovered": bool(ref_ok),
+              "significance_gain_over_classic": bool(ref is not None and ref["significance"] > next(
+                  r["significance"] for r in c["classic"]["injection"] if r["injected"] == reference_injection))}
     sig = {k: {str(r["injected"]): r["significance"] for r in c[k]["injection"]} for k in CONFIGS}
     compact = {"checks": checks, "closure_pull": {k: c[k]["closure"]["closure_pull"] for k in CONFIGS},
                "closure_ratio": {k: c[k]["closure"]["closure_ratio"] for k in CONFIGS},
@@ -498,7 +518,7 @@ def plot_correlation(res: dict, path) -> list:
 
     plotting.style()
     fig, ax = plt.subplots(figsize=(10, 7))
-    for kind, color in (("raw", "C3"), ("flow", "C0"), ("classic", "0.4")):
+    for kind, color in CONFIG_STYLE.items():
         p = res["profiles"][kind]
         e = np.asarray(p["edges"])
         centres = 0.5 * (e[1:] + e[:-1])
@@ -526,9 +546,9 @@ def plot_closure(res: dict, path) -> list:
 
     plotting.style()
     fig, ax = plt.subplots(figsize=(10, 7))
-    for i, (kind, color) in enumerate((("raw", "C3"), ("flow", "C0"), ("classic", "0.4"))):
+    for i, (kind, color) in enumerate(CONFIG_STYLE.items()):
         pts = [p for p in res["configs"][kind]["closure_scan"] if "closure_ratio" in p]
-        x = np.array([p["t_cut"] for p in pts]) + (i - 1) * 4.0
+        x = np.array([p["t_cut"] for p in pts]) + (i - 1.5) * 3.0
         ax.errorbar(x, [p["closure_ratio"] for p in pts], yerr=[p["closure_ratio_err"] for p in pts], fmt="o-",
                     color=color, label=CONFIG_LABELS[kind], capsize=3)
     ax.axhline(1.0, color="k", lw=1)
@@ -548,7 +568,7 @@ def plot_significance(res: dict, path) -> list:
 
     plotting.style()
     fig, ax = plt.subplots(figsize=(10, 7))
-    for kind, color in (("raw", "C3"), ("flow", "C0"), ("classic", "0.4")):
+    for kind, color in CONFIG_STYLE.items():
         rows = res["configs"][kind]["injection"]
         n = [r["injected"] for r in rows]
         ax.plot(n, [r["significance"] for r in rows], "o", color=color, label=CONFIG_LABELS[kind] + " (pseudo-data)")
@@ -591,7 +611,8 @@ def flow_step(toy_path, model_path, latent_path, *, flow_fraction: float, seed: 
     train = np.zeros(len(df), bool)
     train[rng.choice(ctrl, int(round(flow_fraction * len(ctrl))), replace=False)] = True
     flow, hist = train_flow(df[train], seed=seed, **train_kw)
-    save_model(flow, model_path, {**flow.hparams, "inputs": ["log jet1_pt", "log jet1_mass"], "context": ["log met"],
+    save_model(flow, model_path, {**flow.hparams, "inputs": ["log(jet1_pt/met)", "log(jet1_mass/jet1_pt)"],
+                                  "context": ["log met"],
                                   "history": hist.as_dict()})
     z = flow_latent(flow, df)
     write_table(latent_path, pd.DataFrame({"z1": z[:, 0], "z2": z[:, 1], "flow_train": train}),
@@ -630,7 +651,8 @@ def analysis_step(toy_path, latent_path, outdir, *, tier: str, t_cut: float, t_c
         key_metric=key,
         claim=("a conditional flow p(y|MET) trained on the control process gives a latent independent of MET; a "
                "data-vs-control classifier on it keeps ABCD closure (within 2 sigma) where the raw-feature classifier "
-               "sculpts MET and fails, and the injected signal is recovered"),
+               "sculpts MET and fails; the injected signal is recovered with a higher significance than a classic "
+               "ABCD on handcrafted independent features"),
         holds=holds,
         metrics={**compact, "latent_independence": res["latent_independence"],
                  "latent_independence_threshold_p": 0.01,
@@ -639,7 +661,9 @@ def analysis_step(toy_path, latent_path, outdir, *, tier: str, t_cut: float, t_c
                  "closure_scan": {k: res["configs"][k]["closure_scan"] for k in CONFIGS},
                  "injection": {k: [{f: r[f] for f in ("injected", "mu", "mu_err", "expected_mu", "mu_pull",
                                                        "excess", "excess_err", "signal_A_fit", "signal_A_fit_err",
-                                                       "significance", "expected_significance")}
+                                                       "significance", "expected_significance",
+                                                       "background_closure_ratio", "background_closure_ratio_err",
+                                                       "background_closure_pull")}
                                    | {"signal_truth_A": r["signal_truth"]["A"]}
                                    for r in res["configs"][k]["injection"]] for k in CONFIGS},
                  "n_background": res["n_background"], "n_control_classifier": res["n_control_classifier"],
