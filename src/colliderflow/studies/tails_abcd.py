@@ -539,23 +539,27 @@ def plot_correlation(res: dict, path) -> list:
 
 
 def plot_closure(res: dict, path) -> list:
-    """ABCD closure (predicted / observed in A) vs the MET cut, with errors."""
+    """ABCD closure (predicted / observed in A) vs the MET cut, with errors:
+    all configurations on a log scale (top) and a linear zoom around 1 (bottom)."""
     import matplotlib.pyplot as plt
 
     from .. import plotting
 
     plotting.style()
-    fig, ax = plt.subplots(figsize=(10, 7))
+    fig, (ax, zoom) = plt.subplots(2, 1, figsize=(10, 10), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     for i, (kind, color) in enumerate(CONFIG_STYLE.items()):
         pts = [p for p in res["configs"][kind]["closure_scan"] if "closure_ratio" in p]
         x = np.array([p["t_cut"] for p in pts]) + (i - 1.5) * 3.0
-        ax.errorbar(x, [p["closure_ratio"] for p in pts], yerr=[p["closure_ratio_err"] for p in pts], fmt="o-",
-                    color=color, label=CONFIG_LABELS[kind], capsize=3)
-    ax.axhline(1.0, color="k", lw=1)
+        y, e = [p["closure_ratio"] for p in pts], [p["closure_ratio_err"] for p in pts]
+        for a in (ax, zoom) if kind != "raw" else (ax,):
+            a.errorbar(x, y, yerr=e, fmt="o-", color=color, label=CONFIG_LABELS[kind], capsize=3)
+    for a in (ax, zoom):
+        a.axhline(1.0, color="k", lw=1)
     ax.set_yscale("log")
-    ax.set_xlabel(r"$p_T^{miss}$ cut [GeV]")
-    ax.set_ylabel(r"ABCD closure $N_A^{pred} / N_A^{obs}$")
-    ax.legend(loc="lower left", fontsize=13)
+    ax.set_ylabel(r"$N_A^{pred} / N_A^{obs}$")
+    zoom.set_ylabel("zoom")
+    zoom.set_xlabel(r"$p_T^{miss}$ cut [GeV]")
+    ax.legend(loc="center left", fontsize=13)
     plotting.label(ax, "", rlabel="background only")
     return plotting.save(fig, path)
 
@@ -577,6 +581,9 @@ def plot_significance(res: dict, path) -> list:
     ax.set_xlabel("injected signal events")
     ax.set_ylabel(r"significance $Z$ [$\sigma$] (pyhf, ABCD)")
     ax.set_yscale("symlog", linthresh=1.0)
+    top = max(max(r["significance"], r["expected_significance"] or 0.0)
+              for k in CONFIG_STYLE for r in res["configs"][k]["injection"])
+    ax.set_ylim(-0.2, 40 * max(top, 5.0))  # room for the legend above the curves
     ax.axhline(5.0, color="k", ls=":", lw=1)
     ax.legend(loc="upper left", fontsize=12, ncol=1)
     plotting.label(ax, "", rlabel=f"MET > {res['t_cut']:.0f} GeV")
@@ -615,8 +622,10 @@ def flow_step(toy_path, model_path, latent_path, *, flow_fraction: float, seed: 
                                   "context": ["log met"],
                                   "history": hist.as_dict()})
     z = flow_latent(flow, df)
+    from ..metrics import cpu_seconds
+
     write_table(latent_path, pd.DataFrame({"z1": z[:, 0], "z2": z[:, 1], "flow_train": train}),
-                attrs={"study": STUDY, "flow": flow.hparams, "toy": str(toy_path)})
+                attrs={"study": STUDY, "flow": flow.hparams, "toy": str(toy_path), "cpu_seconds": cpu_seconds()})
     return hist.as_dict()
 
 
@@ -632,7 +641,7 @@ def analysis_step(toy_path, latent_path, outdir, *, tier: str, t_cut: float, t_c
 
     outdir = Path(outdir)
     df = read_toy(toy_path)
-    lat, _ = read_table(latent_path, ["z1", "z2", "flow_train"])
+    lat, lat_attrs = read_table(latent_path, ["z1", "z2", "flow_train"])
     if len(lat) != len(df):
         raise InputError(latent_path, "z1", f"{len(lat)} rows but the toy has {len(df)}")
     keep = ~lat["flow_train"].to_numpy(bool)  # controls seen by the flow never enter the classifier
@@ -667,5 +676,6 @@ def analysis_step(toy_path, latent_path, outdir, *, tier: str, t_cut: float, t_c
                                    | {"signal_truth_A": r["signal_truth"]["A"]}
                                    for r in res["configs"][k]["injection"]] for k in CONFIGS},
                  "n_background": res["n_background"], "n_control_classifier": res["n_control_classifier"],
-                 "t_cut": t_cut, "score_efficiency": score_efficiency, "reference_injection": reference_injection},
+                 "t_cut": t_cut, "score_efficiency": score_efficiency, "reference_injection": reference_injection,
+                 "cpu_seconds_flow_step": lat_attrs.get("cpu_seconds")},
         tier=tier)
