@@ -52,6 +52,15 @@ class StandardizedFlow(torch.nn.Module):
         z = (x - self.x_mean) / self.x_std
         return self._dist(c).log_prob(z) - torch.log(self.x_std).sum()
 
+    def latent(self, x, c=None):
+        """The base-space image ``z = f(x; c)`` of ``x``, shape (n, features).
+
+        For data that the flow models well, ``z`` is standard normal and, for a
+        conditional flow, independent of ``c`` (the decorrelated latent).
+        """
+        z = (torch.as_tensor(x, dtype=torch.float32) - self.x_mean) / self.x_std
+        return self._dist(c).transform(z)
+
     def sample(self, n: int | None = None, c=None):
         """``n`` samples (unconditional) or one per row of ``c``."""
         if self.hparams["context"]:
