@@ -15,6 +15,7 @@ rule tails_abcd_toy:
     output:
         "resources/tails_abcd/toy/tails.h5",
     params:
+        script=script("tails_abcd_toy"),
         toy=TAILS["toy"],
         seed=SEED,
     log:
@@ -25,7 +26,7 @@ rule tails_abcd_toy:
         "../../envs/io.yaml"
     threads: 1
     shell:
-        "python {SCRIPTS}/tails_abcd_toy.py --out {output} --seed {params.seed} "
+        "python {params.script} --out {output} --seed {params.seed} "
         "--n-background {params.toy[n_background]} --n-control {params.toy[n_control]} "
         "--n-signal {params.toy[n_signal]} --met-min {params.toy[met_min]} "
         "--met-scale-background {params.toy[met_scale_background]} "
@@ -41,6 +42,7 @@ rule tails_abcd_flow:
         hparams="results/tails_abcd/flow.json",
         latent="results/tails_abcd/latent.h5",
     params:
+        script=script("tails_abcd_flow"),
         f=TAILS["flow"],
         hidden=" ".join(str(h) for h in TAILS["flow"]["hidden"]),
         seed=SEED,
@@ -52,7 +54,7 @@ rule tails_abcd_flow:
         "../../envs/torch.yaml"
     threads: 1
     shell:
-        "python {SCRIPTS}/tails_abcd_flow.py {input} --model {output.model} --latent {output.latent} "
+        "python {params.script} {input} --model {output.model} --latent {output.latent} "
         "--seed {params.seed} --threads {threads} --train-fraction {params.f[train_fraction]} "
         "--transforms {params.f[transforms]} --hidden {params.hidden} --bins {params.f[bins]} "
         "--epochs {params.f[epochs]} --batch-size {params.f[batch_size]} --lr {params.f[lr]} "
@@ -83,6 +85,7 @@ rule tails_abcd_analysis:
         ),
         pdfs=expand("results/tails_abcd/{f}.pdf", f=["score_vs_met", "abcd_closure", "significance"]),
     params:
+        script=script("tails_abcd_analysis"),
         a=TAILS["abcd"],
         c=TAILS["classifier"],
         scan=" ".join(str(x) for x in TAILS["abcd"]["met_cut_scan"]),
@@ -97,7 +100,7 @@ rule tails_abcd_analysis:
         "../../envs/torch.yaml"
     threads: 1
     shell:
-        "python {SCRIPTS}/tails_abcd_analysis.py {input.toy} {input.latent} --outdir results/tails_abcd "
+        "python {params.script} {input.toy} {input.latent} --outdir results/tails_abcd "
         "--tier {params.tier} --seed {params.seed} --threads {threads} --met-cut {params.a[met_cut]} "
         "--met-cut-scan {params.scan} --score-efficiency {params.a[score_efficiency]} "
         "--injections {params.injections} --reference-injection {params.a[reference_injection]} "
