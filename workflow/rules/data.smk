@@ -99,3 +99,31 @@ def dimuon_inputs(wildcards):
     if src == "download":
         return rules.dimuon_download.output
     return data_files("dimuon")
+
+
+# Top/QCD jet constituents (ParT .npy layout) for classifier_surrogates.
+rule toptag_toy:
+    output:
+        multiext("resources/toptag/toy/tl", "_pf_vectors.npy", "_pf_points.npy", "_pf_mask.npy", "_labels.npy"),
+    params:
+        n_jets=config["data"]["toptag"]["toy"]["n_jets"],
+        seed=SEED,
+        script=os.path.join(SCRIPTS, "toptag_toy.py"),
+    log:
+        "logs/data/toptag_toy.log",
+    benchmark:
+        "results/data/benchmarks/toptag_toy.tsv"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {params.script} --prefix resources/toptag/toy/tl --n-jets {params.n_jets} "
+        "--seed {params.seed} > {log} 2>&1"
+
+
+def toptag_prefix():
+    d = config["data"]["toptag"]
+    return d["files"][0] if d["source"] == "file" else "resources/toptag/toy/tl"
+
+
+def toptag_inputs(wildcards):
+    return [f"{toptag_prefix()}_{k}.npy" for k in ("pf_vectors", "pf_points", "pf_mask", "labels")]
