@@ -34,7 +34,8 @@ def read_jets(prefix) -> dict[str, np.ndarray]:
             arr = np.load(path, allow_pickle=False)
         except Exception as exc:  # corrupt / not .npy
             raise InputError(path, k, f"cannot be read as .npy ({type(exc).__name__})") from None
-        out[k] = require_finite(arr, path, k)
+        require_finite(arr, path, k)
+        out[k] = arr
     n = len(out["labels"])
     want = {"pf_vectors": 4, "pf_points": 2, "pf_mask": 1}
     for k, rows in want.items():
