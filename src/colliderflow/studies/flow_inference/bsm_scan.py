@@ -198,10 +198,11 @@ def plot(res: dict, path, rlabel: str = "") -> list:
     from matplotlib.patches import Ellipse
 
     f, s, truth = res["fit"], res["scan"], res["truth"]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(18, 8), gridspec_kw={"width_ratios": [1.25, 1]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(19, 8), gridspec_kw={"width_ratios": [1.25, 1], "wspace": 0.35})
     q = -2 * (s["loglik"] - s["loglik"].max())
-    cs = ax.contourf(s["m"], s["g"], np.clip(q, 0, 50).T, levels=np.linspace(0, 50, 26), cmap="viridis_r")
-    fig.colorbar(cs, ax=ax, label=r"$-2\Delta\ln L$ (grid scan)")
+    cs = ax.contourf(s["m"], s["g"], np.log10(1 + q).T, levels=np.linspace(0, np.log10(1 + q.max()), 30),
+                     cmap="viridis_r")
+    fig.colorbar(cs, ax=ax, label=r"grid scan: $\log_{10}(1-2\Delta\ln L)$", format="%.1f")
     ax.contour(s["m"], s["g"], q.T, levels=[chi2.ppf(0.6827, 2), chi2.ppf(0.9545, 2)], colors="w",
                linestyles=["-", "--"])
     paths = f["paths"]
@@ -220,8 +221,8 @@ def plot(res: dict, path, rlabel: str = "") -> list:
     ax.plot(*truth, "*", color="k", ms=20, label=r"truth $\theta^*$")
     ax.set_xlabel(r"resonance mass $m$ [TeV]")
     ax.set_ylabel(r"coupling $g$")
-    ax.legend(loc="upper right", fontsize=13, framealpha=0.8)
-    plotting.label(ax, "", rlabel=rlabel)
+    ax.legend(loc="upper right", fontsize=13, framealpha=0.8, title=rlabel, title_fontsize=13)
+    plotting.label(ax, "")
     bins = np.linspace(-4, 4, 17)
     for i, (name, col) in enumerate(zip(("m", "g"), ("tab:blue", "tab:green"))):
         p = res["pulls"][:, i]

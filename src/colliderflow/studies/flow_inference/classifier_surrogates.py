@@ -198,9 +198,8 @@ def plot(res: dict, cfg: dict, path, rlabel: str = "") -> list:
                 label=f"{name}: surrogate")
     ax.set_xlabel("classifier output")
     ax.set_ylabel("normalised jets")
-    ax.legend(fontsize=13)
+    ax.legend(fontsize=13, title=rlabel, title_fontsize=13)
     plotting.label(ax, "")
-    ax.set_title(rlabel, loc="right", fontsize=16)
     ax = axes[1]
     fpr, tpr, _ = roc_curve(y, s_true)
     ax.plot(tpr, fpr, "k-", lw=2, label=f"classifier (AUC {roc_auc_score(y, s_true):.3f})")
@@ -224,8 +223,8 @@ def plot(res: dict, cfg: dict, path, rlabel: str = "") -> list:
     scales = sorted(res["ood"])
     ax.plot(scales, [np.mean(res["ood"][s]) for s in scales], "o-", color="tab:purple",
             label="ensemble spread (mean over jets)")
-    ax.axvline(1.0, color="k", ls=":", label="training domain")
-    ax.set_xlabel(r"scale $\lambda$ on jet mass and girth (OOD for $\lambda>1$)")
+    ax.axvline(1.0, color="k", ls=":", label=r"training domain ($\lambda=1$)")
+    ax.set_xlabel(r"scale $\lambda$ of mass, girth")
     ax.set_ylabel(r"std$_{\rm members}$ of mean logit")
     ax.legend(fontsize=13)
     return plotting.save(fig, path)

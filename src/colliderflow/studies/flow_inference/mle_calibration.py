@@ -5,8 +5,8 @@ A conditional flow learns p(log layer energies | log E) on the toy layered
 calorimeter (colliderflow.data.calorimeter_toy). The energy estimate is the
 maximum of that likelihood over E (a dense scan in log E refined by a parabola),
 which does not depend on the prior p(E) of the training sample. A direct
-regression network (MSE on E) instead estimates the posterior mean E[E | x],
-which is pulled towards where the training prior puts its mass. Both are
+regression network (MSE on log E) instead estimates the posterior mean
+E[log E | x], which is pulled towards where the training prior puts its mass. Both are
 trained under two priors (uniform in E and a falling E^-2 spectrum) and
 evaluated at fixed true energies.
 """
@@ -27,9 +27,10 @@ def features(showers) -> np.ndarray:
 
 
 class Regressor(torch.nn.Module):
-    """MLP from standardised log layer energies to E (GeV), MSE-trained."""
+    """MLP from standardised log layer energies to log E (GeV), MSE-trained;
+    ``forward`` returns E."""
 
-    def __init__(self, n_in: int, hidden=(64, 64), x_mean=None, x_std=None, y_scale: float = 1.0):
+    def __init__(self, n_in: int, hidden=(64, 64), x_mean=None, x_std=None, y_mean: float = 0.0, y_std: float = 1.0):
         super().__init__()
         layers, d = [], n_in
         for h in hidden:
@@ -39,19 +40,21 @@ class Regressor(torch.nn.Module):
         self.net = torch.nn.Sequential(*layers)
         self.register_buffer("x_mean", torch.as_tensor(x_mean, dtype=torch.float32))
         self.register_buffer("x_std", torch.as_tensor(x_std, dtype=torch.float32))
-        self.y_scale = y_scale
+        self.y_mean, self.y_std = y_mean, y_std
+
+    def log_energy(self, x):
+        return self.net((x - self.x_mean) / self.x_std)[:, 0] * self.y_std + self.y_mean
 
     def forward(self, x):
-        return self.net((x - self.x_mean) / self.x_std)[:, 0] * self.y_scale
+        return torch.exp(self.log_energy(x))
 
 
 def train_regressor(x, e, hidden, epochs, seed) -> Regressor:
     x = torch.as_tensor(x)
-    e = torch.as_tensor(e, dtype=torch.float32)
+    le = torch.log(torch.as_tensor(e, dtype=torch.float32))
     torch.manual_seed(seed)
-    scale = float(e.mean())
-    model = Regressor(x.shape[1], hidden, x.mean(0), x.std(0).clamp_min(1e-6), scale)
-    fit(model, lambda m, b: torch.mean(((m(b[0]) - b[1]) / scale) ** 2), [x, e],
+    model = Regressor(x.shape[1], hidden, x.mean(0), x.std(0).clamp_min(1e-6), float(le.mean()), float(le.std()))
+    fit(model, lambda m, b: torch.mean(((m.log_energy(b[0]) - b[1]) / m.y_std) ** 2), [x, le],
         TrainConfig(epochs=epochs, batch_size=256, lr=2e-3, seed=seed, patience=8, desc="regression"))
     return model
 
@@ -149,8 +152,8 @@ def plot(res: dict, cfg: dict, path, rlabel: str = "") -> list:
                      label=f"{name}, {p} prior")
             ax2.plot(e, 100 * r["resolution"], ls, color=col, marker=mk, mfc=col if j == 0 else "none")
     ax1.axhline(0, color="k", lw=1)
-    ax1.set_ylabel(r"bias: median $E_{\rm reco}/E_{\rm true}-1$ [%]")
-    ax2.set_ylabel(r"resolution: $\sigma(E_{\rm reco}/E_{\rm true})$ [%]")
+    ax1.set_ylabel(r"bias of $E_{\rm reco}/E_{\rm true}$ [%]")
+    ax2.set_ylabel(r"resolution of $E_{\rm reco}/E_{\rm true}$ [%]")
     ax2.set_xlabel(r"$E_{\rm true}$ [GeV]")
     ax2.set_xscale("log")
     from matplotlib.ticker import NullFormatter, ScalarFormatter
