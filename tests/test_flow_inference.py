@@ -161,6 +161,21 @@ def test_mle_response_helper():
     np.testing.assert_allclose(r["resolution"], 0.0, atol=1e-9)
 
 
+def test_bad_config_values_raise_input_error(tmp_path):
+    from colliderflow.studies.flow_inference import run_study
+
+    cfg = dict(priors=["uniform", "falling"], mismatched_prior="log_uniform", e_min=1.0, e_max=100.0,
+               test_e_min=2.0, test_e_max=70.0)
+    with pytest.raises(InputError, match="mismatched_prior"):
+        mle_calibration.check_config(cfg)
+    with pytest.raises(InputError, match="test_e_min"):
+        mle_calibration.check_config({**cfg, "mismatched_prior": "falling", "test_e_max": 500.0})
+    with pytest.raises(InputError, match="theta_true"):
+        bsm_scan.run(dict(m_range=[1, 2], g_range=[0.5, 1.5], theta_true=[2.5, 1.0], grid_points=2), seed=0)
+    with pytest.raises(InputError, match="study"):
+        run_study("nonsense", {}, 0, tmp_path)
+
+
 # ---------------------------------------------------------------- smoke-tier outputs
 def _metrics(smoke_run, study):
     return json.loads((smoke_run / "results" / study / "metrics.json").read_text())

@@ -91,7 +91,20 @@ def response(e_true, e_hat, energies) -> dict:
     return {"bias": np.array(bias), "resolution": np.array(res)}
 
 
+def check_config(cfg: dict) -> None:
+    """Config values the schema cannot express -> InputError naming the key."""
+    from ...errors import InputError
+
+    if len(set(cfg["priors"])) != 2:
+        raise InputError("config", "priors", f"need two different priors, got {cfg['priors']}")
+    if cfg["mismatched_prior"] not in cfg["priors"]:
+        raise InputError("config", "mismatched_prior", f"'{cfg['mismatched_prior']}' is not one of {cfg['priors']}")
+    if not cfg["e_min"] <= cfg["test_e_min"] < cfg["test_e_max"] <= cfg["e_max"]:
+        raise InputError("config", "test_e_min", "need e_min <= test_e_min < test_e_max <= e_max")
+
+
 def run(cfg: dict, seed: int) -> dict:
+    check_config(cfg)
     cal = dict(n_layers=cfg["n_layers"], sampling=cfg["sampling"])
     e_min, e_max = cfg["e_min"], cfg["e_max"]
     test_e = np.geomspace(cfg["test_e_min"], cfg["test_e_max"], cfg["test_energies"])
