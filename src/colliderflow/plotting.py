@@ -23,9 +23,10 @@ def style() -> None:
         _STYLED = True
 
 
-def label(ax, text: str = "Simulation", data: bool = False, rlabel: str | None = None) -> None:
+def label(ax, text: str = "", data: bool = False, rlabel: str | None = None) -> None:
     """The experiment-style label; colliderflow never claims to be CMS, so the
-    top-left reads 'colliderflow' followed by ``text``."""
+    top-left reads 'colliderflow'. mplhep appends "Simulation" itself when
+    ``data`` is False; ``text`` is anything extra (e.g. "Open Data")."""
     mplhep.label.exp_label(exp="colliderflow", text=text, data=data, ax=ax, rlabel=rlabel or "", loc=0)
 
 

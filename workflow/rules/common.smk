@@ -50,3 +50,12 @@ def dataset_input(dataset, toy_rule, download_rule):
         return data_files(dataset)
 
     return _inputs
+
+
+def toptag_prefix():
+    d = config["data"]["toptag"]
+    return d["files"][0] if d["source"] == "file" else "resources/toptag/toy/tl"
+
+
+def toptag_inputs(wildcards):
+    return [f"{toptag_prefix()}_{k}.npy" for k in ("pf_vectors", "pf_points", "pf_mask", "labels")]

@@ -86,3 +86,22 @@ rule dimuon_download:
         "../../envs/io.yaml"
     shell:
         "python {params.script} --url {params.url} --sha256 '{params.sha256}' --out {output} > {log} 2>&1"
+
+
+# Top/QCD jet constituents (ParT .npy layout) for classifier_surrogates.
+rule toptag_toy:
+    output:
+        multiext("resources/toptag/toy/tl", "_pf_vectors.npy", "_pf_points.npy", "_pf_mask.npy", "_labels.npy"),
+    params:
+        n_jets=config["data"]["toptag"]["toy"]["n_jets"],
+        seed=SEED,
+        script=script("toptag_toy"),
+    log:
+        "logs/data/toptag_toy.log",
+    benchmark:
+        "results/data/benchmarks/toptag_toy.tsv"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {params.script} --prefix resources/toptag/toy/tl --n-jets {params.n_jets} "
+        "--seed {params.seed} > {log} 2>&1"

@@ -125,5 +125,5 @@ def plot(h: hist.Hist, fits: dict, path, data: bool, rlabel: str = "") -> list:
                         ha="center", fontsize=14, arrowprops=dict(arrowstyle="-", color="0.4"))
     ax.set_ylim(0.5, ymax * 30)
     ax.legend(loc="lower left")
-    plotting.label(ax, "Open Data" if data else "Simulation", data=data, rlabel=rlabel)
+    plotting.label(ax, "Open Data" if data else "", data=data, rlabel=rlabel)
     return plotting.save(fig, path)

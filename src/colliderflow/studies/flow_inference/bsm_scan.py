@@ -1,0 +1,251 @@
+"""BSM parameter scan with a conditional flow (arXiv:2409.13201, in miniature).
+
+Toy BSM model with two parameters theta = (m, g): a resonance of mass m (TeV)
+whose width grows with the coupling g, decaying to a system whose transverse
+momentum scale also grows with g. Each event has x = (m_reco, pT/m_reco)
+(non-Gaussian: a Student-t mass tail, Gamma-distributed pT, correlated).
+A conditional flow p(x | theta) is trained on a grid of theta; for observed
+data at an off-grid theta*, the best fit maximises the summed log-likelihood
+by gradient ascent (Adam) from several starts, the uncertainty is the inverse
+Hessian, and a brute-force grid scan of the same likelihood cross-checks it.
+Coverage of the Hessian intervals is measured over pseudo-experiments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.stats import chi2
+
+from ...errors import InputError
+from . import train_flow
+
+PARAMS = ("m", "g")
+
+
+def generate(theta, n_per: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n_per`` events for each row of ``theta`` (K, 2); returns (x (K*n_per, 2),
+    theta repeated (K*n_per, 2))."""
+    theta = np.atleast_2d(np.asarray(theta, dtype=float))
+    if theta.shape[1] != 2 or np.any(theta <= 0):
+        raise InputError(None, "theta", "need positive (m, g) pairs")
+    rng = np.random.default_rng(seed)
+    th = np.repeat(theta, n_per, axis=0)
+    m, g = th[:, 0], th[:, 1]
+    width = 0.05 * m + 0.1 * g**2 * m  # resolution (+) coupling-driven width
+    mass = m + width * rng.standard_t(5, len(m))
+    pt_frac = rng.gamma(2.0 + g, 0.08 * g, len(m))
+    mass = mass + 0.1 * m * (pt_frac - (2.0 + g) * 0.08 * g)  # kinematic correlation
+    x = np.stack([mass, pt_frac], axis=1)
+    return x.astype(np.float32), th.astype(np.float32)
+
+
+def theta_grid(m_range, g_range, n_m: int, n_g: int) -> np.ndarray:
+    mm, gg = np.meshgrid(np.linspace(*m_range, n_m), np.linspace(*g_range, n_g), indexing="ij")
+    return np.stack([mm.ravel(), gg.ravel()], axis=1)
+
+
+def loglik(flow, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Summed log-likelihood for each row of ``theta`` (T, 2) given data ``x``
+    (N, 2) (or x (T, N, 2)); returns (T,)."""
+    t = theta.reshape(-1, 2)
+    if x.dim() == 2:
+        x = x.expand(len(t), *x.shape)
+    n = x.shape[1]
+    lp = flow.log_prob(x.reshape(-1, 2), t.repeat_interleave(n, 0))
+    return lp.reshape(len(t), n).sum(1)
+
+
+def grid_scan(flow, x, m_range, g_range, n: int, chunk: int = 64) -> dict:
+    """Brute-force scan of the summed log-likelihood on an n x n grid."""
+    grid = theta_grid(m_range, g_range, n, n)
+    x = torch.as_tensor(x)
+    vals = []
+    with torch.no_grad():
+        for i in range(0, len(grid), chunk):
+            vals.append(loglik(flow, x, torch.as_tensor(grid[i:i + chunk], dtype=torch.float32)))
+    ll = torch.cat(vals).numpy().reshape(n, n)
+    i, j = np.unravel_index(np.argmax(ll), ll.shape)
+    return {"m": np.linspace(*m_range, n), "g": np.linspace(*g_range, n), "loglik": ll,
+            "best": np.array([np.linspace(*m_range, n)[i], np.linspace(*g_range, n)[j]])}
+
+
+def gradient_fit(flow, x, starts, lo, hi, steps: int = 150, lr: float = 0.05) -> dict:
+    """Gradient ascent (Adam, in units of the grid's standardisation) on the summed
+    log-likelihood of ``x`` (B, N, 2) or (N, 2) from each start (S, 2), all
+    optimised together. Returns the best fit per data set, the paths and the
+    Hessian covariance."""
+    x = torch.as_tensor(x)
+    batched = x.dim() == 3
+    xb = x if batched else x[None]
+    starts = torch.as_tensor(np.asarray(starts), dtype=torch.float32)
+    B, S = len(xb), len(starts)
+    scale, offset = flow.c_std, flow.c_mean
+    lo_t, hi_t = torch.as_tensor(lo, dtype=torch.float32), torch.as_tensor(hi, dtype=torch.float32)
+    u = ((starts - offset) / scale).repeat(B, 1).clone().requires_grad_(True)  # (B*S, 2)
+    xs = xb.repeat_interleave(S, 0)  # (B*S, N, 2)
+    opt = torch.optim.Adam([u], lr=lr)
+    path = [u.detach() * scale + offset]
+    for _ in range(steps):
+        opt.zero_grad()
+        nll = -loglik(flow, xs, u * scale + offset).sum()
+        nll.backward()
+        opt.step()
+        with torch.no_grad():
+            u.copy_(torch.maximum(torch.minimum(u * scale + offset, hi_t), lo_t).sub(offset).div(scale))
+        path.append(u.detach() * scale + offset)
+    theta = (u.detach() * scale + offset).reshape(B, S, 2)
+    with torch.no_grad():
+        final_ll = loglik(flow, xs, theta.reshape(-1, 2)).reshape(B, S)
+    best = final_ll.argmax(1)
+    theta_hat = theta[torch.arange(B), best]
+    cov = np.stack([hessian_cov(flow, xb[b], theta_hat[b]) for b in range(B)])
+    paths = torch.stack(path).reshape(len(path), B, S, 2).numpy()
+    out = {"theta": theta_hat.numpy(), "cov": cov, "loglik": final_ll[torch.arange(B), best].numpy(),
+           "paths": paths, "start_theta": theta.numpy(), "start_loglik": final_ll.numpy()}
+    if not batched:
+        out.update(theta=out["theta"][0], cov=cov[0], loglik=out["loglik"][0], paths=paths[:, 0])
+    return out
+
+
+def hessian_cov(flow, x, theta) -> np.ndarray:
+    """Covariance = inverse of minus the Hessian of the summed log-likelihood."""
+    x = torch.as_tensor(x)
+    h = torch.autograd.functional.hessian(lambda t: loglik(flow, x, t[None])[0],
+                                          torch.as_tensor(theta, dtype=torch.float32))
+    h = h.double().numpy()
+    try:
+        cov = np.linalg.inv(-h)
+    except np.linalg.LinAlgError:
+        return np.full((2, 2), np.nan)
+    if np.any(np.linalg.eigvalsh(cov) <= 0):
+        return np.full((2, 2), np.nan)
+    return cov
+
+
+def run(cfg: dict, seed: int) -> dict:
+    """Generate, train, fit, scan and run pseudo-experiments; returns every
+    number and array the metrics and the figure need."""
+    m_range, g_range = tuple(cfg["m_range"]), tuple(cfg["g_range"])
+    truth = np.asarray(cfg["theta_true"], dtype=float)
+    lo, hi = np.array([m_range[0], g_range[0]]), np.array([m_range[1], g_range[1]])
+    if np.any(truth <= lo) or np.any(truth >= hi):
+        raise InputError("config", "theta_true", f"must lie inside m_range {m_range} and g_range {g_range}")
+    grid = theta_grid(m_range, g_range, cfg["grid_points"], cfg["grid_points"])
+    x, th = generate(grid, cfg["events_per_point"], seed)
+    flow, hist = train_flow(x, th, kind=cfg.get("kind", "nsf"), transforms=cfg["transforms"], hidden=cfg["hidden"], epochs=cfg["epochs"],
+                            seed=seed, desc="bsm flow")
+    for p in flow.parameters():
+        p.requires_grad_(False)
+    x_obs, _ = generate(truth, cfg["n_observed"], seed + 1)
+    rng = np.random.default_rng(seed + 2)
+    starts = np.column_stack([rng.uniform(*m_range, cfg["n_starts"]), rng.uniform(*g_range, cfg["n_starts"])])
+    fit_obs = gradient_fit(flow, x_obs, starts, lo, hi, steps=cfg["steps"])
+    scan = grid_scan(flow, x_obs, m_range, g_range, cfg["scan_points"])
+    # pseudo-experiments at theta* (one start: the middle of the grid)
+    xs, _ = generate(np.repeat(truth[None], cfg["pseudo_experiments"], 0), cfg["n_observed"], seed + 3)
+    xs = xs.reshape(cfg["pseudo_experiments"], cfg["n_observed"], 2)
+    pe = gradient_fit(flow, xs, ((lo + hi) / 2)[None], lo, hi, steps=cfg["steps"])
+    d = pe["theta"] - truth
+    ok = np.all(np.isfinite(pe["cov"].reshape(len(d), -1)), axis=1)
+    sig = np.sqrt(np.stack([np.diagonal(c) for c in pe["cov"]]))
+    pulls = d / sig
+    q = np.einsum("bi,bij,bj->b", d[ok], np.linalg.inv(pe["cov"][ok]), d[ok])
+    return {"flow": flow, "history": hist, "x_obs": x_obs, "fit": fit_obs, "scan": scan, "truth": truth,
+            "pulls": pulls[ok], "q": q, "n_pe_valid": int(ok.sum()), "lo": lo, "hi": hi}
+
+
+def summarise(res: dict, cfg: dict) -> tuple[dict, bool]:
+    """Metrics and the holds verdict. Claims: the gradient fit recovers theta*
+    within 2 sigma (chi2 of 2 d.o.f. below its 2-sigma quantile), the grid scan's
+    maximum lies within one grid step + 1 sigma of the gradient fit in each
+    parameter, and the 1-sigma coverage over pseudo-experiments is within 3
+    binomial standard errors of 68.3 %."""
+    f, s, truth = res["fit"], res["scan"], res["truth"]
+    cov = f["cov"]
+    sig = np.sqrt(np.diag(cov))
+    d = f["theta"] - truth
+    q_obs = float(d @ np.linalg.inv(cov) @ d) if np.all(np.isfinite(cov)) else float("inf")
+    q95 = float(chi2.ppf(0.9545, 2))
+    step = np.array([np.diff(s["m"])[0], np.diff(s["g"])[0]])
+    grid_agrees = bool(np.all(np.abs(s["best"] - f["theta"]) <= step + sig))
+    n = res["n_pe_valid"]
+    cov1 = float(np.mean(res["q"] < chi2.ppf(0.6827, 2))) if n else float("nan")
+    tol = 3 * np.sqrt(0.6827 * 0.3173 / max(n, 1))
+    coverage_ok = bool(n > 0 and abs(cov1 - 0.6827) <= tol)
+    recovered = bool(q_obs < q95)
+    metrics = {
+        "theta_true": truth.tolist(), "theta_hat": f["theta"].tolist(), "sigma": sig.tolist(),
+        "correlation": float(cov[0, 1] / (sig[0] * sig[1])), "pull": (d / sig).tolist(),
+        "chi2_obs_2dof": q_obs, "chi2_2sigma_threshold": q95, "recovered_within_2sigma": recovered,
+        "grid_best": s["best"].tolist(), "grid_step": step.tolist(), "grid_agrees": grid_agrees,
+        "starts_converged_to_best": int(np.sum(np.all(np.abs(f["start_theta"][0] - f["theta"]) < sig, axis=1))),
+        "n_starts": int(len(f["start_theta"][0])),
+        "coverage_1sigma_2d": cov1, "coverage_nominal": 0.6827, "coverage_tolerance": float(tol),
+        "coverage_ok": coverage_ok, "pseudo_experiments": n,
+        "pull_mean": np.mean(res["pulls"], 0).tolist(), "pull_std": np.std(res["pulls"], 0).tolist(),
+        "flow_best_val_nll": res["history"]["best_val"], "flow_epochs_run": len(res["history"]["val_loss"]),
+        "n_observed": cfg["n_observed"], "training_grid": [cfg["grid_points"], cfg["grid_points"]],
+    }
+    return metrics, bool(recovered and grid_agrees and coverage_ok)
+
+
+def plot(res: dict, path, rlabel: str = "") -> list:
+    from ... import plotting
+
+    plotting.style()
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Ellipse
+
+    f, s, truth = res["fit"], res["scan"], res["truth"]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(19, 8), gridspec_kw={"width_ratios": [1.25, 1], "wspace": 0.35})
+    q = -2 * (s["loglik"] - s["loglik"].max())
+    cs = ax.contourf(s["m"], s["g"], np.log10(1 + q).T, levels=np.linspace(0, np.log10(1 + q.max()), 30),
+                     cmap="viridis_r")
+    fig.colorbar(cs, ax=ax, label=r"grid scan: $\log_{10}(1-2\Delta\ln L)$", format="%.1f")
+    ax.contour(s["m"], s["g"], q.T, levels=[chi2.ppf(0.6827, 2), chi2.ppf(0.9545, 2)], colors="w",
+               linestyles=["-", "--"])
+    paths = f["paths"]
+    for k in range(paths.shape[1]):
+        ax.plot(paths[:, k, 0], paths[:, k, 1], "-", color="tab:red", lw=1.5, alpha=0.8,
+                label="gradient ascent paths" if k == 0 else None)
+        ax.plot(paths[0, k, 0], paths[0, k, 1], "o", color="tab:red", ms=5)
+    cov = f["cov"]
+    if np.all(np.isfinite(cov)):
+        w, v = np.linalg.eigh(cov)
+        for nsig, ls in ((chi2.ppf(0.6827, 2), "-"), (chi2.ppf(0.9545, 2), "--")):
+            ax.add_patch(Ellipse(f["theta"], *(2 * np.sqrt(w * nsig)), angle=np.degrees(np.arctan2(v[1, 1], v[0, 1])),
+                                 fill=False, color="tab:orange", ls=ls, lw=2))
+    ax.plot(*f["theta"], "X", color="tab:orange", ms=14, label="best fit (Hessian 1, 2$\\sigma$)")
+    ax.plot(*s["best"], "s", color="w", mfc="none", ms=12, mew=2, label="grid-scan maximum")
+    ax.plot(*truth, "*", color="k", ms=20, label=r"truth $\theta^*$")
+    ax.set_xlabel(r"resonance mass $m$ [TeV]")
+    ax.set_ylabel(r"coupling $g$")
+    ax.legend(loc="upper right", fontsize=13, framealpha=0.8, title=rlabel, title_fontsize=13)
+    plotting.label(ax, "")
+    bins = np.linspace(-4, 4, 17)
+    for i, (name, col) in enumerate(zip(("m", "g"), ("tab:blue", "tab:green"))):
+        p = res["pulls"][:, i]
+        ax2.hist(p, bins, histtype="step", lw=2, color=col, density=True,
+                 label=f"pull {name}: mean {p.mean():.2f}, std {p.std():.2f}")
+    xx = np.linspace(-4, 4, 200)
+    ax2.plot(xx, np.exp(-xx**2 / 2) / np.sqrt(2 * np.pi), "k--", label="N(0, 1)")
+    ax2.set_xlabel(r"pull $(\hat\theta-\theta^*)/\sigma_{\rm Hessian}$")
+    ax2.set_ylabel("pseudo-experiments (normalised)")
+    cov1 = float(np.mean(res["q"] < chi2.ppf(0.6827, 2)))
+    ax2.set_title(f"2D 68% coverage: {cov1:.2f} ({res['n_pe_valid']} pseudo-experiments)", fontsize=16)
+    ax2.legend(fontsize=13)
+    return plotting.save(fig, path)
+
+
+META = {
+    "paper": "arXiv:2409.13201",
+    "title": "BSM parameter scan with a conditional flow p(x | m, g): gradient fit, Hessian errors, grid scan",
+    "claim": "gradient ascent on the flow likelihood recovers theta* within 2 sigma, agrees with a brute-force grid "
+             "scan, and its Hessian intervals cover at the nominal rate",
+    "key_metric": lambda m: {"name": "chi2 (2 dof) of best fit vs theta*", "value": round(m["chi2_obs_2dof"], 3)},
+}
+
+
+def rlabel(metrics) -> str:
+    return f"{metrics['n_observed']} events"
