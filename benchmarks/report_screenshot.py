@@ -13,6 +13,7 @@ the time of each step and whether every study's figure is in the report.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,14 @@ def main():
                                   "--window-size=1400,1000", "--virtual-time-budget=10000",
                                   f"--screenshot={png}", report.as_uri()])
     print(f"screenshot: {png} ({png.stat().st_size / 1e3:.0f} kB)")
+    # the rendered page (after the app's JavaScript) lists every paper's category
+    dom = timed("rendered DOM", [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                                 "--dump-dom", report.as_uri()]).stdout
+    dom = re.sub(r"(?s)<script.*?</script>", "", dom)  # the rendered elements, not the embedded data
+    rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    categories = sorted(set(re.findall(r'category="([^"]+)"', rules)))
+    absent = [c for c in categories if c not in dom]
+    print(f"categories rendered: {len(categories) - len(absent)}/{len(categories)}; absent: {absent or 'none'}")
 
 
 if __name__ == "__main__":
