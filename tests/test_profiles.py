@@ -43,19 +43,21 @@ def test_retries_grow_the_memory(profile):
     assert "attempt" in str(cfg["default-resources"][key])
 
 
-def _torch_rules():
-    text = "\n".join(p.read_text() for p in sorted((REPO / "workflow/rules").glob("*.smk")))
-    blocks = re.split(r"(?m)^rule ", text)[1:]
-    return [b.split(":")[0] for b in blocks if "envs/torch.yaml" in b]
-
-
-@pytest.mark.parametrize("profile", PROFILES)
-def test_training_rules_request_a_gpu(profile):
-    """Every rule in the torch environment gets a GPU on the cluster profiles."""
+def _gpu_rules(profile):
     cfg = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())
-    per_rule = cfg["set-resources"]
-    for rule in _torch_rules():
-        assert per_rule.get(rule, {}).get(GPU_KEY[profile]) == 1, f"{profile}: rule {rule} requests no GPU"
+    return {rule for rule, res in cfg["set-resources"].items() if res.get(GPU_KEY[profile])}
+
+
+def test_training_rules_request_a_gpu_on_both_cluster_profiles():
+    """GPU requests are resources in the profiles (not in the rules), the same
+    training rules on SLURM and HTCondor. A new training rule goes in both."""
+    slurm, condor = _gpu_rules("slurm"), _gpu_rules("htcondor")
+    assert slurm and slurm == condor
+    rules_text = "\n".join(p.read_text() for p in (REPO / "workflow/rules").glob("*.smk"))
+    assert "gpu" not in rules_text.lower(), "GPU requests belong in the profiles"
+    cfg = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())["set-resources"]
+    for rule in slurm:
+        assert cfg[rule].get("slurm_partition") and "attempt" in str(cfg[rule]["mem_mb"])
 
 
 def test_default_profile_leaves_resources_to_the_cluster_profiles():

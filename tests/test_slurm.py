@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from .conftest import REPO, snakemake
 
@@ -244,9 +245,19 @@ def assert_same_results(a: Path, b: Path, rel=1e-6):
 
 
 @pytest.fixture(scope="module")
-def local_subset(tmp_path_factory):
+def subset_config(tmp_path_factory):
+    """Smoke tier with only the dimuon study enabled: the summary then needs
+    no other study (their training rules would each be a batch job)."""
+    studies = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"]
+    cfg = tmp_path_factory.mktemp("subset") / "subset.yaml"
+    cfg.write_text(yaml.safe_dump({"studies": {s: {"enabled": s == "dimuon"} for s in studies}}))
+    return [SMOKE, cfg]
+
+
+@pytest.fixture(scope="module")
+def local_subset(tmp_path_factory, subset_config):
     wd = tmp_path_factory.mktemp("local-subset")
-    snakemake(wd, *TARGETS, configfiles=[SMOKE])
+    snakemake(wd, *TARGETS, configfiles=subset_config)
     return wd
 
 
@@ -257,13 +268,13 @@ def local_subset(tmp_path_factory):
 GROUPS = ("lhco_toy=lhco", "lhco_prepare=lhco", "dimuon_toy=dimuon", "dimuon_spectrum=dimuon")
 
 
-def test_smoke_subset_on_slurm_equals_local(slurm_cluster, local_subset, tmp_path):
+def test_smoke_subset_on_slurm_equals_local(slurm_cluster, local_subset, subset_config, tmp_path):
     t0 = time.time()
     logs = tmp_path / "slurm-logs"
     proc = snakemake(tmp_path, *TARGETS, "--groups", *GROUPS, "--profile", str(REPO / "profiles" / "slurm"),
                      "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "1",
                      "--slurm-keep-successful-logs", "--slurm-logdir", str(logs), "--latency-wait", "5",
-                     configfiles=[SMOKE], prefix=slurm_cluster.nsenter, check=False, timeout=300)
+                     configfiles=subset_config, prefix=slurm_cluster.nsenter, check=False, timeout=300)
     wall = time.time() - t0
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
