@@ -38,6 +38,11 @@ MARKER = "# colliderflow test cluster (tests/test_slurm.py); removed when the te
 DAEMONS = ("munged", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scancel")
 
 
+def _bin(name: str) -> str:
+    """Full path of a tool (daemons live in /usr/sbin, which PATH may lack)."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin") or name
+
+
 def _unavailable(reason: str):
     if os.environ.get("COLLIDERFLOW_REQUIRE_SLURM") == "1":
         pytest.fail(f"SLURM test required (COLLIDERFLOW_REQUIRE_SLURM=1) but: {reason}")
@@ -46,7 +51,7 @@ def _unavailable(reason: str):
 
 def _apt_install() -> str | None:
     """Install slurm-wlm and munge with apt-get; None on success, else why not."""
-    if not shutil.which("apt-get"):
+    if _bin("apt-get") == "apt-get":
         return "apt-get not found (slurm-wlm and munge are installed from Debian packages)"
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "slurm-wlm", "munge"]
@@ -63,9 +68,9 @@ def _why_not() -> str | None:
     if os.geteuid() != 0:
         return "needs root (daemons, /etc/slurm/slurm.conf, network namespace)"
     for tool in ("ip", "nsenter"):
-        if not shutil.which(tool):
+        if _bin(tool) == tool:
             return f"{tool} not found"
-    if not all(shutil.which(d) or Path("/usr/sbin", d).exists() for d in DAEMONS):
+    if any(_bin(d) == d for d in DAEMONS):
         why = _apt_install()
         if why:
             return why
@@ -107,18 +112,18 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 class Cluster:
     def __init__(self):
         self.ns = f"cfslurm{os.getpid()}"
-        self.nsenter = ("nsenter", f"--net=/run/netns/{self.ns}")
+        self.nsenter = (_bin("nsenter"), f"--net=/run/netns/{self.ns}")
         self.dir = Path(tempfile.mkdtemp(prefix="cf-slurm-"))
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self.ns_made = self.conf_written = False
         self.lock = None
 
-    def sh(self, *cmd, check=True, timeout=30):
-        return subprocess.run([*self.nsenter, *cmd], capture_output=True, text=True, check=check, timeout=timeout)
+    def sh(self, tool, *args, check=True, timeout=30):
+        return subprocess.run([*self.nsenter, _bin(tool), *args], capture_output=True, text=True, check=check, timeout=timeout)
 
     def daemon(self, name, *cmd):
         log = open(self.dir / f"{name}.out", "w")
-        p = subprocess.Popen([*self.nsenter, *cmd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        p = subprocess.Popen([*self.nsenter, _bin(cmd[0]), *cmd[1:]], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append((name, p))  # nsenter execs the daemon: p.pid is the daemon's PID
 
     def logs(self) -> str:
@@ -128,7 +133,7 @@ class Cluster:
         # one test cluster per machine at a time: the config path is global
         self.lock = open("/tmp/colliderflow-slurm-test.lock", "w")
         fcntl.flock(self.lock, fcntl.LOCK_EX)
-        subprocess.run(["ip", "netns", "add", self.ns], check=True, capture_output=True)
+        subprocess.run([_bin("ip"), "netns", "add", self.ns], check=True, capture_output=True)
         self.ns_made = True
         self.sh("ip", "link", "set", "lo", "up")
         self.sh("ip", "addr", "add", "127.0.0.2/8", "dev", "lo")
@@ -181,7 +186,7 @@ class Cluster:
             if self.conf_written and CONF.exists() and CONF.read_text().startswith(MARKER):
                 CONF.unlink()
             if self.ns_made:
-                subprocess.run(["ip", "netns", "delete", self.ns], capture_output=True)
+                subprocess.run([_bin("ip"), "netns", "delete", self.ns], capture_output=True)
             shutil.rmtree(self.dir, ignore_errors=True)
             if self.lock:
                 self.lock.close()
