@@ -26,18 +26,21 @@ def shared_data() -> Path:
 
 
 def snakemake(workdir: Path, *args: str, configfiles=(), config: dict | None = None, check: bool = True,
-              timeout: int = 900) -> subprocess.CompletedProcess:
+              timeout: int = 900, prefix=(), env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``snakemake`` on the repository's Snakefile in ``workdir``.
 
-    Targets go before ``--configfile`` (which takes several values).
+    Targets go before ``--configfile`` (which takes several values). ``prefix``
+    is put before the command (e.g. ``nsenter --net=...``); ``env`` adds
+    environment variables.
     """
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
+    cmd = [*prefix, sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
            *args]
     if configfiles:
         cmd += ["--configfile", *map(str, configfiles)]
     if config:
         cmd += ["--config", *[f"{k}={v}" for k, v in config.items()]]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               **(env or {}))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")

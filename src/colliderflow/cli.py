@@ -8,7 +8,9 @@ traceback for the user to dig through.
 from __future__ import annotations
 
 import logging
+import resource
 import sys
+import time
 
 from .errors import InputError
 
@@ -30,9 +32,15 @@ def set_threads(n: int | None) -> None:
 
 
 def run(main) -> None:
+    """Run ``main()``; log wall/CPU time and peak memory at the end (the
+    timing of rules that cannot have ``benchmark:``, e.g. cached ones)."""
     setup_logging()
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         main()
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    logging.getLogger("colliderflow").info("done: %.2f s wall, %.2f s CPU, max RSS %.0f MB",
+                                           time.perf_counter() - wall, time.process_time() - cpu, rss_mb)

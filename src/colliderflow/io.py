@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Iterator
 
@@ -28,7 +29,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
+    suffix = path.suffix or ".tmp"
+    # A writer killed hard (SIGKILL, node failure) cannot delete its temporary
+    # file; the next writer of the same output removes it (mkstemp: 8 chars).
+    for stale in path.parent.glob(f".{glob_escape(path.stem)}.{'?' * 8}{glob_escape(suffix)}"):
+        if stale.is_dir():
+            import shutil
+
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     os.unlink(tmp)  # writers create the file themselves
     tmp = Path(tmp)

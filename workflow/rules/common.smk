@@ -19,6 +19,26 @@ def script(name):
     return os.path.join(SCRIPTS, f"{name}.py")
 
 
+def source_hash(name, *modules):
+    """sha256 of workflow/scripts/<name>.py and the library code it runs
+    (files or packages under src/colliderflow; a package counts with all its
+    .py files). Passed as a param of cached rules: the between-workflow cache
+    keys on params and the shell string only, so this makes a code change
+    recompute instead of returning a stale artifact."""
+    import glob
+    import hashlib
+
+    h = hashlib.sha256()
+    files = [script(name)]
+    for m in modules:
+        path = os.path.join(_SRC, "colliderflow", m)
+        files += sorted(glob.glob(os.path.join(path, "*.py"))) if os.path.isdir(path) else [path]
+    for f in files:
+        with open(f, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
 def enabled(study):
     return config["studies"][study]["enabled"]
 

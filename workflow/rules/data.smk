@@ -1,5 +1,9 @@
 # Datasets: toy generators (default), local real files, or downloads.
 # Every source ends in one prepared file that the studies read.
+# Generators and downloads are cached between workflows (SNAKEMAKE_OUTPUT_CACHE=dir
+# snakemake --cache): everything that changes their output is a param, the code
+# included (source_hash). Cached rules cannot have benchmark:; their scripts log
+# wall/CPU time and peak memory at the end of the log instead.
 
 
 rule lhco_toy:
@@ -7,12 +11,12 @@ rule lhco_toy:
         "resources/lhco/toy/events_anomalydetection_v2.features.h5",
     params:
         script=script("lhco_toy"),
+        code=source_hash("lhco_toy", "data/lhco.py", "io.py"),
         toy=config["data"]["lhco"]["toy"],
         seed=SEED,
     log:
         "logs/data/lhco_toy.log",
-    benchmark:
-        "results/data/benchmarks/lhco_toy.tsv"
+    cache: "omit-software"
     conda:
         "../../envs/io.yaml"
     shell:
@@ -60,12 +64,12 @@ rule dimuon_toy:
         "resources/dimuon/toy/dimuon_nanoaod.root",
     params:
         script=script("dimuon_toy"),
+        code=source_hash("dimuon_toy", "data", "io.py"),
         n=config["data"]["dimuon"]["toy"]["n_events"],
         seed=SEED,
     log:
         "logs/data/dimuon_toy.log",
-    benchmark:
-        "results/data/benchmarks/dimuon_toy.tsv"
+    cache: "omit-software"
     conda:
         "../../envs/io.yaml"
     shell:

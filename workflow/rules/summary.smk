@@ -1,5 +1,10 @@
 # Gather every enabled study's metrics into results/summary.md.
 
+# A second of work on small files: on a cluster it runs where snakemake runs
+# instead of waiting for a batch slot.
+localrules:
+    summary,
+
 
 rule summary:
     input:
