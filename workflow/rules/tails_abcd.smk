@@ -23,7 +23,7 @@ rule tails_abcd_toy:
     benchmark:
         "results/tails_abcd/benchmarks/toy.tsv"
     conda:
-        "../../envs/io.yaml"
+        "../../envs/torch.yaml"
     threads: 1
     shell:
         "python {params.script} --out {output} --seed {params.seed} "
