@@ -110,7 +110,8 @@ def generate_toy(n_sim: int, n_data: int, seed: int) -> tuple[pd.DataFrame, dict
         fk = fakes(n_fake, rng)
         frames.append(_frame(sample, fk, fk, np.zeros(n_fake, int), np.ones(n_fake, int), TOY_OBSERVABLES))
     df = pd.concat(frames, ignore_index=True)
-    attrs = {"observables": list(TOY_OBSERVABLES), "integer": list(TOY_INTEGER), "labels": TOY_LABELS, "log": ["mass"],
+    attrs = {"observables": list(TOY_OBSERVABLES), "integer": list(TOY_INTEGER), "labels": TOY_LABELS,
+             "log": ["mass", "mult", "width"], "bounds": {"zg": [0.1, 0.5]},
              "source": "toy", "seed": seed, "priors": PRIORS, "fake_fraction": FAKE_FRACTION}
     return df, attrs
 

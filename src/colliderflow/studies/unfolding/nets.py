@@ -24,24 +24,32 @@ class NetConfig:
 
 
 class Features:
-    """Map observables to network inputs: log1p of the ``log`` observables;
-    ``dequantize`` spreads integer observables uniformly over their unit bin
-    (for densities), and :meth:`inverse` maps back."""
+    """Map observables to network inputs: log1p of the ``log`` observables,
+    logit of the ``bounds`` ones ({name: (lo, hi)}); with an ``rng``,
+    integer observables are spread uniformly over their unit bin (for
+    densities). :meth:`inverse` maps back."""
 
-    def __init__(self, observables, log=(), integer=()):
+    def __init__(self, observables, log=(), integer=(), bounds=None):
         self.log = np.array([o in log for o in observables])
         self.integer = np.array([o in integer for o in observables])
+        bounds = bounds or {}
+        self.bounded = np.array([o in bounds for o in observables])
+        self.lo = np.array([bounds.get(o, (0, 1))[0] for o in observables], dtype=float)[self.bounded]
+        self.hi = np.array([bounds.get(o, (0, 1))[1] for o in observables], dtype=float)[self.bounded]
 
     def __call__(self, x, rng=None):
         x = np.array(x, dtype=float, copy=True)
         if rng is not None and self.integer.any():
             x[:, self.integer] += rng.uniform(-0.5, 0.5, (len(x), int(self.integer.sum())))
         x[:, self.log] = np.log1p(np.maximum(x[:, self.log], 0.0))
+        u = np.clip((x[:, self.bounded] - self.lo) / (self.hi - self.lo), 1e-5, 1 - 1e-5)
+        x[:, self.bounded] = np.log(u / (1 - u))
         return x
 
     def inverse(self, y):
         y = np.array(y, dtype=float, copy=True)
         y[:, self.log] = np.expm1(y[:, self.log])
+        y[:, self.bounded] = self.lo + (self.hi - self.lo) / (1 + np.exp(-y[:, self.bounded]))
         return y
 
 

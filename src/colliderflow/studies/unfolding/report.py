@@ -116,8 +116,10 @@ def plot_distributions(ref: dict, results: dict, prior: str, path, rlabel: str =
         rx.set_ylabel("/ truth")
         rx.set_xlabel(ref["labels"].get(o, o))
         if k == 0:
-            ax.legend(fontsize=13)
-            plotting.label(ax, "Simulation", rlabel=f"unfolded with {PRIOR_NAMES[prior]}; {rlabel}")
+            ax.legend(fontsize=13, title=f"unfolded with {PRIOR_NAMES[prior]}", title_fontsize=13)
+            plotting.label(ax, "Simulation")
+        if k == len(obs) - 1:
+            ax.set_title(rlabel, loc="right", fontsize=16)
     return plotting.save(fig, path)
 
 

@@ -37,7 +37,7 @@ def run(table, method: str, prior: str, *, nbins: int, ibu_iterations: int, omni
     if max_events:
         sim = {k: v[:max_events] for k, v in sim.items()}
         data = {k: v[:max_events] for k, v in data.items()}
-    feats = Features(obs, attrs.get("log", ()), attrs["integer"])
+    feats = Features(obs, attrs.get("log", ()), attrs["integer"], attrs.get("bounds"))
     t0, c0 = time.perf_counter(), time.process_time()
     if method == "ibu":
         hists = ibu.unfold(sim, data, edges, ibu_iterations)
