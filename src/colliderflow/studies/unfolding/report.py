@@ -117,7 +117,7 @@ def plot_distributions(ref: dict, results: dict, prior: str, path, rlabel: str =
         rx.set_xlabel(ref["labels"].get(o, o))
         if k == 0:
             ax.legend(fontsize=13, title=f"unfolded with {PRIOR_NAMES[prior]}", title_fontsize=13)
-            plotting.label(ax, "Simulation")
+            plotting.label(ax, "")
         if k == len(obs) - 1:
             ax.set_title(rlabel, loc="right", fontsize=16)
     return plotting.save(fig, path)
@@ -146,5 +146,6 @@ def plot_iterations(m: dict, path, rlabel: str = ""):
     ax.set_xlabel("iteration")
     ax.set_ylabel(r"mean $\chi^2$/ndf to data truth")
     ax.legend(fontsize=13)
-    plotting.label(ax, "Simulation", rlabel=rlabel)
+    plotting.label(ax, "")
+    ax.set_title(rlabel, loc="right", fontsize=16)
     return plotting.save(fig, path)
