@@ -60,6 +60,8 @@ def evaluate(ref: dict, results: dict) -> dict:
         variants = {"final": lambda r, k: central(r, k)}
         if meth != "spinup":
             variants["iteration_1"] = lambda r, k: (r["hists"][k][0], None, None)
+        else:  # the same without the ensemble variance: Poisson only, as for the other methods
+            variants["stat_only"] = lambda r, k: (central(r, k)[0], None, None)
         for tag, get in variants.items():
             vals = []
             for k in range(len(obs)):
@@ -88,7 +90,7 @@ def plot_distributions(ref: dict, results: dict, prior: str, path, rlabel: str =
 
     plotting.style()
     obs = ref["observables"]
-    fig, axes = plt.subplots(2, len(obs), figsize=(6.5 * len(obs), 8), gridspec_kw={"height_ratios": [3, 1]},
+    fig, axes = plt.subplots(2, len(obs), figsize=(6.5 * len(obs), 8), gridspec_kw={"height_ratios": [3, 1], "wspace": 0.35},
                              sharex="col", squeeze=False)
     for k, o in enumerate(obs):
         ax, rx = axes[0, k], axes[1, k]
