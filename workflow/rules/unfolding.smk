@@ -50,15 +50,9 @@ rule unfolding_nanoaod:
         "--prior-slope {params.prior_slope} {input} > {log} 2>&1"
 
 
-def unfolding_table(wildcards=None):
-    if config["data"]["unfolding"]["source"] == "toy":
-        return rules.unfolding_toy.output[0]
-    return rules.unfolding_nanoaod.output[0]
-
-
 rule unfolding_unfold:
     input:
-        unfolding_table,
+        lambda w: (rules.unfolding_toy if config["data"]["unfolding"]["source"] == "toy" else rules.unfolding_nanoaod).output[0],
     output:
         "results/unfolding/unfolded/{method}_{prior}.npz",
     wildcard_constraints:
@@ -93,7 +87,7 @@ rule unfolding_unfold:
 
 rule unfolding_report:
     input:
-        table=unfolding_table,
+        table=lambda w: (rules.unfolding_toy if config["data"]["unfolding"]["source"] == "toy" else rules.unfolding_nanoaod).output[0],
         results=expand("results/unfolding/unfolded/{method}_{prior}.npz", method=UNF_METHODS, prior=UNF_PRIORS),
     output:
         metrics="results/unfolding/metrics.json",
