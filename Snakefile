@@ -21,6 +21,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/dimuon.smk"
 include: "workflow/rules/tails_abcd.smk"
 include: "workflow/rules/flow_inference.smk"
+include: "workflow/rules/unfolding.smk"
 include: "workflow/rules/summary.smk"
 
 

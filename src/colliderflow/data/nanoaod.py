@@ -24,7 +24,11 @@ DEFAULT_FIELDS = {
     "Electron": ["pt", "eta", "phi", "mass", "charge"],
     "Jet": ["pt", "eta", "phi", "mass", "btagDeepFlavB"],
     "MET": ["pt", "phi"],
+    "GenJet": ["pt", "eta", "phi", "mass"],
 }
+#: Fields added to a collection's defaults when the file has the partner collection.
+#: (Jet_genJetIdx points into GenJet; read it whenever GenJet is asked for.)
+LINKS = {"Jet": ("GenJet", "genJetIdx")}
 #: Collections stored as one value per event (``MET_pt``) rather than jagged.
 SINGLETONS = {"MET", "PFMET", "PuppiMET", "GenMET", "PV"}
 #: Renamed collections: NanoAOD v15 (Run 3) stores the PF MET as ``PFMET_*``.
@@ -67,14 +71,42 @@ def _from_cartesian(px, py, pz, e):
     return pt, eta, phi, mass
 
 
-def read_nanoaod(path, collections: dict[str, list[str]] | None = None, entry_stop: int | None = None) -> dict:
+def _resolve(collections) -> dict[str, list[str]]:
+    """``{name: [fields]}`` from a dict (a ``None`` value means the defaults)
+    or from a list of collection names (defaults for each). The defaults of a
+    collection include its link to a requested partner (``Jet_genJetIdx``
+    when ``GenJet`` is requested too)."""
+    if collections is None:
+        return {"Muon": DEFAULT_FIELDS["Muon"]}
+    if not isinstance(collections, dict):
+        collections = {name: None for name in collections}
+    out = {}
+    for name, fields in collections.items():
+        if fields is None:
+            if name not in DEFAULT_FIELDS:
+                raise InputError(None, name, f"no default fields for this collection (known: {sorted(DEFAULT_FIELDS)})")
+            fields = list(DEFAULT_FIELDS[name])
+            partner, link = LINKS.get(name, (None, None))
+            if partner in collections and link not in fields:
+                fields.append(link)
+        out[name] = list(fields)
+    return out
+
+
+def read_nanoaod(path, collections: dict[str, list[str] | None] | list[str] | None = None,
+                 entry_stop: int | None = None) -> dict:
     """Read ``collections`` ({name: [fields]}) from a NanoAOD-like file.
+
+    ``collections`` may also be a list of names (``["Jet", "GenJet"]``) or
+    map a name to ``None``: then the collection's :data:`DEFAULT_FIELDS` are
+    read, plus the index linking it to a requested partner collection
+    (``Jet_genJetIdx`` with ``GenJet``). Default: the muons.
 
     Returns ``{name: awkward record array}``; jagged collections are
     per-event lists, singletons (MET) one record per event. A missing branch
     raises :class:`InputError` naming the file and the branch.
     """
-    collections = collections or {"Muon": DEFAULT_FIELDS["Muon"]}
+    collections = _resolve(collections)
     tree, tname = _open_tree(path)
     keys = set(tree.keys())
     if tname == "events" and "px1" in keys:

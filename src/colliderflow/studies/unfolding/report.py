@@ -1,0 +1,153 @@
+"""chi2 tables, prior shift, figures and metrics.json of the unfolding study."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import plotting
+from .data import arrays, binning, chi2_ndf, histogram, load_pairs, n_effective
+from .study import METHODS, PRIORS
+
+COLORS = {"ibu": "tab:blue", "omnifold": "tab:orange", "spinup": "tab:red"}
+NAMES = {"ibu": "IBU", "omnifold": "OmniFold", "spinup": "SPINUP"}
+PRIOR_NAMES = {"sim_a": "simulation A", "sim_b": "simulation B"}
+
+
+def reference(table, nbins: int) -> dict:
+    """Data truth and data reco histograms in the shared binning."""
+    df, attrs = load_pairs(table)
+    obs = attrs["observables"]
+    edges = binning(df, obs, attrs["integer"], nbins)
+    d = arrays(df, "data", obs)
+    g, r = d["gen_pass"], d["reco_pass"]
+    return {"observables": obs, "labels": attrs.get("labels", {}), "edges": edges, "source": attrs.get("source"),
+            "truth": [histogram(d["gen"][g, k], e, d["weight"][g]) for k, e in enumerate(edges)],
+            "reco": [histogram(d["reco"][r, k], e, d["weight"][r]) for k, e in enumerate(edges)],
+            "n_truth": n_effective(d["weight"][g]), "n_reco": n_effective(d["weight"][r])}
+
+
+def central(result: dict, k: int):
+    """(final histogram, extra variance per normalised bin, per-step curve) of observable k."""
+    h = result["hists"][k]
+    if result["method"] == "spinup":
+        p = h / h.sum(axis=1, keepdims=True)
+        return h.mean(axis=0), (p.var(axis=0, ddof=1) if len(h) > 1 else np.zeros(h.shape[1])), None
+    return h[-1], None, h
+
+
+def evaluate(ref: dict, results: dict) -> dict:
+    """All numbers of metrics.json from the reference and {(method, prior): result}."""
+    obs, nt, nr = ref["observables"], ref["n_truth"], ref["n_reco"]
+    m = {"chi2_ndf": {}, "chi2_ndf_reco": {}, "chi2_vs_iteration": {}, "prior_shift": {}, "cpu_seconds": {}}
+    for k, o in enumerate(obs):
+        m["chi2_ndf_reco"][o] = chi2_ndf(ref["reco"][k], ref["truth"][k], nr, nt)
+    for (meth, prior), res in results.items():
+        key = f"{meth}/{prior}"
+        m["cpu_seconds"][key] = res["cpu_seconds"]
+        m["chi2_ndf"][key] = {}
+        for k, o in enumerate(obs):
+            h, var, steps = central(res, k)
+            m["chi2_ndf"][key][o] = chi2_ndf(h, ref["truth"][k], nr, nt, var)
+            if steps is not None:
+                m["chi2_vs_iteration"].setdefault(key, {})[o] = [chi2_ndf(s, ref["truth"][k], nr, nt) for s in steps]
+        m["chi2_ndf"][key]["mean"] = float(np.mean([m["chi2_ndf"][key][o] for o in obs]))
+    m["chi2_ndf_reco"]["mean"] = float(np.mean([m["chi2_ndf_reco"][o] for o in obs]))
+    # prior shift: chi2/ndf between the results of the two priors (same data)
+    for meth in METHODS:
+        if not all((meth, p) in results for p in PRIORS):
+            continue
+        a, b = (results[(meth, p)] for p in PRIORS)
+        variants = {"final": lambda r, k: central(r, k)}
+        if meth != "spinup":
+            variants["iteration_1"] = lambda r, k: (r["hists"][k][0], None, None)
+        else:  # the same without the ensemble variance: Poisson only, as for the other methods
+            variants["stat_only"] = lambda r, k: (central(r, k)[0], None, None)
+        for tag, get in variants.items():
+            vals = []
+            for k in range(len(obs)):
+                ha, va, _ = get(a, k)
+                hb, vb, _ = get(b, k)
+                extra = (0 if va is None else va) + (0 if vb is None else vb)
+                vals.append(chi2_ndf(ha, hb, nr, nr, extra))
+            name = meth if tag == "final" else f"{meth}_{tag}"
+            m["prior_shift"][name] = {**dict(zip(obs, vals)), "mean": float(np.mean(vals))}
+    return m
+
+
+def claims(m: dict) -> dict:
+    """The paper's claims as booleans computed from the numbers."""
+    ok_reco = {key: v["mean"] < m["chi2_ndf_reco"]["mean"] for key, v in m["chi2_ndf"].items()}
+    ps = m["prior_shift"]
+    spinup_vs_of1 = ps.get("spinup", {}).get("mean", np.inf) < ps.get("omnifold_iteration_1", {}).get("mean", -np.inf)
+    return {"closer_than_reco": ok_reco, "spinup_less_prior_dependent_than_omnifold_1it": bool(spinup_vs_of1)}
+
+
+def plot_distributions(ref: dict, results: dict, prior: str, path, rlabel: str = ""):
+    """Per observable: data truth, data reco and each method's unfolded result
+    with the simulation ``prior``; ratio to the truth below."""
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plotting.style()
+    obs = ref["observables"]
+    fig, axes = plt.subplots(2, len(obs), figsize=(6.5 * len(obs), 8), gridspec_kw={"height_ratios": [3, 1], "wspace": 0.35},
+                             sharex="col", squeeze=False)
+    for k, o in enumerate(obs):
+        ax, rx = axes[0, k], axes[1, k]
+        e = ref["edges"][k]
+        w = np.diff(e)
+        t = ref["truth"][k] / ref["truth"][k].sum() / w
+        ax.stairs(t, e, fill=True, color="0.85", label="data truth")
+        mplhep.histplot(ref["reco"][k] / ref["reco"][k].sum() / w, e, ax=ax, color="k", ls="--", label="data reco")
+        rx.stairs(ref["reco"][k] / ref["reco"][k].sum() / w / np.where(t > 0, t, np.nan), e, color="k", ls="--",
+                  baseline=None)
+        for meth in METHODS:
+            if (meth, prior) not in results:
+                continue
+            h, var, _ = central(results[(meth, prior)], k)
+            p = h / h.sum() / w
+            ax.stairs(p, e, color=COLORS[meth], lw=2, label=NAMES[meth])
+            ratio = p / np.where(t > 0, t, np.nan)
+            rx.stairs(ratio, e, color=COLORS[meth], lw=2, baseline=None)
+            if var is not None:
+                s = np.sqrt(var) / w / np.where(t > 0, t, np.nan)
+                rx.stairs(ratio + s, e, baseline=ratio - s, fill=True, color=COLORS[meth], alpha=0.3)
+        ax.set_ylabel("normalised density")
+        rx.axhline(1, color="0.5", lw=1)
+        rx.set_ylim(0.6, 1.4)
+        rx.set_ylabel("/ truth")
+        rx.set_xlabel(ref["labels"].get(o, o))
+        if k == 0:
+            ax.legend(fontsize=13, title=f"unfolded with {PRIOR_NAMES[prior]}", title_fontsize=13)
+            plotting.label(ax, "")
+        if k == len(obs) - 1:
+            ax.set_title(rlabel, loc="right", fontsize=16)
+    return plotting.save(fig, path)
+
+
+def plot_iterations(m: dict, path, rlabel: str = ""):
+    """Mean chi2/ndf to the data truth vs iteration (IBU, OmniFold), both
+    priors, with the SPINUP results and the reco level as lines."""
+    import matplotlib.pyplot as plt
+
+    plotting.style()
+    fig, ax = plt.subplots(figsize=(9, 7))
+    for key, per_obs in m["chi2_vs_iteration"].items():
+        meth, prior = key.split("/")
+        curve = np.mean([v for v in per_obs.values()], axis=0)
+        ax.plot(np.arange(1, len(curve) + 1), curve, marker="o", ms=4, color=COLORS[meth],
+                ls="-" if prior == "sim_a" else ":", label=f"{NAMES[meth]}, {PRIOR_NAMES[prior]}")
+    for prior in PRIORS:
+        v = m["chi2_ndf"].get(f"spinup/{prior}")
+        if v:
+            ax.axhline(v["mean"], color=COLORS["spinup"], ls="-" if prior == "sim_a" else ":",
+                       label=f"SPINUP, {PRIOR_NAMES[prior]}")
+    ax.axhline(m["chi2_ndf_reco"]["mean"], color="k", ls="--", label="data reco")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(r"mean $\chi^2$/ndf to data truth")
+    ax.legend(fontsize=13)
+    plotting.label(ax, "")
+    ax.set_title(rlabel, loc="right", fontsize=16)
+    return plotting.save(fig, path)
