@@ -1,0 +1,26 @@
+# Multi-process toy NanoAOD with generator truth (ttbar, W+jets, QCD, BSM),
+# one file per process; the classification studies read them.
+
+
+def nanoaod_toy_files(processes=None):
+    procs = processes or config["data"]["nanoaod"]["toy"]["processes"]
+    return [f"resources/nanoaod/toy/{p}.root" for p in procs]
+
+
+rule nanoaod_toy:
+    output:
+        "resources/nanoaod/toy/{process}.root",
+    params:
+        n=config["data"]["nanoaod"]["toy"]["n_events"],
+        seed=SEED,
+    wildcard_constraints:
+        process="[A-Za-z0-9_]+",
+    log:
+        "logs/data/nanoaod_toy_{process}.log",
+    benchmark:
+        "results/data/benchmarks/nanoaod_toy_{process}.tsv"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {SCRIPTS}/nanoaod_toy.py --out {output} --process {wildcards.process} "
+        "--n-events {params.n} --seed {params.seed} > {log} 2>&1"
