@@ -19,7 +19,9 @@ validate(config, "config/schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/dimuon.smk"
+include: "workflow/rules/eventclass_common.smk"
 include: "workflow/rules/nanoaod.smk"
+include: "workflow/rules/eventclass.smk"
 include: "workflow/rules/summary.smk"
 
 

@@ -2,11 +2,6 @@
 # one file per process; the classification studies read them.
 
 
-def nanoaod_toy_files(processes=None):
-    procs = processes or config["data"]["nanoaod"]["toy"]["processes"]
-    return [f"resources/nanoaod/toy/{p}.root" for p in procs]
-
-
 rule nanoaod_toy:
     output:
         "resources/nanoaod/toy/{process}.root",
