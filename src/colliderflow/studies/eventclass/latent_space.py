@@ -163,7 +163,7 @@ def plot_map(m: dict, path, labels: dict | None = None, rlabel: str = "") -> lis
     plotting.style()
     import matplotlib.pyplot as plt
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(17, 7.5))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(17, 7.5), gridspec_kw={"wspace": 0.3})
     xy, lab = np.asarray(m["map"]["xy"]), np.asarray(m["map"]["label"])
     sxy, slab = np.asarray(m["map"]["set_xy"]), np.asarray(m["map"]["set_label"])
     colors = [plt.get_cmap("tab10")(i) for i in range(10)]
