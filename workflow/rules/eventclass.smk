@@ -52,7 +52,7 @@ rule pretrain_encoder:
         inputs=eventclass_inputs,
         enc=eventclass_encoder("pretraining"),
         u=config["studies"]["pretraining"]["unlabelled"],
-        c=config["studies"]["pretraining"],
+        c={k: config["studies"]["pretraining"][k] for k in ("pretrain_epochs", "temperature", "smear", "drop")},
         seed=SEED,
     threads: 1
     log:

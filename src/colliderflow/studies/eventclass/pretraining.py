@@ -85,11 +85,14 @@ def finetune_curves(encoder_path, files: dict, signal: str, background: str, siz
 
 def verdict(m: dict, min_gain: float) -> dict:
     """Pre-training beats scratch at the smallest N by more than ``min_gain``
-    AUC and the gap at the largest N is smaller than at the smallest."""
+    plus the standard error of the gain over seeds, and the gap at the
+    largest N is smaller than at the smallest."""
     small, large = str(m["sizes"][0]), str(m["sizes"][-1])
     g_small, g_large = m["gain"][small], m["gain"][large]
-    out = {"gain_smallest": g_small, "gain_largest": g_large, "min_gain": min_gain,
-           "beats_scratch_smallest": g_small > min_gain, "gap_shrinks": g_large < g_small}
+    a = m["auc"]
+    se = float(np.sqrt((a["pretrained"][small]["std"] ** 2 + a["scratch"][small]["std"] ** 2) / len(m["seeds"])))
+    out = {"gain_smallest": g_small, "gain_largest": g_large, "min_gain": min_gain, "gain_smallest_se": se,
+           "beats_scratch_smallest": g_small > min_gain + se, "gap_shrinks": g_large < g_small}
     out["holds"] = bool(out["beats_scratch_smallest"] and out["gap_shrinks"])
     return out
 
