@@ -22,6 +22,9 @@ include: "workflow/rules/dimuon.smk"
 include: "workflow/rules/tails_abcd.smk"
 include: "workflow/rules/flow_inference.smk"
 include: "workflow/rules/unfolding.smk"
+include: "workflow/rules/eventclass_common.smk"
+include: "workflow/rules/nanoaod.smk"
+include: "workflow/rules/eventclass.smk"
 include: "workflow/rules/summary.smk"
 
 

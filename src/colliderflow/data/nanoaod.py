@@ -108,7 +108,12 @@ def read_nanoaod(path, collections: dict[str, list[str] | None] | list[str] | No
     """
     collections = _resolve(collections)
     tree, tname = _open_tree(path)
-    keys = set(tree.keys())
+    return _read_tree(tree, tname, path, collections, entry_stop)
+
+
+def _read_tree(tree, tname, path, collections, entry_stop, keys=None):
+    """:func:`read_nanoaod` on an already opened tree."""
+    keys = set(tree.keys()) if keys is None else keys
     if tname == "events" and "px1" in keys:
         return _read_zmumu(tree, path, collections, entry_stop)
     if tname == "events" and any(k.startswith("N") for k in keys):
@@ -231,3 +236,127 @@ def dimuon_mass(muons, opposite_charge: bool = True):
             raise InputError(None, "Muon_charge", "needed for the opposite-charge selection")
         m = m[two.charge[:, 0] * two.charge[:, 1] < 0]
     return ak.to_numpy(m)
+
+
+#: Objects of the per-event ML table and their fields (missing ones are zero).
+TABLE_FIELDS = {
+    "Jet": ["pt", "eta", "phi", "mass", "btagDeepFlavB"],
+    "Muon": ["pt", "eta", "phi", "mass", "charge"],
+    "Electron": ["pt", "eta", "phi", "mass", "charge"],
+    "MET": ["pt", "phi"],
+}
+#: Stand-ins for ``MET`` in NanoAOD versions without it (v15 keeps PuppiMET/PFMET).
+MET_ALIASES = ("MET", "PuppiMET", "PFMET")
+#: Generator particles that count as a decay "parent" in the truth labels:
+#: top quarks and the intermediate scalar Y of the toy X -> YY -> 4j models.
+PARENT_PDG_IDS = (6, 9000005)
+
+
+def _try_read(tree, tname, keys, path, coll, fields, entry_stop):
+    """``coll`` with the ``fields`` the file has (the rest None); None if the
+    file lacks the collection."""
+    if tname == "Events":  # NanoAOD layout: look the branches up
+        have = [f for f in fields if f"{coll}_{f}" in keys]
+        needed = [f for f in fields if f in ("pt", "pdgId", "genPartIdxMother", "genPartIdx")]
+        if not have or any(f not in have for f in needed):
+            return None
+        return _read_tree(tree, tname, path, {coll: have}, entry_stop, keys)[coll]
+    for subset in (fields, [f for f in fields if f in ("pt", "eta", "phi", "mass")]):
+        if not subset:
+            continue
+        try:
+            return _read_tree(tree, tname, path, {coll: subset}, entry_stop, keys)[coll]
+        except (InputError, KeyError):
+            continue
+    return None
+
+
+def truth_ancestor(genpart, gen_idx, pdg_ids=PARENT_PDG_IDS, max_depth: int = 12):
+    """Index (into ``GenPart``) of the first ancestor of each object whose
+    |pdgId| is in ``pdg_ids``, walking ``genPartIdxMother`` up from the
+    object's own generator match ``gen_idx`` (jagged, -1 = unmatched).
+    -1 where there is none. Objects with equal non-negative values share a
+    parent."""
+    counts = ak.to_numpy(ak.num(gen_idx, axis=1))
+    cur = ak.to_numpy(ak.flatten(gen_idx)).astype(np.int64)
+    evt = np.repeat(np.arange(len(counts)), counts)
+    ngen = ak.to_numpy(ak.num(genpart.pdgId, axis=1))
+    off = np.concatenate([[0], np.cumsum(ngen)])[:-1]
+    pdg = np.abs(ak.to_numpy(ak.flatten(genpart.pdgId)))
+    mom = ak.to_numpy(ak.flatten(genpart.genPartIdxMother)).astype(np.int64)
+    out = np.full(len(cur), -1, np.int64)
+    active = (cur >= 0) & (cur < ngen[evt])
+    for _ in range(max_depth):
+        g = np.where(active, off[evt] + cur, 0)
+        hit = active & np.isin(pdg[g] if len(pdg) else np.zeros(len(g), int), pdg_ids)
+        out[hit] = cur[hit]
+        active &= ~hit
+        cur = np.where(active, mom[g] if len(mom) else -1, -1)
+        active &= (cur >= 0) & (cur < ngen[evt])
+        if not active.any():
+            break
+    return ak.unflatten(out, counts)
+
+
+def read_events(path, entry_stop: int | None = None, truth: bool = False,
+                parent_pdg_ids=PARENT_PDG_IDS) -> tuple[dict, list[str]]:
+    """The table objects (:data:`TABLE_FIELDS`) of any NanoAOD-like file:
+    collections the file lacks come back empty, fields it lacks as zeros, so
+    real files (the muon-only DoubleMu excerpt, NanoAOD v7-v15, tutorial
+    ntuples) and the toy give the same columns. With ``truth``, jagged
+    collections gain ``genPartIdx`` and ``ancestor`` (see
+    :func:`truth_ancestor`; -1 where the file has no such truth).
+
+    Returns ``(events, present)`` with the collections found in the file.
+    """
+    tree, tname = _open_tree(path)
+    keys = set(tree.keys())
+    events, present = {}, []
+    n = None
+    for coll, fields in TABLE_FIELDS.items():
+        arr = None
+        for name in (MET_ALIASES if coll == "MET" else (coll,)):
+            arr = _try_read(tree, tname, keys, path, name, fields, entry_stop)
+            if arr is not None:
+                break
+        if arr is not None:
+            arr = ak.zip({f: (arr[f] if f in arr.fields else ak.zeros_like(arr.pt)) for f in fields},
+                         depth_limit=1 if coll in SINGLETONS else None)
+            present.append(coll)
+            events[coll] = arr
+            n = len(arr)
+    if n is None:
+        raise InputError(path, "Muon_pt", f"none of the collections {list(TABLE_FIELDS)} found")
+    for coll, fields in TABLE_FIELDS.items():
+        if coll not in events:
+            if coll in SINGLETONS:
+                events[coll] = ak.zip({f: np.zeros(n, np.float32) for f in fields}, depth_limit=1)
+            else:
+                events[coll] = ak.zip({f: ak.unflatten(np.zeros(0, np.float32), np.zeros(n, np.int64))
+                                       for f in fields})
+    events = {c: events[c] for c in TABLE_FIELDS}  # one column order for every file
+    if truth:
+        gen = _try_read(tree, tname, keys, path, "GenPart", ["pdgId", "genPartIdxMother"], entry_stop)
+        for coll in ("Jet", "Muon", "Electron"):
+            arr = events[coll]
+            idx = _try_read(tree, tname, keys, path, coll, ["genPartIdx"], entry_stop) if coll in present else None
+            idx = (ak.values_astype(idx.genPartIdx, np.int64) if idx is not None
+                   else ak.values_astype(ak.zeros_like(arr.pt), np.int64) - 1)
+            anc = truth_ancestor(gen, idx, parent_pdg_ids) if gen is not None else idx * 0 - 1
+            events[coll] = ak.with_field(ak.with_field(arr, idx, "genPartIdx"), anc, "ancestor")
+    return events, present
+
+
+def event_table(path, n_objects: dict[str, int], entry_stop: int | None = None, truth: bool = False):
+    """:func:`read_events` + :func:`flat_table`: the fixed-size per-event ML
+    table of any NanoAOD-like file, the same columns for every source.
+    Returns ``(DataFrame, present collections)``."""
+    events, present = read_events(path, entry_stop, truth)
+    fields = {c: TABLE_FIELDS[c] + (["genPartIdx", "ancestor"] if truth and c != "MET" else [])
+              for c in TABLE_FIELDS}
+    table = flat_table(events, n_objects, fields)
+    bad = ~np.isfinite(table.to_numpy(dtype=float))
+    if bad.any():
+        raise InputError(path, table.columns[np.where(bad.any(axis=0))[0][0]],
+                         f"{int(bad.any(axis=1).sum())} event(s) hold NaN or inf")
+    return table, present
