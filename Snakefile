@@ -19,6 +19,7 @@ validate(config, "config/schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/dimuon.smk"
+include: "workflow/rules/fpga.smk"
 include: "workflow/rules/summary.smk"
 
 
