@@ -51,13 +51,9 @@ rule jets_prepare:
         "--class-names {params.classes} {input} > {log} 2>&1"
 
 
-def jets_file(wildcards=None):
-    return f"resources/jets/{config['data']['jets']['source']}/jets.h5"
-
-
 rule fpga_train:
     input:
-        jets_file,
+        lambda w: f"resources/jets/{config['data']['jets']['source']}/jets.h5",
     output:
         train="results/fpga_tagging/models/{arch}_N{n}/train.json",
         qat="results/fpga_tagging/models/{arch}_N{n}/qat.pt",
@@ -167,6 +163,7 @@ rule fpga_report:
         pdf="results/fpga_tagging/fpga_scaling.pdf",
     params:
         min_agreement=FPGA["min_agreement"],
+        tier=TIER,
     log:
         "logs/fpga_tagging/report.log",
     benchmark:
@@ -174,6 +171,6 @@ rule fpga_report:
     conda:
         "../../envs/plot.yaml"
     shell:
-        "python {SCRIPTS}/fpga_report.py --outdir results/fpga_tagging --tier {TIER} --train {input.train} "
+        "python {SCRIPTS}/fpga_report.py --outdir results/fpga_tagging --tier {params.tier} --train {input.train} "
         "--csim {input.csim} --synth {input.synth} --verify {input.verify} "
         "--min-agreement {params.min_agreement} > {log} 2>&1"

