@@ -631,7 +631,7 @@ def report(train_files, csim_files, synth_path, verify_files, out_dir, *, tier: 
     by = {(c["arch"], c["n"]): c for c in csim}
     archs = sorted({c["arch"] for c in csim})
     plotting.style()
-    fig, axes = plt.subplots(1, 3, figsize=(21, 6.5))
+    fig, axes = plt.subplots(1, 3, figsize=(24, 7))
     colors = {"mlp": "tab:blue", "deepsets": "tab:orange"}
     for a in archs:
         ns = sorted(n for (aa, n) in by if aa == a)
@@ -667,9 +667,11 @@ def report(train_files, csim_files, synth_path, verify_files, out_dir, *, tier: 
         ax.set_xlabel("N constituents")
         ax.set_xscale("log", base=2)
         ax.set_xticks([8, 16, 32], ["8", "16", "32"])
-        ax.legend(fontsize=10, loc="best")
-        plotting.label(ax, "Simulation" if tier != "real" else "Open data")
-    axes[1].set_title("vendor numbers only with vitis_hls/vivado_hls on PATH", fontsize=11)
+        ax.set_xlim(6, 42)
+        ax.legend(fontsize=10, loc="best", title_fontsize=10,
+                  title="vendor numbers need vitis_hls/vivado_hls" if ax is axes[1] else None)
+        plotting.label(ax, "" if tier != "real" else "Open data")
+    fig.subplots_adjust(wspace=0.3)
     plotting.save(fig, out_dir / "fpga_scaling.png")
 
     agree = {f"{c['arch']}_N{c['n']}": c["argmax_agreement_qat"] for c in csim}
