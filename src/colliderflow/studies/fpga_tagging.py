@@ -47,10 +47,12 @@ SKIPPED_ARCHS = {"interaction_network": "not converted: hls4ml's PyTorch/ONNX fr
 #: paper-era Deep Sets numbers (N: accuracy %, latency ns), PAPERS.md item 21
 PAPER_DEEPSETS = {8: (64.0, 95.0), 16: (69.4, 115.0), 32: (75.9, 130.0)}
 VENDOR_TOOLS = ("vitis_hls", "vivado_hls")
-#: softmax input type and table size: measured 99.4 % argmax agreement (1024 entries and
-#: fixed<16,7>: 86 %; everything auto: uniform 0.2 outputs)
-SOFTMAX_INPUT = "fixed<16,5,RND,SAT>"
-SOFTMAX_TABLE = 16384
+#: softmax input type and table size. Trained logits reach |x| ~ 33, and the stable
+#: softmax forms x_i - x_max in this type: fixed<16,5> wrapped (C-sim probability off by
+#: 0.5); fixed<18,7> with 16384 entries: 99.8 % argmax agreement, with 65536: 100 %
+#: (max |dp| 0.03). Everything auto gives uniform 0.2 outputs.
+SOFTMAX_INPUT = "fixed<18,7,RND,SAT>"
+SOFTMAX_TABLE = 65536
 
 
 # ----------------------------------------------------------------- models
@@ -309,7 +311,7 @@ def hls_config(mw, hm_module) -> dict:
     for nd in mw.graph.node:  # keep the exact mean (no double rounding before the next quantizer)
         if nd.op_type == "AveragePool":
             names.setdefault(nd.name, {})["Precision"] = {"result": "fixed<24,8,RND_CONV,SAT>",
-                                                          "accum": "fixed<24,8>"}
+                                                          "accum": "fixed<32,16>"}
     if soft:
         pre = mw.find_producer(soft[0].input[0])
         chain = [pre] if pre is not None else []
