@@ -48,7 +48,7 @@ rule jets_prepare:
         "../../envs/io.yaml"
     shell:
         "python {SCRIPTS}/jets_prepare.py --out {output} --n-max {params.n_max} "
-        "--class-names {params.classes} {input} > {log} 2>&1"
+        "--class-names {params.classes} --folder {input} > {log} 2>&1"
 
 
 rule fpga_train:

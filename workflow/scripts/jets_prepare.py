@@ -11,7 +11,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--n-max", type=int, default=32)
     ap.add_argument("--class-names", nargs="+", required=True)
-    ap.add_argument("folder")
+    ap.add_argument("--folder", required=True)
     a = ap.parse_args()
     write_jets(a.out, read_part_excerpt(a.folder, a.n_max, a.class_names), f"file:{a.folder}",
                {"folder": a.folder})
