@@ -25,6 +25,7 @@ include: "workflow/rules/unfolding.smk"
 include: "workflow/rules/eventclass_common.smk"
 include: "workflow/rules/nanoaod.smk"
 include: "workflow/rules/eventclass.smk"
+include: "workflow/rules/fpga.smk"
 include: "workflow/rules/summary.smk"
 
 

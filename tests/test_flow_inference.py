@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from colliderflow.data import calorimeter_toy, jet_constituents
+from colliderflow.data import calorimeter_toy, part_jets
 from colliderflow.errors import InputError
 from colliderflow.studies.flow_inference import bsm_scan, classifier_surrogates, likelihood_flows, mle_calibration
 
@@ -51,22 +51,22 @@ def test_calorimeter_toy_io_and_bad_input(tmp_path):
 
 
 def test_jet_toy_roundtrip_and_missing_field(tmp_path):
-    arrays = jet_constituents.generate_toy(300, seed=3)
-    jet_constituents.write_jets(tmp_path / "tl", arrays)
-    back = jet_constituents.read_jets(tmp_path / "tl")
+    arrays = part_jets.generate_toy(300, seed=3)
+    part_jets.write_jets(tmp_path / "tl", arrays)
+    back = part_jets.read_jets(tmp_path / "tl")
     assert back["pf_vectors"].shape == (300, 4, 128) and back["pf_vectors"].dtype == np.float32
-    f = jet_constituents.jet_features(back)
+    f = part_jets.jet_features(back)
     y = back["labels"]
     assert np.median(f["mass"][y == 1]) > np.median(f["mass"][y == 0]) + 50  # tops are heavy
     assert np.all((f["pt"] > 500) & (f["pt"] < 700))
     (tmp_path / "tl_pf_mask.npy").unlink()
     with pytest.raises(InputError, match="pf_mask"):
-        jet_constituents.read_jets(tmp_path / "tl")
+        part_jets.read_jets(tmp_path / "tl")
 
 
 def test_real_toplandscape_excerpt_reads(shared_data):
-    arrays = jet_constituents.read_jets(shared_data / "jets_part_samples" / "toplandscape" / "tl")
-    f = jet_constituents.jet_features(arrays)
+    arrays = part_jets.read_jets(shared_data / "jets_part_samples" / "toplandscape" / "tl")
+    f = part_jets.jet_features(arrays)
     y = arrays["labels"]
     assert len(y) == 2000 and set(np.unique(y)) == {0, 1}
     assert 150 < np.median(f["mass"][y == 1]) < 200 and np.median(f["mass"][y == 0]) < 120

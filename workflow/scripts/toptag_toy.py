@@ -3,7 +3,7 @@
 import argparse
 
 from colliderflow.cli import run
-from colliderflow.data import jet_constituents
+from colliderflow.data import part_jets
 
 
 def main():
@@ -12,7 +12,7 @@ def main():
     ap.add_argument("--n-jets", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    jet_constituents.write_jets(a.prefix, jet_constituents.generate_toy(a.n_jets, seed=a.seed))
+    part_jets.write_jets(a.prefix, part_jets.generate_toy(a.n_jets, seed=a.seed))
 
 
 if __name__ == "__main__":

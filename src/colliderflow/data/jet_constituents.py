@@ -1,126 +1,204 @@
-"""Jet-constituent arrays in the ParT / weaver ``.npy`` layout, and a toy
-top-vs-QCD generator writing exactly that layout.
+"""Jet constituents as (pT, eta_rel, phi_rel): a 5-class toy generator, the
+ParT-format real excerpts, and one on-disk format for both.
 
-A dataset is a file prefix ``P`` with ``P_pf_vectors.npy`` (N, 4, M) float32
-particle (px, py, pz, E) in GeV zero-padded, ``P_pf_points.npy`` (N, 2, M)
-(delta eta, delta phi) to the jet axis, ``P_pf_mask.npy`` (N, 1, M) 1 for a
-real particle, and ``P_labels.npy`` (N,) int (1 = top / signal), as in
-../shared/data/jets_part_samples/toplandscape/tl_*.
+On-disk format (HDF5, written by :func:`write_jets`, read by :func:`read_jets`):
+
+* ``constituents``: float32 (n_jets, n_max, 3), columns ``FEATURES`` =
+  (pT [GeV], eta_rel, phi_rel) relative to the pT-weighted jet axis, sorted by
+  decreasing pT, zero-padded (a padded slot has pT = 0).
+* ``labels``: int64 (n_jets,), indices into the ``class_names`` attribute.
+* attributes ``class_names`` (JSON list), ``source`` and ``provenance`` (JSON).
+
+The toy (:func:`generate_toy`) draws light-quark, gluon, W, Z and top jets at
+pT ~ 1 TeV (the hls4ml LHC jet data set's classes): one prong for q/g (gluons
+with more, softer and wider radiation), two prongs for W/Z split with the
+boson mass (80.4 / 91.2 GeV), three for top (173 GeV, one W pair inside).
+Each prong radiates constituents with Dirichlet pT fractions and
+exponentially distributed angles. It is a stand-in with the right
+structure (prong count, mass scale, multiplicity), not a shower.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, require_finite
+from ..errors import InputError
 
-PARTS = ("pf_vectors", "pf_points", "pf_mask", "labels")
+FEATURES = ("pt", "eta_rel", "phi_rel")
+TOY_CLASSES = ("q", "g", "W", "Z", "t")
+INPUT_SCALE = 10.0  # network inputs are 10 x (pT fraction, eta_rel, phi_rel)
+# name: (prong masses to split into, mean constituents per unit pT fraction, angular width, soft exponent)
+_TOY = {
+    "q": dict(mass=0.0, mult=18.0, width=0.035, alpha=0.6),
+    "g": dict(mass=0.0, mult=30.0, width=0.06, alpha=0.9),
+    "W": dict(mass=80.4, mult=24.0, width=0.025, alpha=0.6),
+    "Z": dict(mass=91.2, mult=24.0, width=0.025, alpha=0.6),
+    "t": dict(mass=172.7, mult=34.0, width=0.025, alpha=0.6),
+}
 
 
-def _files(prefix) -> dict[str, Path]:
-    prefix = str(prefix)
-    return {k: Path(f"{prefix}_{k}.npy") for k in PARTS}
+def _prongs(cls: str, pt: float, rng) -> list[tuple[float, float, float]]:
+    """(pT fraction, eta offset, phi offset) of the hard prongs of one jet."""
+    m = _TOY[cls]["mass"]
+    if m == 0.0:
+        return [(1.0, 0.0, 0.0)]
+
+    def split(z_min=0.15):
+        z = rng.uniform(z_min, 1 - z_min)
+        return z
+
+    def two(mass, pt_):
+        z = split()
+        # opening angle of a two-body decay: dR ~ m / (pT sqrt(z (1-z)))
+        dr = mass / (pt_ * np.sqrt(z * (1 - z)))
+        ang = rng.uniform(0, 2 * np.pi)
+        c, s = np.cos(ang), np.sin(ang)
+        return [(z, (1 - z) * dr * c, (1 - z) * dr * s), (1 - z, -z * dr * c, -z * dr * s)]
+
+    if cls in ("W", "Z"):
+        return two(m, pt)
+    # top -> b W(qq): first split t -> b + W, then W -> qq
+    (zb, eb, pb), (zw, ew, pw) = two(m, pt)
+    qq = two(80.4, zw * pt)
+    return [(zb, eb, pb)] + [(zw * zq, ew + e, pw + p) for zq, e, p in qq]
 
 
-def read_jets(prefix) -> dict[str, np.ndarray]:
-    """Read a dataset prefix; checks shapes agree and values are finite."""
-    out = {}
-    for k, path in _files(prefix).items():
-        if not path.exists():
-            raise InputError(path, k, "file does not exist")
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception as exc:  # corrupt / not .npy
-            raise InputError(path, k, f"cannot be read as .npy ({type(exc).__name__})") from None
-        require_finite(arr, path, k)
-        out[k] = arr
-    n = len(out["labels"])
-    want = {"pf_vectors": 4, "pf_points": 2, "pf_mask": 1}
-    for k, rows in want.items():
-        a = out[k]
-        if a.ndim != 3 or a.shape[0] != n or a.shape[1] != rows:
-            raise InputError(_files(prefix)[k], k, f"shape {a.shape}, expected ({n}, {rows}, M)")
-    labels = out["labels"]
-    if labels.ndim == 2:  # one-hot
-        labels = labels.argmax(1)
-    out["labels"] = labels.astype(int)
+def generate_toy(n_jets: int, n_max: int = 32, seed: int = 0, pt_mean: float = 1000.0,
+                 classes=TOY_CLASSES) -> dict:
+    """Equal numbers of jets per class; returns ``{"constituents", "labels",
+    "class_names"}`` in the on-disk layout. Deterministic in ``seed``."""
+    if n_jets < len(classes):
+        raise InputError("config", "n_jets", f"need at least {len(classes)} jets, got {n_jets}")
+    unknown = [c for c in classes if c not in _TOY]
+    if unknown:
+        raise InputError("config", "classes", f"unknown toy class {unknown[0]} (known {list(_TOY)})")
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n_jets) % len(classes)
+    rng.shuffle(labels)
+    out = np.zeros((n_jets, n_max, 3), dtype=np.float32)
+    for j, lab in enumerate(labels):
+        cls = classes[lab]
+        par = _TOY[cls]
+        pt = rng.normal(pt_mean, 0.1 * pt_mean)
+        parts = []
+        for z, de, dp in _prongs(cls, pt, rng):
+            n = max(1, rng.poisson(par["mult"] * z ** 0.7))
+            frac = rng.dirichlet(np.full(n, par["alpha"]))
+            r = rng.exponential(par["width"] * (1 + 0.3 / np.sqrt(z)), size=n) * (1 - frac) ** 2
+            ang = rng.uniform(0, 2 * np.pi, size=n)
+            parts.append(np.stack([pt * z * frac, de + r * np.cos(ang), dp + r * np.sin(ang)], axis=1))
+        c = np.concatenate(parts)
+        c[:, 0] *= rng.normal(1.0, 0.05, size=len(c)).clip(0.5)  # detector smearing of pT
+        c = c[c[:, 0] > 1.0]  # 1 GeV threshold
+        out[j] = _axis_sort_pad(c, n_max)
+    return {"constituents": out, "labels": labels.astype(np.int64), "class_names": list(classes)}
+
+
+def _axis_sort_pad(c: np.ndarray, n_max: int) -> np.ndarray:
+    """Recentre (eta, phi) on the pT-weighted axis, sort by pT, keep n_max."""
+    res = np.zeros((n_max, 3), dtype=np.float32)
+    if len(c) == 0:
+        return res
+    w = c[:, 0] / c[:, 0].sum()
+    c = c.copy()
+    c[:, 1] -= np.sum(w * c[:, 1])
+    c[:, 2] -= np.sum(w * c[:, 2])
+    c = c[np.argsort(-c[:, 0], kind="stable")][:n_max]
+    res[:len(c)] = c
+    return res
+
+
+def from_part_arrays(vectors: np.ndarray, points: np.ndarray, mask: np.ndarray, n_max: int = 32) -> np.ndarray:
+    """ParT/weaver arrays (px, py, pz, E), (deta, dphi), mask with shapes
+    (n, 4, P), (n, 2, P), (n, 1, P) -> constituents (n, n_max, 3)."""
+    vectors, points, mask = (np.asarray(a, dtype=np.float64) for a in (vectors, points, mask))
+    pt = np.hypot(vectors[:, 0], vectors[:, 1]) * (mask[:, 0] > 0)
+    out = np.zeros((len(pt), n_max, 3), dtype=np.float32)
+    for j in range(len(pt)):
+        keep = pt[j] > 0
+        c = np.stack([pt[j][keep], points[j, 0][keep], points[j, 1][keep]], axis=1)
+        out[j] = _axis_sort_pad(c, n_max)
     return out
 
 
-def write_jets(prefix, arrays: dict[str, np.ndarray]) -> None:
+def read_part_excerpt(folder: str | Path, n_max: int = 32, class_names=("background", "signal")) -> dict:
+    """A ``../shared/data/jets_part_samples/<name>`` folder -> the on-disk layout.
+
+    The ParT arrays are read by :func:`colliderflow.data.part_jets.read_jets`
+    (the one reader of that format). Binary labels (QCD/top: 0/1;
+    quark/gluon: 0 = gluon, 1 = quark).
+    """
+    from . import part_jets
+
+    folder = Path(folder)
+    hits = sorted(folder.glob("*_labels.npy"))
+    if not hits:
+        raise InputError(folder, "labels", "no *_labels.npy file in the folder")
+    arrays = part_jets.read_jets(str(hits[0])[: -len("_labels.npy")])
+    cons = from_part_arrays(arrays["pf_vectors"], arrays["pf_points"], arrays["pf_mask"], n_max)
+    return {"constituents": cons, "labels": arrays["labels"].astype(np.int64), "class_names": list(class_names)}
+
+
+def write_jets(path: str | Path, jets: dict, source: str, provenance: dict | None = None) -> None:
+    """Write the on-disk format atomically."""
+    import h5py
+
     from ..io import atomic_path
 
-    for k, path in _files(prefix).items():
-        with atomic_path(path) as tmp:
-            np.save(tmp, arrays[k])
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("constituents", data=np.asarray(jets["constituents"], dtype=np.float32),
+                             compression="gzip", compression_opts=4)
+            f.create_dataset("labels", data=np.asarray(jets["labels"], dtype=np.int64))
+            f.attrs["class_names"] = json.dumps(list(jets["class_names"]))
+            f.attrs["features"] = json.dumps(list(FEATURES))
+            f.attrs["units"] = json.dumps({"pt": "GeV", "eta_rel": "1", "phi_rel": "rad"})
+            f.attrs["source"] = source
+            f.attrs["provenance"] = json.dumps(provenance or {})
 
 
-def _prongs(rng, n_prong, m_jet, pt):
-    """Prong axes (d_eta, d_phi) and pT fractions for ``n_prong`` subjets with an
-    opening angle that scales like 2 m / pT."""
-    n = len(pt)
-    frac = rng.dirichlet(np.full(n_prong, 2.0 if n_prong > 1 else 1.0), n)
-    theta = np.clip(2.0 * m_jet / pt, 0.05, 0.8)
-    ang = rng.uniform(0, 2 * np.pi, (n, n_prong))
-    r = theta[:, None] * rng.uniform(0.45, 0.8, (n, n_prong))
-    axes = np.stack([r * np.cos(ang), r * np.sin(ang)], axis=-1)
-    axes -= (frac[..., None] * axes).sum(1, keepdims=True)  # pT-weighted centroid on the jet axis
-    return frac, axes
+def read_jets(path: str | Path) -> dict:
+    """Read and validate the on-disk format; raises InputError naming the field."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, None, "file does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(path, None, f"cannot be read as HDF5 ({exc})") from None
+    with f:
+        for key in ("constituents", "labels"):
+            if key not in f:
+                raise InputError(path, key, "dataset missing")
+        cons = f["constituents"][()]
+        labels = f["labels"][()]
+        names = json.loads(f.attrs.get("class_names", "[]"))
+        source = str(f.attrs.get("source", ""))
+    if cons.ndim != 3 or cons.shape[2] != 3:
+        raise InputError(path, "constituents", f"shape {cons.shape}, expected (n_jets, n_max, 3)")
+    if len(labels) != len(cons):
+        raise InputError(path, "labels", f"{len(labels)} labels for {len(cons)} jets")
+    if not np.isfinite(cons).all():
+        raise InputError(path, "constituents", f"{int((~np.isfinite(cons)).any(axis=(1, 2)).sum())} jet(s) hold NaN or inf")
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(names)):
+        raise InputError(path, "labels", f"label outside 0..{len(names) - 1}")
+    return {"constituents": cons, "labels": labels, "class_names": names, "source": source}
 
 
-def generate_toy(n_jets: int, seed: int = 0, signal_fraction: float = 0.5, max_particles: int = 128,
-                 pt_range=(550.0, 650.0)) -> dict[str, np.ndarray]:
-    """Toy top (3 prongs, m ~ 175 GeV) vs QCD (1 hard prong + soft radiation,
-    falling mass) jets in the ParT layout."""
-    rng = np.random.default_rng(seed)
-    labels = (rng.random(n_jets) < signal_fraction).astype(np.int64)
-    pt = rng.uniform(*pt_range, n_jets)
-    m_target = np.where(labels == 1, rng.normal(172.0, 15.0, n_jets), 20.0 + rng.exponential(55.0, n_jets))
-    vectors = np.zeros((n_jets, 4, max_particles), np.float32)
-    points = np.zeros((n_jets, 2, max_particles), np.float32)
-    mask = np.zeros((n_jets, 1, max_particles), np.float32)
-    for sig in (0, 1):
-        idx = np.where(labels == sig)[0]
-        n_prong = 3 if sig else 1
-        frac, axes = _prongs(rng, n_prong, m_target[idx], pt[idx])
-        n_part = np.clip(rng.poisson(55 if sig else 38, len(idx)), 8, max_particles)
-        for j, i in enumerate(idx):
-            k = n_part[j]
-            which = rng.choice(n_prong, k, p=frac[j])
-            z = rng.dirichlet(np.full(k, 0.6))
-            # angular spread around the prong axis; QCD spread set by its mass
-            width = 0.02 + (0.9 * m_target[i] / pt[i] if not sig else 0.03)
-            d = axes[j, which] + rng.normal(0, width, (k, 2)) * np.sqrt(1.0 / (0.3 + 30 * z))[:, None]
-            ppt = z * pt[i]
-            eta, phi = d[:, 0], d[:, 1]
-            px, py, pz = ppt * np.cos(phi), ppt * np.sin(phi), ppt * np.sinh(eta)
-            e = ppt * np.cosh(eta)
-            order = np.argsort(-ppt)
-            vectors[i, :, :k] = np.stack([px, py, pz, e])[:, order]
-            points[i, :, :k] = d[order].T
-            mask[i, 0, :k] = 1.0
-    return {"pf_vectors": vectors, "pf_points": points, "pf_mask": mask, "labels": labels}
-
-
-def particle_features(arrays) -> tuple[np.ndarray, np.ndarray]:
-    """Per-particle inputs (N, M, 4): log pT, log E, d_eta, d_phi (zero where
-    padded), and the mask (N, M)."""
-    v, p, m = arrays["pf_vectors"], arrays["pf_points"], arrays["pf_mask"][:, 0]
-    ppt = np.hypot(v[:, 0], v[:, 1])
-    feats = np.stack([np.log(np.clip(ppt, 1e-3, None)), np.log(np.clip(v[:, 3], 1e-3, None)), p[:, 0], p[:, 1]],
-                     axis=-1)
-    return (feats * m[..., None]).astype(np.float32), m.astype(np.float32)
-
-
-def jet_features(arrays) -> dict[str, np.ndarray]:
-    """Public high-level jet features: pT, mass (GeV), constituent multiplicity,
-    girth (pT-weighted mean angular distance)."""
-    v, p, m = arrays["pf_vectors"], arrays["pf_points"], arrays["pf_mask"][:, 0]
-    j = (v * m[:, None]).sum(-1)
-    pt = np.hypot(j[:, 0], j[:, 1])
-    mass = np.sqrt(np.clip(j[:, 3] ** 2 - (j[:, :3] ** 2).sum(1), 0, None))
-    ppt = np.hypot(v[:, 0], v[:, 1]) * m
-    girth = (ppt * np.hypot(p[:, 0], p[:, 1])).sum(1) / np.clip(ppt.sum(1), 1e-9, None)
-    return {"pt": pt, "mass": mass, "n_constituents": m.sum(1), "girth": girth}
+def model_inputs(constituents: np.ndarray, n: int) -> np.ndarray:
+    """Network input (n_jets, 3, n): 10 x (pT / summed pT of the kept
+    constituents, eta_rel, phi_rel) of the n leading constituents, so all
+    three are O(1) for a shared fixed-point input format; channels first, so
+    a 1x1 Conv1d acts per constituent."""
+    c = np.asarray(constituents[:, :n, :], dtype=np.float32)
+    if c.shape[1] < n:
+        raise InputError(None, "n_constituents", f"asked for {n} constituents, the file keeps {c.shape[1]}")
+    pt = c[:, :, 0]
+    tot = pt.sum(axis=1, keepdims=True)
+    x = INPUT_SCALE * np.stack([pt / np.where(tot > 0, tot, 1.0), c[:, :, 1], c[:, :, 2]], axis=1)
+    return np.ascontiguousarray(x.astype(np.float32))

@@ -54,11 +54,11 @@ def run_study(name: str, cfg: dict, seed: int, outdir, tier: str = "default", in
     if name == "likelihood_flows":
         res = mod.run(cfg, seed, outdir / "export")
     elif name == "classifier_surrogates":
-        from ...data import jet_constituents
+        from ...data import part_jets
 
         if not inputs:
             raise InputError("config", "inputs", "classifier_surrogates needs a jet-constituent file prefix")
-        res = mod.run(jet_constituents.read_jets(inputs), cfg, seed)
+        res = mod.run(part_jets.read_jets(inputs), cfg, seed)
         extra["inputs"] = str(inputs)
     else:
         res = mod.run(cfg, seed)

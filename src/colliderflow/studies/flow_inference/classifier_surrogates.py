@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from ...data import jet_constituents as jc
+from ...data import part_jets as jc
 from ...errors import InputError
 from ...nn.flows import StandardizedFlow
 from ...nn.train import TrainConfig, fit

