@@ -20,6 +20,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/dimuon.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/resonant_ad.smk"
 
 
 rule all:
