@@ -78,6 +78,7 @@ rule transit_closure:
         png=report("results/transit/template_closure.png", caption="../report/transit.rst", category="TRANSIT"),
         pdf="results/transit/template_closure.pdf",
     params:
+        tier=TIER,
         cfg=RANODE_CFG,
         tcfg=TRANSIT_CFG,
         seed=SEED,
@@ -91,7 +92,7 @@ rule transit_closure:
     shell:
         "python {SCRIPTS}/transit_closure.py --events {input.events} --background {input.background} "
         "--transit {input.transit} --out {output.json} --figure {output.png} --cfg {params.cfg} "
-        "--transit-cfg {params.tcfg} --seed {params.seed} --threads {threads} --tier {TIER} > {log} 2>&1"
+        "--transit-cfg {params.tcfg} --seed {params.seed} --threads {threads} --tier {params.tier} > {log} 2>&1"
 
 
 rule ranode_scan:
@@ -130,6 +131,7 @@ rule ranode_report:
         w=report("results/ranode/learned_w.png", caption="../report/ranode.rst", category="R-ANODE"),
         pdfs=expand("results/ranode/{f}.pdf", f=["max_sic_vs_injection", "sic_curves", "learned_w"]),
     params:
+        tier=TIER,
         cfg=RANODE_CFG,
     threads: 1
     log:
@@ -140,7 +142,7 @@ rule ranode_report:
         "../../envs/torch.yaml"
     shell:
         "python {SCRIPTS}/ranode_report.py {input} --outdir results/ranode --cfg {params.cfg} "
-        "--tier {TIER} > {log} 2>&1"
+        "--tier {params.tier} > {log} 2>&1"
 
 
 rule transit_report:
@@ -154,6 +156,7 @@ rule transit_report:
         png=report("results/transit/transit_max_sic.png", caption="../report/transit.rst", category="TRANSIT"),
         pdf="results/transit/transit_max_sic.pdf",
     params:
+        tier=TIER,
         cfg=RANODE_CFG,
         tcfg=TRANSIT_CFG,
     threads: 1
@@ -166,4 +169,4 @@ rule transit_report:
     shell:
         "python {SCRIPTS}/transit_report.py {input.scans} --closure {input.closure} "
         "--background {input.background} --transit {input.transit} --outdir results/transit "
-        "--cfg {params.cfg} --transit-cfg {params.tcfg} --tier {TIER} > {log} 2>&1"
+        "--cfg {params.cfg} --transit-cfg {params.tcfg} --tier {params.tier} > {log} 2>&1"
