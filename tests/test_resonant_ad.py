@@ -151,13 +151,26 @@ def test_family_on_tiny_toy(toy_events):
 # ---------------------------------------------------------------- workflow
 
 @pytest.mark.workflow
-def test_dry_run_all_tiers(run_snakemake, tmp_path):
+def test_dry_run_smoke_tier(run_snakemake, tmp_path):
     from conftest import REPO
 
-    for tier in ("smoke", "real"):
-        out = run_snakemake(tmp_path, "-n", "results/ranode/metrics.json", "results/transit/metrics.json",
-                            configfiles=[REPO / "config" / "tiers" / f"{tier}.yaml"])
-        assert "ranode_scan" in out.stdout and "transit_closure" in out.stdout
+    out = run_snakemake(tmp_path, "-n", "results/ranode/metrics.json", "results/transit/metrics.json",
+                        configfiles=[REPO / "config" / "tiers" / "smoke.yaml"])
+    assert "ranode_scan" in out.stdout and "transit_closure" in out.stdout
+
+
+@pytest.mark.workflow
+@pytest.mark.real
+def test_dry_run_real_tier(run_snakemake, tmp_path, shared_data):
+    """The real tier's files are given relative to the workdir (../shared/data)."""
+    from conftest import REPO
+
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    (tmp_path / "shared").symlink_to(shared_data.parent)
+    out = run_snakemake(wd, "-n", "results/ranode/metrics.json", "results/transit/metrics.json",
+                        configfiles=[REPO / "config" / "tiers" / "real.yaml"])
+    assert "lhco_prepare" in out.stdout and "ranode_scan" in out.stdout
 
 
 def test_script_reports_bad_input(tmp_path):
@@ -187,3 +200,9 @@ def test_smoke_outputs(smoke_run):
               "transit/transit_max_sic"]:
         for ext in ("png", "pdf"):
             assert (smoke_run / "results" / f"{f}.{ext}").stat().st_size > 1000
+
+
+def test_curve_injection_must_be_scanned(tmp_path):
+    cfg = {"regions": {}, "split_fractions": [0.6, 0.2, 0.2], "injections": [0, 100], "curve_injection": 50}
+    with pytest.raises(InputError, match="curve_injection"):
+        R.load_split(tmp_path / "missing.h5", cfg, 0)

@@ -550,7 +550,7 @@ def run_seed(split: Split, bg_flow, mass_coef, transit_model, regions: Regions, 
 def _thin_curve(y, score, n: int = 200):
     """SIC curve on a log grid of signal efficiency (for plotting)."""
     tpr, sic, fpr = sic_curve(y, score)
-    grid = np.logspace(-3, 0, n)
+    grid = np.linspace(0.0, 1.0, n)
     idx = np.clip(np.searchsorted(tpr, grid), 0, len(tpr) - 1)
     return {"eps_s": tpr[idx].tolist(), "sic": sic[idx].tolist(), "eps_b": fpr[idx].tolist()}
 
@@ -563,6 +563,9 @@ def load_split(events_path, cfg: dict, seed: int) -> tuple[Split, Regions]:
     """Read the prepared AD table and split it (the same split in every step)."""
     from ..io import read_table
 
+    if "curve_injection" in cfg and cfg["curve_injection"] not in cfg["injections"]:
+        raise InputError("config", "studies.ranode.curve_injection",
+                         f"{cfg['curve_injection']} is not one of the injections {cfg['injections']}")
     df, _ = read_table(events_path, columns=["mjj", *FEATURES, "label"])
     regions = Regions(**cfg["regions"])
     split = split_events(df, regions, tuple(cfg["split_fractions"]), max(cfg["injections"]), seed, events_path)
@@ -707,29 +710,38 @@ STYLE = {"supervised": ("k", "-"), "iad": ("0.45", "--"), "anode": ("tab:green",
          "ranode_learn_w": ("tab:purple", "--"), "transit": ("tab:cyan", "-")}
 
 
-def plot_sic_curves(scan: dict, path, rlabel: str = "", methods=METHODS):
-    """SIC vs signal efficiency for every method at one injection (one seed)."""
+def plot_sic_curves(scan: dict, path, rlabel: str = "", methods=METHODS, min_bkg_pass: int = 20):
+    """SIC vs signal efficiency for every method at one injection (one seed);
+    cuts keeping fewer than ``min_bkg_pass`` test background events are not
+    drawn (the same rule as :func:`max_sic`)."""
     from .. import plotting
 
     fig, ax = _ax()
+    n_b = scan["n_test_background"]
     for name in methods:
         c = scan["curves"].get(name)
         if c is None:
             continue
+        eps_s, sic, eps_b = (np.asarray(c[k], float) for k in ("eps_s", "sic", "eps_b"))
+        sic = np.where(eps_b * n_b >= min_bkg_pass, sic, np.nan)
         col, ls = STYLE[name]
-        ax.plot(c["eps_s"], c["sic"], color=col, ls=ls, label=METHOD_LABELS[name])
+        ax.plot(eps_s, sic, color=col, ls=ls, label=METHOD_LABELS[name])
     ax.axhline(1.0, color="0.7", lw=1)
-    ax.set_xscale("log")
-    ax.set_xlim(1e-2, 1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, None)
     ax.set_xlabel(r"Signal efficiency $\epsilon_S$")
     ax.set_ylabel(r"SIC $= \epsilon_S/\sqrt{\epsilon_B}$")
-    ax.legend(fontsize=13, loc="upper right")
-    plotting.label(ax, rlabel=rlabel)
+    ax.legend(fontsize=13, loc="upper left", title=rlabel or None, title_fontsize=13)
+    plotting.label(ax, text="")
     return plotting.save(fig, path)
 
 
-def plot_max_sic(agg: dict, n_bg: int, path, rlabel: str = "", methods=METHODS):
-    """max SIC (median, 16-84 % band over seeds) vs S/sqrt(B): R-ANODE's headline figure."""
+def plot_max_sic(agg: dict, n_bg: int, path, rlabel: str = "", methods=METHODS, ceiling: float | None = None):
+    """max SIC (median, 16-84 % band over seeds) vs S/sqrt(B): R-ANODE's headline figure.
+
+    ``ceiling``: the largest SIC the test set can show (all signal kept at the
+    minimum allowed background count), drawn as a dotted line.
+    """
     from .. import plotting
 
     fig, ax = _ax()
@@ -741,13 +753,14 @@ def plot_max_sic(agg: dict, n_bg: int, path, rlabel: str = "", methods=METHODS):
         ax.plot(x, med, color=col, ls=ls, marker="o", ms=4, label=METHOD_LABELS[name])
         ax.fill_between(x, [r["q16"] for r in rows], [r["q84"] for r in rows], color=col, alpha=0.15, lw=0)
     ax.axhline(1.0, color="0.7", lw=1)
+    if ceiling:
+        ax.axhline(ceiling, color="0.5", ls=":", lw=1.5, label="test-set SIC ceiling")
     ax.set_xlabel(r"$S/\sqrt{B}$ in the signal region")
     ax.set_ylabel("max SIC")
-    ax.set_ylim(0, None)
-    sec = ax.secondary_xaxis("top", functions=(lambda s: s * math.sqrt(n_bg), lambda n: n / math.sqrt(n_bg)))
-    sec.set_xlabel(r"$N_{\mathrm{sig}}$ injected")
-    ax.legend(fontsize=12, loc="upper left")
-    plotting.label(ax, rlabel=rlabel)
+    ax.set_ylim(0, (ceiling or ax.get_ylim()[1]) * 1.45)
+    ns = ", ".join(str(n) for n in agg["injections"])
+    ax.legend(fontsize=12, loc="upper left", ncol=2, title=f"{rlabel}; $N_{{sig}}$ = {ns}", title_fontsize=12)
+    plotting.label(ax, text="")
     return plotting.save(fig, path)
 
 
@@ -763,12 +776,12 @@ def plot_w(agg: dict, path, rlabel: str = ""):
     ax.errorbar(wt, med, yerr=err, fmt="o", color="tab:purple", label="R-ANODE learned $w$ (median, 16-84 %)")
     lim = max(wt.max(), med.max()) * 1.15 + 1e-4
     ax.plot([0, lim], [0, lim], color="k", ls="--", label="$w$ = true $w$")
-    ax.set_xlim(0, lim)
+    ax.set_xlim(-0.03 * lim, lim)
     ax.set_ylim(0, lim)
     ax.set_xlabel(r"True signal fraction $w$ in the SR")
     ax.set_ylabel(r"Learned $w$")
-    ax.legend(fontsize=13, loc="upper left")
-    plotting.label(ax, rlabel=rlabel)
+    ax.legend(fontsize=13, loc="upper left", title=rlabel or None, title_fontsize=13)
+    plotting.label(ax, text="")
     return plotting.save(fig, path)
 
 
@@ -779,7 +792,7 @@ def plot_templates(templates: dict, truth_x, auc: dict, path):
     plotting.style()
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 4, figsize=(22, 8), gridspec_kw={"height_ratios": [3, 1]}, sharex="col")
+    fig, axes = plt.subplots(2, 4, figsize=(26, 10), gridspec_kw={"height_ratios": [3, 1]}, sharex="col")
     truth = from_flow_space(truth_x)
     temps = {k: from_flow_space(v) for k, v in templates.items()}
     names = {"transit": "TRANSIT template", "cathode_flow": "CATHODE flow samples",
@@ -801,10 +814,10 @@ def plot_templates(templates: dict, truth_x, auc: dict, path):
         rax.set_xlabel(FEATURE_LABELS[j])
         rax.set_ylabel("template / true", fontsize=14)
         ax.set_ylabel("density")
-        if j == 0:
-            ax.legend(fontsize=11, loc="upper right")
-    plotting.label(axes[0, 0])
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=4, fontsize=16, frameon=False)
+    fig.subplots_adjust(wspace=0.3, hspace=0.06, top=0.86)
+    plotting.label(axes[0, 0], text="")
     return plotting.save(fig, path)
 
 
@@ -825,8 +838,10 @@ def ranode_report(scans: list[dict], outdir, cfg: dict, tier: str = "default") -
     rl = f"{n_bg} SR bkg, {len(scans)} seeds"
     curve = next((s for s in scans if s.get("curves")), None)
     if curve is not None:
-        plot_sic_curves(curve, out / "sic_curves.png", rlabel=f"$N_{{sig}}$ = {cfg['curve_injection']}")
-    plot_max_sic(agg, n_bg, out / "max_sic_vs_injection.png", rlabel=rl)
+        plot_sic_curves(curve, out / "sic_curves.png", rlabel=f"$N_{{sig}}$ = {cfg['curve_injection']}, seed {curve['seed']}",
+                        min_bkg_pass=cfg["min_bkg_pass"])
+    ceiling = math.sqrt(scans[0]["n_test_background"] / cfg["min_bkg_pass"])
+    plot_max_sic(agg, n_bg, out / "max_sic_vs_injection.png", rlabel=rl, ceiling=ceiling)
     plot_w(agg, out / "learned_w.png", rlabel=rl)
     lim = cfg["low_injection_s_over_sqrt_b"]
     low = {m: _low_injection_mean(agg, m, n_bg, lim) for m in METHODS}
@@ -841,6 +856,7 @@ def ranode_report(scans: list[dict], outdir, cfg: dict, tier: str = "default") -
         "n_test_signal": scans[0]["n_test_signal"], "seeds": [s["scan_seed"] for s in scans],
         "low_injection_mean_max_sic": low, "low_injection_max_s_over_sqrt_b": lim,
         "zero_injection_median_max_sic": zero,
+        "sic_ceiling_of_test_set": ceiling,
         "largest_injection_median_max_sic": {m: agg["max_sic"][m][-1]["median"] for m in METHODS},
         "largest_injection": big,
         "cpu_seconds_per_method": agg["cpu_seconds_per_method"],
@@ -866,7 +882,8 @@ def transit_report(scans: list[dict], closure: dict, bg_hp: dict, transit_hp: di
     agg = aggregate(scans)
     n_bg = scans[0]["n_background_sr"]
     plot_max_sic(agg, n_bg, out / "transit_max_sic.png", rlabel=f"{n_bg} SR bkg, {len(scans)} seeds",
-                 methods=["supervised", "iad", "cathode", "transit"])
+                 methods=["supervised", "iad", "cathode", "transit"],
+                 ceiling=math.sqrt(scans[0]["n_test_background"] / cfg["min_bkg_pass"]))
     auc = closure["closure_auc"]
     tol = tcfg["closure_tolerance"]
     big = {m: agg["max_sic"][m][-1]["median"] for m in ("transit", "cathode", "iad")}
@@ -874,6 +891,7 @@ def transit_report(scans: list[dict], closure: dict, bg_hp: dict, transit_hp: di
     finds = big["transit"] >= tcfg["sic_fraction_of_cathode"] * big["cathode"]
     metrics = {
         "closure_auc": auc, "closure_tolerance": tol, "closes": bool(closes),
+        "closure_distance_transit_minus_untransported": abs(auc["transit"] - 0.5) - abs(auc["sideband_untransported"] - 0.5),
         "max_sic": {m: agg["max_sic"][m] for m in ("supervised", "iad", "cathode", "transit")},
         "largest_injection": max(agg["injections"]), "largest_injection_median_max_sic": big,
         "training_cpu_seconds": {"transit_network": transit_hp.get("cpu_seconds"),
