@@ -823,7 +823,7 @@ def plot_templates(templates: dict, truth_x, auc: dict, path):
 
 def _low_injection_mean(agg: dict, method: str, n_bg: int, max_s_over_sqrt_b: float) -> float:
     rows = [r for r in agg["max_sic"][method] if 0 < r["n_sig"] / math.sqrt(n_bg) <= max_s_over_sqrt_b]
-    return float(np.mean([r["median"] for r in rows])) if rows else float("nan")
+    return float(np.mean([r["median"] for r in rows])) if rows else None  # None: no injection in range
 
 
 def ranode_report(scans: list[dict], outdir, cfg: dict, tier: str = "default") -> dict:
@@ -845,7 +845,8 @@ def ranode_report(scans: list[dict], outdir, cfg: dict, tier: str = "default") -
     plot_w(agg, out / "learned_w.png", rlabel=rl)
     lim = cfg["low_injection_s_over_sqrt_b"]
     low = {m: _low_injection_mean(agg, m, n_bg, lim) for m in METHODS}
-    holds = bool(low["ranode_true_w"] > low["anode"] and low["ranode_true_w"] > low["cathode"])
+    holds = bool(low["ranode_true_w"] is not None and low["ranode_true_w"] > low["anode"]
+                 and low["ranode_true_w"] > low["cathode"])
     key_n = cfg["curve_injection"]
     key = next(r["median"] for r in agg["max_sic"]["ranode_true_w"] if r["n_sig"] == key_n)
     zero = {m: next((r["median"] for r in agg["max_sic"][m] if r["n_sig"] == 0), None) for m in METHODS}
