@@ -26,6 +26,8 @@ include: "workflow/rules/eventclass_common.smk"
 include: "workflow/rules/nanoaod.smk"
 include: "workflow/rules/eventclass.smk"
 include: "workflow/rules/fpga.smk"
+include: "workflow/rules/resonant_ad.smk"
+# last: the summary collects the studies registered above
 include: "workflow/rules/summary.smk"
 
 
