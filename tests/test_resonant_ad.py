@@ -152,7 +152,7 @@ def test_family_on_tiny_toy(toy_events):
 
 @pytest.mark.workflow
 def test_dry_run_smoke_tier(run_snakemake, tmp_path):
-    from conftest import REPO
+    from .conftest import REPO
 
     out = run_snakemake(tmp_path, "-n", "results/ranode/metrics.json", "results/transit/metrics.json",
                         configfiles=[REPO / "config" / "tiers" / "smoke.yaml"])
@@ -163,7 +163,7 @@ def test_dry_run_smoke_tier(run_snakemake, tmp_path):
 @pytest.mark.real
 def test_dry_run_real_tier(run_snakemake, tmp_path, shared_data):
     """The real tier's files are given relative to the workdir (../shared/data)."""
-    from conftest import REPO
+    from .conftest import REPO
 
     wd = tmp_path / "wd"
     wd.mkdir()
@@ -174,7 +174,7 @@ def test_dry_run_real_tier(run_snakemake, tmp_path, shared_data):
 
 
 def test_script_reports_bad_input(tmp_path):
-    from conftest import REPO
+    from .conftest import REPO
 
     bad = tmp_path / "events.h5"
     from colliderflow.io import write_table
