@@ -143,7 +143,7 @@ def test_qat_models_and_macs():
 
     from colliderflow.studies import fpga_tagging as ft
 
-    hidden = {"mlp": [8], "deepsets_phi": [4, 4], "deepsets_rho": [4]}
+    hidden = {"mlp": [8], "deepsets_phi": [4, 4], "deepsets_rho": [4], "in_edge": [4], "in_node": [4]}
     for arch in ft.ARCHS:
         for bits in (None, 6):
             m = ft.build_model(arch, 4, 5, hidden, bits)
@@ -155,6 +155,14 @@ def test_qat_models_and_macs():
     x = np.random.default_rng(1).normal(size=(5, 3, 4)).astype(np.float32)
     np.testing.assert_allclose(ft.predict_proba(m, x), ft.predict_proba(m, x[:, :, ::-1].copy()), atol=1e-6)
     assert ft.n_macs("mlp", 4, 5, hidden) == 12 * 8 + 8 * 5
+    # the interaction network too (its messages are summed over all senders, the readout averages the nodes)
+    perm = [2, 0, 3, 1]
+    for bits in (None, 8):
+        m = ft.build_model("interaction", 4, 5, hidden, bits)
+        np.testing.assert_allclose(ft.predict_proba(m, x), ft.predict_proba(m, x[:, :, perm].copy()), atol=1e-6)
+    send, recv = ft.edge_maps(4)
+    assert send.shape == (12, 4) and np.all(send.sum(1) == 1) and np.all(recv.sum(0) == 3)
+    assert not np.any((send == 1) & (recv == 1)), "no self-loops"
     with pytest.raises(InputError):
         ft.build_model("transformer", 4, 5, hidden, 8)
     del torch
@@ -188,6 +196,36 @@ def test_open_rtl_bit_identical_to_interpreter(tmp_path):
     assert r["latency_cycles"] >= 1
 
 
+def test_interaction_network_csim_agrees(tmp_path):
+    """The interaction network goes through Brevitas -> QONNX -> hls4ml and
+    its C simulation reproduces the quantized torch model."""
+    import torch
+
+    from colliderflow.nn.train import save_model
+    from colliderflow.studies import fpga_tagging as ft
+
+    hidden = {"mlp": [4], "deepsets_phi": [4], "deepsets_rho": [], "in_edge": [6], "in_node": [6]}
+    n = 4
+    x = (2 * np.random.default_rng(0).normal(size=(400, 3, n))).astype(np.float32)
+    for kind, bits in (("float", None), ("qat", 8)):
+        torch.manual_seed(1)
+        m = ft.build_model("interaction", n, 3, hidden, bits)
+        m.train()
+        with torch.no_grad():  # Brevitas collects its activation-scale statistics in train mode
+            for _ in range(3):
+                m(torch.from_numpy(x))
+        m.eval()
+        save_model(m, tmp_path / f"{kind}.pt", {"arch": "interaction", "n": n, "n_classes": 3, "hidden": hidden,
+                                                "bits": bits})
+    np.save(tmp_path / "test_x.npy", x)
+    np.save(tmp_path / "test_y.npy", np.zeros(len(x), np.int64))
+    r = ft.hls_csim(tmp_path, tmp_path / "hls", n_eval=len(x))
+    assert r["arch"] == "interaction" and r["n_eval"] == len(x)
+    assert r["argmax_agreement_qat"] >= 0.99, r
+    assert r["max_abs_diff_qat"] < 0.05, r
+    del torch
+
+
 # ------------------------------------------------------------------ smoke tier
 @pytest.mark.workflow
 def test_smoke_outputs(smoke_run):
@@ -197,7 +235,7 @@ def test_smoke_outputs(smoke_run):
     assert isinstance(doc["holds"], bool)
     for key, agree in m["csim_argmax_agreement_qat"].items():
         assert agree >= 0.99, f"{key}: C-sim argmax agreement {agree} < 99 %"
-    assert {"mlp_N8", "deepsets_N8"} <= set(m["csim_argmax_agreement_qat"])
+    assert {"mlp_N8", "deepsets_N8", "interaction_N8"} <= set(m["csim_argmax_agreement_qat"])
     for key, c in m["csim"].items():
         # C-sim and quantized torch give the same accuracy within the disagreement fraction
         assert abs(c["accuracy_hls"] - c["accuracy_qat"]) <= 1 - m["csim_argmax_agreement_qat"][key] + 1e-9

@@ -5,7 +5,9 @@ import json
 
 
 FPGA = config["studies"]["fpga_tagging"]
-FPGA_MODELS = [f"{a}_N{n}" for a in FPGA["archs"] for n in FPGA["n_constituents"]]
+FPGA_MODELS = [f"{a}_N{n}" for a in FPGA["archs"] for n in FPGA["n_constituents"]] + [
+    f"interaction_N{n}" for n in FPGA["in_sizes"]
+]
 
 STUDIES["fpga_tagging"] = [
     "results/fpga_tagging/metrics.json",
