@@ -366,7 +366,7 @@ def _gemm_bias(mw):
         if node.op_type == "Gemm" and len(node.input) == 2:
             w = mw.get_initializer(node.input[1])
             trans_b = any(a.name == "transB" and a.i for a in node.attribute)
-            n_out = (w.shape[0] if trans_b else w.shape[1]) if w is not None else mw.get_tensor_shape(node.output[0])[-1]
+            n_out = mw.get_tensor_shape(node.output[0])[-1] if w is None else w.shape[0 if trans_b else 1]
             name = f"{node.name}_zero_bias"
             mw.graph.initializer.append(numpy_helper.from_array(np.zeros(n_out, np.float32), name))
             node.input.append(name)
