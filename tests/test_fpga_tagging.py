@@ -15,10 +15,7 @@ from colliderflow.errors import InputError
 
 
 def _mass(c):
-    pt, eta, phi = c[..., 0].astype(float), c[..., 1].astype(float), c[..., 2].astype(float)
-    px, py = (pt * np.cos(phi)).sum(1), (pt * np.sin(phi)).sum(1)
-    pz, e = (pt * np.sinh(eta)).sum(1), (pt * np.cosh(eta)).sum(1)
-    return np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0))
+    return jc.jet_observables(c)["mass"]
 
 
 # ------------------------------------------------------------------ data

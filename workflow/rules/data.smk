@@ -109,3 +109,45 @@ rule toptag_toy:
     shell:
         "python {params.script} --prefix resources/toptag/toy/tl --n-jets {params.n_jets} "
         "--seed {params.seed} > {log} 2>&1"
+
+
+# Fine-grained jet classes (JetClass-like toy, or a ParT-format excerpt) for
+# the jet foundation-model studies; one on-disk format (data.jet_constituents).
+rule jetclass_toy:
+    output:
+        "resources/jetclass/toy/jets.h5",
+    params:
+        script=script("jets_toy"),
+        code=source_hash("jets_toy", "data/jet_constituents.py", "io.py"),
+        n_jets=config["data"]["jetclass"]["toy"]["n_jets"],
+        n_max=config["data"]["jetclass"]["toy"]["n_max"],
+        classes=" ".join(config["data"]["jetclass"]["toy"]["classes"]),
+        seed=SEED,
+    log:
+        "logs/data/jetclass_toy.log",
+    cache: "omit-software"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {params.script} --out {output} --n-jets {params.n_jets} --n-max {params.n_max} "
+        "--classes {params.classes} --seed {params.seed} > {log} 2>&1"
+
+
+rule jetclass_excerpt:
+    input:
+        lambda w: config["data"]["jetclass"]["excerpts"][w.name]["folder"],
+    output:
+        "resources/jetclass/excerpt/{name}/jets.h5",
+    params:
+        script=script("jets_prepare"),
+        n_max=config["data"]["jetclass"]["toy"]["n_max"],
+        classes=lambda w: " ".join(config["data"]["jetclass"]["excerpts"][w.name]["class_names"]),
+    log:
+        "logs/data/jetclass_excerpt_{name}.log",
+    benchmark:
+        "results/data/benchmarks/jetclass_excerpt_{name}.tsv"
+    conda:
+        "../../envs/io.yaml"
+    shell:
+        "python {params.script} --out {output} --n-max {params.n_max} "
+        "--class-names {params.classes} --folder {input} > {log} 2>&1"

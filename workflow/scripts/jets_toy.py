@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Write the 5-class jet-constituent toy (q, g, W, Z, t) in colliderflow's jet format."""
+"""Write the jet-constituent toy (default classes q, g, W, Z, t; --classes picks others) in colliderflow's jet format."""
 import argparse
 
 from colliderflow.cli import run
-from colliderflow.data.jet_constituents import generate_toy, write_jets
+from colliderflow.data.jet_constituents import TOY_CLASSES, generate_toy, write_jets
 
 
 def main():
@@ -12,10 +12,11 @@ def main():
     ap.add_argument("--n-jets", type=int, required=True)
     ap.add_argument("--n-max", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--classes", nargs="+", default=list(TOY_CLASSES))
     a = ap.parse_args()
-    jets = generate_toy(a.n_jets, a.n_max, a.seed)
+    jets = generate_toy(a.n_jets, a.n_max, a.seed, classes=tuple(a.classes))
     write_jets(a.out, jets, "toy", {"generator": "colliderflow.data.jet_constituents.generate_toy",
-                                    "n_jets": a.n_jets, "seed": a.seed})
+                                    "n_jets": a.n_jets, "seed": a.seed, "classes": a.classes})
 
 
 if __name__ == "__main__":

@@ -9,10 +9,21 @@ On-disk format (HDF5, written by :func:`write_jets`, read by :func:`read_jets`):
 * ``labels``: int64 (n_jets,), indices into the ``class_names`` attribute.
 * attributes ``class_names`` (JSON list), ``source`` and ``provenance`` (JSON).
 
-The toy (:func:`generate_toy`) draws light-quark, gluon, W, Z and top jets at
-pT ~ 1 TeV (the hls4ml LHC jet data set's classes): one prong for q/g (gluons
-with more, softer and wider radiation), two prongs for W/Z split with the
-boson mass (80.4 / 91.2 GeV), three for top (173 GeV, one W pair inside).
+* ``mask``: bool (n_jets, n_max), True for a real constituent (the same as
+  pT > 0; files written before the mask existed get it from pT).
+
+Constituents are massless: :func:`four_vectors` gives (E, px, py, pz) in the
+jet frame (jet axis at eta = phi = 0) and :func:`jet_observables` the jet pT,
+mass and multiplicity.
+
+The toy (:func:`generate_toy`) draws jets at pT ~ 1 TeV. The default classes
+are the hls4ml LHC jet data set's (light quark, gluon, W, Z, top): one prong
+for q/g (gluons with more, softer and wider radiation), two prongs for W/Z
+split with the boson mass (80.4 / 91.2 GeV), three for top (173 GeV, one W
+pair inside). ``FINE_CLASSES`` adds JetClass-like fine-grained resonances for
+foundation-model studies: 2-prong X at 40, 125 (H) and 300 GeV, a heavy
+3-prong X (400 GeV -> prong + 200 GeV pair) and 4-prong X -> YY at 125 GeV
+(80 + 40 GeV pairs, like H -> WW* -> 4q) and 400 GeV (two 100 GeV pairs).
 Each prong radiates constituents with Dirichlet pT fractions and
 exponentially distributed angles. It is a stand-in with the right
 structure (prong count, mass scale, multiplicity), not a shower.
@@ -29,14 +40,23 @@ from ..errors import InputError
 
 FEATURES = ("pt", "eta_rel", "phi_rel")
 TOY_CLASSES = ("q", "g", "W", "Z", "t")
+FINE_CLASSES = ("q", "g", "W", "Z", "X2p40", "H", "X2p300", "t", "X3p400", "X4p125", "X4p400")
 INPUT_SCALE = 10.0  # network inputs are 10 x (pT fraction, eta_rel, phi_rel)
-# name: (prong masses to split into, mean constituents per unit pT fraction, angular width, soft exponent)
+# name: resonance mass (0: one prong), masses of the pairs it decays into
+# (none: 2 prongs; one: prong + pair = 3 prongs; two: pair + pair = 4 prongs),
+# mean constituents per unit pT fraction, angular width, soft exponent
 _TOY = {
     "q": dict(mass=0.0, mult=18.0, width=0.035, alpha=0.6),
     "g": dict(mass=0.0, mult=30.0, width=0.06, alpha=0.9),
     "W": dict(mass=80.4, mult=24.0, width=0.025, alpha=0.6),
     "Z": dict(mass=91.2, mult=24.0, width=0.025, alpha=0.6),
-    "t": dict(mass=172.7, mult=34.0, width=0.025, alpha=0.6),
+    "t": dict(mass=172.7, pairs=(80.4,), mult=34.0, width=0.025, alpha=0.6),
+    "X2p40": dict(mass=40.0, mult=22.0, width=0.025, alpha=0.6),
+    "H": dict(mass=125.0, mult=26.0, width=0.025, alpha=0.6),
+    "X2p300": dict(mass=300.0, mult=30.0, width=0.025, alpha=0.6),
+    "X3p400": dict(mass=400.0, pairs=(200.0,), mult=38.0, width=0.025, alpha=0.6),
+    "X4p125": dict(mass=125.0, pairs=(80.4, 40.0), mult=36.0, width=0.025, alpha=0.6),
+    "X4p400": dict(mass=400.0, pairs=(100.0, 100.0), mult=44.0, width=0.025, alpha=0.6),
 }
 
 
@@ -58,12 +78,20 @@ def _prongs(cls: str, pt: float, rng) -> list[tuple[float, float, float]]:
         c, s = np.cos(ang), np.sin(ang)
         return [(z, (1 - z) * dr * c, (1 - z) * dr * s), (1 - z, -z * dr * c, -z * dr * s)]
 
-    if cls in ("W", "Z"):
+    pairs = _TOY[cls].get("pairs", ())
+    if not pairs:
         return two(m, pt)
-    # top -> b W(qq): first split t -> b + W, then W -> qq
-    (zb, eb, pb), (zw, ew, pw) = two(m, pt)
-    qq = two(80.4, zw * pt)
-    return [(zb, eb, pb)] + [(zw * zq, ew + e, pw + p) for zq, e, p in qq]
+    # 3 prongs (t -> b W(qq)): split into prong + pair, then the pair -> qq;
+    # 4 prongs (X -> YY -> 4q): split into two pairs, then each pair -> qq
+    first, second = two(m, pt)
+    halves = [(first, None), (second, pairs[0])] if len(pairs) == 1 else [(first, pairs[0]), (second, pairs[1])]
+    out = []
+    for (z, e0, p0), pair_mass in halves:
+        if pair_mass is None:
+            out.append((z, e0, p0))
+        else:
+            out += [(z * zq, e0 + e, p0 + p) for zq, e, p in two(pair_mass, z * pt)]
+    return out
 
 
 def generate_toy(n_jets: int, n_max: int = 32, seed: int = 0, pt_mean: float = 1000.0,
@@ -153,6 +181,7 @@ def write_jets(path: str | Path, jets: dict, source: str, provenance: dict | Non
             f.create_dataset("constituents", data=np.asarray(jets["constituents"], dtype=np.float32),
                              compression="gzip", compression_opts=4)
             f.create_dataset("labels", data=np.asarray(jets["labels"], dtype=np.int64))
+            f.create_dataset("mask", data=constituent_mask(jets["constituents"]), compression="gzip")
             f.attrs["class_names"] = json.dumps(list(jets["class_names"]))
             f.attrs["features"] = json.dumps(list(FEATURES))
             f.attrs["units"] = json.dumps({"pt": "GeV", "eta_rel": "1", "phi_rel": "rad"})
@@ -178,6 +207,7 @@ def read_jets(path: str | Path) -> dict:
         cons = f["constituents"][()]
         labels = f["labels"][()]
         names = json.loads(f.attrs.get("class_names", "[]"))
+        mask = f["mask"][()] if "mask" in f else None
         source = str(f.attrs.get("source", ""))
     if cons.ndim != 3 or cons.shape[2] != 3:
         raise InputError(path, "constituents", f"shape {cons.shape}, expected (n_jets, n_max, 3)")
@@ -187,7 +217,53 @@ def read_jets(path: str | Path) -> dict:
         raise InputError(path, "constituents", f"{int((~np.isfinite(cons)).any(axis=(1, 2)).sum())} jet(s) hold NaN or inf")
     if len(labels) and (labels.min() < 0 or labels.max() >= len(names)):
         raise InputError(path, "labels", f"label outside 0..{len(names) - 1}")
-    return {"constituents": cons, "labels": labels, "class_names": names, "source": source}
+    if mask is None:
+        mask = constituent_mask(cons)
+    elif mask.shape != cons.shape[:2] or not np.array_equal(mask.astype(bool), constituent_mask(cons)):
+        raise InputError(path, "mask", "does not match the non-zero constituent pT")
+    return {"constituents": cons, "labels": labels, "class_names": names, "source": source,
+            "mask": mask.astype(bool)}
+
+
+def constituent_mask(constituents: np.ndarray) -> np.ndarray:
+    """(n_jets, n_max) bool: True for a real constituent (pT > 0)."""
+    return np.asarray(constituents)[..., 0] > 0
+
+
+def select_classes(jets: dict, names) -> dict:
+    """The jets of the named classes, relabelled 0..len(names)-1 in that order;
+    an unknown name is an InputError naming the file's classes."""
+    known = list(jets["class_names"])
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise InputError(jets.get("source") or None, "class_names", f"no class {missing[0]!r} (have {known})")
+    old = np.array([known.index(n) for n in names])
+    keep = np.isin(jets["labels"], old)
+    remap = np.full(len(known), -1)
+    remap[old] = np.arange(len(names))
+    out = {k: (v[keep] if isinstance(v, np.ndarray) and len(v) == len(keep) else v) for k, v in jets.items()}
+    out["labels"] = remap[jets["labels"][keep]]
+    out["class_names"] = list(names)
+    return out
+
+
+def four_vectors(constituents: np.ndarray) -> np.ndarray:
+    """Massless constituent four-momenta (n_jets, n_max, 4) = (E, px, py, pz)
+    in GeV in the jet frame (axis at eta = phi = 0, so the jet points along
+    x); zero for padded slots."""
+    c = np.asarray(constituents, dtype=np.float64)
+    pt, eta, phi = c[..., 0], c[..., 1], c[..., 2]
+    p4 = np.stack([pt * np.cosh(eta), pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], axis=-1)
+    return p4 * constituent_mask(c)[..., None]
+
+
+def jet_observables(constituents: np.ndarray) -> dict[str, np.ndarray]:
+    """Jet pT and mass (GeV) from the summed constituent four-momenta, and the
+    constituent multiplicity."""
+    j = four_vectors(constituents).sum(axis=1)
+    mass = np.sqrt(np.clip(j[:, 0] ** 2 - (j[:, 1:] ** 2).sum(1), 0.0, None))
+    return {"pt": np.hypot(j[:, 1], j[:, 2]), "mass": mass,
+            "multiplicity": constituent_mask(constituents).sum(1)}
 
 
 def model_inputs(constituents: np.ndarray, n: int) -> np.ndarray:
