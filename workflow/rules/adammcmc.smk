@@ -17,7 +17,8 @@ STUDIES["adammcmc"] = [
 
 rule adammcmc_train:
     input:
-        "resources/jetclass/toy/jets.h5",
+        jets=ADAMMCMC["jets"],
+        ood_jets=ADAMMCMC["ood_jets"],
     output:
         tagger="results/adammcmc/models/tagger.pt",
         ensemble=ADAMMCMC_ENSEMBLE,
@@ -42,7 +43,7 @@ rule adammcmc_train:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {params.script} --jets {input} --outdir results/adammcmc/models --signal {params.signal} "
+        "python {params.script} --jets {input.jets} --ood-jets {input.ood_jets} --outdir results/adammcmc/models --signal {params.signal} "
         "--background {params.background} --ood {params.ood} --n-constituents {params.n_constituents} "
         "--hidden '{params.hidden}' --epochs {params.epochs} --batch-size {params.batch_size} "
         "--train-lr {params.train_lr} --test-fraction {params.test_fraction} --n-samples {params.n_samples} "

@@ -10,6 +10,7 @@ from colliderflow.studies.adammcmc import check_config, train_taggers
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--jets", required=True)
+    ap.add_argument("--ood-jets", required=True, help="file of the OOD classes (may be --jets)")
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--signal", nargs="+", required=True)
     ap.add_argument("--background", nargs="+", required=True)
@@ -29,7 +30,7 @@ def main():
                hidden=json.loads(a.hidden), epochs=a.epochs, batch_size=a.batch_size, train_lr=a.train_lr,
                test_fraction=a.test_fraction, n_samples=a.n_samples)
     check_config(cfg)
-    train_taggers(a.jets, a.outdir, seed=a.seed, **cfg)
+    train_taggers(a.jets, a.outdir, seed=a.seed, ood_path=a.ood_jets, **cfg)
 
 
 if __name__ == "__main__":

@@ -82,9 +82,11 @@ def check_config(cfg: dict, source="config") -> None:
 
 
 # ------------------------------------------------------------------ data
-def load_data(jets_path, *, signal, background, ood, n_constituents: int, test_fraction: float, seed: int) -> dict:
+def load_data(jets_path, *, signal, background, ood, n_constituents: int, test_fraction: float, seed: int,
+              ood_path=None) -> dict:
     """Features of the ID training/test jets (labels: 1 = signal) and of the
-    OOD jets, as float32 arrays (n, n_constituents * 5), unstandardised."""
+    OOD jets (from ``ood_path``, default the same file), as float32 arrays
+    (n, n_constituents * 5), unstandardised."""
     jets = read_jets(jets_path)
     n_max = jets["constituents"].shape[1]
     if n_constituents > n_max:
@@ -99,10 +101,14 @@ def load_data(jets_path, *, signal, background, ood, n_constituents: int, test_f
     if n_test < 10 or len(y) - n_test < 10:
         raise InputError(jets_path, "labels", f"only {len(y)} jets of the classes {[*signal, *background]}")
     te, tr = perm[:n_test], perm[n_test:]
-    ood_jets = select_classes(jets, list(ood))
+    ood_file = jets if ood_path is None or Path(ood_path) == Path(jets_path) else read_jets(ood_path)
+    if ood_file["constituents"].shape[1] < n_constituents:
+        raise InputError(ood_path, "studies.adammcmc.n_constituents",
+                         f"asked for {n_constituents} constituents, the file keeps {ood_file['constituents'].shape[1]}")
+    ood_jets = select_classes(ood_file, list(ood))
     x_ood = particle_features(ood_jets["constituents"], n_constituents)[0].reshape(len(ood_jets["labels"]), -1)
     if len(x_ood) == 0:
-        raise InputError(jets_path, "labels", f"no jets of the OOD classes {list(ood)}")
+        raise InputError(ood_path or jets_path, "labels", f"no jets of the OOD classes {list(ood)}")
     return {"x_train": x[tr], "y_train": y[tr], "x_test": x[te], "y_test": y[te], "x_ood": x_ood,
             "ood_labels": ood_jets["labels"], "ood_names": list(ood)}
 
@@ -134,16 +140,17 @@ def _bce(model, batch):
 
 
 def train_taggers(jets_path, out_dir, *, signal, background, ood, n_constituents: int, hidden, epochs: int,
-                  batch_size: int, train_lr: float, test_fraction: float, n_samples: int, seed: int) -> dict:
+                  batch_size: int, train_lr: float, test_fraction: float, n_samples: int, seed: int,
+                  ood_path=None) -> dict:
     """The pretrained tagger (``tagger.pt``) and a deep ensemble of
     ``n_samples`` taggers with other seeds (``ensemble_<k>.pt``)."""
     data = load_data(jets_path, signal=signal, background=background, ood=ood, n_constituents=n_constituents,
-                     test_fraction=test_fraction, seed=seed)
+                     test_fraction=test_fraction, seed=seed, ood_path=ood_path)
     out_dir = Path(out_dir)
     tensors = (torch.from_numpy(data["x_train"]), torch.from_numpy(data["y_train"]))
     hp = dict(n_in=int(data["x_train"].shape[1]), hidden=list(hidden), n_constituents=n_constituents,
               signal=list(signal), background=list(background), ood=list(ood), test_fraction=test_fraction,
-              seed=seed, jets=str(jets_path))
+              seed=seed, jets=str(jets_path), ood_jets=str(ood_path or jets_path))
     summary = {}
     for k, name in enumerate(["tagger", *[f"ensemble_{i}" for i in range(n_samples)]]):
         s = seed + 1000 * k
@@ -224,7 +231,8 @@ def sample(tagger_path, ensemble_paths, out_npz, out_json, *, lr, sigma, stretch
     check_sampler_config(lr, sigma, stretch, temperature_per_jet, source="config")
     model, hp = load_tagger(tagger_path)
     data = load_data(hp["jets"], signal=hp["signal"], background=hp["background"], ood=hp["ood"],
-                     n_constituents=hp["n_constituents"], test_fraction=hp["test_fraction"], seed=hp["seed"])
+                     n_constituents=hp["n_constituents"], test_fraction=hp["test_fraction"], seed=hp["seed"],
+                     ood_path=hp.get("ood_jets"))
     x, y = torch.from_numpy(data["x_train"]), torch.from_numpy(data["y_train"])
     n_train = len(y)
     lam = temperature_per_jet * n_train
