@@ -172,7 +172,7 @@ def test_bad_input_raises_input_error(tmp_path):
         am.AdamMCMC([torch.nn.Parameter(torch.zeros(2))], reverse="backwards")
     for bad, key in ((dict(n_samples=1), "n_samples"), (dict(stretch=0.0, lr=1e-3, sigma=1e-3), "stretch"),
                      (dict(lr=float("nan"), sigma=1e-3, stretch=1.0), "lr"), (dict(hidden=[]), "hidden"),
-                     (dict(scan_sigmas=[0.0]), "sigma"), (dict(test_fraction=1.5), "test_fraction"),
+                     (dict(scan_sigmas=[0.0]), "scan_sigmas"), (dict(test_fraction=1.5), "test_fraction"),
                      (dict(signal=["t"], background=["q"], ood=["t"]), "ood"), (dict(reverse="x"), "reverse")):
         with pytest.raises(InputError, match=key):
             study.check_config(bad)

@@ -43,11 +43,11 @@ rule adammcmc_train:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "python {params.script} --jets {input.jets} --ood-jets {input.ood_jets} --outdir results/adammcmc/models --signal {params.signal} "
-        "--background {params.background} --ood {params.ood} --n-constituents {params.n_constituents} "
-        "--hidden '{params.hidden}' --epochs {params.epochs} --batch-size {params.batch_size} "
-        "--train-lr {params.train_lr} --test-fraction {params.test_fraction} --n-samples {params.n_samples} "
-        "--seed {params.seed} --threads {threads} > {log} 2>&1"
+        "python {params.script} --jets {input.jets} --ood-jets {input.ood_jets} --outdir results/adammcmc/models "
+        "--signal {params.signal} --background {params.background} --ood {params.ood} "
+        "--n-constituents {params.n_constituents} --hidden '{params.hidden}' --epochs {params.epochs} "
+        "--batch-size {params.batch_size} --train-lr {params.train_lr} --test-fraction {params.test_fraction} "
+        "--n-samples {params.n_samples} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
 rule adammcmc_sample:
@@ -81,9 +81,9 @@ rule adammcmc_sample:
     shell:
         "python {params.script} --tagger {input.tagger} --ensemble {input.ensemble} --out-npz {output.npz} "
         "--out-json {output.info} --lr {params.lr} --sigma {params.sigma} --stretch {params.stretch} "
-        "--temperature-per-jet {params.temperature_per_jet} --prior-std {params.prior_std} --scan-sigmas {params.scan_sigmas} "
-        "--scan-steps {params.scan_steps} --burn-in {params.burn_in} --thin {params.thin} "
-        "--n-samples {params.n_samples} --reverse {params.reverse_move} --seed {params.seed} "
+        "--temperature-per-jet {params.temperature_per_jet} --prior-std {params.prior_std} "
+        "--scan-sigmas {params.scan_sigmas} --scan-steps {params.scan_steps} --burn-in {params.burn_in} "
+        "--thin {params.thin} --n-samples {params.n_samples} --reverse {params.reverse_move} --seed {params.seed} "
         "--threads {threads} > {log} 2>&1"
 
 

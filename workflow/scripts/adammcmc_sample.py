@@ -27,7 +27,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     set_threads(a.threads)
-    cfg = dict(lr=a.lr, sigma=a.sigma, stretch=a.stretch, temperature_per_jet=a.temperature_per_jet, prior_std=a.prior_std,
+    cfg = dict(lr=a.lr, sigma=a.sigma, stretch=a.stretch, temperature_per_jet=a.temperature_per_jet,
+               prior_std=a.prior_std,
                scan_sigmas=a.scan_sigmas, scan_steps=a.scan_steps, burn_in=a.burn_in, thin=a.thin,
                n_samples=a.n_samples, reverse=a.reverse)
     check_config(cfg)

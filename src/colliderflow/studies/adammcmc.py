@@ -51,8 +51,9 @@ def check_config(cfg: dict, source="config") -> None:
     studies.adammcmc section; keys that are absent are not checked)."""
     ints = ("n_constituents", "epochs", "n_samples", "burn_in", "thin", "scan_steps", "batch_size")
     for k in ints:
-        if k in cfg and (not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < (0 if k == "burn_in" else 1)):
-            raise InputError(source, f"studies.adammcmc.{k}", f"must be an integer >= 1, got {cfg[k]!r}")
+        low = 0 if k == "burn_in" else 1
+        if k in cfg and (not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < low):
+            raise InputError(source, f"studies.adammcmc.{k}", f"must be an integer >= {low}, got {cfg[k]!r}")
     if "n_samples" in cfg and cfg["n_samples"] < 2:
         raise InputError(source, "studies.adammcmc.n_samples", "need at least 2 samples for a spread")
     for k in ("train_lr", "temperature_per_jet", "test_fraction", "prior_std"):
@@ -65,8 +66,9 @@ def check_config(cfg: dict, source="config") -> None:
     if "scan_sigmas" in cfg:
         if len(cfg["scan_sigmas"]) < 1:
             raise InputError(source, "studies.adammcmc.scan_sigmas", "need at least one sigma")
-        for s in cfg["scan_sigmas"]:
-            check_sampler_config(1.0, s, 0.0, 1.0, source=source)
+        bad = [s for s in cfg["scan_sigmas"] if not (isinstance(s, (int, float)) and math.isfinite(s) and s > 0)]
+        if bad:
+            raise InputError(source, "studies.adammcmc.scan_sigmas", f"must be finite numbers > 0, got {bad[0]!r}")
     if {"lr", "sigma", "stretch"} <= set(cfg):
         try:
             check_sampler_config(cfg["lr"], cfg["sigma"], cfg["stretch"], 1.0, source=source)
@@ -75,7 +77,8 @@ def check_config(cfg: dict, source="config") -> None:
     if "stretch" in cfg and cfg["stretch"] <= 0:
         raise InputError(source, "studies.adammcmc.stretch", "the prolate proposal needs stretch > 0")
     if "reverse" in cfg and cfg["reverse"] not in AdamMCMC.REVERSE:
-        raise InputError(source, "studies.adammcmc.reverse", f"unknown {cfg['reverse']!r} (known {list(AdamMCMC.REVERSE)})")
+        raise InputError(source, "studies.adammcmc.reverse",
+                         f"unknown {cfg['reverse']!r} (known {list(AdamMCMC.REVERSE)})")
     classes = [*cfg.get("signal", []), *cfg.get("background", []), *cfg.get("ood", [])]
     if len(set(classes)) != len(classes):
         raise InputError(source, "studies.adammcmc.ood", f"signal, background and ood classes overlap: {classes}")
@@ -252,8 +255,8 @@ def sample(tagger_path, ensemble_paths, out_npz, out_json, *, lr, sigma, stretch
     model.load_state_dict(start)
     t0 = time.process_time()
     chain = run_chain(model, x, y, lr=lr, sigma=sigma, stretch=stretch, temperature=lam,
-                      steps=burn_in + thin * n_samples, prior_std=prior_std, reverse=reverse, seed=seed + 1, keep_every=thin,
-                      burn_in=burn_in)
+                      steps=burn_in + thin * n_samples, prior_std=prior_std, reverse=reverse, seed=seed + 1,
+                      keep_every=thin, burn_in=burn_in)
     chain_cpu = time.process_time() - t0
     samples = chain["samples"][:n_samples]
     x_te, x_ood = torch.from_numpy(data["x_test"]), torch.from_numpy(data["x_ood"])
@@ -343,8 +346,8 @@ def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: f
         "acceptance_gain": gain.tolist(),
         "acceptance_gain_min_at_small_sigma": float(gain[small].min()) if small.any() else None,
         "acceptance_claim_holds": accept_holds,
-        "chain": {k: info[k] for k in ("sigma", "stretch", "lr", "temperature", "temperature_per_jet", "prior_std", "n_train",
-                                       "reverse", "chain_acceptance", "chain_steps", "burn_in", "thin",
+        "chain": {k: info[k] for k in ("sigma", "stretch", "lr", "temperature", "temperature_per_jet", "prior_std",
+                                       "n_train", "reverse", "chain_acceptance", "chain_steps", "burn_in", "thin",
                                        "n_samples", "chain_loss_start", "chain_loss_end")},
         "spread": spreads,
         "spread_ood_over_id": {m: spreads[f"{m}_ood"]["mean"] / max(spreads[f"{m}_test"]["mean"], 1e-12)
