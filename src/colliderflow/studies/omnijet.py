@@ -327,14 +327,19 @@ def run_tokenizer(jets_path, outdir, classes, n_constituents: int, test_fraction
     return stats
 
 
-def load_tokenizer(path):
+def _load(path, make):
+    """A model saved by :func:`colliderflow.nn.train.save_model`, rebuilt by ``make(**hparams)``."""
     from ..nn.train import load_state
 
     state, hp = load_state(path)
-    model = make_vqvae(**hp)
+    model = make(**hp)
     model.load_state_dict(state)
     model.eval()
     return model
+
+
+def load_tokenizer(path):
+    return _load(path, make_vqvae)
 
 
 def load_tokens(path) -> dict:
@@ -539,13 +544,7 @@ def run_backbone(tokenizer_path, tokens_path, outdir, dim: int, heads: int, laye
 
 
 def load_gpt(path):
-    from ..nn.train import load_state
-
-    state, hp = load_state(path)
-    model = make_gpt(**hp)
-    model.load_state_dict(state)
-    model.eval()
-    return model
+    return _load(path, make_gpt)
 
 
 # ----------------------------------------------------------------- transfer to tagging
@@ -713,7 +712,8 @@ def plot_generation(samples: dict, gen: dict, path, rlabel: str = "") -> None:
 
     plotting.style()
     obs = {k: observables(v) for k, v in samples.items() if k in _STYLE}
-    fig, axes = plt.subplots(1, 3, figsize=(21, 6.5))
+    fig, axes = plt.subplots(1, 3, figsize=(25, 7.5))
+    fig.subplots_adjust(wspace=0.32)
     n_max = samples["real"].shape[1]
     allpt = np.concatenate([o["constituent_pt"] for o in obs.values()])
     bins = {"multiplicity": np.arange(-0.5, n_max + 1.5),
@@ -729,8 +729,9 @@ def plot_generation(samples: dict, gen: dict, path, rlabel: str = "") -> None:
         if o == "constituent_pt":
             ax.set_xscale("log")
             ax.set_yscale("log")
-        ax.legend(fontsize=11, loc="upper right")
-        plotting.label(ax, rlabel=rlabel if o == "constituent_pt" else None)
+        ax.set_ylim(top=ax.get_ylim()[1] * (30 if o == "constituent_pt" else 1.45))
+        ax.legend(fontsize=12, loc="upper right", title=rlabel if o == "multiplicity" else None, title_fontsize=12)
+        plotting.label(ax)
     plotting.save(fig, path)
 
 
