@@ -205,3 +205,20 @@ def test_smoke_generation_beats_trivial_baseline(smoke_run):
             r, g, b = (rng.choice(obs[k][o], len(obs[k][o])) for k in ("real", "generated", "unigram"))
             diffs.append(wasserstein_distance(b, r) - wasserstein_distance(g, r))
         assert w_b - w_g > k_sigma * np.std(diffs), (o, w_g, w_b, np.std(diffs))
+
+
+@pytest.mark.real
+def test_real_toplandscape_tokenizes(shared_data, tmp_path):
+    """The real tier's input (TopLandscape excerpt, ParT format) goes through the
+    same reader and tokenizer; tokenized top jets stay heavier than QCD jets."""
+    d = jc.read_part_excerpt(shared_data / "jets_part_samples" / "toplandscape", 32, class_names=("QCD", "t"))
+    jc.write_jets(tmp_path / "jets.h5", d, "file")
+    jets = oj.load_jets(tmp_path / "jets.h5", ["QCD", "t"], 32)
+    f, m = oj.to_features(jets["constituents"])
+    torch.set_num_threads(1)
+    model, _, _ = oj.train_tokenizer(f[m], 64, 3, 32, 0.25, 0.95, 3, 256, 3e-3, 0)
+    tok = oj.tokenize_jets(model, jets["constituents"])
+    np.testing.assert_array_equal(tok >= 0, m)
+    mass = jc.jet_observables(oj.decode_tokens(model, tok))["mass"]
+    lab = jets["labels"]
+    assert np.median(mass[lab == 1]) > np.median(mass[lab == 0]) + 40

@@ -1,8 +1,15 @@
 # OmniJet-alpha (arXiv:2403.05618): VQ-VAE constituent tokens -> GPT-style jet
 # generation -> transfer of the generative backbone to tagging. Data: the
-# fine-grained jet-class toy (rule jetclass_toy), classes from the config.
+# fine-grained jet-class toy (rule jetclass_toy) or a real excerpt
+# (rule jetclass_excerpt), classes from the config.
 
 OMNIJET = config["studies"]["omnijet"]
+
+
+def omnijet_jets(wildcards):
+    src = OMNIJET["source"]
+    return rules.jetclass_toy.output if src == "toy" else f"resources/jetclass/excerpt/{src}/jets.h5"
+
 
 STUDIES["omnijet"] = [
     "results/omnijet/metrics.json",
@@ -13,7 +20,7 @@ STUDIES["omnijet"] = [
 
 rule omnijet_tokenizer:
     input:
-        rules.jetclass_toy.output,
+        omnijet_jets,
     output:
         model="results/omnijet/tokenizer/vqvae.pt",
         hparams="results/omnijet/tokenizer/vqvae.json",

@@ -51,6 +51,10 @@ PAPER = "arXiv:2403.05618"
 FEATURE_NAMES = ("log_pt", "eta_rel", "phi_rel")
 OBSERVABLES = ("multiplicity", "mass", "constituent_pt")
 MODES = ("scratch", "frozen", "finetuned")
+REDUCED = ("toy jets (or a 2000-jet real excerpt) instead of JetClass; <= n_constituents leading constituents "
+           "(paper 128); per-constituent MLP VQ-VAE with a few hundred codes (paper: conditional transformer "
+           "tokenizer, 8192 codes); a 2-layer transformer of width 32 (paper: a much larger GPT backbone); "
+           "tagging from the same toy classes the backbone was trained on, tens to a thousand labelled jets")
 
 
 # ----------------------------------------------------------------- config / data
@@ -226,7 +230,6 @@ def vqvae_loss(model, batch):
 def train_tokenizer(features: np.ndarray, codebook_size: int, latent_dim: int, hidden: int, beta: float,
                     decay: float, epochs: int, batch_size: int, lr: float, seed: int):
     """Train a VQ-VAE on (M, 3) raw constituent features; returns (model, hparams, history)."""
-    torch = _torch()
     from ..nn.train import TrainConfig, fit, seed_everything
 
     for k, v in dict(codebook_size=codebook_size, latent_dim=latent_dim, hidden=hidden, epochs=epochs,
@@ -719,7 +722,8 @@ def plot_generation(samples: dict, gen: dict, path, rlabel: str = "") -> None:
     bins = {"multiplicity": np.arange(-0.5, n_max + 1.5),
             "mass": np.linspace(0, np.percentile(obs["real"]["mass"], 99.5) * 1.2, 40),
             "constituent_pt": np.geomspace(max(allpt.min(), 0.5), allpt.max() * 1.05, 40)}
-    xl = {"multiplicity": "constituent multiplicity", "mass": "jet mass [GeV]", "constituent_pt": "constituent $p_T$ [GeV]"}
+    xl = {"multiplicity": "constituent multiplicity", "mass": "jet mass [GeV]",
+          "constituent_pt": "constituent $p_T$ [GeV]"}
     for ax, o in zip(axes, OBSERVABLES):
         for k, st in _STYLE.items():
             lab = st["label"] + ("" if k == "real" else f" (W1 {gen['w1'][k][o]:.3g})")
@@ -785,4 +789,5 @@ def report(tokenizer_json, generation_json, samples_npz, transfer_json, outdir, 
               "(closer than a trivial token baseline) and transfers to tagging: fine-tuning the generative "
               "backbone beats training from scratch with few labelled jets",
         holds=v["holds"], tier=tier,
-        metrics={"tokenizer": tok, "generation": gen, "transfer": tr, "verdict": v})
+        metrics={"tokenizer": tok, "generation": gen, "transfer": tr, "verdict": v},
+        reduced_vs_paper=REDUCED)
