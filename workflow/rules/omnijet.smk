@@ -6,11 +6,6 @@
 OMNIJET = config["studies"]["omnijet"]
 
 
-def omnijet_jets(wildcards):
-    src = OMNIJET["source"]
-    return rules.jetclass_toy.output if src == "toy" else f"resources/jetclass/excerpt/{src}/jets.h5"
-
-
 STUDIES["omnijet"] = [
     "results/omnijet/metrics.json",
     "results/omnijet/generation.png",
@@ -20,7 +15,8 @@ STUDIES["omnijet"] = [
 
 rule omnijet_tokenizer:
     input:
-        omnijet_jets,
+        lambda w: (rules.jetclass_toy.output if OMNIJET["source"] == "toy"
+                   else f"resources/jetclass/excerpt/{OMNIJET['source']}/jets.h5"),
     output:
         model="results/omnijet/tokenizer/vqvae.pt",
         hparams="results/omnijet/tokenizer/vqvae.json",
