@@ -28,6 +28,7 @@ include: "workflow/rules/eventclass.smk"
 include: "workflow/rules/fpga.smk"
 include: "workflow/rules/resonant_ad.smk"
 include: "workflow/rules/adammcmc.smk"
+include: "workflow/rules/omnijet.smk"
 # last: the summary collects the studies registered above
 include: "workflow/rules/summary.smk"
 
