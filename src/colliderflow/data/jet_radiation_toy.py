@@ -116,19 +116,10 @@ def read_events(path, pt_min: float | None = None) -> dict:
     dataset, wrong shapes, NaN/inf, multiplicities outside the stored slots,
     non-zero padding, or (with ``pt_min``) a jet below the threshold.
     """
-    import h5py
+    from ..io import open_hdf5
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, None, "file does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise InputError(path, None, f"cannot be read as HDF5 ({exc})") from None
-    with f:
-        for key in ("jets", "n_jets"):
-            if key not in f:
-                raise InputError(path, key, "dataset missing")
+    with open_hdf5(path, ("jets", "n_jets")) as f:
         jets = np.asarray(f["jets"][:], dtype=np.float64)
         n_jets = np.asarray(f["n_jets"][:])
         attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
