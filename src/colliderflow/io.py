@@ -124,3 +124,23 @@ def read_table(path: str | Path, columns: list[str] | None = None, key: str = "e
         col = numeric.columns[np.where(bad.any(axis=0))[0][0]]
         raise InputError(path, col, f"{int(bad.any(axis=1).sum())} row(s) hold NaN or inf")
     return df, json.loads(raw)
+
+
+def open_hdf5(path: str | Path, required: tuple[str, ...] = ()):
+    """Open an HDF5 file for reading (h5py.File, use as a context manager);
+    :class:`InputError` naming the file and the dataset when the file is
+    missing, not HDF5, or lacks one of the ``required`` datasets."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, None, "file does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(path, None, f"cannot be read as HDF5 ({exc})") from None
+    for key in required:
+        if key not in f:
+            f.close()
+            raise InputError(path, key, "dataset missing")
+    return f

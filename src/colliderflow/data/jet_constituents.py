@@ -191,19 +191,10 @@ def write_jets(path: str | Path, jets: dict, source: str, provenance: dict | Non
 
 def read_jets(path: str | Path) -> dict:
     """Read and validate the on-disk format; raises InputError naming the field."""
-    import h5py
+    from ..io import open_hdf5
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, None, "file does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise InputError(path, None, f"cannot be read as HDF5 ({exc})") from None
-    with f:
-        for key in ("constituents", "labels"):
-            if key not in f:
-                raise InputError(path, key, "dataset missing")
+    with open_hdf5(path, ("constituents", "labels")) as f:
         cons = f["constituents"][()]
         labels = f["labels"][()]
         names = json.loads(f.attrs.get("class_names", "[]"))
