@@ -12,15 +12,11 @@ STUDIES["bithep"] = [
 ]
 
 
-def bithep_jets(wildcards):
-    """The fine-class toy, or a real excerpt (data.jetclass.excerpts) by name."""
-    name = BITHEP["excerpt"]
-    return f"resources/jetclass/excerpt/{name}/jets.h5" if name else "resources/jetclass/toy/jets.h5"
-
-
 rule bithep_task:
     input:
-        bithep_jets,
+        # the fine-class toy, or a real excerpt (data.jetclass.excerpts) by name
+        lambda w: (f"resources/jetclass/excerpt/{BITHEP['excerpt']}/jets.h5" if BITHEP["excerpt"]
+                   else "resources/jetclass/toy/jets.h5"),
     output:
         json="results/bithep/tasks/{task}.json",
         npz="results/bithep/tasks/{task}.npz",

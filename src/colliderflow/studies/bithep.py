@@ -178,6 +178,27 @@ def _predict(model, x, mask, batch: int = 4096) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- tasks
+def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, seed: int):
+    """Train one Deep Sets network of ``task`` at precision ``prec`` on
+    ``tensors`` = (features, mask, target)[tr]; returns its test outputs
+    (n_test,) and the training/memory record."""
+    from ..nn.bitlinear import weight_bits
+    from ..nn.train import fit
+
+    t = cfg[task]
+    x, m, target = tensors
+    torch.manual_seed(seed)
+    model = DeepSets(x.shape[-1], t["hidden"], 1, t["phi_layers"], t["rho_layers"])
+    keep = model.first_last() if cfg["keep_first_last"] else []
+    swapped = quantise(model, prec, keep, cfg["act_bits"])
+    hist = fit(model, loss_fn, (x[tr], m[tr], target[tr]), _train_cfg(t, seed, f"{task}-{prec}"))
+    out = _predict(model, x[te], m[te])[:, 0]
+    if not np.isfinite(out).all():
+        raise FloatingPointError(f"{task}-{prec}: non-finite network outputs")
+    return out, {"memory": weight_bits(model), "swapped_layers": swapped, "epochs_run": len(hist.val_loss),
+                 "best_val_loss": hist.best_val}
+
+
 def _inputs(jets: dict, n: int):
     from ..nn.jets import particle_features
 
@@ -192,10 +213,6 @@ def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200) -> tuple[di
     """q/g AUC for full / binary / ternary Deep Sets; returns (metrics, arrays)."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    from ..nn.bitlinear import weight_bits
-    from ..nn.train import fit
-
-    t = cfg["tagging"]
     x, m = _inputs(jets, cfg["n_constituents"])
     y = torch.as_tensor(jets["labels"] == 0, dtype=torch.float32)  # 1 = quark (first class), 0 = gluon
     tr, te = train_test(len(y), cfg["test_fraction"], seed)
@@ -206,20 +223,10 @@ def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200) -> tuple[di
 
     res, arrays, scores = {}, {"y_test": y[te].numpy()}, {}
     for prec in PRECISIONS:
-        torch.manual_seed(seed)
-        model = DeepSets(x.shape[-1], t["hidden"], 1, t["phi_layers"], t["rho_layers"])
-        keep = model.first_last() if cfg["keep_first_last"] else []
-        swapped = quantise(model, prec, keep, cfg["act_bits"])
-        hist = fit(model, loss_fn, (x[tr], m[tr], y[tr]), _train_cfg(t, seed, f"tagging-{prec}"))
-        s = _predict(model, x[te], m[te])[:, 0]
-        if not np.isfinite(s).all():
-            raise FloatingPointError(f"tagging-{prec}: non-finite scores")
-        scores[prec] = s
+        s, info = _train_deepsets((x, m, y), tr, te, cfg, "tagging", prec, loss_fn, seed)
+        scores[prec] = arrays[f"score_{prec}"] = s
         fpr, tpr, _ = roc_curve(y[te].numpy(), s)
-        arrays[f"score_{prec}"] = s
-        res[prec] = {"auc": float(roc_auc_score(y[te].numpy(), s)), "memory": weight_bits(model),
-                     "swapped_layers": swapped, "epochs_run": len(hist.val_loss), "best_val_loss": hist.best_val,
-                     "rejection_at_50": _rejection(fpr, tpr, 0.5)}
+        res[prec] = {"auc": float(roc_auc_score(y[te].numpy(), s)), **info, "rejection_at_50": _rejection(fpr, tpr, 0.5)}
     boot = paired_auc_bootstrap(y[te].numpy(), scores, n_boot, seed)
     for prec in ("binary", "ternary"):
         res[prec]["auc_loss"] = res["full"]["auc"] - res[prec]["auc"]
@@ -260,8 +267,6 @@ def resolution(pred: np.ndarray, true: np.ndarray) -> dict:
 def run_regression(jets: dict, cfg: dict, seed: int) -> tuple[dict, dict]:
     """Jet-mass regression (log m, standardised) for full / binary / ternary."""
     from ..data.jet_constituents import jet_observables
-    from ..nn.bitlinear import weight_bits
-    from ..nn.train import fit
 
     t = cfg["regression"]
     n = cfg["n_constituents"]
@@ -281,17 +286,9 @@ def run_regression(jets: dict, cfg: dict, seed: int) -> tuple[dict, dict]:
 
     res, arrays = {}, {"mass_test": mass[te]}
     for prec in PRECISIONS:
-        torch.manual_seed(seed)
-        model = DeepSets(x.shape[-1], t["hidden"], 1, t["phi_layers"], t["rho_layers"])
-        keep = model.first_last() if cfg["keep_first_last"] else []
-        swapped = quantise(model, prec, keep, cfg["act_bits"])
-        hist = fit(model, loss_fn, (x[tr], m[tr], target[tr]), _train_cfg(t, seed, f"regression-{prec}"))
-        pred = np.exp(_predict(model, x[te], m[te])[:, 0].astype(np.float64) * sd + mu)
-        if not np.isfinite(pred).all():
-            raise FloatingPointError(f"regression-{prec}: non-finite predictions")
-        arrays[f"pred_{prec}"] = pred
-        res[prec] = {**resolution(pred, mass[te]), "memory": weight_bits(model), "swapped_layers": swapped,
-                     "epochs_run": len(hist.val_loss), "best_val_loss": hist.best_val}
+        out, info = _train_deepsets((x, m, target), tr, te, cfg, "regression", prec, loss_fn, seed)
+        pred = arrays[f"pred_{prec}"] = np.exp(out.astype(np.float64) * sd + mu)
+        res[prec] = {**resolution(pred, mass[te]), **info}
     return {"task": "regression", "target": "jet mass of the n leading constituents", "n_train": int(len(tr)),
             "n_test": int(len(te)), "results": res}, arrays
 
@@ -460,6 +457,17 @@ def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str) -> 
 COLORS = {"full": "black", "binary": "tab:red", "ternary": "tab:blue"}
 
 
+def _finish(ax, xlabel: str, ylabel: str, headroom: float = 0.0, fontsize: int = 15) -> None:
+    from .. import plotting
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if headroom:
+        ax.set_ylim(0, ax.get_ylim()[1] * headroom)
+    ax.legend(fontsize=fontsize)
+    plotting.label(ax)
+
+
 def plot(docs: dict, arrays: dict, path) -> None:
     """Four panels: q/g ROC, mass response, generated vs truth mass, weight memory."""
     import matplotlib
@@ -478,10 +486,7 @@ def plot(docs: dict, arrays: dict, path) -> None:
         sel = fpr > 0
         ax.plot(tpr[sel], 1 / fpr[sel], color=COLORS[p], label=f"{p}: AUC {docs['tagging']['results'][p]['auc']:.3f}")
     ax.set_yscale("log")
-    ax.set_xlabel(r"quark efficiency $\epsilon_q$")
-    ax.set_ylabel(r"gluon rejection $1/\epsilon_g$")
-    ax.legend(fontsize=15)
-    plotting.label(ax)
+    _finish(ax, r"quark efficiency $\epsilon_q$", r"gluon rejection $1/\epsilon_g$")
     ax = axes[1]
     true = arrays["regression"]["mass_test"]
     bins = np.linspace(-0.6, 0.6, 49)
@@ -489,10 +494,7 @@ def plot(docs: dict, arrays: dict, path) -> None:
         r = docs["regression"]["results"][p]
         ax.hist(np.clip(arrays["regression"][f"pred_{p}"] / true - 1, bins[0], bins[-1]), bins=bins, histtype="step",
                 color=COLORS[p], lw=2, label=f"{p}: $\\sigma$ {r['resolution']:.3f}, bias {r['bias']:+.3f}")
-    ax.set_xlabel(r"$m_\mathrm{pred}/m_\mathrm{true} - 1$ (jet mass)")
-    ax.set_ylabel("test jets")
-    ax.legend(fontsize=15)
-    plotting.label(ax)
+    _finish(ax, r"$m_\mathrm{pred}/m_\mathrm{true} - 1$ (jet mass)", "test jets", headroom=1.4)
     ax = axes[2]
     truth = arrays["generation"]["truth"][:, 0]
     bins = np.linspace(0, np.percentile(truth, 99.5), 41)
@@ -501,19 +503,18 @@ def plot(docs: dict, arrays: dict, path) -> None:
         r = docs["generation"]["results"][p]
         ax.hist(arrays["generation"][f"gen_{p}"][:, 0], bins=bins, histtype="step", color=COLORS[p], lw=2, density=True,
                 label=f"{p}: clf AUC {r['classifier_auc']:.3f}, $W_1$ {r['w1_mean']:.3f}")
-    ax.set_xlabel(r"jet mass [GeV]")
-    ax.set_ylabel("normalised")
-    ax.legend(fontsize=14)
-    plotting.label(ax)
+    _finish(ax, "jet mass [GeV]", "normalised", headroom=1.4, fontsize=14)
     ax = axes[3]
     width = 0.25
     for k, p in enumerate(PRECISIONS):
         vals = [docs[t]["results"][p]["memory"]["total_bits"] / 8e3 for t in TASKS]
-        ax.bar(np.arange(len(TASKS)) + (k - 1) * width, vals, width, color=COLORS[p], label=p)
+        xs = np.arange(len(TASKS)) + (k - 1) * width
+        ax.bar(xs, vals, width, color=COLORS[p], label=p)
+        if p != "full":
+            for x_, v, t in zip(xs, vals, TASKS):
+                ax.text(x_, v * 1.1, f"/{docs[t]['results'][p]['memory']['ratio']:.1f}", ha="center", fontsize=12)
     ax.set_xticks(np.arange(len(TASKS)), TASKS)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.set_ylabel("weight memory [kB]")
-    ax.legend(fontsize=15)
-    plotting.label(ax)
+    _finish(ax, "", "weight memory [kB]")
     plotting.save(fig, path)
