@@ -16,7 +16,7 @@ from colliderflow.studies import bithep
 
 
 def _cfg(**over):
-    cfg = dict(n_constituents=16, test_fraction=0.3, auc_loss_max=0.02, keep_first_last=True, act_bits=8,
+    cfg = dict(n_constituents=16, test_fraction=0.3, auc_loss_max=0.02, keep_first_last=True, act_bits=8, full_norm=True,
                tagging=dict(classes=["q", "g"], hidden=32, phi_layers=2, rho_layers=2, epochs=12, batch_size=128,
                             lr=0.003, max_jets=0),
                regression=dict(hidden=32, phi_layers=2, rho_layers=2, epochs=3, batch_size=128, lr=0.003, max_jets=0,
@@ -97,7 +97,19 @@ def test_swap_keeps_weights_masks_and_attention():
     assert model(x, mask).shape == (3, 1)
     with pytest.raises(ValueError, match="keep"):
         bl.swap_linear(model, "ternary", keep=["nope"])
-    assert bl.swap_linear(model, "full") == []
+
+
+def test_full_mode_is_the_float_reference_with_the_same_norm():
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 2))
+    ref = nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 2))
+    ref.load_state_dict(model.state_dict())
+    assert bl.swap_linear(model, "full", keep=["0"]) == ["2"]
+    x = torch.randn(4, 8)
+    h = ref[1](ref[0](x))
+    torch.testing.assert_close(model(x), ref[2](nn.functional.layer_norm(h, (6,))))
+    mem = bl.weight_bits(model)
+    assert mem["total_bits"] == mem["full_bits"] and mem["quantised_layers"] == 0
 
 
 def test_quantised_flow_stays_autoregressive():

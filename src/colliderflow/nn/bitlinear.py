@@ -20,7 +20,10 @@ over the unmasked entries. Per-token activation statistics would mix the
 inputs an autoregressive mask keeps apart, so flows swap with ``norm=False,
 act_bits=None`` (weight-only quantisation).
 
-:func:`swap_linear` replaces the ``nn.Linear`` layers of a model in place;
+Mode ``"full"`` keeps float weights and activations behind the same
+LayerNorm: the full-precision reference with the quantised network's
+architecture. :func:`swap_linear` replaces the ``nn.Linear`` layers of a
+model in place;
 :func:`weight_bits` counts the weight memory (float32 = 32 bits, binary =
 1 bit, ternary = log2(3) = 1.58 bits per weight, + one float32 scale per
 quantised layer).
@@ -35,6 +38,9 @@ import torch.nn.functional as F
 from torch import nn
 
 MODES = ("binary", "ternary")
+#: "full": float weights and activations behind the same LayerNorm, the
+#: full-precision reference with the architecture of the quantised network
+LAYER_MODES = ("full", *MODES)
 #: bits per stored weight: information content of the allowed values
 BITS_PER_WEIGHT = {"full": 32.0, "binary": 1.0, "ternary": math.log2(3.0)}
 FLOAT_BITS = 32
@@ -78,8 +84,8 @@ class BitLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, mode: str = "ternary",
                  act_bits: int | None = 8, norm: bool = True, mask: torch.Tensor | None = None):
         super().__init__(in_features, out_features, bias)
-        if mode not in MODES:
-            raise ValueError(f"unknown quantisation mode '{mode}' (known {list(MODES)})")
+        if mode not in LAYER_MODES:
+            raise ValueError(f"unknown quantisation mode '{mode}' (known {list(LAYER_MODES)})")
         if act_bits is not None and not 2 <= int(act_bits) <= 16:
             raise ValueError(f"act_bits must be in 2..16 or None, got {act_bits}")
         self.mode, self.act_bits = mode, act_bits
@@ -91,6 +97,8 @@ class BitLinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm(x)
+        if self.mode == "full":
+            return F.linear(x, self.weight if self.mask is None else self.weight * self.mask, self.bias)
         if self.act_bits is not None:
             x = quantize_activations(x, int(self.act_bits))
         levels, scale = self.quantized()
@@ -109,12 +117,11 @@ def swap_linear(model: nn.Module, mode: str, keep=(), act_bits: int | None = 8, 
     ``keep``: module names left in full precision (BitNet keeps the input
     embedding and the output head in float). Linear layers owned by
     ``nn.MultiheadAttention`` are left alone: it reads their weights directly
-    and never calls their forward. ``mode="full"`` swaps nothing.
+    and never calls their forward. ``mode="full"`` gives the float reference
+    with the same LayerNorm in front of the same layers.
     """
-    if mode == "full":
-        return []
-    if mode not in MODES:
-        raise ValueError(f"unknown quantisation mode '{mode}' (known ['full', *{list(MODES)}])")
+    if mode not in LAYER_MODES:
+        raise ValueError(f"unknown quantisation mode '{mode}' (known {list(LAYER_MODES)})")
     keep = set(keep)
     unknown = keep - {name for name, _ in model.named_modules()}
     if unknown:
@@ -144,15 +151,15 @@ def swap_linear(model: nn.Module, mode: str, keep=(), act_bits: int | None = 8, 
 def weight_bits(model: nn.Module) -> dict:
     """Memory of the trained parameters in bits.
 
-    Weights of :class:`BitLinear` layers count ``BITS_PER_WEIGHT[mode]``
-    each plus one float32 scale per layer; every other parameter (biases,
-    layers kept in float) counts 32 bits. ``full_bits`` is the same model
+    Weights of binary / ternary :class:`BitLinear` layers count
+    ``BITS_PER_WEIGHT[mode]`` each plus one float32 scale per layer; every
+    other parameter (biases, layers kept in float) counts 32 bits. ``full_bits`` is the same model
     with every parameter in float32, ``ratio`` = full_bits / total_bits.
     """
     quant_w, quant_bits, n_layers = 0, 0.0, 0
     bit_params = set()
     for module in model.modules():
-        if isinstance(module, BitLinear):
+        if isinstance(module, BitLinear) and module.mode in MODES:
             n = module.weight.numel()
             quant_w += n
             quant_bits += n * BITS_PER_WEIGHT[module.mode] + FLOAT_BITS

@@ -18,7 +18,10 @@ layers from :mod:`colliderflow.nn.bitlinear`.
   and Wasserstein-1 distances per observable in units of the truth spread.
 
 BitNet keeps the input embedding and the output head in float
-(``keep_first_last``); every other Linear layer is quantised. The weight
+(``keep_first_last``); every other Linear layer is quantised. The
+full-precision reference (``full_norm``) has the same LayerNorm in front of
+the same layers, so the three networks differ only in precision (a plain
+float Deep Sets trains worse on the small real excerpt). The weight
 memory is counted by :func:`colliderflow.nn.bitlinear.weight_bits`.
 The paper's claim tested here: ternary (1.58-bit) weights stay within
 ``auc_loss_max`` of the full-precision tagging AUC.
@@ -47,7 +50,7 @@ GEN_OBSERVABLES = ("mass", "multiplicity", "girth")
 # ----------------------------------------------------------------- config
 def check_config(cfg: dict, source: str = "config") -> None:
     """The keys the study reads; a wrong value is an InputError naming it."""
-    for key in ("n_constituents", "test_fraction", "auc_loss_max", "keep_first_last", "act_bits"):
+    for key in ("n_constituents", "test_fraction", "auc_loss_max", "keep_first_last", "act_bits", "full_norm"):
         if key not in cfg:
             raise InputError(source, f"studies.bithep.{key}", "missing")
     if not isinstance(cfg["n_constituents"], int) or cfg["n_constituents"] < 2:
@@ -143,11 +146,18 @@ class DeepSets(nn.Module):
         return ["phi.0", f"rho.{len(self.rho) - 1}"]
 
 
-def quantise(model: nn.Module, precision: str, keep: list[str], act_bits, norm: bool = True) -> list[str]:
+def quantise(model: nn.Module, precision: str, keep: list[str], act_bits, norm: bool = True,
+             full_norm: bool = True) -> list[str]:
+    """Swap the Linear layers (except ``keep``) for BitLinear at ``precision``.
+    ``full`` with ``norm and full_norm``: float layers behind the same
+    LayerNorm (the reference differs from the quantised nets only in
+    precision); otherwise ``full`` leaves the model as it is."""
     from ..nn.bitlinear import swap_linear
 
     if precision not in PRECISIONS:
         raise InputError("config", "precision", f"unknown precision '{precision}' (known {list(PRECISIONS)})")
+    if precision == "full" and not (norm and full_norm):
+        return []
     return swap_linear(model, precision, keep=keep, act_bits=act_bits, norm=norm)
 
 
@@ -190,7 +200,7 @@ def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, s
     torch.manual_seed(seed)
     model = DeepSets(x.shape[-1], t["hidden"], 1, t["phi_layers"], t["rho_layers"])
     keep = model.first_last() if cfg["keep_first_last"] else []
-    swapped = quantise(model, prec, keep, cfg["act_bits"])
+    swapped = quantise(model, prec, keep, cfg["act_bits"], full_norm=cfg["full_norm"])
     hist = fit(model, loss_fn, (x[tr], m[tr], target[tr]), _train_cfg(t, seed, f"{task}-{prec}"))
     out = _predict(model, x[te], m[te])[:, 0]
     if not np.isfinite(out).all():
@@ -372,7 +382,7 @@ def run_task(task: str, jets_path, cfg: dict, seed: int, out_json, out_npz) -> d
     jets = load_jets(jets_path, {**cfg, "seed": seed}, task)
     doc, arrays = RUNNERS[task](jets, cfg, seed)
     doc.update(source=jets.get("source", ""), jets=str(jets_path), seed=seed,
-               keep_first_last=cfg["keep_first_last"], act_bits=cfg["act_bits"])
+               keep_first_last=cfg["keep_first_last"], act_bits=cfg["act_bits"], full_norm=cfg["full_norm"])
     with atomic_path(out_npz) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -442,6 +452,8 @@ def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str) -> 
         "generation_activations": gen["activations"],
         "tagging_activations": f"LayerNorm + absmax {tag['act_bits']}-bit per token" if tag["act_bits"] else "float",
         "keep_first_last": tag["keep_first_last"],
+        "full_reference": ("float layers behind the same LayerNorm as the quantised ones" if tag["full_norm"]
+                           else "plain float network (no LayerNorm)"),
     }
     loss = tr["ternary"]["auc_loss"]
     doc = write_metrics(
