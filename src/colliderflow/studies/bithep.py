@@ -116,9 +116,10 @@ def from_flow_space(z: np.ndarray) -> np.ndarray:
 
 
 def train_test(n: int, test_fraction: float, seed: int):
-    from .fpga_tagging import split
+    """(train, test) index arrays, a random split deterministic in ``seed``."""
+    from sklearn.model_selection import train_test_split
 
-    return split(n, seed, test_fraction)
+    return train_test_split(np.arange(n), test_size=test_fraction, random_state=seed)
 
 
 # ----------------------------------------------------------------- models
