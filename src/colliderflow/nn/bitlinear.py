@@ -23,10 +23,10 @@ act_bits=None`` (weight-only quantisation).
 Mode ``"full"`` keeps float weights and activations behind the same
 LayerNorm: the full-precision reference with the quantised network's
 architecture. :func:`swap_linear` replaces the ``nn.Linear`` layers of a
-model in place;
-:func:`weight_bits` counts the weight memory (float32 = 32 bits, binary =
-1 bit, ternary = log2(3) = 1.58 bits per weight, + one float32 scale per
-quantised layer).
+model in place; :func:`weight_bits` counts the weight memory (float32 = 32
+bits, binary = 1 bit, ternary = log2(3) = 1.58 bits per weight (5 weights
+per byte, 1.6 bits, is the packing reached in practice), + one float32
+scale per quantised layer).
 """
 
 from __future__ import annotations
