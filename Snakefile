@@ -30,6 +30,7 @@ include: "workflow/rules/resonant_ad.smk"
 include: "workflow/rules/adammcmc.smk"
 include: "workflow/rules/omnijet.smk"
 include: "workflow/rules/jet_radiation.smk"
+include: "workflow/rules/bithep.smk"
 # last: the summary collects the studies registered above
 include: "workflow/rules/summary.smk"
 

@@ -1,0 +1,533 @@
+"""BitHEP (Krause, Wang, Winterhalder): the limits of low-precision ML in HEP.
+
+Three tasks, each trained three times with the same architecture, seed and
+data: full precision, binary (BitLinear) and ternary (BitNet b1.58) linear
+layers from :mod:`colliderflow.nn.bitlinear`.
+
+* ``tagging``: quark/gluon tagging with a Deep Sets network on the
+  constituent features of :func:`colliderflow.nn.jets.particle_features`
+  (test AUC with a paired bootstrap error of the AUC loss).
+* ``regression``: the jet mass of the n leading constituents (the inputs
+  the network sees) from the same features; relative resolution = half the
+  16-84 % width of m_pred / m_true - 1, and its median (bias).
+* ``generation``: a zuko NSF (:class:`colliderflow.nn.flows.StandardizedFlow`)
+  on three jet observables (log mass, multiplicity + uniform dequantisation,
+  log girth), its hyper-network layers swapped for BitLinear with float
+  activations (per-token statistics would break the autoregressive masks);
+  quality: a classifier (xgboost) AUC of generated vs held-out truth jets
+  and Wasserstein-1 distances per observable in units of the truth spread.
+
+BitNet keeps the input embedding and the output head in float
+(``keep_first_last``); every other Linear layer is quantised. The
+full-precision reference (``full_norm``) has the same LayerNorm in front of
+the same layers, so the three networks differ only in precision (a plain
+float Deep Sets trains worse on the small real excerpt). The weight
+memory is counted by :func:`colliderflow.nn.bitlinear.weight_bits`.
+The paper's claim tested here: ternary (1.58-bit) weights stay within
+``auc_loss_max`` of the full-precision tagging AUC.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+PAPER = "BitHEP (Krause, Wang, Winterhalder)"
+TITLE = "BitHEP: the limits of low-precision ML in HEP"
+TASKS = ("tagging", "regression", "generation")
+PRECISIONS = ("full", "binary", "ternary")
+GEN_OBSERVABLES = ("mass", "multiplicity", "girth")
+
+
+# ----------------------------------------------------------------- config
+def check_config(cfg: dict, source: str = "config") -> None:
+    """The keys the study reads; a wrong value is an InputError naming it."""
+    for key in ("n_constituents", "test_fraction", "auc_loss_max", "keep_first_last", "act_bits", "full_norm"):
+        if key not in cfg:
+            raise InputError(source, f"studies.bithep.{key}", "missing")
+    if not isinstance(cfg["n_constituents"], int) or cfg["n_constituents"] < 2:
+        raise InputError(source, "studies.bithep.n_constituents", f"must be an integer >= 2, got {cfg['n_constituents']!r}")
+    if not 0 < cfg["test_fraction"] < 1:
+        raise InputError(source, "studies.bithep.test_fraction", f"must be in (0, 1), got {cfg['test_fraction']!r}")
+    if not 0 < cfg["auc_loss_max"] < 1:
+        raise InputError(source, "studies.bithep.auc_loss_max", f"must be in (0, 1), got {cfg['auc_loss_max']!r}")
+    if cfg["act_bits"] is not None and not 2 <= cfg["act_bits"] <= 16:
+        raise InputError(source, "studies.bithep.act_bits", f"must be 2..16 or null, got {cfg['act_bits']!r}")
+    for task in TASKS:
+        t = cfg.get(task)
+        if not isinstance(t, dict):
+            raise InputError(source, f"studies.bithep.{task}", "missing section")
+        for key, lo in (("epochs", 1), ("batch_size", 1), ("max_jets", 0)):
+            if not isinstance(t.get(key), int) or t[key] < lo:
+                raise InputError(source, f"studies.bithep.{task}.{key}", f"must be an integer >= {lo}, got {t.get(key)!r}")
+        if not (isinstance(t.get("lr"), (int, float)) and t["lr"] > 0):
+            raise InputError(source, f"studies.bithep.{task}.lr", f"must be > 0, got {t.get('lr')!r}")
+
+
+# ----------------------------------------------------------------- data
+def load_jets(path, cfg: dict, task: str) -> dict:
+    """The jets of one task: q/g (``tagging.classes``) for tagging and
+    generation, every jet in the file for the regression; at most the
+    task's ``max_jets`` (0: all), deterministic in the seed."""
+    from ..data.jet_constituents import read_jets, select_classes
+
+    jets = read_jets(path)
+    if task in ("tagging", "generation"):
+        jets = select_classes(jets, cfg["tagging"]["classes"])
+    n, n_max = len(jets["labels"]), cfg[task]["max_jets"]
+    if n_max and n > n_max:
+        keep = np.sort(np.random.default_rng(cfg.get("seed", 0)).choice(n, n_max, replace=False))
+        jets = {k: (v[keep] if isinstance(v, np.ndarray) and len(v) == n else v) for k, v in jets.items()}
+    if len(jets["labels"]) < 20:
+        raise InputError(path, "labels", f"only {len(jets['labels'])} jets for the {task} task")
+    return jets
+
+
+def jet_girth(constituents: np.ndarray) -> np.ndarray:
+    """pT-weighted mean distance of the constituents from the jet axis."""
+    c = np.asarray(constituents, dtype=np.float64)
+    pt = c[..., 0]
+    return (pt * np.hypot(c[..., 1], c[..., 2])).sum(1) / np.clip(pt.sum(1), 1e-9, None)
+
+
+def generation_features(constituents: np.ndarray) -> np.ndarray:
+    """(n, 3) jet observables GEN_OBSERVABLES in physical units."""
+    from ..data.jet_constituents import jet_observables
+
+    obs = jet_observables(constituents)
+    return np.stack([obs["mass"], obs["multiplicity"].astype(np.float64), jet_girth(constituents)], 1)
+
+
+def to_flow_space(obs: np.ndarray, rng) -> np.ndarray:
+    """(mass, n, girth) -> (log mass, n + U(0, 1), log girth) for the flow."""
+    return np.stack([np.log(obs[:, 0]), obs[:, 1] + rng.uniform(size=len(obs)), np.log(obs[:, 2])], 1).astype(np.float32)
+
+
+def from_flow_space(z: np.ndarray) -> np.ndarray:
+    return np.stack([np.exp(z[:, 0]), np.floor(np.clip(z[:, 1], 0, None)), np.exp(z[:, 2])], 1)
+
+
+def train_test(n: int, test_fraction: float, seed: int):
+    """(train, test) index arrays, a random split deterministic in ``seed``."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(np.arange(n), test_size=test_fraction, random_state=seed)
+
+
+# ----------------------------------------------------------------- models
+class DeepSets(nn.Module):
+    """phi (per constituent) -> masked sum / n_slots -> rho. Input (B, N, F)
+    features and (B, N) mask; output (B, n_out)."""
+
+    def __init__(self, in_dim: int, hidden: int, n_out: int, phi_layers: int = 3, rho_layers: int = 3):
+        super().__init__()
+        phi, width = [], in_dim
+        for _ in range(phi_layers):
+            phi += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        rho = []
+        for _ in range(rho_layers - 1):
+            rho += [nn.Linear(hidden, hidden), nn.ReLU()]
+        rho.append(nn.Linear(hidden, n_out))
+        self.phi, self.rho = nn.Sequential(*phi), nn.Sequential(*rho)
+
+    def forward(self, x, mask):
+        h = self.phi(x) * mask[..., None].float()
+        return self.rho(h.sum(1) / x.shape[1])
+
+    def first_last(self) -> list[str]:
+        return ["phi.0", f"rho.{len(self.rho) - 1}"]
+
+
+def quantise(model: nn.Module, precision: str, keep: list[str], act_bits, norm: bool = True,
+             full_norm: bool = True) -> list[str]:
+    """Swap the Linear layers (except ``keep``) for BitLinear at ``precision``.
+    ``full`` with ``norm and full_norm``: float layers behind the same
+    LayerNorm (the reference differs from the quantised nets only in
+    precision); otherwise ``full`` leaves the model as it is."""
+    from ..nn.bitlinear import swap_linear
+
+    if precision not in PRECISIONS:
+        raise InputError("config", "precision", f"unknown precision '{precision}' (known {list(PRECISIONS)})")
+    if precision == "full" and not (norm and full_norm):
+        return []
+    return swap_linear(model, precision, keep=keep, act_bits=act_bits, norm=norm)
+
+
+def flow_first_last(flow: nn.Module) -> list[str]:
+    """Names of the first and last Linear layer of every hyper-network MLP
+    of a zuko flow (its input and output layers)."""
+    from zuko.nn import MLP, MaskedMLP
+
+    names = []
+    for name, mod in flow.named_modules():
+        if isinstance(mod, (MLP, MaskedMLP)):
+            lin = [f"{name}.{k}" for k, m in mod.named_children() if isinstance(m, nn.Linear)]
+            names += [lin[0], lin[-1]] if lin else []
+    return names
+
+
+def _train_cfg(tcfg: dict, seed: int, desc: str):
+    from ..nn.train import TrainConfig
+
+    return TrainConfig(epochs=tcfg["epochs"], batch_size=tcfg["batch_size"], lr=tcfg["lr"], seed=seed,
+                       patience=max(3, tcfg["epochs"] // 3), desc=desc)
+
+
+@torch.no_grad()
+def _predict(model, x, mask, batch: int = 4096) -> np.ndarray:
+    model.eval()
+    return torch.cat([model(x[i:i + batch], mask[i:i + batch]) for i in range(0, len(x), batch)]).numpy()
+
+
+# ----------------------------------------------------------------- tasks
+def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, seed: int):
+    """Train one Deep Sets network of ``task`` at precision ``prec`` on
+    ``tensors`` = (features, mask, target)[tr]; returns its test outputs
+    (n_test,) and the training/memory record."""
+    from ..nn.bitlinear import weight_bits
+    from ..nn.train import fit
+
+    t = cfg[task]
+    x, m, target = tensors
+    torch.manual_seed(seed)
+    model = DeepSets(x.shape[-1], t["hidden"], 1, t["phi_layers"], t["rho_layers"])
+    keep = model.first_last() if cfg["keep_first_last"] else []
+    swapped = quantise(model, prec, keep, cfg["act_bits"], full_norm=cfg["full_norm"])
+    hist = fit(model, loss_fn, (x[tr], m[tr], target[tr]), _train_cfg(t, seed, f"{task}-{prec}"))
+    out = _predict(model, x[te], m[te])[:, 0]
+    if not np.isfinite(out).all():
+        raise FloatingPointError(f"{task}-{prec}: non-finite network outputs")
+    return out, {"memory": weight_bits(model), "swapped_layers": swapped, "epochs_run": len(hist.val_loss),
+                 "best_val_loss": hist.best_val}
+
+
+def _inputs(jets: dict, n: int):
+    from ..nn.jets import particle_features
+
+    if jets["constituents"].shape[1] < n:
+        raise InputError(jets.get("source") or None, "n_constituents",
+                         f"asked for {n} constituents, the file keeps {jets['constituents'].shape[1]}")
+    f, m = particle_features(jets["constituents"], n)
+    return torch.from_numpy(f), torch.from_numpy(m)
+
+
+def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200) -> tuple[dict, dict]:
+    """q/g AUC for full / binary / ternary Deep Sets; returns (metrics, arrays)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    x, m = _inputs(jets, cfg["n_constituents"])
+    y = torch.as_tensor(jets["labels"] == 0, dtype=torch.float32)  # 1 = quark (first class), 0 = gluon
+    tr, te = train_test(len(y), cfg["test_fraction"], seed)
+    bce = nn.functional.binary_cross_entropy_with_logits
+
+    def loss_fn(model, b):
+        return bce(model(b[0], b[1])[:, 0], b[2])
+
+    res, arrays, scores = {}, {"y_test": y[te].numpy()}, {}
+    for prec in PRECISIONS:
+        s, info = _train_deepsets((x, m, y), tr, te, cfg, "tagging", prec, loss_fn, seed)
+        scores[prec] = arrays[f"score_{prec}"] = s
+        fpr, tpr, _ = roc_curve(y[te].numpy(), s)
+        res[prec] = {"auc": float(roc_auc_score(y[te].numpy(), s)), **info, "rejection_at_50": _rejection(fpr, tpr, 0.5)}
+    boot = paired_auc_bootstrap(y[te].numpy(), scores, n_boot, seed)
+    for prec in ("binary", "ternary"):
+        res[prec]["auc_loss"] = res["full"]["auc"] - res[prec]["auc"]
+        res[prec]["auc_loss_err"] = boot[prec]
+    return {"task": "tagging", "n_train": int(len(tr)), "n_test": int(len(te)),
+            "classes": list(jets["class_names"]), "signal": jets["class_names"][0], "results": res}, arrays
+
+
+def _rejection(fpr, tpr, eff: float) -> float:
+    """Background rejection 1 / eps_b at signal efficiency ``eff``."""
+    e_b = float(np.interp(eff, tpr, fpr))
+    return 1.0 / max(e_b, 1e-6)
+
+
+def paired_auc_bootstrap(y: np.ndarray, scores: dict, n_boot: int, seed: int) -> dict:
+    """Bootstrap std of AUC(full) - AUC(prec) on the same resampled test jets."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed + 1)
+    diffs = {p: [] for p in scores if p != "full"}
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() == y[idx].max():
+            continue
+        a = roc_auc_score(y[idx], scores["full"][idx])
+        for p in diffs:
+            diffs[p].append(a - roc_auc_score(y[idx], scores[p][idx]))
+    return {p: float(np.std(d)) if d else float("nan") for p, d in diffs.items()}
+
+
+def resolution(pred: np.ndarray, true: np.ndarray) -> dict:
+    """Relative resolution (half the 16-84 % width of pred/true - 1) and bias (median)."""
+    r = pred / true - 1.0
+    q16, q50, q84 = np.percentile(r, [16, 50, 84])
+    return {"resolution": float((q84 - q16) / 2), "bias": float(q50)}
+
+
+def run_regression(jets: dict, cfg: dict, seed: int) -> tuple[dict, dict]:
+    """Jet-mass regression (log m, standardised) for full / binary / ternary."""
+    from ..data.jet_constituents import jet_observables
+
+    t = cfg["regression"]
+    n = cfg["n_constituents"]
+    mass = jet_observables(jets["constituents"][:, :n])["mass"]
+    ok = mass > t["min_mass"]
+    if ok.sum() < 20:
+        raise InputError(jets.get("source") or None, "constituents", f"only {int(ok.sum())} jets above min_mass")
+    x, m = _inputs(jets, n)
+    x, m, mass = x[ok], m[ok], mass[ok]
+    tr, te = train_test(len(mass), cfg["test_fraction"], seed)
+    logm = np.log(mass)
+    mu, sd = float(logm[tr].mean()), float(logm[tr].std())
+    target = torch.as_tensor((logm - mu) / sd, dtype=torch.float32)
+
+    def loss_fn(model, b):
+        return nn.functional.mse_loss(model(b[0], b[1])[:, 0], b[2])
+
+    res, arrays = {}, {"mass_test": mass[te]}
+    for prec in PRECISIONS:
+        out, info = _train_deepsets((x, m, target), tr, te, cfg, "regression", prec, loss_fn, seed)
+        pred = arrays[f"pred_{prec}"] = np.exp(out.astype(np.float64) * sd + mu)
+        res[prec] = {**resolution(pred, mass[te]), **info}
+    return {"task": "regression", "target": "jet mass of the n leading constituents", "n_train": int(len(tr)),
+            "n_test": int(len(te)), "results": res}, arrays
+
+
+def two_sample_auc(a: np.ndarray, b: np.ndarray, seed: int, rounds: int = 60) -> float:
+    """xgboost classifier AUC separating samples a and b (half to train,
+    half to test; 0.5 = indistinguishable)."""
+    import xgboost
+    from sklearn.metrics import roc_auc_score
+
+    n = min(len(a), len(b))
+    x = np.concatenate([a[:n], b[:n]])
+    y = np.r_[np.zeros(n), np.ones(n)]
+    perm = np.random.default_rng(seed).permutation(2 * n)
+    fit_i, test_i = perm[: n], perm[n:]
+    clf = xgboost.XGBClassifier(n_estimators=rounds, max_depth=3, learning_rate=0.1, n_jobs=1, random_state=seed)
+    clf.fit(x[fit_i], y[fit_i])
+    return float(roc_auc_score(y[test_i], clf.predict_proba(x[test_i])[:, 1]))
+
+
+def w1_scaled(a: np.ndarray, b: np.ndarray, ref_std: np.ndarray) -> list[float]:
+    from scipy.stats import wasserstein_distance
+
+    return [float(wasserstein_distance(a[:, i], b[:, i]) / ref_std[i]) for i in range(a.shape[1])]
+
+
+def run_generation(jets: dict, cfg: dict, seed: int) -> tuple[dict, dict]:
+    """NSF on (log m, n, log girth) for full / binary / ternary hyper-networks."""
+    from ..nn.bitlinear import weight_bits
+    from ..nn.flows import StandardizedFlow
+    from ..nn.train import fit
+
+    t = cfg["generation"]
+    obs = generation_features(jets["constituents"])
+    ok = (obs[:, 0] > 0) & (obs[:, 2] > 0)
+    obs = obs[ok]
+    tr, te = train_test(len(obs), cfg["test_fraction"], seed)
+    rng = np.random.default_rng(seed)
+    z_tr = torch.from_numpy(to_flow_space(obs[tr], rng))
+    truth = obs[te]
+    ref_std = truth.std(0).clip(1e-9)
+    # statistical floor: the training jets themselves vs the test jets
+    floor_auc = two_sample_auc(obs[tr], truth, seed)
+    floor_w1 = w1_scaled(obs[tr], truth, ref_std)
+    res, arrays = {}, {"truth": truth}
+    for prec in PRECISIONS:
+        torch.manual_seed(seed)
+        flow = StandardizedFlow.fitted_to(z_tr, kind="nsf", transforms=t["transforms"], hidden=tuple(t["hidden"]),
+                                          bins=t["bins"])
+        keep = flow_first_last(flow) if cfg["keep_first_last"] else []
+        swapped = quantise(flow, prec, keep, act_bits=None, norm=False)
+        hist = fit(flow, lambda f, b: f.nll(b), (z_tr,), _train_cfg(t, seed, f"generation-{prec}"))
+        torch.manual_seed(seed + 7)
+        with torch.no_grad():
+            z = flow.sample(len(truth)).numpy()
+        good = np.isfinite(z).all(1)
+        gen = from_flow_space(z[good])
+        arrays[f"gen_{prec}"] = gen
+        w1 = w1_scaled(gen, truth, ref_std)
+        res[prec] = {"classifier_auc": two_sample_auc(gen, truth, seed), "w1_over_std": dict(zip(GEN_OBSERVABLES, w1)),
+                     "w1_mean": float(np.mean(w1)), "finite_fraction": float(good.mean()), "memory": weight_bits(flow),
+                     "swapped_layers": len(swapped), "epochs_run": len(hist.val_loss),
+                     "best_val_nll": hist.best_val}
+    return {"task": "generation", "observables": list(GEN_OBSERVABLES), "n_train": int(len(tr)),
+            "n_test": int(len(te)), "activations": "float (weight-only quantisation: per-token statistics would mix "
+            "the inputs the autoregressive masks keep apart)",
+            "truth_vs_train": {"classifier_auc": floor_auc, "w1_mean": float(np.mean(floor_w1))},
+            "results": res}, arrays
+
+
+RUNNERS = {"tagging": run_tagging, "regression": run_regression, "generation": run_generation}
+
+
+def run_task(task: str, jets_path, cfg: dict, seed: int, out_json, out_npz) -> dict:
+    """Run one task on the jets file; write its metrics JSON and arrays (.npz)."""
+    from ..io import atomic_path, write_json
+
+    if task not in TASKS:
+        raise InputError("config", "task", f"unknown task '{task}' (known {list(TASKS)})")
+    check_config(cfg)
+    jets = load_jets(jets_path, {**cfg, "seed": seed}, task)
+    doc, arrays = RUNNERS[task](jets, cfg, seed)
+    doc.update(source=jets.get("source", ""), jets=str(jets_path), seed=seed,
+               keep_first_last=cfg["keep_first_last"], act_bits=cfg["act_bits"], full_norm=cfg["full_norm"])
+    with atomic_path(out_npz) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    write_json(out_json, doc)
+    for prec, r in doc["results"].items():
+        log.info("%s %s: %s", task, prec, {k: v for k, v in r.items() if k not in ("memory", "swapped_layers")})
+    return doc
+
+
+# ----------------------------------------------------------------- report
+def load_results(paths) -> tuple[dict, dict]:
+    """Task JSONs (and the .npz beside each) -> ({task: doc}, {task: arrays})."""
+    from ..io import read_json
+
+    docs, arrays = {}, {}
+    for p in map(Path, paths):
+        doc = read_json(p)
+        task = doc.get("task")
+        if task not in TASKS:
+            raise InputError(p, "task", f"unknown task {task!r} (known {list(TASKS)})")
+        npz = p.with_suffix(".npz")
+        if not npz.exists():
+            raise InputError(npz, None, "file does not exist")
+        with np.load(npz) as z:
+            arrays[task] = {k: z[k] for k in z.files}
+        docs[task] = doc
+    return docs, arrays
+
+
+def claim_holds(tagging: dict, auc_loss_max: float) -> bool:
+    """The rule: AUC(full) - AUC(ternary) <= auc_loss_max (point estimate)."""
+    return bool(tagging["results"]["ternary"]["auc_loss"] <= auc_loss_max)
+
+
+def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str) -> dict:
+    """Figure (per task: metric and weight memory for full / binary /
+    ternary) and metrics.json from the three task results."""
+    from ..metrics import write_metrics
+
+    missing = [t for t in TASKS if t not in docs]
+    if missing:
+        raise InputError("inputs", missing[0], "task result missing")
+    outdir = Path(outdir)
+    tag, reg, gen = docs["tagging"], docs["regression"], docs["generation"]
+    holds = claim_holds(tag, auc_loss_max)
+    summary = {}
+    for task in TASKS:
+        for prec, r in docs[task]["results"].items():
+            summary.setdefault(task, {})[prec] = {k: v for k, v in r.items() if k != "swapped_layers"}
+    tr = tag["results"]
+    metrics = {
+        "rule": f"holds = AUC(full) - AUC(ternary) <= {auc_loss_max} on q/g tagging (point estimate; the paired "
+                "bootstrap error is reported beside it)",
+        "auc_loss_max": auc_loss_max,
+        "tagging_auc": {p: tr[p]["auc"] for p in PRECISIONS},
+        "tagging_auc_loss": {p: tr[p]["auc_loss"] for p in ("binary", "ternary")},
+        "tagging_auc_loss_err": {p: tr[p]["auc_loss_err"] for p in ("binary", "ternary")},
+        "regression_resolution": {p: reg["results"][p]["resolution"] for p in PRECISIONS},
+        "generation_classifier_auc": {p: gen["results"][p]["classifier_auc"] for p in PRECISIONS},
+        "generation_w1_mean": {p: gen["results"][p]["w1_mean"] for p in PRECISIONS},
+        "generation_truth_vs_train": gen["truth_vs_train"],
+        "memory_kbit": {t: {p: docs[t]["results"][p]["memory"]["total_bits"] / 1e3 for p in PRECISIONS} for t in TASKS},
+        "memory_ratio": {t: {p: docs[t]["results"][p]["memory"]["ratio"] for p in PRECISIONS} for t in TASKS},
+        "sizes": {t: {"n_train": docs[t]["n_train"], "n_test": docs[t]["n_test"]} for t in TASKS},
+        "data_source": tag.get("source", ""),
+        "details": summary,
+        "generation_activations": gen["activations"],
+        "tagging_activations": f"LayerNorm + absmax {tag['act_bits']}-bit per token" if tag["act_bits"] else "float",
+        "keep_first_last": tag["keep_first_last"],
+        "full_reference": ("float layers behind the same LayerNorm as the quantised ones" if tag["full_norm"]
+                           else "plain float network (no LayerNorm)"),
+    }
+    loss = tr["ternary"]["auc_loss"]
+    doc = write_metrics(
+        outdir / "metrics.json", study="bithep", paper=PAPER, title=TITLE,
+        key_metric={"name": "q/g AUC loss of ternary (1.58-bit) vs full precision", "value": round(loss, 4)},
+        claim=f"BitNet stays competitive in classification: ternary weights lose at most {auc_loss_max} AUC on "
+              "quark/gluon tagging; regression and generation degrade depending on the network",
+        holds=holds, metrics=metrics, tier=tier)
+    plot(docs, arrays, outdir / "bithep.png")
+    return doc
+
+
+COLORS = {"full": "black", "binary": "tab:red", "ternary": "tab:blue"}
+
+
+def _finish(ax, xlabel: str, ylabel: str, headroom: float = 0.0, fontsize: int = 15) -> None:
+    from .. import plotting
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if headroom:
+        ax.set_ylim(0, ax.get_ylim()[1] * headroom)
+    ax.legend(fontsize=fontsize)
+    plotting.label(ax)
+
+
+def plot(docs: dict, arrays: dict, path) -> None:
+    """Four panels: q/g ROC, mass response, generated vs truth mass, weight memory."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+
+    from .. import plotting
+
+    plotting.style()
+    fig, axes = plt.subplots(1, 4, figsize=(30, 7.5))
+    fig.subplots_adjust(wspace=0.32)
+    ax = axes[0]
+    y = arrays["tagging"]["y_test"]
+    for p in PRECISIONS:
+        fpr, tpr, _ = roc_curve(y, arrays["tagging"][f"score_{p}"])
+        sel = fpr > 0
+        ax.plot(tpr[sel], 1 / fpr[sel], color=COLORS[p], label=f"{p}: AUC {docs['tagging']['results'][p]['auc']:.3f}")
+    ax.set_yscale("log")
+    _finish(ax, r"quark efficiency $\epsilon_q$", r"gluon rejection $1/\epsilon_g$")
+    ax = axes[1]
+    true = arrays["regression"]["mass_test"]
+    bins = np.linspace(-0.6, 0.6, 49)
+    for p in PRECISIONS:
+        r = docs["regression"]["results"][p]
+        ax.hist(np.clip(arrays["regression"][f"pred_{p}"] / true - 1, bins[0], bins[-1]), bins=bins, histtype="step",
+                color=COLORS[p], lw=2, label=f"{p}: $\\sigma$ {r['resolution']:.3f}, bias {r['bias']:+.3f}")
+    _finish(ax, r"$m_\mathrm{pred}/m_\mathrm{true} - 1$ (jet mass)", "test jets", headroom=1.4)
+    ax = axes[2]
+    truth = arrays["generation"]["truth"][:, 0]
+    bins = np.linspace(0, np.percentile(truth, 99.5), 41)
+    ax.hist(truth, bins=bins, histtype="stepfilled", color="0.85", label="truth (test jets)", density=True)
+    for p in PRECISIONS:
+        r = docs["generation"]["results"][p]
+        ax.hist(arrays["generation"][f"gen_{p}"][:, 0], bins=bins, histtype="step", color=COLORS[p], lw=2, density=True,
+                label=f"{p}: clf AUC {r['classifier_auc']:.3f}, $W_1$ {r['w1_mean']:.3f}")
+    _finish(ax, "jet mass [GeV]", "normalised", headroom=1.4, fontsize=14)
+    ax = axes[3]
+    width = 0.25
+    for k, p in enumerate(PRECISIONS):
+        vals = [docs[t]["results"][p]["memory"]["total_bits"] / 8e3 for t in TASKS]
+        xs = np.arange(len(TASKS)) + (k - 1) * width
+        ax.bar(xs, vals, width, color=COLORS[p], label=p)
+        if p != "full":
+            for x_, v, t in zip(xs, vals, TASKS):
+                ax.text(x_, v * 1.1, f"/{docs[t]['results'][p]['memory']['ratio']:.1f}", ha="center", fontsize=12)
+    ax.set_xticks(np.arange(len(TASKS)), TASKS)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    _finish(ax, "", "weight memory [kB]")
+    plotting.save(fig, path)

@@ -1,0 +1,213 @@
+"""BitHEP: BitLinear layers (binary / ternary, STE, memory) and the three tasks."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from colliderflow.errors import InputError
+from colliderflow.nn import bitlinear as bl
+from colliderflow.studies import bithep
+
+
+def _cfg(**over):
+    cfg = dict(n_constituents=16, test_fraction=0.3, auc_loss_max=0.02, keep_first_last=True, act_bits=8, full_norm=True,
+               tagging=dict(classes=["q", "g"], hidden=32, phi_layers=2, rho_layers=2, epochs=12, batch_size=128,
+                            lr=0.003, max_jets=0),
+               regression=dict(hidden=32, phi_layers=2, rho_layers=2, epochs=3, batch_size=128, lr=0.003, max_jets=0,
+                               min_mass=1.0),
+               generation=dict(transforms=1, hidden=[16, 16, 16], bins=4, epochs=2, batch_size=128, lr=0.003,
+                               max_jets=0))
+    cfg.update(over)
+    return cfg
+
+
+# ------------------------------------------------------------------ layers
+@pytest.mark.parametrize("mode", bl.MODES)
+def test_weights_take_only_the_allowed_values(mode):
+    torch.manual_seed(0)
+    layer = bl.BitLinear(40, 30, mode=mode)
+    levels, scale = layer.quantized()
+    allowed = {-1.0, 1.0} if mode == "binary" else {-1.0, 0.0, 1.0}
+    assert set(levels.unique().tolist()) == allowed
+    assert torch.isclose(scale, layer.weight.abs().mean())
+    if mode == "ternary":
+        # absmean rounding zeroes |w| < mean|w| / 2: about 30-40 % of a uniform init
+        assert 0.15 < float((levels == 0).float().mean()) < 0.5
+    # the forward pass uses exactly scale * levels on LayerNorm + 8-bit absmax inputs
+    x = torch.randn(7, 40)
+    xq = bl.quantize_activations(nn.functional.layer_norm(x, (40,)), 8)
+    assert len(torch.unique(torch.round(xq[0] * 128 / xq[0].abs().max()))) <= 256
+    torch.testing.assert_close(layer(x), nn.functional.linear(xq, scale * levels, layer.bias))
+
+
+def test_ste_gradient_reaches_the_latent_weights():
+    torch.manual_seed(1)
+    for mode in bl.MODES:
+        layer = bl.BitLinear(6, 4, mode=mode)
+        x = torch.randn(5, 6, requires_grad=True)
+        g_out = torch.randn(5, 4)
+        (layer(x) * g_out).sum().backward()
+        xq = bl.quantize_activations(nn.functional.layer_norm(x.detach(), (6,)), 8)
+        # straight through: dL/dW = dL/dW_q = g_out^T x_q (a plain sign() would give zero)
+        torch.testing.assert_close(layer.weight.grad, g_out.T @ xq)
+        assert x.grad is not None and x.grad.abs().sum() > 0
+        assert layer.bias.grad is not None
+
+
+def test_quantise_without_norm_or_activation_bits_is_weight_only():
+    torch.manual_seed(2)
+    layer = bl.BitLinear(5, 3, mode="ternary", act_bits=None, norm=False)
+    x = torch.randn(4, 5)
+    levels, scale = layer.quantized()
+    torch.testing.assert_close(layer(x), nn.functional.linear(x, scale * levels, layer.bias))
+    with pytest.raises(ValueError, match="mode"):
+        bl.BitLinear(3, 3, mode="quaternary")
+
+
+def test_memory_accounting():
+    model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5))
+    full = bl.weight_bits(model)
+    assert full["total_bits"] == full["full_bits"] == 32 * (200 + 20 + 100 + 5) and full["ratio"] == 1.0
+    for mode, bits in (("binary", 1.0), ("ternary", math.log2(3))):
+        m = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5))
+        assert bl.swap_linear(m, mode) == ["0", "2"]
+        mem = bl.weight_bits(m)
+        assert mem["quantised_weights"] == 300 and mem["float_params"] == 25 and mem["quantised_layers"] == 2
+        assert mem["total_bits"] == pytest.approx(300 * bits + 2 * 32 + 25 * 32)
+    kept = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5))
+    bl.swap_linear(kept, "ternary", keep=["2"])
+    assert bl.weight_bits(kept)["total_bits"] == pytest.approx(200 * math.log2(3) + 32 + 32 * (20 + 100 + 5))
+
+
+def test_swap_keeps_weights_masks_and_attention():
+    from colliderflow.nn.jets import JetTransformer
+
+    torch.manual_seed(3)
+    model = JetTransformer(5, dim=16, heads=2, layers=1, n_out=1)
+    x, mask = torch.randn(3, 6, 5), torch.ones(3, 6, dtype=torch.bool)
+    swapped = bl.swap_linear(model, "binary", keep=["head"])
+    assert "blocks.0.linear1" in swapped and "head" not in swapped
+    assert not any("self_attn" in s for s in swapped), "MultiheadAttention reads its weights directly"
+    assert model(x, mask).shape == (3, 1)
+    with pytest.raises(ValueError, match="keep"):
+        bl.swap_linear(model, "ternary", keep=["nope"])
+
+
+def test_full_mode_is_the_float_reference_with_the_same_norm():
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 2))
+    ref = nn.Sequential(nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 2))
+    ref.load_state_dict(model.state_dict())
+    assert bl.swap_linear(model, "full", keep=["0"]) == ["2"]
+    x = torch.randn(4, 8)
+    h = ref[1](ref[0](x))
+    torch.testing.assert_close(model(x), ref[2](nn.functional.layer_norm(h, (6,))))
+    mem = bl.weight_bits(model)
+    assert mem["total_bits"] == mem["full_bits"] and mem["quantised_layers"] == 0
+
+
+def test_quantised_flow_stays_autoregressive():
+    """zuko's masked layers keep their mask: the Jacobian stays triangular."""
+    from colliderflow.nn.flows import StandardizedFlow
+
+    torch.manual_seed(4)
+    flow = StandardizedFlow(3, kind="maf", transforms=1, hidden=(16, 16))
+    n = len(bl.swap_linear(flow, "ternary", act_bits=None, norm=False))
+    assert n == 3
+    layer = next(m for m in flow.modules() if isinstance(m, bl.BitLinear))
+    levels, _ = layer.quantized()
+    assert torch.all(levels[~layer.mask] == 0)
+    jac = torch.autograd.functional.jacobian(lambda v: flow.latent(v[None])[0], torch.randn(3))
+    assert torch.all(jac.triu(1) == 0) and torch.all(jac.diagonal() != 0)
+
+
+# ------------------------------------------------------------------ study helpers
+def test_resolution_girth_and_bad_config(tmp_path):
+    true = np.full(10000, 50.0)
+    pred = true * (1 + np.random.default_rng(0).normal(0.02, 0.1, 10000))
+    r = bithep.resolution(pred, true)
+    assert r["resolution"] == pytest.approx(0.1, rel=0.05) and r["bias"] == pytest.approx(0.02, abs=0.005)
+    jet = np.array([[[30.0, 0.1, 0.0], [10.0, 0.0, -0.2], [0.0, 0.0, 0.0]]])
+    assert bithep.jet_girth(jet)[0] == pytest.approx((30 * 0.1 + 10 * 0.2) / 40)
+    for key, value in (("n_constituents", 1), ("test_fraction", 1.5), ("auc_loss_max", 0.0), ("act_bits", 1)):
+        with pytest.raises(InputError, match=key):
+            bithep.check_config(_cfg(**{key: value}))
+    bad = _cfg()
+    bad["regression"]["epochs"] = 0
+    with pytest.raises(InputError, match="regression.epochs"):
+        bithep.check_config(bad)
+    with pytest.raises(InputError, match="does not exist"):
+        bithep.run_task("tagging", tmp_path / "missing.h5", _cfg(), 0, tmp_path / "t.json", tmp_path / "t.npz")
+    with pytest.raises(InputError, match="task"):
+        bithep.run_task("dance", tmp_path / "missing.h5", _cfg(), 0, tmp_path / "t.json", tmp_path / "t.npz")
+
+
+@pytest.fixture(scope="module")
+def qg_jets(tmp_path_factory):
+    from colliderflow.data import jet_constituents as jc
+
+    path = tmp_path_factory.mktemp("bithep") / "jets.h5"
+    jc.write_jets(path, jc.generate_toy(2400, 16, seed=5, classes=("q", "g", "W")), "toy")
+    return path
+
+
+def test_ternary_tagging_within_the_auc_loss(qg_jets, tmp_path):
+    """The paper's classification claim on a tiny q/g toy: ternary loses at most
+    auc_loss_max AUC against full precision (+ 2 sigma of the paired bootstrap)."""
+    torch.set_num_threads(1)
+    cfg = _cfg()
+    doc = bithep.run_task("tagging", qg_jets, cfg, 0, tmp_path / "t.json", tmp_path / "t.npz")
+    res = doc["results"]
+    assert doc["n_train"] + doc["n_test"] == 1600, "the W jets are not used"
+    assert res["full"]["auc"] > 0.85, "the full-precision tagger learned"
+    tern = res["ternary"]
+    print({p: r["auc"] for p, r in res.items()}, tern["auc_loss_err"])
+    assert tern["auc_loss"] <= cfg["auc_loss_max"] + 2 * tern["auc_loss_err"], tern
+    assert res["ternary"]["memory"]["ratio"] > 4 and res["binary"]["memory"]["ratio"] > res["ternary"]["memory"]["ratio"]
+    assert bithep.claim_holds(doc, 1.0) and not bithep.claim_holds(doc, tern["auc_loss"] - 1e-6)
+
+
+def test_regression_and_generation_run_on_tiny_inputs(qg_jets, tmp_path):
+    torch.set_num_threads(1)
+    cfg = _cfg()
+    reg = bithep.run_task("regression", qg_jets, cfg, 0, tmp_path / "r.json", tmp_path / "r.npz")
+    assert reg["n_train"] + reg["n_test"] > 2000  # every class
+    assert all(0 < r["resolution"] < 1 for r in reg["results"].values())
+    gen = bithep.run_task("generation", qg_jets, cfg, 0, tmp_path / "g.json", tmp_path / "g.npz")
+    for r in gen["results"].values():
+        assert 0.4 < r["classifier_auc"] <= 1 and r["finite_fraction"] > 0.99
+    with np.load(tmp_path / "g.npz") as z:
+        assert z["gen_ternary"].shape[1] == 3 and np.all(z["gen_ternary"][:, 1] == np.floor(z["gen_ternary"][:, 1]))
+
+
+@pytest.mark.real
+def test_quarkgluon_excerpt_has_the_tagging_classes(shared_data):
+    from colliderflow.data import jet_constituents as jc
+
+    jets = jc.read_part_excerpt(shared_data / "jets_part_samples" / "quarkgluon", 64, class_names=("g", "q"))
+    qg = jc.select_classes(jets, ["q", "g"])
+    obs = bithep.generation_features(qg["constituents"])
+    assert np.all(np.isfinite(obs)) and len(qg["labels"]) == len(jets["labels"])
+    assert obs[qg["labels"] == 1, 1].mean() > obs[qg["labels"] == 0, 1].mean(), "gluons have more constituents"
+
+
+# ------------------------------------------------------------------ smoke tier
+def test_smoke_outputs(smoke_run):
+    doc = json.loads((smoke_run / "results/bithep/metrics.json").read_text())
+    m = doc["metrics"]
+    assert doc["study"] == "bithep" and isinstance(doc["holds"], bool)
+    assert doc["holds"] == (m["tagging_auc_loss"]["ternary"] <= m["auc_loss_max"])
+    assert doc["key_metric"]["value"] == pytest.approx(m["tagging_auc"]["full"] - m["tagging_auc"]["ternary"], abs=1e-4)
+    for task in bithep.TASKS:
+        mem = m["memory_kbit"][task]
+        assert mem["full"] > mem["ternary"] > mem["binary"] > 0
+    assert all(0.5 < a <= 1 for a in m["tagging_auc"].values())
+    assert all(np.isfinite(v) for v in m["regression_resolution"].values())
+    for suffix in ("png", "pdf"):
+        assert (smoke_run / f"results/bithep/bithep.{suffix}").stat().st_size > 1000
