@@ -112,6 +112,22 @@ def test_lgatr_invariant_under_boosts_and_rotations_baseline_not(jets, readout):
         assert np.median(_shift(base, p, m, w)) > 0.05 * b_spread
 
 
+def test_spurions_break_the_symmetry_down_to_rotations_about_the_beam(jets):
+    """The paper's tagging setup (beam x-y plane and time references) keeps
+    only rotations about z: those leave the output unchanged, a boost does not."""
+    p, m = jets["p4"], jets["mask"]
+    torch.manual_seed(2)
+    model = lg.LGATrTagger(lg.global_scale(p, m), blocks=1, mv_channels=4, s_channels=4, heads=1,
+                           spurions=True).double().eval()
+    with torch.no_grad():
+        for par in model.parameters():
+            par.mul_(3.0)
+    ref = lg.predict(model, p, m)
+    rot_z = rotation_matrix(np.broadcast_to([0.0, 0.0, 1.0], (len(p), 3)), np.linspace(0.3, 6.0, len(p)))
+    assert np.abs(lg.predict(model, apply_lorentz(rot_z, p), m) - ref).max() < 1e-9 * ref.std()
+    assert np.median(_shift(model, p, m, 1.0)) > 1e-3 * ref.std()
+
+
 def test_padding_and_order_do_not_matter(jets):
     p, m = jets["p4"], jets["mask"]
     torch.manual_seed(1)

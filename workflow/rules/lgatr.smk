@@ -30,6 +30,7 @@ rule lgatr_train:
     output:
         result="results/lgatr/seed{seed}/result.json",
         lgatr="results/lgatr/seed{seed}/lgatr.pt",
+        lgatr_sb="results/lgatr/seed{seed}/lgatr_sb.pt",
         baseline="results/lgatr/seed{seed}/baseline.pt",
     wildcard_constraints:
         seed=r"\d+",
@@ -53,7 +54,7 @@ rule lgatr_report:
     input:
         jets=LGATR_JETS,
         results=expand("results/lgatr/seed{seed}/result.json", seed=LGATR_SEEDS),
-        models=expand("results/lgatr/seed{seed}/{kind}.pt", seed=LGATR_SEEDS[:1], kind=("lgatr", "baseline")),
+        models=expand("results/lgatr/seed{seed}/{kind}.pt", seed=LGATR_SEEDS[:1], kind=("lgatr", "lgatr_sb", "baseline")),
     output:
         metrics="results/lgatr/metrics.json",
         performance=report(
