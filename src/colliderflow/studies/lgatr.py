@@ -110,9 +110,11 @@ def global_scale(p4: np.ndarray, mask: np.ndarray) -> float:
 
 # ----------------------------------------------------------------- models
 class LGATrTagger(torch.nn.Module):
-    """Lorentz-invariant binary tagger: ``forward(p4 (B, N, 4) GeV, mask
-    (B, N)) -> logit (B,)``. Hyper-parameters: ``blocks``, ``mv_channels``,
-    ``s_channels``, ``heads``, ``mlp_ratio``, ``readout``."""
+    """L-GATr binary tagger: ``forward(p4 (B, N, 4) GeV, mask (B, N)) ->
+    logit (B,)``, Lorentz invariant without spurions. Hyper-parameters:
+    ``blocks``, ``mv_channels``, ``s_channels``, ``heads``, ``mlp_ratio``,
+    ``readout``; ``spurions`` adds the beam and time reference multivectors
+    (times ``spurion_scale``) as input channels of every constituent."""
 
     def __init__(self, scale: float, blocks: int = 2, mv_channels: int = 4, s_channels: int = 8,
                  heads: int = 2, mlp_ratio: int = 2, readout: str = "mean", spurions: bool = False,
