@@ -31,6 +31,7 @@ include: "workflow/rules/adammcmc.smk"
 include: "workflow/rules/omnijet.smk"
 include: "workflow/rules/jet_radiation.smk"
 include: "workflow/rules/bithep.smk"
+include: "workflow/rules/lgatr.smk"
 # last: the summary collects the studies registered above
 include: "workflow/rules/summary.smk"
 

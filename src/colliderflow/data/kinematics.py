@@ -55,3 +55,60 @@ def produce(rng: np.random.Generator, mass, pt_scale: float, y_sigma: float):
     mt = np.sqrt(mass**2 + pt**2)
     return vector.array({"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": mt * np.sinh(y),
                          "E": mt * np.cosh(y)})
+
+
+# ----------------------------------------------------------- Lorentz transforms
+# 4x4 matrices acting on (E, px, py, pz) with the metric diag(+1, -1, -1, -1);
+# used to test Lorentz invariance (the L-GATr study). Batched: leading axes
+# of the parameters become leading axes of the matrices.
+MINKOWSKI = np.diag([1.0, -1.0, -1.0, -1.0])
+
+
+def boost_matrix(rapidity, direction) -> np.ndarray:
+    """Pure boosts (..., 4, 4) with rapidity ``rapidity`` (...,) along the
+    unit 3-vectors ``direction`` (..., 3) (normalised here): a particle at
+    rest gets velocity beta = tanh(rapidity) along ``direction``."""
+    w = np.asarray(rapidity, float)
+    n = np.asarray(direction, float)
+    n = n / np.linalg.norm(n, axis=-1, keepdims=True)
+    out = np.zeros(np.broadcast_shapes(w.shape, n.shape[:-1]) + (4, 4))
+    out[..., 0, 0] = np.cosh(w)
+    out[..., 0, 1:] = out[..., 1:, 0] = np.sinh(w)[..., None] * n
+    out[..., 1:, 1:] = np.eye(3) + (np.cosh(w) - 1)[..., None, None] * n[..., :, None] * n[..., None, :]
+    return out
+
+
+def rotation_matrix(axis, angle) -> np.ndarray:
+    """Rotations (..., 4, 4) by ``angle`` (...,) about the unit 3-vectors
+    ``axis`` (..., 3) (Rodrigues); the energy row/column is the identity."""
+    a = np.asarray(axis, float)
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    t = np.asarray(angle, float)[..., None, None]
+    k = np.zeros(a.shape[:-1] + (3, 3))
+    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -a[..., 2], a[..., 1], -a[..., 0]
+    k = k - np.swapaxes(k, -1, -2)
+    r3 = np.eye(3) + np.sin(t) * k + (1 - np.cos(t)) * (k @ k)
+    out = np.zeros(r3.shape[:-2] + (4, 4))
+    out[..., 0, 0] = 1.0
+    out[..., 1:, 1:] = r3
+    return out
+
+
+def random_lorentz(rng: np.random.Generator, n: int, rapidity: float) -> np.ndarray:
+    """``n`` proper orthochronous Lorentz transformations (n, 4, 4): a
+    uniformly random rotation (random axis, angle in [0, 2 pi)) followed by a
+    boost of the given rapidity along a random direction."""
+    def unit(k):
+        v = rng.normal(size=(k, 3))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    rot = rotation_matrix(unit(n), rng.uniform(0, 2 * np.pi, n))
+    return boost_matrix(np.full(n, float(rapidity)), unit(n)) @ rot
+
+
+def apply_lorentz(matrices: np.ndarray, p4: np.ndarray) -> np.ndarray:
+    """Transform four-vectors ``p4`` (n, ..., 4) with one matrix per leading
+    entry (n, 4, 4): every constituent of a jet gets its jet's transform."""
+    p = np.asarray(p4, float)
+    flat = p.reshape(len(p), -1, 4)
+    return np.einsum("nij,nkj->nki", matrices, flat).reshape(p.shape)

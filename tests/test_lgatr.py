@@ -1,0 +1,212 @@
+"""L-GATr (arXiv:2411.00446): Lorentz transforms, the invariant tagger vs the
+plain transformer under boosts and rotations, metrics, bad config, smoke outputs."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from colliderflow.data import jet_constituents as jc
+from colliderflow.data.kinematics import (MINKOWSKI, apply_lorentz, boost_matrix, random_lorentz,
+                                          rotation_matrix)
+from colliderflow.errors import InputError
+
+from .conftest import REPO
+
+torch = pytest.importorskip("torch")
+lg = pytest.importorskip("colliderflow.studies.lgatr")
+
+
+def _minkowski(a, b):
+    return a[..., 0] * b[..., 0] - (a[..., 1:] * b[..., 1:]).sum(-1)
+
+
+@pytest.fixture(scope="module")
+def jets():
+    d = jc.select_classes(jc.generate_toy(66, 16, seed=5, classes=jc.FINE_CLASSES), ["t", "q", "g"])
+    return {"p4": jc.four_vectors(d["constituents"][:, :8]), "mask": jc.constituent_mask(d["constituents"][:, :8]),
+            "y": (d["labels"] == 0).astype(np.float32)}
+
+
+# ------------------------------------------------------------- kinematics
+def test_lorentz_matrices_preserve_the_metric_and_match_vector():
+    import vector
+
+    rng = np.random.default_rng(1)
+    lam = random_lorentz(rng, 20, 2.5)
+    np.testing.assert_allclose(np.swapaxes(lam, 1, 2) @ MINKOWSKI @ lam, np.broadcast_to(MINKOWSKI, lam.shape),
+                               atol=1e-9)
+    np.testing.assert_allclose(np.linalg.det(lam), 1.0, rtol=1e-9)  # proper
+    assert np.all(lam[:, 0, 0] >= 1.0)  # orthochronous
+    np.testing.assert_allclose(lam[:, 0, 0], math.cosh(2.5), rtol=1e-12)  # gamma of the boost (rotation first)
+    # a boost along z agrees with scikit-hep vector's
+    b = boost_matrix(0.8, [0.0, 0.0, 1.0]) @ np.array([10.0, 1.0, 2.0, 3.0])
+    v = vector.obj(E=10.0, px=1.0, py=2.0, pz=3.0).boost_beta3(vector.obj(x=0.0, y=0.0, z=math.tanh(0.8)))
+    np.testing.assert_allclose(b, [v.E, v.px, v.py, v.pz], rtol=1e-12)
+    # rapidities add along one axis; rotations keep E and |p|
+    n = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(boost_matrix(0.3, n) @ boost_matrix(1.1, n), boost_matrix(1.4, n), atol=1e-12)
+    r = rotation_matrix([0.2, 0.3, -1.0], 1.3) @ np.array([5.0, 1.0, 2.0, 3.0])
+    assert r[0] == 5.0 and math.isclose(np.linalg.norm(r[1:]), math.sqrt(14), rel_tol=1e-12)
+
+
+def test_apply_lorentz_keeps_every_pair_invariant(jets):
+    p = jets["p4"]
+    q = apply_lorentz(random_lorentz(np.random.default_rng(2), len(p), 1.5), p)
+    assert q.shape == p.shape and np.all(q[~jets["mask"]] == 0)
+    pairs = _minkowski(p[:, :, None], p[:, None, :])
+    scale = p[..., 0].max() ** 2
+    np.testing.assert_allclose(_minkowski(q[:, :, None], q[:, None, :]), pairs, atol=1e-9 * scale)
+    assert np.abs(q - p).max() > 0.1 * p[..., 0].max()  # the components did change
+
+
+def test_global_scale_is_one_lorentz_invariant_number(jets):
+    p, m = jets["p4"], jets["mask"]
+    s = lg.global_scale(p, m)
+    jet = p.sum(1)
+    mass = np.sqrt(np.clip(_minkowski(jet, jet), 0, None))
+    assert math.isclose(s, np.median(mass) / p.shape[1], rel_tol=1e-9)  # median jet mass / N
+    q = apply_lorentz(random_lorentz(np.random.default_rng(3), len(p), 2.0), p)
+    assert math.isclose(lg.global_scale(q, m), s, rel_tol=1e-9)
+    with pytest.raises(InputError, match="scale"):
+        lg.global_scale(np.zeros((3, 4, 4)), np.zeros((3, 4), bool))
+
+
+# ------------------------------------------------------------- invariance
+def _shift(model, p4, mask, rapidity, seed=0):
+    lam = random_lorentz(np.random.default_rng(seed), len(p4), rapidity)
+    return np.abs(lg.predict(model, apply_lorentz(lam, p4), mask) - lg.predict(model, p4, mask))
+
+
+@pytest.mark.parametrize("readout", lg.READOUTS)
+def test_lgatr_invariant_under_boosts_and_rotations_baseline_not(jets, readout):
+    """The issue's test: boost (rapidity up to 3, beta <= 0.995) and rotate all
+    constituents of each jet; L-GATr's logit moves by < 1e-9 of its spread in
+    float64 and < 1e-3 in float32 up to rapidity 1 (beta 0.76); the plain
+    transformer's moves by more than 5 % of its spread."""
+    p, m = jets["p4"], jets["mask"]
+    hp = dict(blocks=2, mv_channels=4, s_channels=4, heads=2, mlp_ratio=2, readout=readout)
+    torch.manual_seed(0)
+    model = lg.LGATrTagger(lg.global_scale(p, m), **hp).eval()
+    with torch.no_grad():  # larger than initial weights, so the outputs spread and the test has teeth
+        for par in model.parameters():
+            par.mul_(3.0)
+    ref32 = lg.predict(model, p, m)
+    spread32 = ref32.std()
+    assert spread32 > 1e-3, "outputs must depend on the jet"
+    lo32 = np.concatenate([_shift(model, p, m, w, k) for k, w in enumerate((0.0, 0.5, 1.0))])
+    assert np.median(lo32) < 1e-3 * spread32
+    model64 = model.double()
+    spread64 = lg.predict(model64, p, m).std()
+    for k, w in enumerate((0.0, 0.5, 1.0, 2.0, 3.0)):
+        assert _shift(model64, p, m, w, k).max() < 1e-9 * spread64, f"rapidity {w}"
+    torch.manual_seed(0)
+    base = lg.BaselineTagger(*lg.component_stats(p, m), dim=16, heads=2, layers=1).eval()
+    b_spread = lg.predict(base, p, m).std()
+    for w in (0.0, 1.0, 3.0):  # rotations alone already change it
+        assert np.median(_shift(base, p, m, w)) > 0.05 * b_spread
+
+
+def test_spurions_break_the_symmetry_down_to_rotations_about_the_beam(jets):
+    """The paper's tagging setup (beam x-y plane and time references) keeps
+    only rotations about z: those leave the output unchanged, a boost does not."""
+    p, m = jets["p4"], jets["mask"]
+    torch.manual_seed(2)
+    model = lg.LGATrTagger(lg.global_scale(p, m), blocks=1, mv_channels=4, s_channels=4, heads=1,
+                           spurions=True).double().eval()
+    with torch.no_grad():
+        for par in model.parameters():
+            par.mul_(3.0)
+    ref = lg.predict(model, p, m)
+    rot_z = rotation_matrix(np.broadcast_to([0.0, 0.0, 1.0], (len(p), 3)), np.linspace(0.3, 6.0, len(p)))
+    assert np.abs(lg.predict(model, apply_lorentz(rot_z, p), m) - ref).max() < 1e-9 * ref.std()
+    assert np.median(_shift(model, p, m, 1.0)) > 1e-3 * ref.std()
+
+
+def test_padding_and_order_do_not_matter(jets):
+    p, m = jets["p4"], jets["mask"]
+    torch.manual_seed(1)
+    model = lg.LGATrTagger(lg.global_scale(p, m), blocks=1, mv_channels=2, s_channels=4, heads=1, readout="token")
+    model = model.double().eval()
+    ref = lg.predict(model, p, m)
+    # extra zero-padded slots are masked out of the attention
+    wide = np.concatenate([p, np.zeros_like(p[:, :3])], 1)
+    np.testing.assert_allclose(lg.predict(model, wide, np.concatenate([m, np.zeros_like(m[:, :3])], 1)), ref,
+                               atol=1e-10)
+    perm = np.random.default_rng(0).permutation(p.shape[1])
+    np.testing.assert_allclose(lg.predict(model, p[:, perm], m[:, perm]), ref, atol=1e-10)
+
+
+def test_parameter_counts_are_comparable():
+    cfg = _cfg()
+    a = lg.n_params(lg.LGATrTagger(1.0, **cfg["lgatr"]))
+    b = lg.n_params(lg.BaselineTagger(np.zeros(4), np.ones(4), **cfg["baseline"]))
+    assert 0.5 < a / b < 2.0, (a, b)
+
+
+# ------------------------------------------------------------- metrics
+def test_roc_summary_separation_and_chance():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(500), np.zeros(2000)]
+    perfect = lg.roc_summary(y, y + 0.01 * rng.random(len(y)), 0.5)
+    assert perfect["auc"] == 1.0 and perfect["rejection"] == 2000  # no background passes: lower bound n_B
+    chance = lg.roc_summary(y, rng.random(len(y)), 0.5)
+    assert abs(chance["auc"] - 0.5) < 0.05 and 1.6 < chance["rejection"] < 2.5  # 1/eps_B = 1/eps_S
+
+
+# ------------------------------------------------------------- bad input
+def _cfg():
+    import yaml
+
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"]["lgatr"]
+
+
+def test_bad_config_and_input_raise_input_error(tmp_path):
+    path = tmp_path / "jets.h5"
+    jc.write_jets(path, jc.generate_toy(110, 16, seed=0, classes=jc.FINE_CLASSES), "toy")
+    good = dict(_cfg(), n_test=10, train_sizes=[10, 20], n_constituents=8)
+    bad = [({"train_sizes": [20, 10]}, "train_sizes"), ({"background": ["t"]}, "background"),
+           ({"signal": "top"}, "class_names"), ({"n_constituents": 32}, "constituents"),
+           ({"n_test": 30}, "n_test"), ({"train_sizes": [10, 500]}, "train_sizes"),
+           ({"lgatr": dict(good["lgatr"], readout="max")}, "readout"), ({"efficiency": 1.5}, "efficiency")]
+    for change, field in bad:
+        with pytest.raises(InputError, match=field):
+            lg.run_seed(path, tmp_path / "out", dict(good, **change), 0, 0)
+    with pytest.raises(InputError, match="does not exist"):
+        lg.run_seed(tmp_path / "missing.h5", tmp_path / "out", good, 0, 0)
+    # the command line: one line naming the field, exit status 2
+    proc = subprocess.run([sys.executable, str(REPO / "workflow" / "scripts" / "lgatr_train.py"), "--jets", str(path),
+                           "--outdir", str(tmp_path / "out"), "--cfg", json.dumps(dict(good, train_sizes=[20, 10])),
+                           "--seed", "0", "--data-seed", "0"], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
+    assert proc.returncode == 2 and "train_sizes" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------- smoke outputs
+def test_smoke_outputs(smoke_run):
+    out = smoke_run / "results" / "lgatr"
+    doc = json.loads((out / "metrics.json").read_text())
+    for name in ("lgatr_performance", "lgatr_invariance"):
+        assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.pdf").stat().st_size > 0
+    m, cfg = doc["metrics"], _cfg()
+    inv, tol = m["invariance"], cfg["invariance"]
+    smoke_sizes = m["performance"]["lgatr"]["n_train"]
+    assert len(smoke_sizes) >= 2 and len(m["seeds"]) >= 2
+    # the invariance numbers themselves: float64 L-GATr at rounding level, the baseline clearly not invariant
+    assert max(inv["lgatr_float64"]["relative_max"]) < tol["tol_float64"]
+    assert min(inv["baseline"]["relative_median"]) > tol["baseline_min_shift"]
+    assert max(inv["lgatr_float32"]["relative_median"]) < 1e3 * max(inv["lgatr_float64"]["relative_max"]) + 1e-2
+    # trained taggers separate top from QCD on the toy
+    for kind in ("lgatr", "baseline"):
+        assert min(m["performance"][kind]["auc"]) > 0.8, kind
+    assert 0.5 < m["n_params"]["lgatr"] / m["n_params"]["baseline"] < 2.0
+    # holds follows from the numbers by the stated rule
+    small = m["smallest_size"]
+    assert small["lgatr_not_worse"] == (small["auc_lgatr"] >= small["auc_baseline"] - small["seed_spread"])
+    assert doc["holds"] == (m["invariance_within_tolerance"] and m["baseline_not_invariant"]
+                            and small["lgatr_not_worse"])
