@@ -3,10 +3,8 @@
 Wasserstein distances, figures (with the published challenge tables as
 context) and metrics.json."""
 import argparse
-import json
 
 from colliderflow.cli import run, set_threads
-from colliderflow.errors import InputError
 from colliderflow.studies import l2lflows
 
 
@@ -25,10 +23,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     set_threads(a.threads)
-    try:
-        cfg = json.loads(a.config)
-    except json.JSONDecodeError as exc:
-        raise InputError("--config", "studies.l2lflows", f"not valid JSON ({exc.msg})") from None
+    cfg = l2lflows.parse_config(a.config)
     l2lflows.report_step(a.train, a.test, a.geometry, a.generated, a.summary, cfg, a.seed, a.outdir,
                          tables=a.tables, tier=a.tier)
 

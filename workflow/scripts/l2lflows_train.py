@@ -2,10 +2,8 @@
 """L2LFlows: train the energy flow and the convolutional layer flows, save the
 model and generate showers for the test file's incident energies."""
 import argparse
-import json
 
 from colliderflow.cli import run, set_threads
-from colliderflow.errors import InputError
 from colliderflow.studies import l2lflows
 
 
@@ -22,10 +20,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     set_threads(a.threads)
-    try:
-        cfg = json.loads(a.config)
-    except json.JSONDecodeError as exc:
-        raise InputError("--config", "studies.l2lflows", f"not valid JSON ({exc.msg})") from None
+    cfg = l2lflows.parse_config(a.config)
     l2lflows.train_step(a.train, a.test, a.geometry, cfg, a.seed, a.model, a.generated, a.summary)
 
 

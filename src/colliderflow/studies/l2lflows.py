@@ -232,11 +232,15 @@ class L2LFlow(nn.Module):
         self.layers = nn.ModuleList(LayerFlow(tuple(shape), previous=i > 0, transforms=layer["transforms"],
                                               channels=layer["channels"], bins=layer["bins"])
                                     for i in range(n_layers))
+        # range of log(E_l/E_inc) in the training data: sampled energies are clipped to it (the flow's
+        # Gaussian tails would otherwise give rare layer energies far above the incident energy)
+        self.register_buffer("log_frac_min", torch.full((n_layers,), -30.0))
+        self.register_buffer("log_frac_max", torch.zeros(n_layers))
 
     @torch.no_grad()
     def sample(self, log_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(log(E_l/E_inc) (N, L), y (N, L, n_pix)) for log incident energies (N,)."""
-        log_frac = self.energy.sample(c=log_e[:, None])
+        log_frac = torch.clamp(self.energy.sample(c=log_e[:, None]), self.log_frac_min, self.log_frac_max)
         ys, prev = [], None
         for i, lf in enumerate(self.layers):
             scal = torch.stack([log_e, log_e + log_frac[:, i]], 1)
@@ -259,6 +263,8 @@ def train(incident, showers, geometry, cfg: dict, seed: int) -> tuple[L2LFlow, d
                             hidden=ef["hidden"], bins=ef["bins"], epochs=ef["epochs"], batch_size=ef["batch_size"],
                             lr=ef["lr"], seed=seed, patience=ef["patience"], desc="energy flow")
     model.energy.load_state_dict(eflow.state_dict())
+    model.log_frac_min.copy_(torch.as_tensor(pre["log_frac"].min(0)))
+    model.log_frac_max.copy_(torch.as_tensor(pre["log_frac"].max(0)))
     hist = {"energy": h_e, "layers": []}
     log_e = torch.as_tensor(pre["log_e"], dtype=torch.float32)
     y = torch.as_tensor(pre["y"], dtype=torch.float32)
@@ -625,6 +631,18 @@ META = {
              "that a classifier separates from the reference much less well than a naive (independent-voxel) "
              "generator, with accurate per-layer energy distributions",
 }
+
+
+def parse_config(text: str) -> dict:
+    """The study's config section from its JSON text (a script's --config)."""
+    import json
+
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError("--config", "studies.l2lflows", f"not valid JSON ({exc.msg})") from None
+    check_config(cfg)
+    return cfg
 
 
 def check_config(cfg: dict) -> None:
