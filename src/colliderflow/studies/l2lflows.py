@@ -568,10 +568,6 @@ def plot_shower_shapes(samples: dict, geometry, path, rlabel=""):
         r.tick_params(labelsize=11)
     ax.set_ylabel(r"$\langle E_{\rm layer}/E_{\rm inc}\rangle$", fontsize=13)
     ax2.set_ylabel(r"$\langle dE/dr\rangle / E_{\rm inc}$ [1/mm]", fontsize=13)
-    ax2.set_yscale("log")
-    from matplotlib.ticker import NullFormatter
-
-    ax2.yaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=10)
     # total energy ratio, width and sparsity at the shower maximum
     etot = {k: sh.sum(1) / inc for k, (inc, sh) in samples.items()}
@@ -581,7 +577,9 @@ def plot_shower_shapes(samples: dict, geometry, path, rlabel=""):
     _hist_ratio(*axes[3], width, np.linspace(0, np.percentile(width["reference"], 99.8), 31),
                 f"radial width, layer {k_max} [mm]")
     spars = {k: f["sparsity"].mean(1) for k, f in feats.items()}
-    _hist_ratio(*axes[4], spars, np.linspace(0, 1, 26), "sparsity (fraction of empty cells)")
+    step = int(np.ceil(geometry.n_voxels / 25))  # bin edges between the possible values k / n_voxels
+    _hist_ratio(*axes[4], spars, (np.arange(0, geometry.n_voxels + step + 1, step) - 0.5) / geometry.n_voxels,
+                "sparsity (fraction of empty cells)")
     plotting.label(axes[0][0], "", rlabel="")
     fig.text(0.9, 0.9, rlabel, ha="right", va="bottom", fontsize=13)
     return plotting.save(fig, path)
