@@ -521,7 +521,7 @@ def plot_layer_energies(samples: dict, geometry, path, rlabel=""):
         vals = {name: np.log10(np.clip(e[:, k], 1e-1, None)) for name, e in energies.items()}
         lo, hi = np.percentile(vals["reference"], [0.5, 99.9])
         _hist_ratio(ax, rax, vals, np.linspace(lo - 0.2, hi + 0.1, 31), rf"$\log_{{10}} E_{{{k}}}$ [MeV]")
-        ax.text(0.96, 0.94, f"layer {k}", transform=ax.transAxes, ha="right", va="top", fontsize=13)
+        ax.text(0.04, 0.96, f"layer {k}", transform=ax.transAxes, ha="left", va="top", fontsize=13)
     axes[0][0].legend(fontsize=10, loc="upper left", bbox_to_anchor=(0.0, 0.88))
     plotting.label(axes[0][0], "", rlabel="")
     fig.text(0.9, 0.9, rlabel, ha="right", va="bottom", fontsize=13)
