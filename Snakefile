@@ -32,6 +32,7 @@ include: "workflow/rules/omnijet.smk"
 include: "workflow/rules/jet_radiation.smk"
 include: "workflow/rules/bithep.smk"
 include: "workflow/rules/lgatr.smk"
+include: "workflow/rules/l2lflows.smk"
 # last: the summary collects the studies registered above
 include: "workflow/rules/summary.smk"
 

@@ -79,3 +79,14 @@ def toptag_prefix():
 
 def toptag_inputs(wildcards):
     return [f"{toptag_prefix()}_{k}.npy" for k in ("pf_vectors", "pf_points", "pf_mask", "labels")]
+
+
+def calo_inputs(wildcards):
+    """Calorimeter showers (l2lflows): train, test and geometry, from the toy
+    or the config data.calo files (source: file)."""
+    d = config["data"]["calo"]
+    if d["source"] == "toy":
+        return dict(rules.calo_toy.output)
+    if len(d["files"]) != 2 or not d["geometry"]:
+        raise ValueError("config data.calo: source 'file' needs files: [training, test] and a geometry XML")
+    return {"train": d["files"][0], "test": d["files"][1], "geometry": d["geometry"]}

@@ -11,7 +11,8 @@ small positive noise floor. Layer energies are therefore strictly positive.
 The on-disk format is CaloChallenge-like HDF5: ``incident_energies`` (N, 1)
 and ``showers`` (N, n_layers), energies in GeV, with the generator settings in
 the file attributes. A calorimeter-shower study can reuse :func:`generate` and
-:func:`read_showers`.
+:func:`read_showers`; :mod:`colliderflow.data.calochallenge` reuses
+:func:`layer_fractions` for showers resolved in (radial x angular) cells.
 """
 
 from __future__ import annotations
@@ -31,6 +32,28 @@ def _cdf_depth(t, a, b):
     return gammainc(a, b * np.clip(t, 0.0, None))
 
 
+def layer_fractions(e: np.ndarray, n_layers: int, depth: float, profile_spread: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Fraction (N, n_layers) of each shower's energy deposited in each of
+    ``n_layers`` equal slices of ``depth`` X0 (rows sum to < 1: leakage).
+
+    The longitudinal profile of :func:`generate`: a Gamma profile with its
+    maximum at ``ln(E/E_c) - 0.5`` X0, a log-normal event-by-event shape
+    fluctuation (``profile_spread``) and an exponential shower start; draws
+    from ``rng`` (normal, then exponential).
+    """
+    n = len(e)
+    b = 0.5
+    t_max = np.log(e / CRITICAL_ENERGY) - 0.5  # shower maximum (X0) for photons/electrons
+    a = 1.0 + b * t_max
+    # event-by-event fluctuations: shape (log-normal) and shower start (exponential, in X0)
+    a_ev = a * np.exp(profile_spread * rng.standard_normal(n))
+    start = rng.exponential(9.0 / 7.0 * 0.5, n)
+    edges = np.linspace(0.0, depth, n_layers + 1)
+    cdf = _cdf_depth(edges[None, :] - start[:, None], a_ev[:, None], b)
+    return np.diff(cdf, axis=1)
+
+
 def generate(energies, n_layers: int = 5, depth: float = 20.0, sampling: float = 0.3,
              profile_spread: float = 0.15, noise: float = 0.02, seed: int = 0) -> np.ndarray:
     """Layer energies (N, n_layers) in GeV for incident ``energies`` (N,) in GeV.
@@ -46,16 +69,7 @@ def generate(energies, n_layers: int = 5, depth: float = 20.0, sampling: float =
     if n_layers < 2:
         raise InputError(None, "n_layers", f"need at least 2 layers, got {n_layers}")
     rng = np.random.default_rng(seed)
-    n = len(e)
-    b = 0.5
-    t_max = np.log(e / CRITICAL_ENERGY) - 0.5  # shower maximum (X0) for photons/electrons
-    a = 1.0 + b * t_max
-    # event-by-event fluctuations: shape (log-normal) and shower start (exponential, in X0)
-    a_ev = a * np.exp(profile_spread * rng.standard_normal(n))
-    start = rng.exponential(9.0 / 7.0 * 0.5, n)
-    edges = np.linspace(0.0, depth, n_layers + 1)
-    cdf = _cdf_depth(edges[None, :] - start[:, None], a_ev[:, None], b)
-    frac = np.diff(cdf, axis=1)  # (N, L), sums to < 1 (leakage)
+    frac = layer_fractions(e, n_layers, depth, profile_spread, rng)
     mean_dep = e[:, None] * np.clip(frac, 1e-6, None)
     # sampling fluctuations: Gamma with relative variance sampling^2 / E_layer
     k = mean_dep / sampling**2
