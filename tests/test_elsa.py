@@ -21,6 +21,15 @@ from colliderflow.studies import elsa as E
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread, as the rules run (threads: 1); two threads on a loaded 2-core machine spin."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _cfg():
     return copy.deepcopy(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"]["elsa"])
 
