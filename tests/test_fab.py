@@ -169,7 +169,8 @@ def test_script_reports_bad_config_in_one_line(tmp_path):
 # ------------------------------------------------------------------ smoke tier
 def test_smoke_fab_beats_reverse_kl_at_equal_evaluations(smoke_run):
     out = smoke_run / "results" / "fab"
-    doc = json.loads((out / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"metrics.json holds {c}"))
+    doc = json.loads((out / "metrics.json").read_text(),
+                     parse_constant=lambda c: pytest.fail(f"metrics.json holds {c}"))
     m = doc["metrics"]
     assert doc["paper"] == "arXiv:2411.16234" and doc["tier"] == "smoke"
     eq = m["at_equal_evals"]

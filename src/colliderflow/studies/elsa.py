@@ -22,7 +22,6 @@ bins open, so events leaking out of the physical range count).
 
 from __future__ import annotations
 
-import logging
 import math
 from pathlib import Path
 
@@ -35,7 +34,6 @@ from ..nn.flows import StandardizedFlow
 from ..nn.train import TrainConfig, fit, seed_everything
 from .unfolding.nets import NetConfig, train_classifier
 
-log = logging.getLogger(__name__)
 
 PAPER = "arXiv:2305.07696"
 TITLE = "ELSA: enhanced latent spaces for improved collider simulations"
@@ -158,8 +156,8 @@ def fresh_auc(x_truth, x_sample, w_sample, cfg: dict, seed: int) -> dict:
     x_te = np.concatenate([f_t[it[ht:]], f_s[is_[hs:]]])
     y_te = np.r_[np.ones(len(f_t) - ht), np.zeros(len(f_s) - hs)]
     w_te = np.r_[np.ones(len(f_t) - ht), w_s[is_[hs:]]]
-    bdt = xgboost.XGBClassifier(n_estimators=c["n_estimators"], max_depth=c["max_depth"], learning_rate=c["learning_rate"],
-                                n_jobs=1, random_state=seed, tree_method="hist")
+    bdt = xgboost.XGBClassifier(n_estimators=c["n_estimators"], max_depth=c["max_depth"],
+                                learning_rate=c["learning_rate"], n_jobs=1, random_state=seed, tree_method="hist")
     bdt.fit(x_tr, y_tr, sample_weight=w_tr)
     s = bdt.predict_proba(x_te)[:, 1]
     auc = float(roc_auc_score(y_te, s, sample_weight=w_te))
@@ -196,7 +194,8 @@ def check_config(cfg: dict) -> dict:
             raise InputError(CONFIG, f"studies.elsa.{path}", what)
 
     def pos_int(d, k, path):
-        need(path, isinstance(d.get(k), int) and not isinstance(d.get(k), bool) and d[k] > 0, "must be a positive integer")
+        ok = isinstance(d.get(k), int) and not isinstance(d.get(k), bool) and d[k] > 0
+        need(path, ok, "must be a positive integer")
 
     for k in ("n_train", "n_classifier", "n_test"):
         pos_int(cfg, k, k)

@@ -32,7 +32,6 @@ mean(w) +- std(w)/sqrt(N).
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,6 @@ from ..nn import hmc
 from ..nn.flows import StandardizedFlow
 from ..nn.train import seed_everything
 
-log = logging.getLogger(__name__)
 
 PAPER = "arXiv:2411.16234"
 TITLE = "Flow annealed importance sampling bootstrap meets differentiable particle physics"
@@ -496,8 +494,8 @@ def summarise(res: dict, cfg: dict) -> tuple[dict, bool]:
              for m in METHODS if curves[m]["evals"]}
     wins = [at_evals(curves["fab"], "ess_per_n", n) > at_evals(curves["reverse_kl"], "ess_per_n", n) for n in grid]
     ref = res["reference"]
-    pulls = {m: (curves[m]["integral"][-1] - ref["integral"]) / math.hypot(curves[m]["integral_err"][-1], ref["integral_err"])
-             for m in METHODS}
+    pulls = {m: (curves[m]["integral"][-1] - ref["integral"])
+             / math.hypot(curves[m]["integral_err"][-1], ref["integral_err"]) for m in METHODS}
     margin = cfg["ess_margin"]
     holds = bool(final["fab"]["ess_per_n"] > final["reverse_kl"]["ess_per_n"] + margin)
     metrics = {
@@ -589,7 +587,8 @@ def report(cfg: dict, seed: int, outdir, tier: str = "default") -> dict:
     fab, rkl = metrics["at_equal_evals"]["fab"], metrics["at_equal_evals"]["reverse_kl"]
     return write_metrics(
         outdir / "metrics.json", study="fab", paper=PAPER, title=TITLE,
-        key_metric={"name": "FAB sampling efficiency ESS/N at the final equal budget", "value": round(fab["ess_per_n"], 4)},
+        key_metric={"name": "FAB sampling efficiency ESS/N at the final equal budget",
+                    "value": round(fab["ess_per_n"], 4)},
         claim="FAB reaches a higher sampling efficiency than reverse KL at the same number of target evaluations",
         holds=holds, tier=tier,
         metrics={**metrics, "fab_minus_reverse_kl_ess": fab["ess_per_n"] - rkl["ess_per_n"],
