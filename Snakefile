@@ -33,6 +33,8 @@ include: "workflow/rules/jet_radiation.smk"
 include: "workflow/rules/bithep.smk"
 include: "workflow/rules/lgatr.smk"
 include: "workflow/rules/l2lflows.smk"
+include: "workflow/rules/fab.smk"
+include: "workflow/rules/elsa.smk"
 # last: the summary collects the studies registered above
 include: "workflow/rules/summary.smk"
 

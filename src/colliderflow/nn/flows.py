@@ -19,14 +19,19 @@ class StandardizedFlow(torch.nn.Module):
     """
 
     def __init__(self, features: int, context: int = 0, kind: str = "nsf", transforms: int = 4,
-                 hidden: tuple[int, ...] = (64, 64), bins: int = 8, x_mean=None, x_std=None, c_mean=None, c_std=None):
+                 hidden: tuple[int, ...] = (64, 64), bins: int = 8, x_mean=None, x_std=None, c_mean=None, c_std=None,
+                 passes: int | None = None):
         super().__init__()
         self.hparams = dict(features=features, context=context, kind=kind, transforms=transforms,
                             hidden=list(hidden), bins=bins)
+        # passes (nsf/maf): None = fully autoregressive (zuko's default); 2 = coupling layers, whose
+        # inverse (sampling, decode) costs two network passes instead of one per feature
+        extra = {} if passes is None else {"passes": passes}
+        self.hparams.update(extra)
         if kind == "nsf":
-            self.flow = zuko.flows.NSF(features, context, transforms=transforms, hidden_features=hidden, bins=bins)
+            self.flow = zuko.flows.NSF(features, context, transforms=transforms, hidden_features=hidden, bins=bins, **extra)
         elif kind == "maf":
-            self.flow = zuko.flows.MAF(features, context, transforms=transforms, hidden_features=hidden)
+            self.flow = zuko.flows.MAF(features, context, transforms=transforms, hidden_features=hidden, **extra)
         elif kind == "cnf":
             self.flow = zuko.flows.CNF(features, context, hidden_features=hidden, atol=1e-5, rtol=1e-4)
         else:
@@ -64,6 +69,17 @@ class StandardizedFlow(torch.nn.Module):
         """
         z = (torch.as_tensor(x, dtype=torch.float32) - self.x_mean) / self.x_std
         return self._dist(c).transform(z)
+
+    def decode(self, z, c=None):
+        """The inverse of :meth:`latent`: data ``x = f^{-1}(z; c)``, differentiable in ``z``."""
+        return self._dist(c).transform.inv(z) * self.x_std + self.x_mean
+
+    def rsample_and_log_prob(self, n: int | None = None, c=None):
+        """Reparameterised samples (gradients flow to the parameters) and their
+        ``log_prob``: ``n`` of them (unconditional) or one per row of ``c``."""
+        dist = self._dist(c)
+        z, lp = dist.rsample_and_log_prob(() if self.hparams["context"] else (n,))
+        return z * self.x_std + self.x_mean, lp - torch.log(self.x_std).sum()
 
     def sample(self, n: int | None = None, c=None):
         """``n`` samples (unconditional) or one per row of ``c``."""
