@@ -27,6 +27,7 @@ include: "workflow/rules/nanoaod.smk"
 include: "workflow/rules/eventclass.smk"
 include: "workflow/rules/fpga.smk"
 include: "workflow/rules/resonant_ad.smk"
+include: "workflow/rules/sophon.smk"
 # last: the summary collects the studies registered above
 include: "workflow/rules/summary.smk"
 
