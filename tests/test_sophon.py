@@ -12,7 +12,7 @@ import torch
 
 from colliderflow.data import jet_constituents as jc
 from colliderflow.errors import InputError
-from colliderflow.studies import sophon
+from colliderflow.studies import sophon, sophon_export
 
 CFG = dict(heldout="X2p40", n_constituents=12, dim=16, heads=2, layers=1, n_test=20, pretrain_qcd_fraction=0.5,
            n_pretrain_per_class=0, pretrain_epochs=2, batch_size=64, lr=0.003, finetune_lr=0.001,
@@ -131,7 +131,7 @@ def test_tiny_pipeline_end_to_end(tmp_path, tiny_jets, tiny_pretrained):
             runs = t["runs"][method][str(size)]
             assert len(runs) == 2 and all(0 <= r["auc"] <= 1 and r["rejection"] >= 1 for r in runs)
     (tmp_path / "transfer.json").write_text(json.dumps(t))
-    pub = sophon.publish(path, tiny_jets, tmp_path / "published", n_val=16)
+    pub = sophon_export.publish(path, tiny_jets, tmp_path / "published", n_val=16)
     assert pub["exported"] and pub["passed"], pub
     card = json.loads((tmp_path / "published" / "model_card.json").read_text())
     assert set(card["inputs"]) == {"particles", "mask", "pairs"} and card["training_data"]["heldout"] == "X2p40"
@@ -173,3 +173,17 @@ def test_smoke_outputs_consistent(smoke_run):
     assert pub["exported"] and pub["passed"] and pub["max_abs_diff"] < 1e-4
     res = smoke_run / "results" / "sophon"
     assert (res / "rejection_vs_labelled.png").exists() and (res / "published" / "model.onnx").exists()
+
+
+def test_pretrain_rule_is_cached_on_code_and_its_keys():
+    """The pre-trained encoder is a between-workflow cached artifact: one
+    output, no benchmark, keyed on the code (source_hash) and exactly the
+    config keys the pre-training reads (the same list as the library's)."""
+    from .conftest import REPO
+
+    text = (REPO / "workflow/rules/sophon.smk").read_text()
+    body = text.split("rule sophon_pretrain:")[1].split("\nrule ")[0]
+    assert 'cache: "omit-software"' in body and "source_hash(" in body and "benchmark:" not in body
+    assert body.split("output:")[1].split("params:")[0].count('"') == 2, "exactly one output"
+    keys = text.split("SOPHON_PRETRAIN_KEYS = (")[1].split(")")[0]
+    assert tuple(k.strip().strip('"') for k in keys.split(",") if k.strip()) == sophon.PRETRAIN_KEYS

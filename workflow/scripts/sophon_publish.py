@@ -4,7 +4,7 @@ import argparse
 
 from colliderflow.cli import run, set_threads
 from colliderflow.io import write_json
-from colliderflow.studies import sophon
+from colliderflow.studies import sophon_export
 
 
 def main():
@@ -17,7 +17,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     set_threads(a.threads)
-    write_json(a.out, sophon.publish(a.pretrained, a.jets, a.outdir, a.n_val))
+    write_json(a.out, sophon_export.publish(a.pretrained, a.jets, a.outdir, a.n_val))
 
 
 if __name__ == "__main__":

@@ -461,7 +461,9 @@ def plot(t: dict, summary: dict, path, rlabel: str = "") -> list:
     plotting.style()
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(16, 7))
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = plt.subplots(1, 2, figsize=(18, 7.5))
     n = np.array(t["sizes"]) * 2
     for method, marker in zip(METHODS, "os^"):
         for ax, key in zip(axes, ("rejection", "auc")):
@@ -470,15 +472,18 @@ def plot(t: dict, summary: dict, path, rlabel: str = "") -> list:
             ax.plot(n, mean, marker=marker, label=LABELS[method])
             ax.fill_between(n, [v["min"] for v in d], [v["max"] for v in d], alpha=0.25)
     axes[0].set_yscale("log")
-    axes[0].set_ylabel(r"background rejection $1/\varepsilon_B$ at $\varepsilon_S = 50\%$")
-    axes[1].set_ylabel("test AUC")
+    axes[0].set_ylabel(r"background rejection $1/\varepsilon_B$ at $\varepsilon_S = 50\%$", fontsize=20)
+    axes[1].set_ylabel("test AUC", fontsize=20)
     for ax in axes:
         ax.set_xscale("log")
-        ax.set_xlabel("labelled training jets (signal + background)")
-        plotting.label(ax, "", rlabel=rlabel)
-    axes[0].text(0.03, 0.96, f"{t['heldout']} (unseen in pre-training) vs QCD (q+g)", transform=axes[0].transAxes,
-                 va="top", fontsize=13)
-    axes[0].legend(fontsize=13, loc="lower right")
+        ax.set_xticks(n, [str(v) for v in n])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("labelled training jets (signal + background)", fontsize=20)
+        plotting.label(ax, "")
+    axes[0].text(0.03, 0.96, f"{t['heldout']} (unseen in pre-training) vs QCD (q+g)\n{rlabel}",
+                 transform=axes[0].transAxes, va="top", fontsize=14)
+    axes[0].legend(fontsize=14, loc="lower right")
+    fig.tight_layout()
     return plotting.save(fig, path)
 
 
@@ -492,7 +497,8 @@ def report(transfer_json, publish_json, outdir, tier: str) -> dict:
     summary = summarise(t)
     v = verdict(summary, t["sizes"])
     outdir = Path(outdir)
-    plot(t, summary, outdir / "rejection_vs_labelled.png", rlabel=f"{tier} tier")
+    plot(t, summary, outdir / "rejection_vs_labelled.png",
+         rlabel=f"{tier} tier, {len(t['seeds'])} seeds (band: min to max)")
     metrics = {"verdict": v, "summary": summary, "pretrain": t["pretrain"], "heldout": t["heldout"],
                "sizes_per_class": t["sizes"], "seeds": t["seeds"], "n_test_per_class": t["n_test_per_class"],
                "published_encoder": pub}
@@ -503,42 +509,3 @@ def report(transfer_json, publish_json, outdir, tier: str) -> dict:
                                "resonance far more label-efficient: with few labelled jets the fine-tuned "
                                "network rejects much more background than one trained from scratch.",
                          holds=v["holds"], metrics=metrics, tier=tier)
-
-
-# --------------------------------------------------------------- publish ---
-
-def publish(pretrained_path, jets_path, out_dir, n_val: int = 200) -> dict:
-    """ONNX export + card of the pre-trained encoder, then the onnxruntime check.
-    Returns {"exported": bool, ...}; an export failure is recorded, not hidden."""
-    from ..publish import publish_model, verify_published
-
-    model, info = load_tagger(pretrained_path)
-    jets = read_jets(jets_path)
-    x, mask, pairs = inputs(jets["constituents"][:n_val], model.hp["n_constituents"])
-    n = model.hp["n_constituents"]
-    try:
-        publish_model(
-            EncoderExport(model), {"particles": x.numpy(), "mask": mask.numpy().astype(np.float32),
-                                   "pairs": pairs.numpy()}, out_dir,
-            name=f"sophon_pretrained_encoder_{info['heldout']}_heldout",
-            description=("Particle-Transformer-like jet encoder (pairwise interaction bias) pre-trained on "
-                         f"{len(info['classes'])} fine-grained toy jet classes with {info['heldout']} held out "
-                         "(Sophon-style, arXiv:2405.12972; trained by colliderflow)."),
-            input_specs={
-                "particles": {"units": "log GeV, 1, 1, rad, 1", "features": list(PARTICLE_FEATURES),
-                              "preprocessing": f"colliderflow.nn.jets.particle_features of the {n} leading "
-                                               "constituents (pT, eta_rel, phi_rel), zero on padding; "
-                                               "standardised inside the model"},
-                "mask": {"units": "1", "preprocessing": "1.0 for a real constituent (pT > 0), 0.0 for padding"},
-                "pairs": {"units": "ln of (1, GeV, 1, GeV^2)", "features": list(PAIR_FEATURES),
-                          "preprocessing": "colliderflow.nn.jets.pair_features (ParT interaction inputs)"}},
-            outputs={"embedding": {"description": "jet embedding (masked mean of the encoder outputs)"},
-                     "probabilities": {"description": f"softmax over the pre-training classes {info['classes']}"}},
-            training_data={"file": info["jets_file"], "source": info["source"], "n_train": info["n_pretrain"],
-                           "classes": info["classes"], "heldout": info["heldout"]},
-            metrics={"best_val_loss": info["best_val_loss"], "pretrain_set_accuracy": info["pretrain_set_accuracy"]})
-    except Exception as exc:  # noqa: BLE001 -- an exporter failure is a result to report
-        return {"exported": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
-    check = verify_published(out_dir)
-    return {"exported": True, "max_abs_diff": check["max_abs_diff"], "passed": bool(check["passed"]),
-            "dir": str(out_dir)}
