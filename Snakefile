@@ -35,6 +35,7 @@ include: "workflow/rules/lgatr.smk"
 include: "workflow/rules/l2lflows.smk"
 include: "workflow/rules/fab.smk"
 include: "workflow/rules/elsa.smk"
+include: "workflow/rules/sophon.smk"
 # last: the summary collects the studies registered above
 include: "workflow/rules/summary.smk"
 

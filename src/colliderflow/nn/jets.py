@@ -80,7 +80,8 @@ class JetTransformer(nn.Module):
         b, n = mask.shape
         bias = torch.zeros(b, 1, n, n, dtype=torch.float32, device=mask.device)
         # padded keys are never attended to; a padded query still sees itself (no NaN rows)
-        key_block = ~mask[:, None, None, :] & ~torch.eye(n, dtype=torch.bool, device=mask.device)
+        # a float eye: ONNX Runtime has no boolean EyeLike kernel
+        key_block = ~mask[:, None, None, :] & (torch.eye(n, device=mask.device) == 0)
         bias = bias.masked_fill(key_block, float("-inf"))
         if causal:
             upper = torch.triu(torch.ones(n, n, dtype=torch.bool, device=mask.device), 1)

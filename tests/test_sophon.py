@@ -1,0 +1,189 @@
+"""Sophon-style signature pre-training (arXiv:2405.12972): unit tests on tiny
+inputs, a small end-to-end transfer on a tiny toy, and checks of the smoke
+outputs (``smoke_run``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from colliderflow.data import jet_constituents as jc
+from colliderflow.errors import InputError
+from colliderflow.studies import sophon, sophon_export
+
+CFG = dict(heldout="X2p40", n_constituents=12, dim=16, heads=2, layers=1, n_test=20, pretrain_qcd_fraction=0.5,
+           n_pretrain_per_class=0, pretrain_epochs=2, batch_size=64, lr=0.003, finetune_lr=0.001,
+           sizes=[4, 8], seeds=[1, 2], target_steps=4, max_epochs=4, probe_c=1.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_jets(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sophon") / "jets.h5"
+    jc.write_jets(path, jc.generate_toy(11 * 60, 16, seed=5, classes=jc.FINE_CLASSES), "toy")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_pretrained(tiny_jets):
+    out = tiny_jets.parent / "pretrained.pt"
+    info = sophon.pretrain(tiny_jets, out, dict(CFG), seed=3)
+    return out, info
+
+
+def _tagger(n_out=3, seed=0):
+    d = jc.generate_toy(12, 10, seed=seed, classes=jc.FINE_CLASSES)
+    x, m, p = sophon.inputs(d["constituents"], 10)
+    torch.manual_seed(seed)
+    return sophon.Tagger(dict(dim=16, heads=2, layers=2, n_out=n_out, n_constituents=10),
+                         sophon.feature_stats(x, m, p)).eval(), (x, m, p)
+
+
+def test_partition_disjoint_and_heldout_unseen():
+    d = jc.generate_toy(11 * 40, 8, seed=1, classes=jc.FINE_CLASSES)
+    names, lab = d["class_names"], d["labels"]
+    part = sophon.partition(lab, names, "H", n_test=10, pretrain_qcd_fraction=0.5, seed=0)
+    sets = [set(part[k].tolist()) for k in ("pretrain", "test", "pool")]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    assert names.index("H") not in set(lab[part["pretrain"]].tolist()), "held-out class never pre-trained on"
+    qcd = [names.index(b) for b in sophon.BACKGROUND]
+    assert np.isin(lab[part["pretrain"]], qcd).sum() == 40, "half of the 80 q/g jets go to pre-training"
+    assert np.isin(lab[part["test"]], qcd).sum() == 10 and (lab[part["test"]] == names.index("H")).sum() == 10
+    again = sophon.partition(lab, names, "H", 10, 0.5, 0)
+    assert all(np.array_equal(part[k], again[k]) for k in ("pretrain", "test", "pool"))
+    capped = sophon.cap_per_class(part["pretrain"], lab, 5, 0)
+    assert np.bincount(lab[capped]).max() == 5
+
+
+def test_rejection_at_half_efficiency():
+    y = np.array([1, 1, 0, 0, 0, 0])
+    s = np.array([0.9, 0.5, 0.95, 0.3, 0.2, 0.1])  # 50 % signal passes with 1 of 4 background jets
+    assert sophon.rejection_at(y, s) == (4.0, False)
+    rej, sat = sophon.rejection_at(y, np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.4]))
+    assert sat and rej == 4.0, "no background passes: the bound n_background"
+
+
+def _pad(t, axis, k=3):
+    """k extra zero (padding) slots along ``axis``."""
+    return torch.cat([t, torch.zeros(*t.shape[:axis], k, *t.shape[axis + 1:], dtype=t.dtype)], axis)
+
+
+def test_tagger_symmetries_and_eval_is_finite():
+    """Constituent order does not matter, padding does not matter, no NaN in
+    the inference path (torch's fused path is switched off in Tagger.embed)."""
+    model, (x, m, p) = _tagger()
+    with torch.no_grad():
+        out = model(x, m, p)
+        assert torch.isfinite(out).all() and out.shape == (12, 3)
+        perm = torch.randperm(10, generator=torch.Generator().manual_seed(1))
+        permuted = model(x[:, perm], m[:, perm], p[:, perm][:, :, perm])
+        torch.testing.assert_close(permuted, out, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(model(_pad(x, 1), _pad(m, 1), _pad(_pad(p, 1), 2)), out, atol=1e-5, rtol=1e-4)
+
+
+def test_probe_head_reproduces_the_probe(tmp_path):
+    model, (x, m, p) = _tagger(n_out=1)
+    y = np.arange(12) % 2
+    emb = sophon.embeddings(model, x, m, p)
+    clf = sophon.fit_probe(emb, y, 1.0)
+    sophon.probe_head(model, clf)
+    np.testing.assert_allclose(sophon.scores(model, x, m, p), clf.decision_function(emb), atol=1e-4)
+    sophon.save_tagger(model, tmp_path / "t.pt", {"heldout": "H"})
+    back, info = sophon.load_tagger(tmp_path / "t.pt")
+    assert info == {"heldout": "H"}
+    np.testing.assert_allclose(sophon.scores(back, x, m, p), sophon.scores(model, x, m, p), atol=1e-6)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("heldout", "q"), ("heldout", "nope"), ("sizes", []), ("sizes", [50, 10]), ("sizes", [1]), ("seeds", [1]),
+    ("seeds", [1, 1]), ("dim", 15), ("lr", -1.0), ("lr", float("nan")), ("pretrain_qcd_fraction", 1.0),
+    ("n_constituents", 0), ("n_pretrain_per_class", -1), ("probe_c", "x"),
+])
+def test_bad_config_is_input_error(field, value):
+    with pytest.raises(InputError, match=f"studies.sophon.{field}"):
+        sophon.check_config(CFG | {field: value}, jc.FINE_CLASSES)
+
+
+def test_parse_config_and_bad_files(tmp_path, tiny_jets, tiny_pretrained):
+    with pytest.raises(InputError, match="not valid JSON"):
+        sophon.parse_config("{")
+    with pytest.raises(InputError, match="probe_c"):
+        sophon.parse_config(json.dumps({k: v for k, v in CFG.items() if k != "probe_c"}))
+    assert sophon.parse_config(json.dumps(CFG)) == CFG
+    with pytest.raises(InputError, match="does not exist"):
+        sophon.load_tagger(tmp_path / "none.pt")
+    with pytest.raises(InputError, match="info.heldout"):
+        sophon.transfer(tiny_jets, tiny_pretrained[0], CFG | {"heldout": "H"}, seed=3)
+    with pytest.raises(InputError, match="sizes"):
+        sophon.transfer(tiny_jets, tiny_pretrained[0], CFG | {"sizes": [4, 500]}, seed=3)
+
+
+def test_tiny_pipeline_end_to_end(tmp_path, tiny_jets, tiny_pretrained):
+    """Pre-train -> transfer -> publish -> report on a tiny toy: every method,
+    size and seed has finite metrics; the ONNX encoder reproduces torch."""
+    path, info = tiny_pretrained
+    assert "X2p40" not in info["classes"] and len(info["classes"]) == 10
+    t = sophon.transfer(tiny_jets, path, CFG, seed=3)
+    for method in sophon.METHODS:
+        for size in CFG["sizes"]:
+            runs = t["runs"][method][str(size)]
+            assert len(runs) == 2 and all(0 <= r["auc"] <= 1 and r["rejection"] >= 1 for r in runs)
+    (tmp_path / "transfer.json").write_text(json.dumps(t))
+    pub = sophon_export.publish(path, tiny_jets, tmp_path / "published", n_val=16)
+    assert pub["exported"] and pub["passed"], pub
+    card = json.loads((tmp_path / "published" / "model_card.json").read_text())
+    assert set(card["inputs"]) == {"particles", "mask", "pairs"} and card["training_data"]["heldout"] == "X2p40"
+    (tmp_path / "pub.json").write_text(json.dumps(pub))
+    m = sophon.report(tmp_path / "transfer.json", tmp_path / "pub.json", tmp_path, "test")
+    v = m["metrics"]["verdict"]
+    assert m["holds"] == (v["rejection_gain"] > v["seed_spread"])
+    assert (tmp_path / "rejection_vs_labelled.png").exists() and (tmp_path / "rejection_vs_labelled.pdf").exists()
+
+
+# ------------------------------------------------------------ smoke outputs
+
+def _metrics(smoke_run):
+    return json.loads((smoke_run / "results" / "sophon" / "metrics.json").read_text())
+
+
+def test_smoke_finetune_beats_scratch_at_smallest_size(smoke_run):
+    """Physics: with the fewest labelled jets the pre-trained, fine-tuned
+    tagger separates the unseen resonance from QCD better than the same
+    network from scratch: mean test AUC higher by more than 0.02."""
+    m = _metrics(smoke_run)
+    s = str(m["metrics"]["sizes_per_class"][0])
+    summ = m["metrics"]["summary"]
+    assert summ["finetune"][s]["auc"]["mean"] > summ["scratch"][s]["auc"]["mean"] + 0.02
+    assert summ["probe"][s]["auc"]["mean"] > 0.6, "the frozen embedding alone separates the unseen resonance"
+
+
+def test_smoke_outputs_consistent(smoke_run):
+    m = _metrics(smoke_run)
+    assert m["study"] == "sophon" and m["paper"] == sophon.PAPER and isinstance(m["holds"], bool)
+    summ = m["metrics"]["summary"]
+    v = sophon.verdict(summ, m["metrics"]["sizes_per_class"])
+    assert v["holds"] == m["holds"] and "rule" in m["metrics"]["verdict"]
+    assert m["metrics"]["heldout"] not in m["metrics"]["pretrain"]["classes"]
+    for method in sophon.METHODS:
+        for d in summ[method].values():
+            assert len(d["auc"]["values"]) == len(m["metrics"]["seeds"])
+    pub = m["metrics"]["published_encoder"]
+    assert pub["exported"] and pub["passed"] and pub["max_abs_diff"] < 1e-4
+    res = smoke_run / "results" / "sophon"
+    assert (res / "rejection_vs_labelled.png").exists() and (res / "published" / "model.onnx").exists()
+
+
+def test_pretrain_rule_is_cached_on_code_and_its_keys():
+    """The pre-trained encoder is a between-workflow cached artifact: one
+    output, no benchmark, keyed on the code (source_hash) and exactly the
+    config keys the pre-training reads (the same list as the library's)."""
+    from .conftest import REPO
+
+    text = (REPO / "workflow/rules/sophon.smk").read_text()
+    body = text.split("rule sophon_pretrain:")[1].split("\nrule ")[0]
+    assert 'cache: "omit-software"' in body and "source_hash(" in body and "benchmark:" not in body
+    assert body.split("output:")[1].split("params:")[0].count('"') == 2, "exactly one output"
+    keys = text.split("SOPHON_PRETRAIN_KEYS = (")[1].split(")")[0]
+    assert tuple(k.strip().strip('"') for k in keys.split(",") if k.strip()) == sophon.PRETRAIN_KEYS
