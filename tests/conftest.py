@@ -17,6 +17,25 @@ SHARED_DATA = Path(os.environ.get("COLLIDERFLOW_SHARED", REPO.parent / "shared")
 os.environ.setdefault("COLLIDERFLOW_QUIET", "1")  # no progress bars in test logs
 
 
+def study_config(name: str) -> dict:
+    """A fresh copy of the default-tier ``studies.<name>`` section of config/config.yaml."""
+    import yaml
+
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"][name]
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module, as the rules run (threads: 1): two
+    threads on a loaded 2-core machine spin instead of helping."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data (real excerpts); tests that need it skip without it."""

@@ -4,34 +4,24 @@ the smoke-tier claim. Tolerances are stated at each check; inputs are seeded."""
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from colliderflow.errors import InputError
 from colliderflow.nn.flows import StandardizedFlow
 from colliderflow.studies import elsa as E
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import study_config
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread, as the rules run (threads: 1); two threads on a loaded 2-core machine spin."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg():
-    return copy.deepcopy(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"]["elsa"])
+    return study_config("elsa")
 
 
 def test_truth_generator_has_the_physics():

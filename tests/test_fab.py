@@ -7,36 +7,26 @@ seeded, so a failure is reproducible.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from colliderflow.errors import InputError
 from colliderflow.nn import hmc
 from colliderflow.studies import fab as F
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import REPO, study_config
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread, as the rules run (threads: 1); two threads on a loaded 2-core machine spin."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg():
-    return copy.deepcopy(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"]["fab"])
+    return study_config("fab")
 
 
 # ------------------------------------------------------------------ HMC

@@ -16,7 +16,7 @@ from colliderflow.data.kinematics import (MINKOWSKI, apply_lorentz, boost_matrix
                                           rotation_matrix)
 from colliderflow.errors import InputError
 
-from .conftest import REPO
+from .conftest import REPO, study_config
 
 torch = pytest.importorskip("torch")
 lg = pytest.importorskip("colliderflow.studies.lgatr")
@@ -161,9 +161,7 @@ def test_roc_summary_separation_and_chance():
 
 # ------------------------------------------------------------- bad input
 def _cfg():
-    import yaml
-
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"]["lgatr"]
+    return study_config("lgatr")
 
 
 def test_bad_config_and_input_raise_input_error(tmp_path):

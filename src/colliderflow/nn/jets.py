@@ -15,6 +15,7 @@ from torch import nn
 
 PARTICLE_FEATURES = ("log_pt", "log_pt_frac", "eta_rel", "phi_rel", "delta_r")
 PAIR_FEATURES = ("ln_delta", "ln_kt", "ln_z", "ln_m2")
+BLOCKED = float("-inf")  # attention bias of a blocked slot
 
 
 def particle_features(constituents: np.ndarray, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -82,10 +83,10 @@ class JetTransformer(nn.Module):
         # padded keys are never attended to; a padded query still sees itself (no NaN rows)
         # a float eye: ONNX Runtime has no boolean EyeLike kernel
         key_block = ~mask[:, None, None, :] & (torch.eye(n, device=mask.device) == 0)
-        bias = bias.masked_fill(key_block, float("-inf"))
+        bias = bias.masked_fill(key_block, BLOCKED)
         if causal:
             upper = torch.triu(torch.ones(n, n, dtype=torch.bool, device=mask.device), 1)
-            bias = bias.masked_fill(upper, float("-inf"))
+            bias = bias.masked_fill(upper, BLOCKED)
         if self.pair_mlp is None or pairs is None:
             return [bias.expand(b, self.heads, n, n).reshape(b * self.heads, n, n)] * self.n_layers
         per = self.pair_mlp(pairs).permute(0, 3, 1, 2)  # (B, heads*layers, N, N)
@@ -95,8 +96,16 @@ class JetTransformer(nn.Module):
     def encode(self, x, mask, pairs=None, causal: bool = False):
         mask = mask.bool()
         h = self.embed_in(x)
-        for block, bias in zip(self.blocks, self._bias(mask, pairs, causal)):
-            h = block(h, src_mask=bias)
+        # torch's fused inference kernel of TransformerEncoderLayer (taken in
+        # eval mode under no_grad) returns NaN with a per-batch float attention
+        # bias; the regular path is exact, so the fused one is off here
+        fast = torch.backends.mha.get_fastpath_enabled()
+        torch.backends.mha.set_fastpath_enabled(False)
+        try:
+            for block, bias in zip(self.blocks, self._bias(mask, pairs, causal)):
+                h = block(h, src_mask=bias)
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fast)
         return self.norm(h) * mask[..., None]
 
     def embed(self, x, mask, pairs=None):

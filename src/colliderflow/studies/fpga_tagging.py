@@ -24,7 +24,6 @@ simulation, and a vendor-free synthesis stand-in.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re

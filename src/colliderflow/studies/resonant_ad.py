@@ -573,7 +573,6 @@ def load_split(events_path, cfg: dict, seed: int) -> tuple[Split, Regions]:
 
 
 def save_background(flow, coef, path, hist, cpu: float, regions: Regions) -> None:
-    from ..io import write_json
     from ..nn.train import save_model
 
     save_model(flow, path, {**flow.hparams, "history": hist.as_dict(), "cpu_seconds": cpu,

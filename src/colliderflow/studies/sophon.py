@@ -197,15 +197,7 @@ class Tagger(nn.Module):
         return x, mask, pairs
 
     def embed(self, x, mask, pairs):
-        # torch's fused inference path of nn.TransformerEncoderLayer (eval +
-        # no_grad) returns NaN with JetTransformer's float -inf attention bias;
-        # the regular path is exact, so the fused one is switched off here.
-        fast = torch.backends.mha.get_fastpath_enabled()
-        torch.backends.mha.set_fastpath_enabled(False)
-        try:
-            return self.net.embed(*self._scaled(x, mask, pairs))
-        finally:
-            torch.backends.mha.set_fastpath_enabled(fast)
+        return self.net.embed(*self._scaled(x, mask, pairs))
 
     def forward(self, x, mask, pairs):
         return self.net.head(self.embed(x, mask, pairs))
