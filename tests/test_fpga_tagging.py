@@ -95,6 +95,36 @@ def test_publish_verify_roundtrip(tmp_path):
                       outputs={"p": {}}, training_data={})
 
 
+def test_publish_checked_token_inputs_and_exporter_failure(tmp_path):
+    import torch
+
+    from colliderflow.publish import publish_checked
+
+    class TokenModel(torch.nn.Module):  # token ids in, logits out: a GPT step's interface
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(10, 3)
+
+        def forward(self, tokens):
+            return self.emb(tokens).sum(1)
+
+    torch.manual_seed(0)
+    tokens = np.random.default_rng(0).integers(0, 10, size=(16, 5))
+    kw = dict(name="tok", input_specs={"tokens": {"units": "1", "preprocessing": "token ids"}},
+              outputs={"logits": {"description": "sum of embeddings"}}, training_data={})
+    res = publish_checked(TokenModel(), {"tokens": tokens}, tmp_path / "ok", **kw)
+    assert res["exported"] and res["passed"], res
+    card = json.loads((tmp_path / "ok" / "model_card.json").read_text())
+    assert card["inputs"]["tokens"]["dtype"] == "int64"
+
+    class NotExportable(torch.nn.Module):
+        def forward(self, tokens):
+            return torch.searchsorted(torch.arange(3), tokens)  # no ONNX symbolic at opset 17
+
+    res = publish_checked(NotExportable(), {"tokens": tokens}, tmp_path / "bad", **kw)
+    assert not res["exported"] and res["error"]
+
+
 # ------------------------------------------------------------------ synthesis
 def _fake_csim(tmp_path):
     c = {"arch": "mlp", "n": 8, "argmax_agreement_qat": 1.0, "accuracy_hls": 0.5, "macs": 100,

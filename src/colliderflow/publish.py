@@ -10,8 +10,9 @@ Layout of a published model directory::
     model_card.md       the same, readable
     validation.npz      frozen inputs and the torch outputs on them
 
-Any study calls :func:`publish_model`; the pipeline's verify rule calls
-:func:`verify_published`.
+Any study calls :func:`publish_model` (or :func:`publish_checked`, which also
+runs the onnxruntime check and records an exporter failure instead of raising);
+the pipeline's verify rule calls :func:`verify_published`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
     to ``out_dir``; returns the model card.
 
     ``inputs``: the frozen validation set, one array per model input (first
-    axis = batch). ``input_specs``: per input a dict with at least ``units``
+    axis = batch); integer arrays (token ids) stay int64, the rest become float32. ``input_specs``: per input a dict with at least ``units``
     and ``preprocessing``. ``outputs``: per output a dict with ``description``.
     """
     import torch
@@ -67,7 +68,8 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    tensors = tuple(torch.as_tensor(np.asarray(v, dtype=np.float32)) for v in inputs.values())
+    inputs = {k: _as_input(v) for k, v in inputs.items()}
+    tensors = tuple(torch.as_tensor(v) for v in inputs.values())
     in_names, out_names = list(inputs), list(outputs)
     axes = {n: {0: "batch"} for n in in_names + out_names}
     onnx_path = out_dir / "model.onnx"
@@ -77,7 +79,7 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
     with torch.no_grad():
         res = model(*tensors)
     res = res if isinstance(res, (tuple, list)) else (res,)
-    frozen = {f"input__{k}": np.asarray(v, dtype=np.float32) for k, v in inputs.items()}
+    frozen = {f"input__{k}": v for k, v in inputs.items()}
     frozen.update({f"output__{k}": r.detach().cpu().numpy() for k, r in zip(out_names, res)})
     with atomic_path(out_dir / "validation.npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -86,7 +88,7 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
         "name": name,
         "description": description,
         "format": f"ONNX opset {opset}, batch axis dynamic",
-        "inputs": {k: {"shape": ["batch", *np.asarray(v).shape[1:]], "dtype": "float32", **input_specs[k]}
+        "inputs": {k: {"shape": ["batch", *v.shape[1:]], "dtype": str(v.dtype), **input_specs[k]}
                    for k, v in inputs.items()},
         "outputs": {k: {"shape": ["batch", *frozen[f"output__{k}"].shape[1:]], **outputs[k]} for k in out_names},
         "training_data": training_data,
@@ -100,6 +102,27 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
     with atomic_path(out_dir / "model_card.md") as tmp:
         tmp.write_text(card_markdown(card))
     return card
+
+
+def _as_input(v) -> np.ndarray:
+    v = np.asarray(v)
+    return v.astype(np.int64) if np.issubdtype(v.dtype, np.integer) else v.astype(np.float32)
+
+
+def publish_checked(model, inputs: dict[str, np.ndarray], out_dir: str | Path, **card) -> dict:
+    """:func:`publish_model` then :func:`verify_published`; returns the record a
+    study keeps (``exported``, ``passed``, ``max_abs_diff``, ``dir``). A model the
+    exporter cannot convert is a result to report: ``exported`` false and the
+    error, not an exception (only a bad ``input_specs`` still raises)."""
+    try:
+        publish_model(model, inputs, out_dir, **card)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- an exporter failure is a result to report
+        return {"exported": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
+    check = verify_published(out_dir)
+    return {"exported": True, "max_abs_diff": check["max_abs_diff"], "passed": bool(check["passed"]),
+            "dir": str(out_dir)}
 
 
 def card_markdown(card: dict) -> str:

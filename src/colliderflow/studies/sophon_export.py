@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data.jet_constituents import read_jets
 from ..nn.jets import PAIR_FEATURES, PARTICLE_FEATURES
-from ..publish import publish_model, verify_published
+from ..publish import publish_checked
 from . import sophon
 
 
@@ -20,29 +20,23 @@ def publish(pretrained_path, jets_path, out_dir, n_val: int = 200) -> dict:
     jets = read_jets(jets_path)
     x, mask, pairs = sophon.inputs(jets["constituents"][:n_val], model.hp["n_constituents"])
     n = model.hp["n_constituents"]
-    try:
-        publish_model(
-            sophon.EncoderExport(model),
-            {"particles": x.numpy(), "mask": mask.numpy().astype(np.float32), "pairs": pairs.numpy()}, out_dir,
-            name=f"sophon_pretrained_encoder_{info['heldout']}_heldout",
-            description=("Particle-Transformer-like jet encoder (pairwise interaction bias) pre-trained on "
-                         f"{len(info['classes'])} fine-grained toy jet classes with {info['heldout']} held out "
-                         "(Sophon-style, arXiv:2405.12972; trained by colliderflow)."),
-            input_specs={
-                "particles": {"units": "log GeV, 1, 1, rad, 1", "features": list(PARTICLE_FEATURES),
-                              "preprocessing": f"colliderflow.nn.jets.particle_features of the {n} leading "
-                                               "constituents (pT, eta_rel, phi_rel), zero on padding; "
-                                               "standardised inside the model"},
-                "mask": {"units": "1", "preprocessing": "1.0 for a real constituent (pT > 0), 0.0 for padding"},
-                "pairs": {"units": "ln of (1, GeV, 1, GeV^2)", "features": list(PAIR_FEATURES),
-                          "preprocessing": "colliderflow.nn.jets.pair_features (ParT interaction inputs)"}},
-            outputs={"embedding": {"description": "jet embedding (masked mean of the encoder outputs)"},
-                     "probabilities": {"description": f"softmax over the pre-training classes {info['classes']}"}},
-            training_data={"file": info["jets_file"], "source": info["source"], "n_train": info["n_pretrain"],
-                           "classes": info["classes"], "heldout": info["heldout"]},
-            metrics={"best_val_loss": info["best_val_loss"], "pretrain_set_accuracy": info["pretrain_set_accuracy"]})
-    except Exception as exc:  # noqa: BLE001 -- an exporter failure is a result to report
-        return {"exported": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
-    check = verify_published(out_dir)
-    return {"exported": True, "max_abs_diff": check["max_abs_diff"], "passed": bool(check["passed"]),
-            "dir": str(out_dir)}
+    return publish_checked(
+        sophon.EncoderExport(model),
+        {"particles": x.numpy(), "mask": mask.numpy().astype(np.float32), "pairs": pairs.numpy()}, out_dir,
+        name=f"sophon_pretrained_encoder_{info['heldout']}_heldout",
+        description=("Particle-Transformer-like jet encoder (pairwise interaction bias) pre-trained on "
+                     f"{len(info['classes'])} fine-grained toy jet classes with {info['heldout']} held out "
+                     "(Sophon-style, arXiv:2405.12972; trained by colliderflow)."),
+        input_specs={
+            "particles": {"units": "log GeV, 1, 1, rad, 1", "features": list(PARTICLE_FEATURES),
+                          "preprocessing": f"colliderflow.nn.jets.particle_features of the {n} leading "
+                                           "constituents (pT, eta_rel, phi_rel), zero on padding; "
+                                           "standardised inside the model"},
+            "mask": {"units": "1", "preprocessing": "1.0 for a real constituent (pT > 0), 0.0 for padding"},
+            "pairs": {"units": "ln of (1, GeV, 1, GeV^2)", "features": list(PAIR_FEATURES),
+                      "preprocessing": "colliderflow.nn.jets.pair_features (ParT interaction inputs)"}},
+        outputs={"embedding": {"description": "jet embedding (masked mean of the encoder outputs)"},
+                 "probabilities": {"description": f"softmax over the pre-training classes {info['classes']}"}},
+        training_data={"file": info["jets_file"], "source": info["source"], "n_train": info["n_pretrain"],
+                       "classes": info["classes"], "heldout": info["heldout"]},
+        metrics={"best_val_loss": info["best_val_loss"], "pretrain_set_accuracy": info["pretrain_set_accuracy"]})
