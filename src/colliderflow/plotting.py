@@ -27,7 +27,21 @@ def label(ax, text: str = "", data: bool = False, rlabel: str | None = None) -> 
     """The experiment-style label; colliderflow never claims to be CMS, so the
     top-left reads 'colliderflow'. mplhep appends "Simulation" itself when
     ``data`` is False; ``text`` is anything extra (e.g. "Open Data")."""
-    mplhep.label.exp_label(exp="colliderflow", text=text, data=data, ax=ax, rlabel=rlabel or "", loc=0)
+    texts = mplhep.label.exp_label(exp="colliderflow", text=text, data=data, ax=ax, rlabel=rlabel or "", loc=0)
+    # In a narrow panel (e.g. one of three side by side) the label at the style's
+    # font size runs into the next panel: shrink it to the axes width.
+    renderer = ax.figure.canvas.get_renderer()
+    right = max(t.get_window_extent(renderer).x1 for t in texts[:2] if t is not None and t.get_text())
+    box = ax.get_window_extent(renderer)
+    limit = texts[2].get_window_extent(renderer).x0 if rlabel else box.x1  # the right-hand label's left edge
+    if right > limit - 0.02 * box.width:
+        scale = 0.92 * (limit - box.x0) / (right - box.x0)
+        size = scale * plt.rcParams["font.size"]
+        for t in texts:
+            if t is not None:
+                t.remove()
+        mplhep.label.exp_label(exp="colliderflow", text=text, data=data, ax=ax, rlabel=rlabel or "", loc=0,
+                               fontsize=size)
 
 
 def save(fig, path: str | Path) -> list[Path]:
