@@ -143,6 +143,57 @@ def test_unigram_baseline_multiplicity():
     assert set(np.unique(uni[uni >= 0])) == {1, 2}
 
 
+# ------------------------------------------------------------------ published models
+def test_publish_tiny_models(toy_file, tmp_path):
+    """Tokenizer -> backbone -> publish on a tiny toy: the three ONNX models
+    reproduce torch in onnxruntime, the cards declare the inputs/outputs, the
+    published token ids are the tokenizer's, and a different batch size (the
+    batch axis is dynamic) gives torch's outputs."""
+    import onnxruntime as ort
+
+    torch.set_num_threads(1)
+    oj.run_tokenizer(toy_file, tmp_path / "tok", ["q", "g"], 16, 0.25, 16, 3, 16, 0.25, 0.9, 2, 128, 3e-3, 0)
+    oj.run_backbone(tmp_path / "tok/vqvae.pt", tmp_path / "tok/tokens.npz", tmp_path / "bb", 16, 2, 1, 16, 1, 64,
+                    3e-3, 1, 10, 1.0, 0)
+    paths = (tmp_path / "tok/vqvae.pt", tmp_path / "tok/tokens.npz", tmp_path / "tok/tokenizer.json",
+             tmp_path / "bb/gpt.pt", tmp_path / "bb/generation.json")
+    rec = oj.publish(*paths, tmp_path / "pub", "jets.h5", "toy", n_val=40)
+    assert set(rec) == {"tokenizer", "decoder", "backbone"}
+    for name, r in rec.items():
+        assert r["exported"] and r["passed"] and r["max_abs_diff"] < 1e-5, (name, r)
+    cards = {n: json.loads((tmp_path / "pub" / n / "model_card.json").read_text()) for n in rec}
+    assert set(cards["tokenizer"]["inputs"]) == {"features"}
+    assert set(cards["tokenizer"]["outputs"]) == {"token", "latent", "reconstruction"}
+    assert set(cards["decoder"]["inputs"]) == {"token"} and set(cards["decoder"]["outputs"]) == {"features"}
+    assert set(cards["backbone"]["inputs"]) == {"tokens", "mask"} and set(cards["backbone"]["outputs"]) == {"logits"}
+    assert cards["backbone"]["inputs"]["tokens"]["dtype"] == "int64"
+    assert cards["backbone"]["training_data"]["classes"] == ["q", "g"]
+
+    vq, gpt = oj.load_tokenizer(paths[0]), oj.load_gpt(paths[3])
+    mods = oj.export_modules(vq, gpt)
+    d = oj.load_tokens(paths[1])
+    f, m = oj.to_features(d["constituents"][d["test"]])
+    feats = f[m][:7]
+    sess = {n: ort.InferenceSession(str(tmp_path / "pub" / n / "model.onnx"), providers=["CPUExecutionProvider"])
+            for n in rec}
+    tok, latent, rec_f = sess["tokenizer"].run(None, {"features": feats})
+    np.testing.assert_array_equal(tok, vq.tokenize(feats))  # the published token ids are the tokenizer's
+    with torch.no_grad():
+        ref = [t.numpy() for t in mods["tokenizer"](torch.as_tensor(feats))]
+    np.testing.assert_allclose(latent, ref[1], atol=1e-5)
+    np.testing.assert_allclose(rec_f, vq.detokenize(tok), atol=1e-5)
+    (dec,) = sess["decoder"].run(None, {"token": tok})
+    np.testing.assert_allclose(dec, rec_f, atol=1e-5)
+    inp, mask, _ = oj.sequences(d["tokens"][d["test"]][:3], gpt.n_codes)
+    (logits,) = sess["backbone"].run(None, {"tokens": inp, "mask": mask.astype(np.float32)})
+    with torch.no_grad():
+        ref = gpt(torch.as_tensor(inp), torch.as_tensor(mask)).numpy()
+    assert logits.shape == (3, gpt.n_max + 1, gpt.n_codes + 1)
+    np.testing.assert_allclose(logits[mask], ref[mask], atol=1e-5)
+    with pytest.raises(InputError, match="n_val"):
+        oj.publish(*paths, tmp_path / "pub0", "jets.h5", "toy", n_val=0)
+
+
 # ------------------------------------------------------------------ bad config
 def test_bad_config_is_input_error(toy_file, tmp_path):
     with pytest.raises(InputError, match="class_names"):
@@ -184,6 +235,12 @@ def test_smoke_outputs(smoke_run):
         assert len(accs) == len(tr["sizes"]) * len(tr["seeds"]) and all(0 <= a <= 1 for a in accs)
     # holds follows the stated rule from the numbers written beside it
     assert d["holds"] == oj.verdict(m["generation"], tr)["holds"]
+    pub = m["published"]
+    assert json.loads((smoke_run / "results/omnijet/published_check.json").read_text()) == pub
+    for name in ("tokenizer", "decoder", "backbone"):
+        assert pub[name]["exported"] and pub[name]["passed"] and pub[name]["max_abs_diff"] < 1e-5, (name, pub)
+        for f in ("model.onnx", "model_card.json", "model_card.md", "validation.npz"):
+            assert (smoke_run / "results/omnijet/published" / name / f).stat().st_size > 0
 
 
 def test_smoke_generation_beats_trivial_baseline(smoke_run):

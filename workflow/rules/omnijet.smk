@@ -10,13 +10,20 @@ STUDIES["omnijet"] = [
     "results/omnijet/metrics.json",
     "results/omnijet/generation.png",
     "results/omnijet/transfer.png",
+    "results/omnijet/published_check.json",
+    "results/omnijet/published/tokenizer/model_card.json",
+    "results/omnijet/published/decoder/model_card.json",
+    "results/omnijet/published/backbone/model_card.json",
 ]
+
+# the jets file the tokenizer trains on (rule jetclass_toy or jetclass_excerpt)
+OMNIJET_JETS = ("resources/jetclass/toy/jets.h5" if OMNIJET["source"] == "toy"
+                else f"resources/jetclass/excerpt/{OMNIJET['source']}/jets.h5")
 
 
 rule omnijet_tokenizer:
     input:
-        lambda w: (rules.jetclass_toy.output if OMNIJET["source"] == "toy"
-                   else f"resources/jetclass/excerpt/{OMNIJET['source']}/jets.h5"),
+        OMNIJET_JETS,
     output:
         model="results/omnijet/tokenizer/vqvae.pt",
         hparams="results/omnijet/tokenizer/vqvae.json",
@@ -103,12 +110,48 @@ rule omnijet_transfer:
         "--n-test {params.t[n_test]} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
+rule omnijet_publish:
+    input:
+        tokenizer=rules.omnijet_tokenizer.output.model,
+        tokens=rules.omnijet_tokenizer.output.tokens,
+        tokenizer_json=rules.omnijet_tokenizer.output.stats,
+        gpt=rules.omnijet_backbone.output.model,
+        generation=rules.omnijet_backbone.output.stats,
+    output:
+        check="results/omnijet/published_check.json",
+        tokenizer="results/omnijet/published/tokenizer/model.onnx",
+        tokenizer_card="results/omnijet/published/tokenizer/model_card.json",
+        decoder="results/omnijet/published/decoder/model.onnx",
+        decoder_card="results/omnijet/published/decoder/model_card.json",
+        backbone="results/omnijet/published/backbone/model.onnx",
+        backbone_card="results/omnijet/published/backbone/model_card.json",
+    params:
+        script=script("omnijet_publish"),
+        jets_file=OMNIJET_JETS,
+        source=OMNIJET["source"],
+        n_val=200,
+        seed=SEED,
+    threads: 1
+    log:
+        "logs/omnijet/publish.log",
+    benchmark:
+        "results/omnijet/benchmarks/publish.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python {params.script} --tokenizer {input.tokenizer} --tokens {input.tokens} "
+        "--tokenizer-json {input.tokenizer_json} --gpt {input.gpt} --generation-json {input.generation} "
+        "--jets-file {params.jets_file} --source {params.source} --outdir results/omnijet/published "
+        "--out {output.check} --n-val {params.n_val} --seed {params.seed} --threads {threads} > {log} 2>&1"
+
+
 rule omnijet_report:
     input:
         tokenizer=rules.omnijet_tokenizer.output.stats,
         generation=rules.omnijet_backbone.output.stats,
         samples=rules.omnijet_backbone.output.samples,
         transfer=rules.omnijet_transfer.output,
+        publish=rules.omnijet_publish.output.check,
     output:
         metrics="results/omnijet/metrics.json",
         png=report("results/omnijet/generation.png", caption="../report/omnijet.rst",
@@ -128,5 +171,6 @@ rule omnijet_report:
         "../../envs/torch.yaml"
     shell:
         "python {params.script} --tokenizer-json {input.tokenizer} --generation-json {input.generation} "
-        "--samples {input.samples} --transfer-json {input.transfer} --outdir results/omnijet "
+        "--samples {input.samples} --transfer-json {input.transfer} --publish-json {input.publish} "
+        "--outdir results/omnijet "
         "--tier {params.tier} > {log} 2>&1"
