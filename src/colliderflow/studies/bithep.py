@@ -486,6 +486,21 @@ def _card_text(prec: str, hp: dict, mem: dict, quantised: list[str]) -> str:
         f"({mem['ratio']:.2f}x smaller); the float32 ONNX file does not realise that saving.")
 
 
+def _validation_jets(export, hp: dict, jets_path, n_val: int):
+    """The tagger's test jets (features, float mask) in split order and the
+    indices of the first ``n_val`` whose quantised activations stay
+    ``TIE_MARGIN`` from a rounding tie."""
+    from ..nn.bitlinear import rounding_margin
+
+    jets = load_jets(jets_path, {"tagging": {"classes": hp["classes"], "max_jets": hp["max_jets"]},
+                                 "seed": hp["seed"]}, "tagging")
+    _, te = train_test(len(jets["labels"]), hp["test_fraction"], hp["seed"])
+    x, m = _inputs(jets, hp["n_constituents"])
+    x, m = x[te], m[te].float()
+    tie_free = np.flatnonzero(rounding_margin(export, x, m, token_mask=m).numpy() >= TIE_MARGIN)
+    return x, m, tie_free[:n_val]
+
+
 def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 200, atol: float = 1e-5) -> dict:
     """ONNX export + model card of the trained q/g taggers ``{precision: .pt}``
     (saved by the tagging task) into ``out_root/<precision>/``, each checked
@@ -505,7 +520,7 @@ def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 2
     import onnxruntime as ort
 
     from ..io import read_json
-    from ..nn.bitlinear import BitLinear, freeze, rounding_margin
+    from ..nn.bitlinear import BitLinear, freeze
     from ..nn.jets import PARTICLE_FEATURES
     from ..publish import publish_checked
 
@@ -523,15 +538,9 @@ def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 2
             raise InputError(tagging_json, f"results.{prec}", "no tagging result for this precision")
         model, hp = load_deepsets(path)
         n = hp["n_constituents"]
-        jets = load_jets(jets_path, {"tagging": {"classes": hp["classes"], "max_jets": hp["max_jets"]},
-                                     "seed": hp["seed"]}, "tagging")
-        _, te = train_test(len(jets["labels"]), hp["test_fraction"], hp["seed"])
-        x_te, m_te = _inputs(jets, n)
-        x_te, m_te = x_te[te], m_te[te].float()
         export = freeze(model)
-        tie_free = np.flatnonzero(rounding_margin(export, x_te, m_te, token_mask=m_te).numpy() >= TIE_MARGIN)
-        keep = tie_free[:n_val]
-        n_scanned = int(keep[-1]) + 1 if len(keep) else len(te)
+        x_te, m_te, keep = _validation_jets(export, hp, jets_path, n_val)
+        n_scanned = int(keep[-1]) + 1 if len(keep) else len(x_te)
         x, m = x_te[keep], m_te[keep]
         with torch.no_grad():
             out = model(x, m)
