@@ -127,6 +127,38 @@ def test_quantised_flow_stays_autoregressive():
     assert torch.all(jac.triu(1) == 0) and torch.all(jac.diagonal() != 0)
 
 
+@pytest.mark.parametrize("mode", bl.LAYER_MODES)
+def test_frozen_layer_is_the_eval_forward_with_quantised_constants(mode):
+    """The export form: same outputs as the trained layer (masked, with
+    activation bits), its weight buffer holds only scale * levels."""
+    torch.manual_seed(6)
+    mask = torch.rand(7, 9) > 0.3
+    layer = bl.BitLinear(9, 7, mode=mode, act_bits=6, mask=mask)
+    frozen = bl.freeze(nn.Sequential(layer, nn.ReLU()))
+    assert isinstance(frozen[0], bl.FrozenBitLinear) and isinstance(layer, bl.BitLinear), "the model is left as it is"
+    x = torch.randn(3, 4, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(frozen(x), torch.relu(layer(x)), atol=1e-6, rtol=0)
+    values = set(frozen[0].weight.unique().tolist())
+    if mode == "full":
+        assert len(values) > 3
+    else:
+        s = float(layer.quantized()[1])
+        assert len(values) <= 3 and all(min(abs(v - a) for a in (-s, 0.0, s)) < 1e-7 for v in values)  # 0: masked
+        assert torch.all(frozen[0].weight.T[~mask] == 0)
+
+
+def test_rounding_margin_finds_activation_ties():
+    """Absmax 2-bit (Q = 2) on [1, 0.25]: u = [2, 0.5], 0.5 is an exact tie;
+    [1, 0.3] gives u = 0.6, 0.1 from the tie; float layers have none."""
+    layer = bl.BitLinear(2, 1, mode="ternary", act_bits=2, norm=False)
+    x = torch.tensor([[[1.0, 0.25], [1.0, 0.3]], [[1.0, 0.3], [1.0, 0.3]]])
+    torch.testing.assert_close(bl.rounding_margin(layer, x), torch.tensor([0.0, 0.1]))
+    mask = torch.tensor([[False, True], [True, True]])
+    torch.testing.assert_close(bl.rounding_margin(bl.freeze(layer), x, token_mask=mask), torch.tensor([0.1, 0.1]))
+    assert torch.isinf(bl.rounding_margin(bl.BitLinear(2, 1, mode="full"), x)).all()
+
+
 # ------------------------------------------------------------------ study helpers
 def test_resolution_girth_and_bad_config(tmp_path):
     true = np.full(10000, 50.0)
@@ -186,6 +218,89 @@ def test_regression_and_generation_run_on_tiny_inputs(qg_jets, tmp_path):
         assert z["gen_ternary"].shape[1] == 3 and np.all(z["gen_ternary"][:, 1] == np.floor(z["gen_ternary"][:, 1]))
 
 
+@pytest.fixture(scope="module")
+def tiny_taggers(qg_jets, tmp_path_factory):
+    """The tagging task on 600 jets, 2 epochs, saving its three networks."""
+    torch.set_num_threads(1)
+    d = tmp_path_factory.mktemp("bithep_models")
+    cfg = _cfg()
+    cfg["tagging"].update(epochs=2, max_jets=600)
+    paths = [d / f"tagging_{p}.pt" for p in bithep.PRECISIONS]
+    doc = bithep.run_task("tagging", qg_jets, cfg, 0, d / "tagging.json", d / "tagging.npz", paths)
+    return d, doc, dict(zip(bithep.PRECISIONS, paths))
+
+
+def test_saved_taggers_reload_and_publish(qg_jets, tiny_taggers, tmp_path):
+    """Saved -> reloaded taggers give the study's test scores; the full and
+    ternary ONNX exports reproduce torch (also at another batch size); the
+    ternary graph stores three values {-s, 0, +s} per quantised layer and
+    quantises the activations at run time; the card states float32 storage
+    and the packed size of the study's memory count."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    d, doc, paths = tiny_taggers
+    with np.load(d / "tagging.npz") as z:
+        scores = {k: z[k] for k in z.files}
+    jets = bithep.load_jets(qg_jets, {"tagging": {"classes": ["q", "g"], "max_jets": 600}, "seed": 0}, "tagging")
+    _, te = bithep.train_test(len(jets["labels"]), 0.3, 0)
+    x, m = bithep._inputs(jets, 16)
+    models = {}
+    for prec, path in paths.items():
+        models[prec], hp = bithep.load_deepsets(path)
+        assert hp["precision"] == prec and hp["memory"] == doc["results"][prec]["memory"]
+        np.testing.assert_allclose(bithep._predict(models[prec], x[te], m[te])[:, 0], scores[f"score_{prec}"], atol=1e-6)
+    rec = bithep.publish({p: paths[p] for p in bithep.PUBLISHED}, d / "tagging.json", qg_jets, tmp_path, n_val=40)
+    assert rec["exported"] and rec["passed"], rec
+    # jets and a batch size the export never saw, away from activation rounding ties
+    tie_free = bl.rounding_margin(models["ternary"], x[te], m[te], token_mask=m[te]) >= bithep.TIE_MARGIN
+    sel = te[tie_free.numpy()][-7:]
+    for prec in bithep.PUBLISHED:
+        r = rec["models"][prec]
+        assert r["passed"] and r["max_abs_diff"] <= 1e-5 and r["export_vs_training_forward"] <= 1e-5
+        assert r["training_forward_vs_study_scores"] <= 1e-5 and r["unfiltered"]["n"] == 40
+        card = json.loads((tmp_path / prec / "model_card.json").read_text())
+        assert set(card["inputs"]) == {"particles", "mask"} and set(card["outputs"]) == {"score"}
+        assert card["inputs"]["particles"]["shape"] == ["batch", 16, 5] and card["training_data"]["n_train"] == 420
+        mem = doc["results"][prec]["memory"]
+        assert card["metrics"]["weight_memory"]["packed_kbit"] == pytest.approx(mem["total_bits"] / 1e3)
+        sess = ort.InferenceSession(str(tmp_path / prec / "model.onnx"), providers=["CPUExecutionProvider"])
+        got = sess.run(None, {"particles": x[sel].numpy(), "mask": m[sel].float().numpy()})[0]
+        with torch.no_grad():
+            ref = models[prec](x[sel], m[sel]).numpy()
+        assert got.shape == (7, 1)
+        np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
+        graph = onnx.load(str(tmp_path / prec / "model.onnx")).graph
+        inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        quantised = [k for k, mod in models[prec].named_modules() if isinstance(mod, bl.BitLinear) and mod.mode != "full"]
+        assert r["quantised_layers"] == quantised
+        if prec == "full":
+            assert not quantised and len(np.unique(inits["phi.2.weight"])) > 3, "float weights: many values"
+            continue
+        assert quantised == ["phi.2", "rho.0"] and "1.58" in card["description"]
+        assert "float32" in card["description"] and f"{mem['total_bits'] / 1e3:.1f} kbit" in card["description"]
+        for name in quantised:
+            s = float(models[prec].get_submodule(name).quantized()[1])
+            w = inits[f"{name}.weight"]
+            assert w.dtype == np.float32 and w.shape == (32, 32)
+            np.testing.assert_allclose(np.unique(w), [-s, 0.0, s], rtol=1e-6)
+            assert r["onnx_weight_distinct_values"][name] == 3
+        assert "Round" in {n.op_type for n in graph.node}, "absmax activation quantisation runs in the graph"
+
+
+def test_load_deepsets_names_a_missing_hyper_parameter(tiny_taggers, tmp_path):
+    d, _, paths = tiny_taggers
+    hp = json.loads((d / "tagging_ternary.json").read_text())
+    del hp["act_bits"]
+    (tmp_path / "t.pt").write_bytes(paths["ternary"].read_bytes())
+    (tmp_path / "t.json").write_text(json.dumps(hp))
+    with pytest.raises(InputError, match="act_bits"):
+        bithep.load_deepsets(tmp_path / "t.pt")
+    with pytest.raises(InputError, match="out-models"):
+        bithep.run_task("tagging", d / "none.h5", _cfg(), 0, tmp_path / "a.json", tmp_path / "a.npz", [tmp_path / "a.pt"])
+
+
 @pytest.mark.real
 def test_quarkgluon_excerpt_has_the_tagging_classes(shared_data):
     from colliderflow.data import jet_constituents as jc
@@ -211,3 +326,14 @@ def test_smoke_outputs(smoke_run):
     assert all(np.isfinite(v) for v in m["regression_resolution"].values())
     for suffix in ("png", "pdf"):
         assert (smoke_run / f"results/bithep/bithep.{suffix}").stat().st_size > 1000
+    pub = m["published"]
+    assert pub["exported"] and pub["passed"] and set(pub["models"]) == set(bithep.PUBLISHED)
+    for prec, r in pub["models"].items():
+        assert r["max_abs_diff"] <= 1e-5 and r["training_forward_vs_study_scores"] <= 1e-5
+        assert r["packed_weight_kbit"] == pytest.approx(m["memory_kbit"]["tagging"][prec])
+        for f in ("model.onnx", "model_card.json", "validation.npz"):
+            assert (smoke_run / "results/bithep/published" / prec / f).exists()
+    tern = pub["models"]["ternary"]["onnx_weight_distinct_values"]
+    assert tern and all(v == 3 for v in tern.values())
+    for prec in bithep.PRECISIONS:
+        assert (smoke_run / f"results/bithep/models/tagging_{prec}.pt").stat().st_size < 1e6

@@ -15,6 +15,7 @@ def main():
     ap.add_argument("--config", required=True, help="JSON: the studies.bithep config section")
     ap.add_argument("--out-json", required=True)
     ap.add_argument("--out-npz", required=True)
+    ap.add_argument("--out-models", nargs="+", help="one .pt per precision (full, binary, ternary): the trained networks")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
@@ -23,7 +24,7 @@ def main():
         cfg = json.loads(a.config)
     except json.JSONDecodeError as exc:
         raise InputError("--config", None, f"not valid JSON ({exc.msg})") from None
-    run_task(a.task, a.jets, cfg, a.seed, a.out_json, a.out_npz)
+    run_task(a.task, a.jets, cfg, a.seed, a.out_json, a.out_npz, a.out_models)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ act_bits=None`` (weight-only quantisation).
 Mode ``"full"`` keeps float weights and activations behind the same
 LayerNorm: the full-precision reference with the quantised network's
 architecture. :func:`swap_linear` replaces the ``nn.Linear`` layers of a
-model in place; :func:`weight_bits` counts the weight memory (float32 = 32
+model in place; :func:`freeze` gives the inference (export) copy with the
+quantised weights as constants; :func:`weight_bits` counts the weight memory (float32 = 32
 bits, binary = 1 bit, ternary = log2(3) = 1.58 bits per weight (5 weights
 per byte, 1.6 bits, is the packing reached in practice), + one float32
 scale per quantised layer).
@@ -65,12 +66,17 @@ def quantize_weight(w: torch.Tensor, mode: str, mask: torch.Tensor | None = None
     return levels * m, scale
 
 
-def quantize_activations(x: torch.Tensor, bits: int) -> torch.Tensor:
-    """Absmax ``bits``-bit fake quantisation per token (last axis), with STE."""
+def absmax_quantize(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Absmax ``bits``-bit fake quantisation per token (last axis), no STE:
+    ``clamp(round(x Q / g), -Q, Q - 1) g / Q``, g = max |x|, Q = 2^(bits - 1)."""
     q = 2 ** (bits - 1)
-    g = x.detach().abs().amax(dim=-1, keepdim=True).clamp(min=EPS)
-    xq = torch.clamp(torch.round(x.detach() * q / g), -q, q - 1) * g / q
-    return x + (xq - x).detach()
+    g = x.abs().amax(dim=-1, keepdim=True).clamp(min=EPS)
+    return torch.clamp(torch.round(x * q / g), -q, q - 1) * g / q
+
+
+def quantize_activations(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """:func:`absmax_quantize` with STE (the gradient passes unchanged)."""
+    return x + (absmax_quantize(x.detach(), bits) - x).detach()
 
 
 class BitLinear(nn.Linear):
@@ -109,6 +115,87 @@ class BitLinear(nn.Linear):
         return f"{super().extra_repr()}, mode={self.mode}, act_bits={self.act_bits}, masked={self.mask is not None}"
 
 
+class FrozenBitLinear(nn.Module):
+    """Inference copy of a trained :class:`BitLinear` for export (ONNX): the
+    weight is the quantised ``scale * levels`` itself (a buffer, so an exported
+    graph stores only those values: {-s, 0, +s} per ternary layer, {-s, +s}
+    binary), the LayerNorm and the absmax activation quantisation stay as
+    run-time operations. Same outputs as the layer in eval mode up to float
+    rounding (the STE adds ``w + (q - w)``)."""
+
+    def __init__(self, layer: BitLinear):
+        super().__init__()
+        self.mode, self.act_bits = layer.mode, layer.act_bits
+        self.norm = layer.norm
+        with torch.no_grad():
+            if layer.mode == "full":
+                w, scale = layer.weight if layer.mask is None else layer.weight * layer.mask, torch.tensor(1.0)
+            else:
+                levels, scale = layer.quantized()
+                w = scale * levels
+        # stored as (in, out): x @ weight keeps the buffer as it is in the graph (no folded transpose)
+        self.register_buffer("weight", w.detach().T.contiguous().clone())
+        self.register_buffer("scale", scale.detach().clone().reshape(()))
+        self.register_buffer("bias", None if layer.bias is None else layer.bias.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
+        if self.mode != "full" and self.act_bits is not None:
+            x = absmax_quantize(x, int(self.act_bits))
+        y = torch.matmul(x, self.weight)
+        return y if self.bias is None else y + self.bias
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` in eval mode with every :class:`BitLinear`
+    replaced by its :class:`FrozenBitLinear` (the export form); the model
+    itself is left as it is."""
+    import copy
+
+    frozen = copy.deepcopy(model).eval()
+    for name, module in list(frozen.named_modules()):
+        if isinstance(module, BitLinear):
+            _replace(frozen, name, FrozenBitLinear(module))
+    return frozen
+
+
+@torch.no_grad()
+def rounding_margin(model: nn.Module, *inputs, token_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Per sample (first axis): how close the model's absmax activation
+    quantisers come to a rounding tie, ``min | frac(|u|) - 1/2 | / max(|u|, 1)``
+    over every quantised activation u (in quantisation steps) of every
+    :class:`BitLinear` / :class:`FrozenBitLinear` with ``act_bits``; inf if
+    there is none. Two float implementations (torch, onnxruntime) sum in a
+    different order, so an activation within a few float32 ulps of a tie
+    can round to the other level there. ``token_mask`` (batch, tokens):
+    activations of masked tokens (batch, tokens, features) do not count."""
+    found = []
+
+    def hook(module, args):
+        if module.mode == "full" or module.act_bits is None:
+            return
+        z = module.norm(args[0])
+        g = z.abs().amax(dim=-1, keepdim=True).clamp(min=EPS)
+        u = (z * 2 ** (int(module.act_bits) - 1) / g).abs()
+        d = ((u - u.floor()) - 0.5).abs() / u.clamp(min=1.0)
+        if token_mask is not None and d.dim() == token_mask.dim() + 1:
+            d = torch.where(token_mask.bool()[..., None], d, torch.inf)
+        found.append(d.reshape(len(d), -1).amin(1))
+
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, (BitLinear, FrozenBitLinear))]
+    try:
+        model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.stack(found, 1).amin(1) if found else torch.full((len(inputs[0]),), torch.inf)
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+
+
 def swap_linear(model: nn.Module, mode: str, keep=(), act_bits: int | None = 8, norm: bool = True) -> list[str]:
     """Replace every ``nn.Linear`` of ``model`` (subclasses included, e.g.
     zuko's masked layers, whose mask is kept) by a :class:`BitLinear` with
@@ -141,9 +228,7 @@ def swap_linear(model: nn.Module, mode: str, keep=(), act_bits: int | None = 8, 
             new.weight.copy_(module.weight)
             if module.bias is not None:
                 new.bias.copy_(module.bias)
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, new)
+        _replace(model, name, new)
         swapped.append(name)
     return swapped
 

@@ -25,6 +25,11 @@ float Deep Sets trains worse on the small real excerpt). The weight
 memory is counted by :func:`colliderflow.nn.bitlinear.weight_bits`.
 The paper's claim tested here: ternary (1.58-bit) weights stay within
 ``auc_loss_max`` of the full-precision tagging AUC.
+
+Every task saves its three trained networks (``nn.train.save_model``);
+:func:`publish` exports the full-precision and ternary q/g taggers to ONNX
+with model cards (:mod:`colliderflow.publish`), the ternary weights as
+float32 constants {-s, 0, +s} (ONNX has no 1.58-bit type).
 """
 
 from __future__ import annotations
@@ -189,12 +194,15 @@ def _predict(model, x, mask, batch: int = 4096) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- tasks
-def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, seed: int):
+def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, seed: int, model_path=None,
+                    data: dict | None = None):
     """Train one Deep Sets network of ``task`` at precision ``prec`` on
     ``tensors`` = (features, mask, target)[tr]; returns its test outputs
-    (n_test,) and the training/memory record."""
+    (n_test,) and the training/memory record. ``model_path``: the trained
+    network is saved there (:func:`colliderflow.nn.train.save_model`) with the
+    hyper-parameters :func:`load_deepsets` rebuilds it from (+ ``data``)."""
     from ..nn.bitlinear import weight_bits
-    from ..nn.train import fit
+    from ..nn.train import fit, save_model
 
     t = cfg[task]
     x, m, target = tensors
@@ -203,6 +211,12 @@ def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, s
     keep = model.first_last() if cfg["keep_first_last"] else []
     swapped = quantise(model, prec, keep, cfg["act_bits"], full_norm=cfg["full_norm"])
     hist = fit(model, loss_fn, (x[tr], m[tr], target[tr]), _train_cfg(t, seed, f"{task}-{prec}"))
+    if model_path is not None:
+        save_model(model, model_path, {
+            "task": task, "precision": prec, "in_dim": int(x.shape[-1]), "hidden": t["hidden"],
+            "phi_layers": t["phi_layers"], "rho_layers": t["rho_layers"], "keep": keep, "act_bits": cfg["act_bits"],
+            "full_norm": cfg["full_norm"], "n_constituents": int(x.shape[1]), "seed": seed,
+            "memory": weight_bits(model), **(data or {})})
     out = _predict(model, x[te], m[te])[:, 0]
     if not np.isfinite(out).all():
         raise FloatingPointError(f"{task}-{prec}: non-finite network outputs")
@@ -220,8 +234,27 @@ def _inputs(jets: dict, n: int):
     return torch.from_numpy(f), torch.from_numpy(m)
 
 
-def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200) -> tuple[dict, dict]:
-    """q/g AUC for full / binary / ternary Deep Sets; returns (metrics, arrays)."""
+def load_deepsets(path) -> tuple[DeepSets, dict]:
+    """(trained Deep Sets network in eval mode, its hyper-parameters) from a
+    file :func:`_train_deepsets` saved."""
+    from ..nn.train import load_state
+
+    state, hp = load_state(path)
+    for key in ("precision", "in_dim", "hidden", "phi_layers", "rho_layers", "keep", "act_bits", "full_norm"):
+        if key not in hp:
+            raise InputError(Path(path).with_suffix(".json"), key, "missing from the model's hyper-parameters")
+    model = DeepSets(hp["in_dim"], hp["hidden"], 1, hp["phi_layers"], hp["rho_layers"])
+    quantise(model, hp["precision"], hp["keep"], hp["act_bits"], full_norm=hp["full_norm"])
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise InputError(path, "state_dict", f"does not fit the saved hyper-parameters ({exc})") from None
+    return model.eval(), hp
+
+
+def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200, model_paths: dict | None = None) -> tuple[dict, dict]:
+    """q/g AUC for full / binary / ternary Deep Sets; returns (metrics, arrays).
+    ``model_paths``: {precision: .pt path} to save the trained taggers."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
     x, m = _inputs(jets, cfg["n_constituents"])
@@ -234,7 +267,10 @@ def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200) -> tuple[di
 
     res, arrays, scores = {}, {"y_test": y[te].numpy()}, {}
     for prec in PRECISIONS:
-        s, info = _train_deepsets((x, m, y), tr, te, cfg, "tagging", prec, loss_fn, seed)
+        data = {"classes": list(cfg["tagging"]["classes"]), "max_jets": cfg["tagging"]["max_jets"],
+                "test_fraction": cfg["test_fraction"], "n_train": int(len(tr))}
+        s, info = _train_deepsets((x, m, y), tr, te, cfg, "tagging", prec, loss_fn, seed,
+                                  (model_paths or {}).get(prec), data)
         scores[prec] = arrays[f"score_{prec}"] = s
         fpr, tpr, _ = roc_curve(y[te].numpy(), s)
         res[prec] = {"auc": float(roc_auc_score(y[te].numpy(), s)), **info, "rejection_at_50": _rejection(fpr, tpr, 0.5)}
@@ -275,7 +311,7 @@ def resolution(pred: np.ndarray, true: np.ndarray) -> dict:
     return {"resolution": float((q84 - q16) / 2), "bias": float(q50)}
 
 
-def run_regression(jets: dict, cfg: dict, seed: int) -> tuple[dict, dict]:
+def run_regression(jets: dict, cfg: dict, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
     """Jet-mass regression (log m, standardised) for full / binary / ternary."""
     from ..data.jet_constituents import jet_observables
 
@@ -297,7 +333,8 @@ def run_regression(jets: dict, cfg: dict, seed: int) -> tuple[dict, dict]:
 
     res, arrays = {}, {"mass_test": mass[te]}
     for prec in PRECISIONS:
-        out, info = _train_deepsets((x, m, target), tr, te, cfg, "regression", prec, loss_fn, seed)
+        out, info = _train_deepsets((x, m, target), tr, te, cfg, "regression", prec, loss_fn, seed,
+                                    (model_paths or {}).get(prec), {"log_mass_mean": mu, "log_mass_std": sd})
         pred = arrays[f"pred_{prec}"] = np.exp(out.astype(np.float64) * sd + mu)
         res[prec] = {**resolution(pred, mass[te]), **info}
     return {"task": "regression", "target": "jet mass of the n leading constituents", "n_train": int(len(tr)),
@@ -326,11 +363,11 @@ def w1_scaled(a: np.ndarray, b: np.ndarray, ref_std: np.ndarray) -> list[float]:
     return [float(wasserstein_distance(a[:, i], b[:, i]) / ref_std[i]) for i in range(a.shape[1])]
 
 
-def run_generation(jets: dict, cfg: dict, seed: int) -> tuple[dict, dict]:
+def run_generation(jets: dict, cfg: dict, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
     """NSF on (log m, n, log girth) for full / binary / ternary hyper-networks."""
     from ..nn.bitlinear import weight_bits
     from ..nn.flows import StandardizedFlow
-    from ..nn.train import fit
+    from ..nn.train import fit, save_model
 
     t = cfg["generation"]
     obs = generation_features(jets["constituents"])
@@ -352,6 +389,12 @@ def run_generation(jets: dict, cfg: dict, seed: int) -> tuple[dict, dict]:
         keep = flow_first_last(flow) if cfg["keep_first_last"] else []
         swapped = quantise(flow, prec, keep, act_bits=None, norm=False)
         hist = fit(flow, lambda f, b: f.nll(b), (z_tr,), _train_cfg(t, seed, f"generation-{prec}"))
+        if (model_paths or {}).get(prec):
+            save_model(flow, model_paths[prec], {
+                "task": "generation", "precision": prec, "kind": "nsf", "features": list(GEN_OBSERVABLES),
+                "flow_space": "log mass, multiplicity + U(0, 1), log girth", "transforms": t["transforms"],
+                "hidden": list(t["hidden"]), "bins": t["bins"], "keep": keep, "act_bits": None, "norm": False,
+                "seed": seed, "memory": weight_bits(flow)})
         torch.manual_seed(seed + 7)
         with torch.no_grad():
             z = flow.sample(len(truth)).numpy()
@@ -373,15 +416,19 @@ def run_generation(jets: dict, cfg: dict, seed: int) -> tuple[dict, dict]:
 RUNNERS = {"tagging": run_tagging, "regression": run_regression, "generation": run_generation}
 
 
-def run_task(task: str, jets_path, cfg: dict, seed: int, out_json, out_npz) -> dict:
-    """Run one task on the jets file; write its metrics JSON and arrays (.npz)."""
+def run_task(task: str, jets_path, cfg: dict, seed: int, out_json, out_npz, out_models=None) -> dict:
+    """Run one task on the jets file; write its metrics JSON and arrays (.npz).
+    ``out_models``: one .pt path per precision (order ``PRECISIONS``) where the
+    trained networks are saved (+ hyper-parameters in the .json beside each)."""
     from ..io import atomic_path, write_json
 
     if task not in TASKS:
         raise InputError("config", "task", f"unknown task '{task}' (known {list(TASKS)})")
     check_config(cfg)
+    if out_models is not None and len(out_models) != len(PRECISIONS):
+        raise InputError("--out-models", None, f"needs one path per precision {list(PRECISIONS)}, got {len(out_models)}")
     jets = load_jets(jets_path, {**cfg, "seed": seed}, task)
-    doc, arrays = RUNNERS[task](jets, cfg, seed)
+    doc, arrays = RUNNERS[task](jets, cfg, seed, model_paths=dict(zip(PRECISIONS, out_models or ())))
     doc.update(source=jets.get("source", ""), jets=str(jets_path), seed=seed,
                keep_first_last=cfg["keep_first_last"], act_bits=cfg["act_bits"], full_norm=cfg["full_norm"])
     with atomic_path(out_npz) as tmp:
@@ -391,6 +438,167 @@ def run_task(task: str, jets_path, cfg: dict, seed: int, out_json, out_npz) -> d
     for prec, r in doc["results"].items():
         log.info("%s %s: %s", task, prec, {k: v for k, v in r.items() if k not in ("memory", "swapped_layers")})
     return doc
+
+
+# ----------------------------------------------------------------- publish
+#: precisions whose q/g taggers are published as ONNX (results/bithep/published/<precision>/)
+PUBLISHED = ("full", "ternary")
+#: validation jets keep every quantised activation at least this far (relative,
+#: ~17 float32 ulps) from a rounding tie (colliderflow.nn.bitlinear.rounding_margin)
+TIE_MARGIN = 1e-6
+
+
+def onnx_weight_values(onnx_path, layers) -> dict:
+    """{layer: number of distinct values of its weight initializer} in an
+    ONNX file (the :class:`~colliderflow.nn.bitlinear.FrozenBitLinear`
+    buffer ``<layer>.weight``); a layer whose weight is no initializer
+    (computed in the graph) counts None."""
+    import onnx
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in onnx.load(str(onnx_path)).graph.initializer}
+    return {name: (int(len(np.unique(numpy_helper.to_array(inits[f"{name}.weight"]))))
+                   if f"{name}.weight" in inits else None) for name in layers}
+
+
+def _card_text(prec: str, hp: dict, mem: dict, quantised: list[str]) -> str:
+    head = ("Quark/gluon tagger of the BitHEP study (Krause, Wang, Winterhalder), trained by colliderflow: "
+            "Deep Sets (per-constituent MLP phi, masked sum / n_slots, MLP rho -> one logit), "
+            f"{hp['phi_layers']} + {hp['rho_layers']} Linear layers of width {hp['hidden']}; "
+            f"input and output layers float32 ({', '.join(hp['keep']) or 'none'}). ")
+    if prec == "full":
+        return head + ("Full precision: the hidden Linear layers are float32 behind the same LayerNorm (no affine) "
+                       "as in the quantised networks, so only the precision differs. "
+                       f"Weights {mem['full_bits'] / 8e3:.1f} kB in float32.")
+    acts = (f"LayerNorm (no affine) and absmax {hp['act_bits']}-bit per-constituent activation quantisation run "
+            "inside the graph (ONNX Round; an activation at a rounding tie can round to the neighbouring level in "
+            "another runtime, see training_data.validation_inputs)" if hp["act_bits"]
+            else "LayerNorm (no affine), float activations")
+    levels, values = ("{-1, 0, +1}", "{-s, 0, +s}") if prec == "ternary" else ("{-1, +1}", "{-s, +s}")
+    return head + (
+        f"{prec.capitalize()} precision ({'BitNet b1.58' if prec == 'ternary' else 'BitNet'}): the hidden layers "
+        f"{', '.join(quantised)} have weights s * {levels} per layer (s = mean |W| of the "
+        f"trained latent weights), stored in model.onnx already quantised; {acts}. ONNX has no 1.58-bit (or "
+        f"2-bit) tensor type: model.onnx stores these weights as float32 values {values} (32 bits per weight). "
+        f"Packed as colliderflow.nn.bitlinear.weight_bits counts it (log2 3 = 1.58 bits per ternary weight, 1 per "
+        f"binary, one float32 scale per layer, float32 biases and float layers) the weights take "
+        f"{mem['total_bits'] / 1e3:.1f} kbit against {mem['full_bits'] / 1e3:.1f} kbit in float32 "
+        f"({mem['ratio']:.2f}x smaller); the float32 ONNX file does not realise that saving.")
+
+
+def _validation_jets(export, hp: dict, jets_path, n_val: int):
+    """The tagger's test jets (features, float mask) in split order and the
+    indices of the first ``n_val`` whose quantised activations stay
+    ``TIE_MARGIN`` from a rounding tie."""
+    from ..nn.bitlinear import rounding_margin
+
+    jets = load_jets(jets_path, {"tagging": {"classes": hp["classes"], "max_jets": hp["max_jets"]},
+                                 "seed": hp["seed"]}, "tagging")
+    _, te = train_test(len(jets["labels"]), hp["test_fraction"], hp["seed"])
+    x, m = _inputs(jets, hp["n_constituents"])
+    x, m = x[te], m[te].float()
+    tie_free = np.flatnonzero(rounding_margin(export, x, m, token_mask=m).numpy() >= TIE_MARGIN)
+    return x, m, tie_free[:n_val]
+
+
+def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 200, atol: float = 1e-5) -> dict:
+    """ONNX export + model card of the trained q/g taggers ``{precision: .pt}``
+    (saved by the tagging task) into ``out_root/<precision>/``, each checked
+    in onnxruntime on ``n_val`` frozen test jets. The exported network is
+    :func:`colliderflow.nn.bitlinear.freeze` of the trained one (quantised
+    weights as constants); ``export_vs_training_forward`` is its largest
+    difference from the trained network's eval-mode forward on those jets,
+    ``onnx_weight_distinct_values`` the number of distinct weight values per
+    quantised layer in the ONNX file.
+
+    The frozen validation jets are the first ``n_val`` test jets whose
+    quantised activations stay ``TIE_MARGIN`` away from a rounding tie: at a
+    tie torch and onnxruntime (different float summation order) may round to
+    different levels. ``unfiltered`` records the onnxruntime-vs-torch check on
+    the first ``n_val`` test jets without that selection. Returns the record
+    for published_check.json."""
+    import onnxruntime as ort
+
+    from ..io import read_json
+    from ..nn.bitlinear import BitLinear, freeze
+    from ..nn.jets import PARTICLE_FEATURES
+    from ..publish import publish_checked
+
+    doc = read_json(tagging_json)
+    if doc.get("task") != "tagging":
+        raise InputError(tagging_json, "task", f"expected the tagging task result, got {doc.get('task')!r}")
+    npz = Path(tagging_json).with_suffix(".npz")
+    if not npz.exists():
+        raise InputError(npz, None, "file does not exist")
+    with np.load(npz) as z:
+        study_scores = {k: z[k] for k in z.files}
+    models = {}
+    for prec, path in model_paths.items():
+        if prec not in PRECISIONS or prec not in doc["results"]:
+            raise InputError(tagging_json, f"results.{prec}", "no tagging result for this precision")
+        model, hp = load_deepsets(path)
+        n = hp["n_constituents"]
+        export = freeze(model)
+        x_te, m_te, keep = _validation_jets(export, hp, jets_path, n_val)
+        n_scanned = int(keep[-1]) + 1 if len(keep) else len(x_te)
+        x, m = x_te[keep], m_te[keep]
+        with torch.no_grad():
+            out = model(x, m)
+            drift = float((export(x, m) - out).abs().max())
+            unfiltered = export(x_te[:n_val], m_te[:n_val]).numpy()
+        study = study_scores[f"score_{prec}"][keep]
+        selection = (f"the first {len(keep)} test jets whose quantised activations stay at least {TIE_MARGIN} "
+                     f"(relative) from a rounding tie, colliderflow.nn.bitlinear.rounding_margin ({n_scanned - len(keep)}"
+                     f" of the first {n_scanned} test jets excluded: at a tie torch and onnxruntime may round to "
+                     "different levels)") if prec != "full" else f"the first {len(keep)} test jets"
+        res, mem = doc["results"][prec], doc["results"][prec]["memory"]
+        quantised = [k for k, mod in model.named_modules() if isinstance(mod, BitLinear) and mod.mode != "full"]
+        metrics = {"test_auc": res["auc"], "gluon_rejection_at_50pct_quark_efficiency": res["rejection_at_50"],
+                   "n_test": doc["n_test"],
+                   "weight_memory": {"packed_kbit": mem["total_bits"] / 1e3, "float32_kbit": mem["full_bits"] / 1e3,
+                                     "ratio": mem["ratio"], "quantised_weights": mem["quantised_weights"],
+                                     "quantised_layers": mem["quantised_layers"],
+                                     "counted_by": "colliderflow.nn.bitlinear.weight_bits",
+                                     "onnx_storage": "float32 for every weight (ONNX has no 1.58-bit type)"}}
+        if prec != "full":
+            metrics.update(auc_loss_vs_full=res["auc_loss"], auc_loss_err=res["auc_loss_err"])
+        rec = publish_checked(
+            export, {"particles": x.numpy(), "mask": m.numpy()}, Path(out_root) / prec,
+            name=f"bithep_qg_deepsets_{prec}", description=_card_text(prec, hp, mem, quantised),
+            input_specs={
+                "particles": {"units": "log GeV, 1, 1, rad, 1", "features": list(PARTICLE_FEATURES),
+                              "preprocessing": f"colliderflow.nn.jets.particle_features of the {n} leading "
+                                               "constituents (pT, eta_rel, phi_rel), zero on padding; no further "
+                                               "standardisation"},
+                "mask": {"units": "1", "preprocessing": "1.0 for a real constituent (pT > 0), 0.0 for padding"}},
+            outputs={"score": {"description": f"logit of {doc['signal']} (quark) vs gluon: sigmoid(score) = "
+                                              f"P({doc['signal']}); classes {doc['classes']}"}},
+            training_data={"file": doc["jets"], "source": doc["source"], "classes": doc["classes"],
+                           "signal": doc["signal"], "n_train": doc["n_train"], "n_test": doc["n_test"],
+                           "split": f"sklearn train_test_split, test_size {hp['test_fraction']}, "
+                                    f"random_state {hp['seed']}",
+                           "validation_inputs": selection},
+            metrics=metrics)
+        rec.update(precision=prec, export_vs_training_forward=drift,
+                   training_forward_vs_study_scores=float(np.abs(out[:, 0].numpy() - study).max()),
+                   packed_weight_kbit=mem["total_bits"] / 1e3, float32_weight_kbit=mem["full_bits"] / 1e3,
+                   memory_ratio=mem["ratio"], quantised_layers=quantised,
+                   validation_selection={"tie_margin": TIE_MARGIN, "n_scanned": n_scanned,
+                                         "n_excluded": n_scanned - len(keep)})
+        if rec["exported"]:
+            onnx_path = Path(out_root) / prec / "model.onnx"
+            rec["onnx_file_kbyte"] = onnx_path.stat().st_size / 1e3
+            rec["onnx_weight_distinct_values"] = onnx_weight_values(onnx_path, quantised)
+            sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+            got = sess.run(None, {"particles": x_te[:n_val].numpy(), "mask": m_te[:n_val].numpy()})[0]
+            diff = np.abs(got.astype(np.float64) - unfiltered)[:, 0]
+            rec["unfiltered"] = {"n": int(len(diff)), "n_over_atol": int((diff > atol).sum()),
+                                 "max_abs_diff": float(diff.max())}
+        models[prec] = rec
+    return {"exported": all(r["exported"] for r in models.values()),
+            "passed": all(r.get("passed", False) and r["export_vs_training_forward"] <= atol for r in models.values()),
+            "rule": f"passed: onnxruntime reproduces the exported network and the exported network the trained "
+                    f"network's eval forward, both within {atol}", "models": models}
 
 
 # ----------------------------------------------------------------- report
@@ -418,9 +626,10 @@ def claim_holds(tagging: dict, auc_loss_max: float) -> bool:
     return bool(tagging["results"]["ternary"]["auc_loss"] <= auc_loss_max)
 
 
-def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str) -> dict:
+def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str, published: dict | None = None) -> dict:
     """Figure (per task: metric and weight memory for full / binary /
-    ternary) and metrics.json from the three task results."""
+    ternary) and metrics.json from the three task results; ``published``:
+    the record of :func:`publish` (metrics.json carries it as ``published``)."""
     from ..metrics import write_metrics
 
     missing = [t for t in TASKS if t not in docs]
@@ -456,6 +665,8 @@ def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str) -> 
         "full_reference": ("float layers behind the same LayerNorm as the quantised ones" if tag["full_norm"]
                            else "plain float network (no LayerNorm)"),
     }
+    if published is not None:
+        metrics["published"] = published
     loss = tr["ternary"]["auc_loss"]
     doc = write_metrics(
         outdir / "metrics.json", study="bithep", paper=PAPER, title=TITLE,
