@@ -141,6 +141,10 @@ def _toy(tmp_path):
 
 
 def test_study_pipeline_on_a_tiny_toy(tmp_path):
+    import onnxruntime as ort
+    from sklearn.metrics import roc_auc_score
+
+    from colliderflow.io import write_json
     from colliderflow.studies import adammcmc as study
 
     jets = _toy(tmp_path)
@@ -153,9 +157,28 @@ def test_study_pipeline_on_a_tiny_toy(tmp_path):
                         sigma=1e-3, stretch=3.0, temperature_per_jet=1.0, prior_std=1.0, scan_sigmas=[1e-3],
                         scan_steps=15, burn_in=5, thin=3, n_samples=3, reverse="same_step", seed=1)
     assert info["n_samples"] == 3 and info["n_train"] + info["n_test"] == 330
+    # the pretrained tagger published: onnxruntime reproduces torch, also on another batch size
+    rec = study.publish(tmp_path / "models" / "tagger.pt", tmp_path / "s.npz", tmp_path / "s.json",
+                        tmp_path / "pub", n_val=50)
+    assert rec["exported"] and rec["passed"] and rec["max_abs_diff"] <= 1e-5, rec
+    card = json.loads((tmp_path / "pub" / "model_card.json").read_text())
+    assert list(card["inputs"]) == ["x"] and card["inputs"]["x"]["shape"] == ["batch", 8 * 5]
+    assert list(card["outputs"]) == ["logit"] and "MAP starting point" in card["description"]
+    arr = np.load(tmp_path / "s.npz")
+    spread = card["metrics"]["predictive_spread"]["adammcmc"]
+    assert math.isclose(spread["out_of_distribution"]["mean"], arr["mcmc_ood"].std(0, ddof=1).mean(), rel_tol=1e-6)
+    assert math.isclose(card["metrics"]["test_auc"], roc_auc_score(arr["y_test"], arr["pretrained_test"]))
+    model, hp = study.load_tagger(tmp_path / "models" / "tagger.pt")
+    data = study.load_data(jets, signal=["t"], background=["q", "g"], ood=["X2p300"], n_constituents=8,
+                           test_fraction=0.4, seed=1)
+    x = data["x_ood"][:13]  # another batch (size and jets) than the frozen 50
+    got = ort.InferenceSession(str(tmp_path / "pub" / "model.onnx")).run(["logit"], {"x": x})[0]
+    np.testing.assert_allclose(got, model(torch.from_numpy(x)).detach().numpy(), atol=1e-5)
+    write_json(tmp_path / "pub_check.json", rec)
     doc = study.report(tmp_path / "s.npz", tmp_path / "s.json", tmp_path / "out", tier="test",
-                       acceptance_margin=0.1)
+                       acceptance_margin=0.1, published=tmp_path / "pub_check.json")
     m = doc["metrics"]
+    assert m["published"] == rec
     assert isinstance(doc["holds"], bool)
     assert doc["holds"] == (m["acceptance_claim_holds"] and m["spread_claim_holds"])
     for f in ("acceptance_vs_sigma.png", "acceptance_vs_sigma.pdf", "predictive_spread.png", "metrics.json"):
@@ -206,3 +229,12 @@ def test_smoke_outputs(smoke_run):
     assert doc["holds"] == (m["acceptance_claim_holds"] and m["spread_claim_holds"])
     assert m["chain"]["n_samples"] >= 2 and 0 < m["chain"]["chain_acceptance"] <= 1
     assert 0.5 < m["auc"]["mcmc_mean"] <= 1.0 and 0.5 < m["auc"]["ensemble_mean"] <= 1.0
+    # the published pretrained tagger
+    check = json.loads((out / "published_check.json").read_text())
+    assert check["passed"] and m["published"] == check
+    for f in ("model.onnx", "model_card.json", "model_card.md", "validation.npz"):
+        assert (out / "published" / f).stat().st_size > 0
+    card = json.loads((out / "published" / "model_card.json").read_text())
+    assert math.isclose(card["metrics"]["test_auc"], m["auc"]["pretrained"])
+    assert math.isclose(card["metrics"]["predictive_spread"]["adammcmc"]["in_distribution"]["mean"],
+                        s["mcmc_test"]["mean"])

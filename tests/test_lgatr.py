@@ -185,6 +185,56 @@ def test_bad_config_and_input_raise_input_error(tmp_path):
     assert proc.returncode == 2 and "train_sizes" in proc.stderr and "Traceback" not in proc.stderr
 
 
+# ------------------------------------------------------------- publishing
+def test_publish_onnx_checked_and_the_exported_lgatr_is_lorentz_invariant(tmp_path, one_torch_thread):
+    """Tiny trained models of one seed -> ONNX + cards: onnxruntime reproduces
+    torch on the frozen inputs and on another batch size; the TorchScript
+    exporter's failure on lgatr's layers is recorded; the exported L-GATr's
+    logit does not move under a rotation + boost of its inputs (float64, at
+    rounding level), the exported baseline's does."""
+    import onnxruntime as ort
+
+    path = tmp_path / "jets.h5"
+    jc.write_jets(path, jc.generate_toy(75, 16, seed=0, classes=("t", "q", "g")), "toy")
+    cfg = dict(_cfg(), n_test=30, train_sizes=[40], n_constituents=8,
+               lgatr=dict(blocks=1, mv_channels=2, s_channels=4, heads=1, mlp_ratio=2, readout="mean"),
+               baseline=dict(dim=8, heads=1, layers=1),
+               train=dict(samples=40, max_epochs=1, batch_size=20, lr=5e-3, patience=1))
+    lg.run_seed(path, tmp_path / "seed0", cfg, 0, 0)
+    rec = lg.publish(tmp_path / "seed0", path, tmp_path / "pub", cfg, 0, n_val=25)
+    assert set(rec) == set(lg.PUBLISHED)
+    for kind, r in rec.items():
+        assert r["exported"] and r["passed"] and r["max_abs_diff"] <= 1e-5, (kind, r)
+        card = json.loads((tmp_path / "pub" / kind / "model_card.json").read_text())
+        assert list(card["inputs"]) == ["p4", "mask"] and list(card["outputs"]) == ["logit"]
+        assert card["inputs"]["p4"]["shape"] == ["batch", 8, 4] and card["inputs"]["p4"]["units"] == "GeV"
+        assert 0.0 <= card["metrics"]["test_auc"] <= 1.0 and card["training_data"]["n_train"] == 40
+    # lgatr's layer norm takes its normalized_shape from a traced tensor shape: TorchScript cannot export it
+    ts = rec["lgatr"]["torchscript_export"]
+    assert rec["lgatr"]["exporter"] == "dynamo" and not ts["exported"] and "Error" in ts["error"]
+    assert rec["baseline"]["exporter"] == "torchscript" and "torchscript_export" not in rec["baseline"]
+
+    task = lg.load_task(path, cfg["signal"], cfg["background"], 8)
+    p4, mask = task["p4"][:7], task["mask"][:7]  # another batch size than the frozen 25
+    sess = {k: ort.InferenceSession(str(tmp_path / "pub" / k / "model.onnx"), providers=["CPUExecutionProvider"])
+            for k in lg.PUBLISHED}
+
+    def run(kind, q, dtype):
+        return sess[kind].run(["logit"], {"p4": q.astype(dtype), "mask": mask.astype(dtype)})[0].astype(np.float64)
+
+    lgatr64 = lg.load_model(tmp_path / "seed0" / "lgatr.pt").double()
+    base = lg.load_model(tmp_path / "seed0" / "baseline.pt")
+    ref, ref_b = lg.predict(lgatr64, p4, mask), lg.predict(base, p4, mask)
+    np.testing.assert_allclose(run("lgatr", p4, np.float64), ref, atol=1e-9)
+    np.testing.assert_allclose(run("baseline", p4, np.float32), ref_b, atol=1e-5)
+    for w in (1.0, 3.0):
+        q = apply_lorentz(random_lorentz(np.random.default_rng(int(w)), len(p4), w), p4)
+        assert np.abs(run("lgatr", q, np.float64) - ref).max() < 1e-9 * ref.std(), w
+        assert np.median(np.abs(run("baseline", q, np.float32) - ref_b)) > 0.05 * ref_b.std(), w
+    b = rec["lgatr"]["boost"], rec["baseline"]["boost"]
+    assert b[0]["max_abs_shift"] < 1e-9 * b[0]["logit_std"] and b[1]["median_abs_shift"] > 0.05 * b[1]["logit_std"]
+
+
 # ------------------------------------------------------------- smoke outputs
 def test_smoke_outputs(smoke_run):
     out = smoke_run / "results" / "lgatr"
@@ -198,6 +248,16 @@ def test_smoke_outputs(smoke_run):
     # the invariance numbers themselves: float64 L-GATr at rounding level, the baseline clearly not invariant
     assert max(inv["lgatr_float64"]["relative_max"]) < tol["tol_float64"]
     assert min(inv["baseline"]["relative_median"]) > tol["baseline_min_shift"]
+    # the published ONNX models: checked in onnxruntime, the exported L-GATr invariant under a boost
+    check = json.loads((out / "published_check.json").read_text())
+    assert m["published"] == check
+    for kind in lg.PUBLISHED:
+        assert check[kind]["passed"], check[kind]
+        for f in ("model.onnx", "model_card.json", "model_card.md", "validation.npz"):
+            assert (out / "published" / kind / f).stat().st_size > 0
+    b = check["lgatr"]["boost"], check["baseline"]["boost"]
+    assert b[0]["max_abs_shift"] < tol["tol_float64"] * b[0]["logit_std"]
+    assert b[1]["median_abs_shift"] > tol["baseline_min_shift"] * b[1]["logit_std"]
     assert max(inv["lgatr_float32"]["relative_median"]) < 1e3 * max(inv["lgatr_float64"]["relative_max"]) + 1e-2
     # trained taggers separate top from QCD on the toy
     for kind in ("lgatr", "baseline"):

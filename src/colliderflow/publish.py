@@ -48,13 +48,17 @@ def _sha256(path) -> str:
 
 def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, name: str,
                   input_specs: dict[str, dict], outputs: dict[str, dict], training_data: dict,
-                  metrics: dict | None = None, description: str = "", opset: int = 17) -> dict:
+                  metrics: dict | None = None, description: str = "", opset: int = 17, dynamo: bool = False,
+                  float_dtype=np.float32) -> dict:
     """Export ``model`` (torch.nn.Module, called as ``model(*inputs.values())``)
     to ``out_dir``; returns the model card.
 
     ``inputs``: the frozen validation set, one array per model input (first
-    axis = batch); integer arrays (token ids) stay int64, the rest become float32. ``input_specs``: per input a dict with at least ``units``
+    axis = batch); integer arrays (token ids) stay int64, the rest become ``float_dtype``
+    (float32; float64 for a model run in double precision). ``input_specs``: per input a dict with at least ``units``
     and ``preprocessing``. ``outputs``: per output a dict with ``description``.
+    ``dynamo``: use torch.onnx's torch.export-based exporter instead of the
+    TorchScript one (for models the latter cannot convert; opset >= 18).
     """
     import torch
 
@@ -68,14 +72,15 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    inputs = {k: _as_input(v) for k, v in inputs.items()}
+    inputs = {k: _as_input(v, float_dtype) for k, v in inputs.items()}
     tensors = tuple(torch.as_tensor(v) for v in inputs.values())
     in_names, out_names = list(inputs), list(outputs)
     axes = {n: {0: "batch"} for n in in_names + out_names}
     onnx_path = out_dir / "model.onnx"
     with atomic_path(onnx_path) as tmp:
+        extra = {"external_data": False, "optimize": False} if dynamo else {}  # one self-contained file
         torch.onnx.export(model, tensors, str(tmp), input_names=in_names, output_names=out_names,
-                          dynamic_axes=axes, opset_version=opset, dynamo=False)
+                          dynamic_axes=axes, opset_version=opset, dynamo=dynamo, **extra)
     with torch.no_grad():
         res = model(*tensors)
     res = res if isinstance(res, (tuple, list)) else (res,)
@@ -87,7 +92,7 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
     card = {
         "name": name,
         "description": description,
-        "format": f"ONNX opset {opset}, batch axis dynamic",
+        "format": f"ONNX opset {opset}, batch axis dynamic" + (" (torch.onnx dynamo exporter)" if dynamo else ""),
         "inputs": {k: {"shape": ["batch", *v.shape[1:]], "dtype": str(v.dtype), **input_specs[k]}
                    for k, v in inputs.items()},
         "outputs": {k: {"shape": ["batch", *frozen[f"output__{k}"].shape[1:]], **outputs[k]} for k in out_names},
@@ -104,9 +109,9 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
     return card
 
 
-def _as_input(v) -> np.ndarray:
+def _as_input(v, float_dtype=np.float32) -> np.ndarray:
     v = np.asarray(v)
-    return v.astype(np.int64) if np.issubdtype(v.dtype, np.integer) else v.astype(np.float32)
+    return v.astype(np.int64) if np.issubdtype(v.dtype, np.integer) else v.astype(float_dtype)
 
 
 def publish_checked(model, inputs: dict[str, np.ndarray], out_dir: str | Path, **card) -> dict:

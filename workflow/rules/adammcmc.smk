@@ -12,6 +12,8 @@ STUDIES["adammcmc"] = [
     "results/adammcmc/metrics.json",
     "results/adammcmc/acceptance_vs_sigma.png",
     "results/adammcmc/predictive_spread.png",
+    "results/adammcmc/published_check.json",
+    "results/adammcmc/published/model_card.json",
 ]
 
 
@@ -87,10 +89,36 @@ rule adammcmc_sample:
         "--threads {threads} > {log} 2>&1"
 
 
+rule adammcmc_publish:
+    input:
+        tagger="results/adammcmc/models/tagger.pt",
+        npz="results/adammcmc/samples.npz",
+        info="results/adammcmc/sampling.json",
+    output:
+        check="results/adammcmc/published_check.json",
+        onnx="results/adammcmc/published/model.onnx",
+        card="results/adammcmc/published/model_card.json",
+    params:
+        script=script("adammcmc_publish"),
+        n_val=200,
+    threads: 1
+    log:
+        "logs/adammcmc/publish.log",
+    benchmark:
+        "results/adammcmc/benchmarks/publish.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python {params.script} --tagger {input.tagger} --samples {input.npz} --info {input.info} "
+        "--outdir results/adammcmc/published --n-val {params.n_val} --out {output.check} --threads {threads} "
+        "> {log} 2>&1"
+
+
 rule adammcmc_report:
     input:
         npz="results/adammcmc/samples.npz",
         info="results/adammcmc/sampling.json",
+        publish="results/adammcmc/published_check.json",
     output:
         metrics="results/adammcmc/metrics.json",
         acceptance=report(
@@ -119,4 +147,4 @@ rule adammcmc_report:
     shell:
         "python {params.script} --samples {input.npz} --info {input.info} --outdir results/adammcmc "
         "--tier {params.tier} --acceptance-margin {params.acceptance_margin} "
-        "--spread-n-sigma {params.spread_n_sigma} > {log} 2>&1"
+        "--spread-n-sigma {params.spread_n_sigma} --publish {input.publish} > {log} 2>&1"

@@ -15,6 +15,9 @@ STUDIES["lgatr"] = [
     "results/lgatr/metrics.json",
     "results/lgatr/lgatr_performance.png",
     "results/lgatr/lgatr_invariance.png",
+    "results/lgatr/published_check.json",
+    "results/lgatr/published/lgatr/model_card.json",
+    "results/lgatr/published/baseline/model_card.json",
 ]
 # the toy fine-class file, or the named ParT-format excerpt (real tier)
 LGATR_JETS = (
@@ -50,9 +53,38 @@ rule lgatr_train:
         "--seed {wildcards.seed} --data-seed {params.data_seed} --threads {threads} > {log} 2>&1"
 
 
+rule lgatr_publish:
+    input:
+        jets=LGATR_JETS,
+        models=expand("results/lgatr/seed{seed}/{kind}.pt", seed=LGATR_SEEDS[:1], kind=("lgatr", "baseline")),
+        result=expand("results/lgatr/seed{seed}/result.json", seed=LGATR_SEEDS[:1]),
+    output:
+        check="results/lgatr/published_check.json",
+        onnx=expand("results/lgatr/published/{kind}/model.onnx", kind=("lgatr", "baseline")),
+        card=expand("results/lgatr/published/{kind}/model_card.json", kind=("lgatr", "baseline")),
+    params:
+        script=script("lgatr_publish"),
+        cfg=LGATR_CFG,
+        model_dir=lambda w, input: os.path.dirname(input.result[0]),
+        data_seed=SEED,
+        n_val=200,
+    threads: 1
+    log:
+        "logs/lgatr/publish.log",
+    benchmark:
+        "results/lgatr/benchmarks/publish.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python {params.script} --jets {input.jets} --model-dir {params.model_dir} --outdir results/lgatr/published "
+        "--out {output.check} --cfg {params.cfg} --data-seed {params.data_seed} --n-val {params.n_val} "
+        "--threads {threads} > {log} 2>&1"
+
+
 rule lgatr_report:
     input:
         jets=LGATR_JETS,
+        publish="results/lgatr/published_check.json",
         results=expand("results/lgatr/seed{seed}/result.json", seed=LGATR_SEEDS),
         models=expand("results/lgatr/seed{seed}/{kind}.pt", seed=LGATR_SEEDS[:1], kind=("lgatr", "lgatr_sb", "baseline")),
     output:
@@ -85,4 +117,4 @@ rule lgatr_report:
     shell:
         "python {params.script} --jets {input.jets} --results {input.results} --model-dir {params.model_dir} "
         "--outdir results/lgatr --cfg {params.cfg} --data-seed {params.data_seed} --tier {params.tier} "
-        "--threads {threads} > {log} 2>&1"
+        "--publish {input.publish} --threads {threads} > {log} 2>&1"

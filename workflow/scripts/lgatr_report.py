@@ -16,10 +16,11 @@ def main():
     ap.add_argument("--cfg", required=True, help="JSON: the studies.lgatr config section")
     ap.add_argument("--data-seed", type=int, required=True)
     ap.add_argument("--tier", default="default")
+    ap.add_argument("--publish", help="published_check.json of the ONNX exports (goes into metrics.json)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     set_threads(a.threads)
-    report(a.results, a.model_dir, a.jets, a.outdir, json.loads(a.cfg), a.data_seed, a.tier)
+    report(a.results, a.model_dir, a.jets, a.outdir, json.loads(a.cfg), a.data_seed, a.tier, published=a.publish)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@
 * Chain: ``burn_in`` steps, then ``n_samples`` weight samples every ``thin``
   steps; predictive mean and spread (std over the samples of the sigmoid
   output) per jet, ID test vs OOD, against the ensemble's.
+* Publishing: :func:`publish` exports the pretrained tagger (the chains'
+  starting point) as ONNX + model card with the study's spreads as metrics.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from torch import nn
 from ..data.jet_constituents import read_jets, select_classes
 from ..errors import InputError
 from ..nn.adammcmc import AdamMCMC, check_sampler_config
-from ..nn.jets import particle_features
+from ..nn.jets import PARTICLE_FEATURES, particle_features
 from ..nn.train import TrainConfig, fit, load_state, save_model, seed_everything
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,7 @@ def load_data(jets_path, *, signal, background, ood, n_constituents: int, test_f
     if len(x_ood) == 0:
         raise InputError(ood_path or jets_path, "labels", f"no jets of the OOD classes {list(ood)}")
     return {"x_train": x[tr], "y_train": y[tr], "x_test": x[te], "y_test": y[te], "x_ood": x_ood,
-            "ood_labels": ood_jets["labels"], "ood_names": list(ood)}
+            "ood_labels": ood_jets["labels"], "ood_names": list(ood), "source": jets.get("source", "")}
 
 
 class Tagger(nn.Module):
@@ -291,8 +293,22 @@ def spread_summary(pred: np.ndarray) -> dict:
             "mean_err": float(std.std(ddof=1) / math.sqrt(len(std)))}
 
 
+def load_samples(samples_npz) -> dict:
+    """The predictions written by :func:`sample`, checked for missing arrays and NaN/inf."""
+    p = Path(samples_npz)
+    if not p.exists():
+        raise InputError(p, None, "file does not exist")
+    arr = dict(np.load(p))
+    for key in ("y_test", "mcmc_test", "mcmc_ood", "ensemble_test", "ensemble_ood", "pretrained_test"):
+        if key not in arr:
+            raise InputError(p, key, "array missing")
+        if not np.isfinite(arr[key]).all():
+            raise InputError(p, key, "holds NaN or inf")
+    return arr
+
+
 def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: float,
-           n_sigma: float = 3.0) -> dict:
+           n_sigma: float = 3.0, published=None) -> dict:
     """Figures (acceptance vs sigma; spread distributions ID vs OOD, MCMC vs
     ensemble) and metrics.json. ``holds``: the prolate acceptance exceeds the
     spherical one by more than ``acceptance_margin`` (absolute) at every
@@ -304,15 +320,7 @@ def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: f
     from ..io import read_json
     from ..metrics import write_metrics
 
-    p = Path(samples_npz)
-    if not p.exists():
-        raise InputError(p, None, "file does not exist")
-    arr = dict(np.load(p))
-    for key in ("y_test", "mcmc_test", "mcmc_ood", "ensemble_test", "ensemble_ood", "pretrained_test"):
-        if key not in arr:
-            raise InputError(p, key, "array missing")
-        if not np.isfinite(arr[key]).all():
-            raise InputError(p, key, "holds NaN or inf")
+    arr = load_samples(samples_npz)
     info = read_json(sample_json)
     out_dir = Path(out_dir)
     y = arr["y_test"]
@@ -360,6 +368,8 @@ def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: f
         "cpu_s": {"scan": info["scan_cpu_s"], "chain": info["chain_cpu_s"]},
         "tolerances": {"acceptance_margin": acceptance_margin, "spread_n_sigma": n_sigma},
     }
+    if published is not None:  # the ONNX export of the pretrained tagger (:func:`publish`)
+        metrics["published"] = read_json(published)
     i_ref = int(np.argmin(np.abs(np.log(sig / info["sigma"]))))
     return write_metrics(
         out_dir / "metrics.json", study="adammcmc", paper=PAPER, title=TITLE,
@@ -368,6 +378,56 @@ def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: f
         claim=("the proposal stretched along the Adam step keeps a higher acceptance than the spherical one at "
                "equal step size sigma (and the sampled taggers' spread is larger out of distribution than in)"),
         holds=holds, metrics=metrics, tier=tier)
+
+
+# ------------------------------------------------------------------ publishing
+def publish(tagger_path, samples_npz, sample_json, out_dir, n_val: int = 200) -> dict:
+    """ONNX + model card of the pretrained tagger (the point every AdamMCMC
+    chain starts from), checked in onnxruntime on ``n_val`` frozen ID test
+    jets. The card's metrics are the tagger's test AUC and the study's
+    predictive spreads in and out of distribution (from :func:`sample`'s
+    predictions). Returns the check record (``exported``, ``passed``, ...)."""
+    from sklearn.metrics import roc_auc_score
+
+    from ..io import read_json
+    from ..publish import publish_checked
+
+    model, hp = load_tagger(tagger_path)
+    arr, info = load_samples(samples_npz), read_json(sample_json)
+    data = load_data(hp["jets"], signal=hp["signal"], background=hp["background"], ood=hp["ood"],
+                     n_constituents=hp["n_constituents"], test_fraction=hp["test_fraction"], seed=hp["seed"],
+                     ood_path=hp.get("ood_jets"))
+    n = hp["n_constituents"]
+    ood = "+".join(info["ood_names"])
+    spreads = {m: {"in_distribution": spread_summary(arr[f"{m}_test"]),
+                   "out_of_distribution": spread_summary(arr[f"{m}_ood"])} for m in ("mcmc", "ensemble")}
+    return publish_checked(
+        model, {"x": data["x_test"][:n_val]}, out_dir,
+        name="adammcmc_pretrained_tagger",
+        description=(f"MLP jet tagger, {'+'.join(hp['signal'])} (signal) vs {'+'.join(hp['background'])}, trained "
+                     "with Adam on the binary cross-entropy: the MAP starting point of the AdamMCMC chains "
+                     "(arXiv:2312.14027; "
+                     f"the sampled posterior adds a Gaussian weight prior of std {info['prior_std']:g}, weak at "
+                     f"{info['n_train']} training jets). Trained by colliderflow; one network, the posterior samples "
+                     "are not published."),
+        input_specs={"x": {"units": "log GeV, 1, 1, rad, 1", "features": [f"{f}_{i}" for i in range(n)
+                                                                            for f in PARTICLE_FEATURES],
+                           "preprocessing": f"colliderflow.nn.jets.particle_features of the {n} leading constituents "
+                                            "(pT, eta_rel, phi_rel), zero on padding, flattened constituent-major to "
+                                            f"{n * len(PARTICLE_FEATURES)} numbers; standardised inside the model"}},
+        outputs={"logit": {"description": "signal logit; sigmoid gives the signal probability"}},
+        training_data={"file": hp["jets"], "source": data["source"], "n_train": int(len(data["y_train"])),
+                       "note": f"the training loop holds out {TrainConfig().val_fraction:.0%} of these for "
+                               "early stopping",
+                       "signal": hp["signal"], "background": hp["background"], "train_seed": hp.get("train_seed"),
+                       "test_fraction": hp["test_fraction"]},
+        metrics={"test_auc": float(roc_auc_score(arr["y_test"], arr["pretrained_test"])), "n_test": info["n_test"],
+                 "predictive_spread": {
+                     "definition": "per-jet std of the sigmoid output over the samples, mean over jets (+- its "
+                                   f"standard error); in distribution = ID test jets, out = {ood} jets",
+                     "adammcmc": spreads["mcmc"], "deep_ensemble": spreads["ensemble"],
+                     "n_samples": info["n_samples"], "n_ood": info["n_ood"]},
+                 "chain_acceptance": info["chain_acceptance"]})
 
 
 def _figures(arr, info, spreads, auc, out_dir, tier):

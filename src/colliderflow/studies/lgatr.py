@@ -29,6 +29,11 @@
 * **Data efficiency**: :func:`run_seed` trains both models on nested training
   sets of increasing size; :func:`report` writes the paper-style figure (AUC
   and 1/eps_B vs training-set size), the invariance figure and metrics.json.
+* **Publishing**: :func:`publish` exports the invariant L-GATr and the
+  baseline of one seed as ONNX + model cards (:mod:`colliderflow.publish`).
+  The TorchScript exporter cannot convert lgatr's layers (its error is
+  recorded); L-GATr goes through the dynamo exporter, in float64, and the
+  exported model's shift under a boost is recorded.
 """
 
 from __future__ import annotations
@@ -373,9 +378,12 @@ def aggregate(results: list[dict]) -> dict:
     return out
 
 
-def report(result_paths, model_dir, jets_path, out_dir, cfg: dict, data_seed: int, tier: str) -> dict:
+def report(result_paths, model_dir, jets_path, out_dir, cfg: dict, data_seed: int, tier: str,
+           published=None) -> dict:
     """Invariance scan (models of the first seed at the largest size; L-GATr
-    in float32 and float64), the two figures and metrics.json.
+    in float32 and float64), the two figures and metrics.json (with the
+    record of the ONNX exports, :func:`publish`, under ``published`` when its
+    JSON path is given).
 
     ``holds`` (stated in the metrics): (a) L-GATr's shift relative to the
     logit spread is at most ``tol_float64`` (maximum) in float64 at every
@@ -447,6 +455,10 @@ def report(result_paths, model_dir, jets_path, out_dir, cfg: dict, data_seed: in
                  "n_test": results[0]["n_test"], "efficiency": cfg["efficiency"]},
         "seeds": [r["seed"] for r in results],
     }
+    if published is not None:
+        from ..io import read_json
+
+        metrics["published"] = read_json(published)
     return write_metrics(
         out_dir / "metrics.json", study="lgatr", paper=PAPER, title=TITLE,
         key_metric={"name": f"L-GATr (spurions) AUC at n_train={l['n_train'][0]} (baseline {b['auc'][0]:.3f})",
@@ -455,6 +467,106 @@ def report(result_paths, model_dir, jets_path, out_dir, cfg: dict, data_seed: in
                "precision, unlike a plain transformer's), and the equivariant network is at least as "
                "data-efficient as a non-equivariant transformer of similar size"),
         holds=holds, metrics=metrics, tier=tier)
+
+
+# ----------------------------------------------------------------- publishing
+#: the published models (the invariant L-GATr and the plain transformer)
+PUBLISHED = ("lgatr", "baseline")
+
+
+def onnx_boost_shift(onnx_path, p4: np.ndarray, mask: np.ndarray, rapidity: float, seed: int) -> dict:
+    """Run a published model in onnxruntime on jets and on the same jets after
+    a random rotation and a boost of ``rapidity``
+    (:func:`colliderflow.data.kinematics.random_lorentz`, one per jet): the
+    largest and median |d logit| and the logit spread (std over the jets)."""
+    import onnxruntime as ort
+
+    from ..data.kinematics import apply_lorentz, random_lorentz
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    dtype = np.float64 if sess.get_inputs()[0].type == "tensor(double)" else np.float32
+    lam = random_lorentz(np.random.default_rng(seed), len(p4), rapidity)
+    mask = np.asarray(mask, dtype)
+    ref, = sess.run(["logit"], {"p4": np.asarray(p4, dtype), "mask": mask})
+    out, = sess.run(["logit"], {"p4": apply_lorentz(lam, p4).astype(dtype), "mask": mask})
+    shift = np.abs(out.astype(np.float64) - ref)
+    return {"rapidity": float(rapidity), "max_abs_shift": float(shift.max()),
+            "median_abs_shift": float(np.median(shift)), "logit_std": float(ref.std())}
+
+
+def publish(model_dir, jets_path, out_dir, cfg: dict, data_seed: int, n_val: int = 200) -> dict:
+    """ONNX + model card of the invariant L-GATr and the plain transformer of
+    one seed (``model_dir``: ``{kind}.pt`` and ``result.json`` written by
+    :func:`run_seed`) under ``out_dir/{kind}``, each checked in onnxruntime on
+    ``n_val`` frozen test jets, plus the exported model's output shift under a
+    boost of the largest scanned rapidity (:func:`onnx_boost_shift`).
+
+    The TorchScript exporter (the project's default) is tried first; where it
+    cannot convert the model (lgatr's layers) its error is kept and the
+    torch.export-based exporter is used. L-GATr is exported in float64: in
+    float32 the network's own rounding noise (torch float32 vs float64) is
+    about the size of the 1e-5 check and of the float32 invariance violation
+    the study measures. Returns ``{kind: record}``.
+    """
+    from ..io import read_json
+    from ..publish import publish_checked
+
+    _validate(cfg)
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    res_path = model_dir / "result.json"
+    res = read_json(res_path)
+    task = load_task(jets_path, cfg["signal"], cfg["background"], cfg["n_constituents"])
+    _, test = split_indices(len(task["y"]), cfg["n_test"], data_seed)
+    sel = test[:n_val]
+    p4, mask = task["p4"][sel], task["mask"][sel].astype(np.float32)
+    n, n_train = cfg["n_constituents"], cfg["train_sizes"][-1]
+    task_text = f"{cfg['signal']} (signal) vs {'+'.join(cfg['background'])}"
+    p4_prep = (f"colliderflow.data.jet_constituents.four_vectors of the {n} leading constituents (massless "
+               "(E, px, py, pz) from pT, eta_rel, phi_rel, jet axis along x), zero on padding")
+    out = {}
+    for kind in PUBLISHED:
+        model = load_model(model_dir / f"{kind}.pt")
+        row = next((r for r in res["runs"] if r["model"] == kind and r["n_train"] == n_train), None)
+        if row is None:
+            raise InputError(res_path, "runs", f"no {kind} run with n_train={n_train}")
+        if kind == "lgatr":
+            model, precision = model.double(), np.float64
+            desc = ("L-GATr top tagger (arXiv:2411.00446; lgatr package, trained by colliderflow): Lorentz-equivariant "
+                    "geometric-algebra transformer on constituent four-momenta, scalar readout averaged over the "
+                    "constituents; no reference multivectors, so the logit is invariant under proper orthochronous "
+                    "Lorentz transformations. Exported in float64 (weights trained in float32).")
+            prep = f"{p4_prep}; divided inside the model by one global scale, {model.scale.item():.6g} GeV"
+        else:
+            precision = np.float32
+            desc = ("Plain transformer top tagger (colliderflow.nn.jets.JetTransformer), the non-equivariant baseline "
+                    "of the L-GATr study (arXiv:2411.00446); not Lorentz invariant.")
+            prep = f"{p4_prep}; standardised per component inside the model"
+        card = dict(
+            name=f"lgatr_study_{kind}_seed{res['seed']}", description=desc,
+            input_specs={"p4": {"units": "GeV", "features": ["E", "px", "py", "pz"], "preprocessing": prep},
+                         "mask": {"units": "1", "preprocessing": (
+                             "1.0 for a real constituent (pT > 0, colliderflow.data.jet_constituents."
+                             "constituent_mask), 0.0 for padding")}},
+            outputs={"logit": {"description": f"{task_text} logit; sigmoid gives the signal probability"}},
+            training_data={"file": str(jets_path), "source": res["source"], "n_train": n_train,
+                           "signal": cfg["signal"], "background": list(cfg["background"]), "seed": res["seed"]},
+            metrics={"test_auc": row["auc"], f"rejection_at_eff_s_{cfg['efficiency']:g}": row["rejection"],
+                     "n_test": res["n_test"], "n_background_test": row["n_background"],
+                     "note": "the rejection equals n_background_test where no test background passes (a lower bound)",
+                     "n_params": row["n_params"]},
+            float_dtype=precision)
+        rec = publish_checked(model, {"p4": p4, "mask": mask}, out_dir / kind, **card)
+        if not rec["exported"]:  # e.g. lgatr's layer norm: shape-dependent arguments the TorchScript exporter rejects
+            failed = rec
+            rec = publish_checked(model, {"p4": p4, "mask": mask}, out_dir / kind, **card, dynamo=True, opset=18)
+            rec["torchscript_export"] = failed
+        rec["exporter"] = ("dynamo" if "torchscript_export" in rec else "torchscript") if rec["exported"] else None
+        if rec["exported"]:
+            rec["boost"] = onnx_boost_shift(out_dir / kind / "model.onnx", p4, mask,
+                                            max(cfg["invariance"]["rapidities"]), data_seed)
+        log.info("published %s: %s", kind, rec)
+        out[kind] = rec
+    return out
 
 
 # ----------------------------------------------------------------- figures
