@@ -54,9 +54,10 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
     to ``out_dir``; returns the model card.
 
     ``inputs``: the frozen validation set, one array per model input (first
-    axis = batch); integer arrays (token ids) stay int64, the rest become ``float_dtype``
-    (float32; float64 for a model run in double precision). ``input_specs``: per input a dict with at least ``units``
-    and ``preprocessing``. ``outputs``: per output a dict with ``description``.
+    axis = batch); integer arrays (token ids) stay int64, the rest become
+    ``float_dtype`` (float32; float64 for a model run in double precision).
+    ``input_specs``: per input a dict with at least ``units`` and
+    ``preprocessing``. ``outputs``: per output a dict with ``description``.
     ``dynamo``: use torch.onnx's torch.export-based exporter instead of the
     TorchScript one (for models the latter cannot convert; opset >= 18).
     """
