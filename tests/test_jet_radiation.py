@@ -160,6 +160,55 @@ def test_rate_ratio_and_claim_rule():
     assert not m["holds"]
 
 
+# ------------------------------------------------------------------ published step network
+def test_publish_step_network_onnx(tmp_path, one_torch_thread):
+    """Tiny trained plain variant -> ONNX + card; onnxruntime reproduces torch on a
+    different batch size, and the fixed-length padded step equals the sampling
+    loop's variable-length step (what an ONNX user's autoregressive loop relies on)."""
+    import onnxruntime as ort
+
+    toy.make_toy(tmp_path / "ev.h5", {}, 3000, 0)
+    hp = {**HP, "epochs": 1}
+    jr.run_training(tmp_path / "ev.h5", "plain", hp, 0, tmp_path / "plain.pt", tmp_path / "s.h5", tmp_path / "f.h5",
+                    tmp_path / "rec.json", train_fraction=0.5, n_generate=300, n_gen_max=4)
+    out = jr.publish({"plain": tmp_path / "plain.pt"}, {"plain": tmp_path / "rec.json"}, tmp_path / "ev.h5",
+                     tmp_path / "pub", train_fraction=0.5, n_gen_max=4, n_val=40)
+    rec = out["plain"]
+    assert rec["exported"] and rec["passed"] and rec["max_abs_diff"] < 1e-5, rec
+    card = json.loads((tmp_path / "pub" / "plain" / "model_card.json").read_text())
+    assert list(card["inputs"]) == ["jets", "mask"]
+    assert list(card["outputs"]) == ["stop_logit", "mixture_logits", "mixture_mean", "mixture_sigma"]
+    assert card["inputs"]["jets"]["shape"] == ["batch", 4, 3] and card["outputs"]["stop_logit"]["shape"] == ["batch", 5]
+    model, pre, _ = jr.load_model(tmp_path / "plain.pt")
+    state = card["inputs"]["jets"]["preprocessor_state"]
+    assert state == pre.state() and str(state["mean"]) in card["inputs"]["jets"]["preprocessing"]
+    assert "jet_radiation.sample" in card["description"] and card["training_data"]["n_train"] > 0
+    # a different batch size (dynamic batch axis), other events
+    ev = toy.read_events(tmp_path / "ev.h5")
+    cut = np.minimum(ev["n_jets"], 4)
+    pick = [int(np.argmax(cut == m)) for m in range(5)] + [0, 1]  # every multiplicity 0..4
+    n = cut[pick]
+    assert set(n) == set(range(5))
+    x = pre.forward(ev["jets"][pick, :4], n)
+    mask = (np.arange(4)[None] < n[:, None]).astype(np.float32)
+    sess = ort.InferenceSession(str(tmp_path / "pub" / "plain" / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"jets": x, "mask": mask})
+    with torch.no_grad():
+        ref = jr.StepExport(model)(torch.from_numpy(x), torch.from_numpy(mask))
+        assert len(got) == len(ref)
+        for g, r in zip(got, ref):
+            assert g.shape == r.shape and np.allclose(g, r.numpy(), atol=1e-5)
+        # position k of the padded step (events with >= k jets) = the sampling loop's
+        # step on their first k jets only: the later slots do not leak in (causal)
+        for k in range(5):
+            sel = n >= k
+            stop, params = model.heads(torch.from_numpy(x[sel, :k]), torch.full((int(sel.sum()),), k))
+            want = (stop[:, k], *model.mixture_params(params[:, k]))
+            for g, w in zip(got, want):
+                assert np.allclose(g[sel, k], w.numpy(), atol=1e-5), k
+    assert np.all(got[3] > 0)
+
+
 # ------------------------------------------------------------------ smoke tier
 def test_smoke_outputs_bootstrap_beats_plain(smoke_run):
     doc = json.loads((smoke_run / "results" / "jet_radiation" / "metrics.json").read_text())
@@ -178,3 +227,11 @@ def test_smoke_outputs_bootstrap_beats_plain(smoke_run):
     gain = p["abs_deviation"] - b["abs_deviation"]
     assert gain > 2 * np.hypot(p["rate_ratio_err"], b["rate_ratio_err"]), (p, b)
     assert doc["holds"] == (gain > m["bootstrap_gain_err"] * 2.0)
+    # every variant's step network is published as ONNX and passes the onnxruntime check
+    check = json.loads((smoke_run / "results" / "jet_radiation" / "published_check.json").read_text())
+    assert m["published"] == check and set(check) == set(jr.VARIANTS)
+    for v, rec in check.items():
+        assert rec["exported"] and rec["passed"], (v, rec)
+        pub = smoke_run / "results" / "jet_radiation" / "published" / v
+        card = json.loads((pub / "model_card.json").read_text())
+        assert card["training_data"]["variant"] == v and (pub / "model.onnx").stat().st_size > 1000

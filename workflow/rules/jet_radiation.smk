@@ -20,6 +20,8 @@ STUDIES["jet_radiation"] = [
     "results/jet_radiation/metrics.json",
     "results/jet_radiation/jet_radiation_multiplicity.png",
     "results/jet_radiation/jet_radiation_third_jet.png",
+    "results/jet_radiation/published_check.json",
+    *expand("results/jet_radiation/published/{v}/model_card.json", v=JR_VARIANTS),
 ]
 
 
@@ -79,12 +81,40 @@ rule jet_radiation_train:
         "--seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
+rule jet_radiation_publish:
+    input:
+        events="resources/jet_radiation/toy/events.h5",
+        models=expand("results/jet_radiation/models/{v}.pt", v=JR_VARIANTS),
+        records=expand("results/jet_radiation/models/{v}_train.json", v=JR_VARIANTS),
+    output:
+        check="results/jet_radiation/published_check.json",
+        onnx=expand("results/jet_radiation/published/{v}/model.onnx", v=JR_VARIANTS),
+        card=expand("results/jet_radiation/published/{v}/model_card.json", v=JR_VARIANTS),
+    params:
+        script=script("jet_radiation_publish"),
+        train_fraction=JR["train_fraction"],
+        n_gen_max=JR["n_gen_max"],
+        n_val=200,
+    threads: 1
+    log:
+        "logs/jet_radiation/publish.log",
+    benchmark:
+        "results/jet_radiation/benchmarks/publish.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python {params.script} --events {input.events} --models {input.models} --records {input.records} "
+        "--outdir results/jet_radiation/published --out {output.check} --train-fraction {params.train_fraction} "
+        "--n-gen-max {params.n_gen_max} --n-val {params.n_val} --threads {threads} > {log} 2>&1"
+
+
 rule jet_radiation_report:
     input:
         events="resources/jet_radiation/toy/events.h5",
         samples=expand("results/jet_radiation/samples/{v}.h5", v=JR_VARIANTS),
         forced=expand("results/jet_radiation/samples/{v}_forced.h5", v=JR_VARIANTS),
         records=expand("results/jet_radiation/models/{v}_train.json", v=JR_VARIANTS),
+        publish="results/jet_radiation/published_check.json",
     output:
         metrics="results/jet_radiation/metrics.json",
         mult=report(
@@ -114,6 +144,7 @@ rule jet_radiation_report:
         "../../envs/torch.yaml"
     shell:
         "python {params.script} --events {input.events} --samples {input.samples} --forced {input.forced} "
-        "--records {input.records} --outdir results/jet_radiation --train-fraction {params.train_fraction} "
+        "--records {input.records} --publish {input.publish} --outdir results/jet_radiation "
+        "--train-fraction {params.train_fraction} "
         "--n-train-max {params.n_train_max} --n-gen-max {params.n_gen_max} "
         "--holds-sigma {params.holds_sigma} --tier {params.tier} > {log} 2>&1"

@@ -145,20 +145,48 @@ class RadiationGPT(nn.Module):
         start[..., -1] = 1.0
         return torch.cat([start, torch.cat([x, torch.zeros_like(x[..., :1])], -1)], 1)
 
-    def heads(self, x, n):
+    def step(self, x, mask):
         """Stop logits (B, S + 1) and mixture parameters (B, S + 1, ...) of the
-        states after 0..S jets; slots beyond n are padding."""
-        mask = torch.arange(x.shape[1] + 1, device=x.device)[None, :] <= n[:, None]
-        out = self.backbone.head(self.backbone.encode(self.tokens(x), mask, causal=True))
+        states after 0..S jets, given the jets (B, S, 3) and their mask (B, S)
+        (true for a real jet; real jets first, padding after)."""
+        tokens = self.tokens(x)
+        # the start (Z) token is always real
+        real = torch.cat([torch.ones_like(tokens[:, :1, 0], dtype=torch.bool), mask.bool()], 1)
+        out = self.backbone.head(self.backbone.encode(tokens, real, causal=True))
         return out[..., 0], out[..., 1:]
 
-    def mixture(self, params):
+    def heads(self, x, n):
+        """:meth:`step` for events with ``n`` real jets; slots beyond n are padding."""
+        return self.step(x, torch.arange(x.shape[1], device=x.device)[None, :] < n[:, None])
+
+    def mixture_params(self, params):
+        """Head outputs -> (component logits (..., K), means (..., K, 3), widths (..., K, 3))."""
         k, d = self.n_gauss, N_KIN
         logits = params[..., :k]
         mu = params[..., k:k + k * d].unflatten(-1, (k, d))
         sigma = F.softplus(params[..., k + k * d:].unflatten(-1, (k, d))) + 1e-3
+        return logits, mu, sigma
+
+    def mixture(self, params):
+        logits, mu, sigma = self.mixture_params(params)
         comp = torch.distributions.Independent(torch.distributions.Normal(mu, sigma), 1)
         return torch.distributions.MixtureSameFamily(torch.distributions.Categorical(logits=logits), comp)
+
+
+class StepExport(nn.Module):
+    """What is published: one evaluation of the generator's step network,
+    ``forward(jets (B, S, 3), mask (B, S) float) -> (stop_logit (B, S + 1),
+    mixture_logits (B, S + 1, K), mixture_mean (B, S + 1, K, 3),
+    mixture_sigma (B, S + 1, K, 3))``; position k is the state after the Z and
+    k jets. The sampling loop (:func:`sample`) stays outside."""
+
+    def __init__(self, model: RadiationGPT):
+        super().__init__()
+        self.model = model
+
+    def forward(self, jets, mask):
+        stop_logit, params = self.model.step(jets, mask > 0.5)
+        return (stop_logit, *self.model.mixture_params(params))
 
 
 def nll(model: RadiationGPT, batch) -> torch.Tensor:
@@ -474,7 +502,7 @@ def run_training(events_path, variant: str, hp: dict, seed: int, model_out, samp
     preprocessing), freely generated events and events with the stop after
     ``n_train_max`` jets skipped (kinematics of the first unseen jet)."""
     from ..io import write_json
-    from ..nn.train import load_state, save_model
+    from ..nn.train import save_model
 
     hp = check_hparams(hp)
     if n_gen_max <= hp["n_train_max"]:
@@ -485,11 +513,7 @@ def run_training(events_path, variant: str, hp: dict, seed: int, model_out, samp
     if variant == "bootstrap":
         if init_path is None:
             raise InputError(None, "init", "the bootstrap variant needs the plain model")
-        state, meta = load_state(init_path)
-        init = build_model(meta["hparams"])
-        init.load_state_dict(state)
-        p = meta["preprocessing"]
-        pre = Preprocessor(p["pt_min"], p["mean"], p["std"])
+        init, pre, _ = load_model(init_path)
     model, pre, record = train_variant(train, variant, hp, seed=seed, init=init, pre=pre)
     save_model(model, model_out, {"variant": variant, "hparams": hp, "preprocessing": pre.state()})
     k = hp["n_train_max"] + 1
@@ -504,9 +528,10 @@ def run_training(events_path, variant: str, hp: dict, seed: int, model_out, samp
 
 
 def run_report(events_path, samples: dict, forced: dict, records: dict, outdir, *, train_fraction: float,
-               n_train_max: int, n_gen_max: int, holds_sigma: float, tier: str = "default") -> dict:
+               n_train_max: int, n_gen_max: int, holds_sigma: float, tier: str = "default", published=None) -> dict:
     """Figures and metrics.json from the truth reference split and the
-    generated samples of every variant."""
+    generated samples of every variant (and, given ``published``, the ONNX
+    export records of :func:`publish` under ``metrics["published"]``)."""
     from pathlib import Path
 
     from ..io import read_json
@@ -539,6 +564,8 @@ def run_report(events_path, samples: dict, forced: dict, records: dict, outdir, 
     m["staircase_ratio_train_err"] = rec["plain"]["staircase_ratio_train_err"]
     m["perturbed_stop_target"] = rec["modified"].get("perturbed_stop_target")
     m["bootstrap_rounds"] = rec["bootstrap"].get("rounds")
+    if published is not None:
+        m["published"] = read_json(published)
     m["modified_loss"] = ("perturbed target (arXiv:2412.12074): stop target 1 - lambda for events at the largest "
                           "training multiplicity, lambda = staircase ratio measured on the training multiplicities")
     m["reduced_vs_paper"] = (
@@ -557,3 +584,94 @@ def run_report(events_path, samples: dict, forced: dict, records: dict, outdir, 
                f"bootstrapping (and the modified loss) extrapolates: the bootstrap {k}-jet rate is closer to truth "
                "than the plain loss's beyond the statistical uncertainty"),
         holds=m["holds"], metrics=m, tier=tier)
+
+
+def load_model(path) -> tuple[RadiationGPT, Preprocessor, dict]:
+    """A trained variant saved by :func:`run_training`: (model, preprocessing, saved metadata)."""
+    from ..nn.train import load_state
+
+    state, meta = load_state(path)
+    for key in ("hparams", "preprocessing"):
+        if key not in meta:
+            raise InputError(f"{path}.json", key, "saved model metadata lacks this field")
+    model = build_model(meta["hparams"])
+    model.load_state_dict(state)
+    p = meta["preprocessing"]
+    return model.eval(), Preprocessor(p["pt_min"], p["mean"], p["std"]), meta
+
+
+def publish(models: dict, records: dict, events_path, out_root, *, train_fraction: float, n_gen_max: int,
+            n_val: int = 200) -> dict:
+    """ONNX + model card of every variant's step network (:class:`StepExport`),
+    checked in onnxruntime, in ``out_root/<variant>``; returns ``{variant:
+    {"exported", "passed", "max_abs_diff", ...}}`` (an exporter failure is
+    recorded, not hidden). The frozen validation inputs are the first
+    ``n_val`` events of the truth reference split, cut to ``n_gen_max`` jets."""
+    from pathlib import Path
+
+    from ..io import read_json
+    from ..publish import publish_checked
+
+    events = toy.read_events(events_path)
+    ref = split(events, train_fraction)[1]
+    if len(ref["n_jets"]) < n_val:
+        raise InputError(events_path, "n_jets", f"reference split has {len(ref['n_jets'])} events, need {n_val}")
+    s = int(n_gen_max)
+    n = np.minimum(ref["n_jets"][:n_val], s)
+    out = {}
+    for v, path in models.items():
+        if v not in VARIANTS:
+            raise InputError(path, "variant", f"unknown variant '{v}' (choose from {VARIANTS})")
+        model, pre, meta = load_model(path)
+        rec = read_json(records[v])
+        hp = meta["hparams"]
+        jets = pre.forward(_pad(ref["jets"][:n_val, :s], s), n)
+        mask = (np.arange(s)[None, :] < n[:, None]).astype(np.float32)
+        counts = rec.get("generated_counts", [])
+        k = hp["n_train_max"] + 1
+        hist = rec.get("history") or {}
+        metrics = {"staircase_ratio_train": rec["staircase_ratio_train"],
+                   "generated_counts": counts,
+                   f"generated_rate_ratio_{k}_over_{k - 1}": (counts[k] / counts[k - 1]
+                                                              if len(counts) > k and counts[k - 1] else None)}
+        if "best_val" in hist:
+            metrics["best_val_nll"] = hist["best_val"]
+        if rec.get("rounds"):
+            metrics["bootstrap_last_round_best_val_nll"] = rec["rounds"][-1]["best_val"]
+        state = pre.state()
+        prep = (f"colliderflow.studies.jet_radiation.Preprocessor(pt_min={state['pt_min']:g}, mean={state['mean']}, "
+                f"std={state['std']}).forward(jets, n_jets): per jet (log(pT - pt_min), eta, acoplanarity "
+                "phi_k - phi_{k-1} - pi wrapped to (-pi, pi], phi_0 = 0 for the Z), minus mean, over std; "
+                f"{s} slots, pT-ordered jets first, zero on padding")
+        out[v] = publish_checked(
+            StepExport(model), {"jets": jets, "mask": mask}, Path(out_root) / v,
+            name=f"jet_radiation_step_{v}",
+            description=(
+                f"One step of the autoregressive jet-radiation generator ('{v}' variant; Butter et al., "
+                "arXiv:2412.12074, on the colliderflow staircase Z + jets toy): a causal transformer over "
+                "[Z, jet_1, ..., jet_S]; position k (the state after the Z and k jets) gives the probability to "
+                "stop after k jets and a diagonal Gaussian mixture over jet k + 1's standardised features. "
+                "Autoregressive use (as colliderflow.studies.jet_radiation.sample / generate_events do in torch): "
+                "start with mask all 0; at step k read stop_logit[:, k], stop with probability sigmoid(stop_logit); "
+                "otherwise pick a component from softmax(mixture_logits[:, k]), draw jet k + 1 ~ "
+                "Normal(mixture_mean[:, k, c], mixture_sigma[:, k, c]) into jets[:, k], set mask[:, k] = 1 and "
+                f"repeat (at most {s} jets); Preprocessor.inverse maps the features back to (pT [GeV], eta, phi). "
+                "Causal attention: outputs at position k do not depend on slots after k."),
+            input_specs={
+                "jets": {"units": "1 (standardised log GeV, 1, rad)",
+                         "features": ["log(pT - pt_min)", "eta", "acoplanarity"], "preprocessing": prep,
+                         "preprocessor_state": state},
+                "mask": {"units": "1", "preprocessing": "1.0 for a real jet, 0.0 for padding; real jets first"}},
+            outputs={
+                "stop_logit": {"description": "logit of stopping after k jets (position k = 0..S)"},
+                "mixture_logits": {"description": "logits of the Gaussian-mixture components for jet k + 1"},
+                "mixture_mean": {"description": "component means of jet k + 1's standardised features"},
+                "mixture_sigma": {"description": "component widths (softplus + 1e-3 applied) of jet k + 1's "
+                                                 "standardised features"}},
+            training_data={"file": str(events_path), "source": events["attrs"].get("source", "unknown"),
+                           "staircase_ratio": events["attrs"].get("ratio"), "train_fraction": train_fraction,
+                           "n_train_max": hp["n_train_max"], "n_train": rec["n_train"],
+                           "train_counts": rec["train_counts"], "variant": v, "hparams": hp,
+                           "preprocessing": state},
+            metrics=metrics)
+    return out
