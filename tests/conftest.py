@@ -24,6 +24,14 @@ def study_config(name: str) -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"][name]
 
 
+def strict_metrics(path: Path) -> dict:
+    """A study's metrics.json, failing the test if it holds NaN or Infinity
+    (not JSON, and a sign of a metric that was never computed)."""
+    import json
+
+    return json.loads(Path(path).read_text(), parse_constant=lambda c: pytest.fail(f"{path} holds {c}"))
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One torch thread for a test module, as the rules run (threads: 1): two

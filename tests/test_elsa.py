@@ -4,7 +4,6 @@ the smoke-tier claim. Tolerances are stated at each check; inputs are seeded."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -15,7 +14,7 @@ from colliderflow.errors import InputError
 from colliderflow.nn.flows import StandardizedFlow
 from colliderflow.studies import elsa as E
 
-from .conftest import study_config
+from .conftest import strict_metrics, study_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -114,8 +113,7 @@ def test_bad_config_raises_input_error():
 
 def test_smoke_refinement_reduces_auc_and_deviations(smoke_run):
     out = smoke_run / "results" / "elsa"
-    doc = json.loads((out / "metrics.json").read_text(),
-                     parse_constant=lambda c: pytest.fail(f"metrics.json holds {c}"))
+    doc = strict_metrics(out / "metrics.json")
     m = doc["metrics"]
     assert doc["paper"] == "arXiv:2305.07696" and doc["tier"] == "smoke"
     auc = m["auc"]

@@ -20,7 +20,7 @@ from colliderflow.errors import InputError
 from colliderflow.nn import hmc
 from colliderflow.studies import fab as F
 
-from .conftest import REPO, study_config
+from .conftest import REPO, strict_metrics, study_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -159,8 +159,7 @@ def test_script_reports_bad_config_in_one_line(tmp_path):
 # ------------------------------------------------------------------ smoke tier
 def test_smoke_fab_beats_reverse_kl_at_equal_evaluations(smoke_run):
     out = smoke_run / "results" / "fab"
-    doc = json.loads((out / "metrics.json").read_text(),
-                     parse_constant=lambda c: pytest.fail(f"metrics.json holds {c}"))
+    doc = strict_metrics(out / "metrics.json")
     m = doc["metrics"]
     assert doc["paper"] == "arXiv:2411.16234" and doc["tier"] == "smoke"
     eq = m["at_equal_evals"]

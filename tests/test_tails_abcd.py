@@ -21,6 +21,8 @@ from colliderflow.errors import InputError
 from colliderflow.io import write_table
 from colliderflow.studies import tails_abcd as T
 
+from .conftest import strict_metrics
+
 REPO = Path(__file__).resolve().parents[1]
 SMALL = T.ClassifierConfig(folds=2, n_estimators=40, max_depth=3, threads=1, seed=3)
 
@@ -194,8 +196,7 @@ def test_distance_correlation_limits():
 @pytest.mark.workflow
 def test_smoke_metrics_show_the_claims(smoke_run):
     out = smoke_run / "results" / "tails_abcd"
-    text = (out / "metrics.json").read_text()
-    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"metrics.json holds {c}"))
+    doc = strict_metrics(out / "metrics.json")
     m = doc["metrics"]
     assert doc["paper"] == "arXiv:2404.07258" and doc["tier"] == "smoke"
     # without decorrelation the closure fails by more than its statistical error ...
