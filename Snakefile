@@ -2,46 +2,51 @@
 #   snakemake --cores 2                                        default tier
 #   snakemake --cores 2 --configfile config/tiers/smoke.yaml   minutes
 #   snakemake --profile profiles/slurm --configfile config/tiers/real.yaml
+#
+# Every rule runs one step of a study (src/colliderflow/studies/<name>/steps.py)
+# through workflow/scripts/step.py; step("<study>", "<step>") derives the
+# rule's params (the study's config section, whole), threads, resources, log,
+# benchmark and conda env from the study's spec. See docs/adding-a-study.md.
 import os
+import sys
 
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from colliderflow import dag  # noqa: E402
 
 
 # Anchored at the repository so `snakemake -s .../Snakefile -d WORKDIR` works too.
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, "config/schema.yaml")
+validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
 
 
-include: "workflow/rules/common.smk"
+def step(study, name, tag=""):
+    """The directives of the rule that runs step `name` of `study` (dag.StepRule)."""
+    return dag.StepRule(study, name, config, workflow.basedir, tag)
+
+
+def data_source(dataset):
+    return config["data"][dataset]["source"]
+
+
+def data_files(dataset):
+    """The local files of a dataset (`file` source), else an empty list."""
+    d = config["data"][dataset]
+    return list(d["files"]) if d["source"] == "file" else []
+
+
 include: "workflow/rules/data.smk"
-include: "workflow/rules/dimuon.smk"
-include: "workflow/rules/tails_abcd.smk"
-include: "workflow/rules/flow_inference.smk"
-include: "workflow/rules/unfolding.smk"
-include: "workflow/rules/eventclass_common.smk"
-include: "workflow/rules/nanoaod.smk"
-include: "workflow/rules/eventclass.smk"
-include: "workflow/rules/fpga.smk"
-include: "workflow/rules/resonant_ad.smk"
-include: "workflow/rules/adammcmc.smk"
-include: "workflow/rules/omnijet.smk"
-include: "workflow/rules/jet_radiation.smk"
-include: "workflow/rules/bithep.smk"
-include: "workflow/rules/lgatr.smk"
-include: "workflow/rules/l2lflows.smk"
-include: "workflow/rules/fab.smk"
-include: "workflow/rules/elsa.smk"
-include: "workflow/rules/sophon.smk"
-# last: the summary collects the studies registered above
-include: "workflow/rules/summary.smk"
+include: "workflow/rules/inference.smk"
+include: "workflow/rules/shared.smk"
 
 
 rule all:
     input:
-        study_targets(),
+        dag.study_targets(config),
         "results/summary.md",
     default_target: True

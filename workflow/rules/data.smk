@@ -1,136 +1,221 @@
-# Datasets: toy generators (default), local real files, or downloads.
-# Every source ends in one prepared file that the studies read.
-# Generators and downloads are cached between workflows (SNAKEMAKE_OUTPUT_CACHE=dir
-# snakemake --cache): everything that changes their output is a param, the code
-# included (source_hash). Cached rules cannot have benchmark:; their scripts log
-# wall/CPU time and peak memory at the end of the log instead.
+# Datasets: toy generators (default), local real files, or downloads; every
+# source ends in the file the studies read. Steps: src/colliderflow/data/steps.py
+# (the `data` pseudo-study), plus each study's own toy (tails_abcd, unfolding,
+# jet_radiation). Generators and downloads are cached between workflows
+# (SNAKEMAKE_OUTPUT_CACHE=dir snakemake --cache): their params carry the code hash.
+# A study rule names a dataset by its path, never by rules.<name>, so the rule
+# files can be included in any order.
+
+
+S = step("data", "lhco_toy")
 
 
 rule lhco_toy:
     output:
         "resources/lhco/toy/events_anomalydetection_v2.features.h5",
     params:
-        script=script("lhco_toy"),
-        code=source_hash("lhco_toy", "data/lhco.py", "io.py"),
-        toy=config["data"]["lhco"]["toy"],
-        seed=SEED,
+        **S.params,
     log:
-        "logs/data/lhco_toy.log",
-    cache: "omit-software"
+        S.log,
+    cache: S.cache
     conda:
-        "../../envs/io.yaml"
-    shell:
-        "python {params.script} --out {output} --seed {params.seed} "
-        "--n-background {params.toy[n_background]} --n-signal {params.toy[n_signal]} "
-        "--m-wprime {params.toy[m_wprime]} --m-x {params.toy[m_x]} --m-y {params.toy[m_y]} > {log} 2>&1"
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("data", "lhco_download")
 
 
 rule lhco_download:
     output:
         "resources/lhco/download/events_anomalydetection_v2.features.h5",
     params:
-        script=script("download"),
-        url=config["data"]["lhco"]["download"]["url"],
-        sha256=config["data"]["lhco"]["download"]["sha256"],
+        **S.params,
     log:
-        "logs/data/lhco_download.log",
-    cache: "omit-software"
+        S.log,
+    cache: S.cache
     conda:
-        "../../envs/io.yaml"
-    shell:
-        "python {params.script} --url {params.url} --sha256 '{params.sha256}' --out {output} > {log} 2>&1"
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("data", "lhco_prepare")
 
 
 rule lhco_prepare:
     input:
-        dataset_input("lhco", rules.lhco_toy, rules.lhco_download),
+        lambda w: {"toy": rules.lhco_toy.output, "download": rules.lhco_download.output}.get(
+            data_source("lhco"), data_files("lhco")
+        ),
     output:
         "resources/lhco/events.h5",
     params:
-        script=script("lhco_prepare"),
-        fmt=lambda w: "features" if config["data"]["lhco"]["source"] != "file" else config["data"]["lhco"]["format"],
+        **S.params,
     log:
-        "logs/data/lhco_prepare.log",
+        S.log,
     benchmark:
-        "results/data/benchmarks/lhco_prepare.tsv"
+        S.benchmark
     conda:
-        "../../envs/io.yaml"
-    shell:
-        "python {params.script} --format {params.fmt} --out {output} {input} > {log} 2>&1"
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("data", "dimuon_toy")
 
 
 rule dimuon_toy:
     output:
         "resources/dimuon/toy/dimuon_nanoaod.root",
     params:
-        script=script("dimuon_toy"),
-        code=source_hash("dimuon_toy", "data", "io.py"),
-        n=config["data"]["dimuon"]["toy"]["n_events"],
-        seed=SEED,
+        **S.params,
     log:
-        "logs/data/dimuon_toy.log",
-    cache: "omit-software"
+        S.log,
+    cache: S.cache
     conda:
-        "../../envs/io.yaml"
-    shell:
-        "python {params.script} --out {output} --n-events {params.n} --seed {params.seed} > {log} 2>&1"
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("data", "dimuon_download")
 
 
 rule dimuon_download:
     output:
         "resources/dimuon/download/Run2012BC_DoubleMuParked_Muons.root",
     params:
-        script=script("download"),
-        url=config["data"]["dimuon"]["download"]["url"],
-        sha256=config["data"]["dimuon"]["download"]["sha256"],
+        **S.params,
     log:
-        "logs/data/dimuon_download.log",
-    cache: "omit-software"
+        S.log,
+    cache: S.cache
     conda:
-        "../../envs/io.yaml"
-    shell:
-        "python {params.script} --url {params.url} --sha256 '{params.sha256}' --out {output} > {log} 2>&1"
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
 
 
 # Top/QCD jet constituents (ParT .npy layout) for classifier_surrogates.
+S = step("data", "toptag_toy")
+
+
 rule toptag_toy:
     output:
         multiext("resources/toptag/toy/tl", "_pf_vectors.npy", "_pf_points.npy", "_pf_mask.npy", "_labels.npy"),
     params:
-        n_jets=config["data"]["toptag"]["toy"]["n_jets"],
-        seed=SEED,
-        script=script("toptag_toy"),
+        **S.params,
     log:
-        "logs/data/toptag_toy.log",
+        S.log,
     benchmark:
-        "results/data/benchmarks/toptag_toy.tsv"
+        S.benchmark
     conda:
-        "../../envs/io.yaml"
-    shell:
-        "python {params.script} --prefix resources/toptag/toy/tl --n-jets {params.n_jets} "
-        "--seed {params.seed} > {log} 2>&1"
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# Multi-process NanoAOD with generator truth (event-classification studies).
+S = step("data", "nanoaod_toy", "{process}")
+
+
+rule nanoaod_toy:
+    output:
+        "resources/nanoaod/toy/{process}.root",
+    wildcard_constraints:
+        process="[A-Za-z0-9_]+",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# Five-class jets (q, g, W, Z, t) for fpga_tagging: toy or a ParT-format excerpt.
+S = step("data", "jets_toy")
+
+
+rule jets_toy:
+    output:
+        "resources/jets/toy/jets.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("data", "jets_prepare")
+
+
+rule jets_prepare:
+    input:
+        lambda w: data_files("jets")[:1],
+    output:
+        "resources/jets/file/jets.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
 
 
 # Fine-grained jet classes (JetClass-like toy, or a ParT-format excerpt) for
 # the jet foundation-model studies; one on-disk format (data.jet_constituents).
+S = step("data", "jetclass_toy")
+
+
 rule jetclass_toy:
     output:
         "resources/jetclass/toy/jets.h5",
     params:
-        script=script("jets_toy"),
-        code=source_hash("jets_toy", "data/jet_constituents.py", "io.py"),
-        n_jets=config["data"]["jetclass"]["toy"]["n_jets"],
-        n_max=config["data"]["jetclass"]["toy"]["n_max"],
-        classes=" ".join(config["data"]["jetclass"]["toy"]["classes"]),
-        seed=SEED,
+        **S.params,
     log:
-        "logs/data/jetclass_toy.log",
-    cache: "omit-software"
+        S.log,
+    cache: S.cache
     conda:
-        "../../envs/io.yaml"
-    shell:
-        "python {params.script} --out {output} --n-jets {params.n_jets} --n-max {params.n_max} "
-        "--classes {params.classes} --seed {params.seed} > {log} 2>&1"
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("data", "jetclass_excerpt", "{name}")
 
 
 rule jetclass_excerpt:
@@ -139,15 +224,37 @@ rule jetclass_excerpt:
     output:
         "resources/jetclass/excerpt/{name}/jets.h5",
     params:
-        script=script("jets_prepare"),
-        n_max=config["data"]["jetclass"]["toy"]["n_max"],
-        classes=lambda w: " ".join(config["data"]["jetclass"]["excerpts"][w.name]["class_names"]),
+        **S.params,
     log:
-        "logs/data/jetclass_excerpt_{name}.log",
+        S.log,
     benchmark:
-        "results/data/benchmarks/jetclass_excerpt_{name}.tsv"
+        S.benchmark
     conda:
-        "../../envs/io.yaml"
-    shell:
-        "python {params.script} --out {output} --n-max {params.n_max} "
-        "--class-names {params.classes} --folder {input} > {log} 2>&1"
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# Calorimeter showers in the CaloChallenge layout (l2lflows).
+S = step("data", "calo_toy")
+
+
+rule calo_toy:
+    output:
+        train="resources/calo/toy/train.h5",
+        test="resources/calo/toy/test.h5",
+        geometry="resources/calo/toy/binning.xml",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script

@@ -16,8 +16,9 @@ from iminuit.cost import ExtendedBinnedNLL
 from scipy.special import voigt_profile
 from scipy.stats import norm
 
-Z_MASS_PDG, Z_WIDTH_PDG = 91.1876, 2.4952
-JPSI_MASS_PDG, UPSILON_MASS_PDG = 3.0969, 9.4603
+from . import JPSI_MASS_PDG, UPSILON_MASS_PDG, Z_MASS_PDG  # noqa: F401  (re-exported)
+
+Z_WIDTH_PDG = 2.4952
 
 
 def spectrum(masses, bins: int = 300, lo: float = 0.3, hi: float = 200.0) -> hist.Hist:
@@ -100,7 +101,7 @@ def analyse(masses) -> dict:
 
 
 def plot(h: hist.Hist, fits: dict, path, data: bool, rlabel: str = "") -> list:
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt

@@ -1,0 +1,147 @@
+"""What the Snakefile asks of the study contract: each rule's directives
+derived from its step (:class:`colliderflow.study.Step`), and the targets of
+the enabled studies. Imported at parse time: keep it free of heavy imports.
+
+A rule in ``workflow/rules/`` reads::
+
+    S = step("omnijet", "backbone")
+
+
+    rule omnijet_backbone:
+        input: ...
+        output: ...
+        params: **S.params          # the step, its config section whole, seed, tier
+        threads: S.threads
+        resources: **S.resources    # cluster requests (memory, runtime, GPU) from the step
+        log: S.log
+        benchmark: S.benchmark
+        conda: S.conda
+        script: S.script            # workflow/scripts/step.py -> colliderflow.studies.omnijet.steps.backbone
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .study import STUDY_NAMES, Step, Study, load
+
+_SRC = os.path.dirname(os.path.abspath(__file__))
+
+
+def _lookup(config: Mapping, section: str) -> Any:
+    node: Any = config
+    for key in section.split("/"):
+        node = node[key]
+    return node
+
+
+def source_hash(*paths: str) -> str:
+    """sha256 (16 hex digits) of library files or packages under
+    ``src/colliderflow`` (a package counts with all its ``.py`` files). A
+    param of cached rules: the between-workflow cache keys on params, so a
+    code change recomputes instead of returning a stale artifact."""
+    h = hashlib.sha256()
+    for p in paths:
+        full = os.path.join(_SRC, p)
+        files = sorted(glob.glob(os.path.join(full, "**", "*.py"), recursive=True)) if os.path.isdir(full) else [full]
+        for f in files:
+            h.update(os.path.relpath(f, _SRC).encode())
+            with open(f, "rb") as fh:
+                h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+class StepRule:
+    """The directives of one rule, derived from its step.
+
+    ``tag`` is appended to the log and benchmark names for rules with
+    wildcards (e.g. ``"{process}"``), so each job has its own files.
+    """
+
+    def __init__(self, study: str, step: str, config: Mapping, basedir: str, tag: str = "") -> None:
+        self.study: Study = load(study)
+        self.step: Step = self.study.step(step)
+        self.rule = self.study.rule_name(step)
+        self._config = config
+        self._basedir = basedir
+        self._name = f"{step}_{tag}" if tag else step
+
+    @property
+    def params(self) -> dict:
+        section = _lookup(self._config, self.study.section(self.step))
+        out = {"step": f"{self.study.name}.{self.step.name}", "cfg": section, "seed": self._config["seed"],
+               "tier": self._config["tier"]}
+        if self.step.cached:
+            pkg = "data" if self.study.name == "data" else f"studies/{self.study.name}"
+            out["code"] = source_hash(pkg, "data", "io.py", "study.py", "errors.py")
+        return out
+
+    @property
+    def threads(self) -> int:
+        return self.step.threads
+
+    @property
+    def resources(self) -> dict:
+        """Cluster requests: memory and runtime grow with each retry; GPU
+        steps ask for one GPU (SLURM ``gpu``, HTCondor ``request_gpus``) in
+        the ``gpu`` partition."""
+        mem, runtime = self.step.mem_mb, self.step.runtime
+        res: dict[str, Any] = {
+            "mem_mb": lambda wildcards, attempt: mem * attempt,
+            "runtime": lambda wildcards, attempt: runtime * attempt,
+        }
+        if self.step.gpu:
+            res.update(gpu=1, request_gpus=1, slurm_partition="gpu")
+        return res
+
+    @property
+    def log(self) -> str:
+        return f"logs/{self.study.name}/{self._name}.log"
+
+    @property
+    def benchmark(self) -> str:
+        if self.step.cached:
+            raise ValueError(f"rule {self.rule}: a cached step has no benchmark: (Snakemake forbids both)")
+        return f"results/{self.study.name}/benchmarks/{self._name}.tsv"
+
+    @property
+    def conda(self) -> str:
+        return os.path.join(self._basedir, "envs", f"{self.step.env}.yaml")
+
+    @property
+    def cache(self) -> str | bool:
+        return "omit-software" if self.step.cached else False
+
+    @property
+    def script(self) -> str:
+        return os.path.join(self._basedir, "workflow", "scripts", "step.py")
+
+    def figure(self, path: str, subcategory: str | None = None) -> Any:
+        """An output shown in the report with the study's caption."""
+        from snakemake.io import report
+
+        return report(path, caption=str(self.study.caption), category=self.study.category or self.study.title,
+                      subcategory=subcategory)
+
+
+def enabled_studies(config: Mapping) -> list[str]:
+    return [n for n in STUDY_NAMES if config["studies"].get(n, {}).get("enabled", False)]
+
+
+def study_targets(config: Mapping) -> list[str]:
+    """metrics.json and every figure (PNG and PDF) of each enabled study."""
+    out = []
+    for name in enabled_studies(config):
+        spec = load(name)
+        out.append(f"results/{name}/metrics.json")
+        for fig in spec.figures:
+            out += [f"results/{name}/{fig}.png", f"results/{name}/{fig}.pdf"]
+    return out
+
+
+def study_metrics(config: Mapping) -> list[str]:
+    return [f"results/{name}/metrics.json" for name in enabled_studies(config)]

@@ -1,0 +1,455 @@
+"""The study contract: one shape for every paper colliderflow reproduces.
+
+A study is one package ``colliderflow.studies.<name>``::
+
+    studies/<name>/
+        __init__.py    STUDY = Study(...): paper, title, claim, steps, figures, verdict
+        config.py      the frozen dataclass of config["studies"][<name>]
+        steps.py       one function per step: def <step>(ctx: Context) -> None
+        schema.yaml    the JSON-schema fragment of its config section (defaults live here)
+        caption.rst    the report caption of its figures
+        ...            models, evaluation, plots (the science)
+
+The package's ``__init__`` stays light (no torch import): the Snakefile reads
+the spec when it parses the workflow. Step ``<step>`` of study ``<name>`` is
+the function ``colliderflow.studies.<name>.steps.<step>`` and runs as the
+Snakemake rule ``<name>_<step>``; the rule passes the study's config section
+whole, and :func:`run_job` hands the function one :class:`Context`.
+
+Datasets follow the same contract as the pseudo-study ``data``
+(:mod:`colliderflow.data.spec`): its steps are ``colliderflow.data.steps.<step>``
+and their rules are called ``<step>`` (``lhco_toy``, ``dimuon_toy``, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import json
+import logging
+import os
+import resource
+import sys
+import time
+import traceback
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+#: the studies in the order of the README table; each is colliderflow.studies.<name>
+STUDY_NAMES = (
+    "dimuon", "ranode", "transit", "tails_abcd", "decay_aware", "pretraining", "latent_space", "bsm_scan",
+    "mle_calibration", "likelihood_flows", "classifier_surrogates", "unfolding", "fpga_tagging", "sophon",
+    "omnijet", "lgatr", "bithep", "adammcmc", "jet_radiation", "l2lflows", "fab", "elsa",
+)
+
+ENVS = ("io", "plot", "torch", "hls")
+#: steps that belong to no single study: datasets, and what gathers the studies (summary)
+PSEUDO_STUDIES = {"data": "colliderflow.data.spec", "shared": "colliderflow.shared"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One step of a study: a Snakemake rule and the function it runs.
+
+    ``inputs``/``outputs`` name the rule's named inputs and outputs (the test
+    suite checks the rules against them). ``section`` is the config section
+    the step receives (default ``studies/<study>``), ``config`` its dataclass
+    (default the study's). ``gpu``: the step can use a GPU, so cluster
+    profiles request one. ``cached``: the output is kept between workflows
+    (``snakemake --cache``; such a rule has no ``benchmark:``). ``mem_mb`` and
+    ``runtime`` (minutes) are the cluster request of the first attempt.
+    """
+
+    name: str
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    env: str = "torch"
+    gpu: bool = False
+    cached: bool = False
+    threads: int = 1
+    mem_mb: int = 2000
+    runtime: int = 30
+    section: str | None = None
+    config: type | None = None
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.env not in ENVS:
+            raise ValueError(f"step {self.name}: env must be one of {ENVS}, not {self.env!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What a study's ``verdict(metrics, cfg)`` returns: whether the paper's
+    claim holds here (computed from the metrics, never hand-set) and the key
+    metric shown in the summary. ``claim`` overrides the spec's claim text
+    where the text quotes a configured threshold."""
+
+    holds: bool
+    key_metric: dict
+    claim: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.holds, bool):
+            raise TypeError("Verdict.holds must be a bool computed from the metrics")
+        if "name" not in self.key_metric or "value" not in self.key_metric:
+            raise ValueError("Verdict.key_metric needs 'name' and 'value'")
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A paper reproduced: what it claims, how it runs, how it is judged.
+
+    ``figures`` are paths under ``results/<name>/`` shown in the Snakemake
+    report with the package's ``caption.rst`` under ``category``.
+    ``verdict(metrics, cfg) -> Verdict`` decides the claim from the numbers
+    the report step computed (``metrics``) and the config section (``cfg``).
+    """
+
+    name: str
+    paper: str
+    title: str
+    claim: str
+    steps: tuple[Step, ...]
+    config: type | None = None
+    figures: tuple[str, ...] = ()
+    category: str = ""
+    verdict: Callable[[dict, Any], Verdict] | None = None
+    package: str = ""
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"study {self.name}: step names repeat: {names}")
+        if not self.package:
+            object.__setattr__(self, "package", f"colliderflow.studies.{self.name}")
+
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(f"study {self.name} has no step {name!r} (steps: {', '.join(s.name for s in self.steps)})")
+
+    def rule_name(self, step: str) -> str:
+        """The Snakemake rule of a step: ``<study>_<step>``; the data and shared steps keep their own name."""
+        return step if self.name in PSEUDO_STUDIES else f"{self.name}_{step}"
+
+    def section(self, step: Step) -> str:
+        return step.section or f"studies/{self.name}"
+
+    def step_config(self, step: Step) -> type | None:
+        return step.config or self.config
+
+    @property
+    def directory(self) -> Path:
+        return Path(importlib.import_module(self.package).__file__).parent
+
+    @property
+    def caption(self) -> Path:
+        return self.directory / "caption.rst"
+
+    @property
+    def schema(self) -> Path:
+        return self.directory / "schema.yaml"
+
+    def function(self, step: str) -> Callable[[Context], None]:
+        """``<package>.steps.<step>``, imported on demand (it may import torch)."""
+        self.step(step)
+        module = importlib.import_module(f"{self.package}.steps")
+        try:
+            return getattr(module, step)
+        except AttributeError:
+            raise AttributeError(f"{module.__name__} has no step function {step!r}") from None
+
+
+def load(name: str) -> Study:
+    """The spec of a study (``colliderflow.studies.<name>.STUDY``), of the
+    datasets (``data``) or of the shared steps (``shared``)."""
+    if name in PSEUDO_STUDIES:
+        return importlib.import_module(PSEUDO_STUDIES[name]).STUDY
+    if name not in STUDY_NAMES:
+        raise KeyError(f"unknown study {name!r}; known: {', '.join(STUDY_NAMES)}")
+    return importlib.import_module(f"colliderflow.studies.{name}").STUDY
+
+
+def resolve(step_id: str) -> tuple[Study, Step]:
+    """``"omnijet.backbone"`` -> (its study, its step)."""
+    study, _, step = step_id.partition(".")
+    spec = load(study)
+    return spec, spec.step(step)
+
+
+# --------------------------------------------------------------------------- config sections
+
+
+def build_config(cls: type | None, data: Any, where: str = "config") -> Any:
+    """Turn a validated config section into the frozen dataclass ``cls``
+    (nested dataclasses, lists as tuples). ``enabled`` is the workflow's, not
+    the step's, and is dropped. A missing or unknown key raises
+    :class:`InputError` naming ``where`` and the key."""
+    if cls is None:
+        return _freeze(data)
+    return _convert(cls, data, where)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, Mapping):
+            raise InputError("config", where, f"expected a mapping, got {type(value).__name__}")
+        hints = typing.get_type_hints(tp)
+        names = {f.name for f in dataclasses.fields(tp)}
+        unknown = sorted(set(value) - names - {"enabled"})
+        if unknown:
+            raise InputError("config", f"{where}.{unknown[0]}", f"not a field of {tp.__name__}")
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in value:
+                kwargs[f.name] = _convert(hints[f.name], value[f.name], f"{where}.{f.name}")
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise InputError("config", f"{where}.{f.name}", "missing (the schema gives every default)")
+        return tp(**kwargs)
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, where) if len(inner) == 1 else _freeze(value)
+    if origin in (tuple, list):
+        item = args[0] if args else Any
+        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        item = args[1] if len(args) == 2 else Any
+        return types.MappingProxyType({k: _convert(item, v, f"{where}.{k}") for k, v in value.items()})
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return _freeze(value)
+
+
+# --------------------------------------------------------------------------- the context
+
+
+class Paths:
+    """A rule's inputs or outputs: by name (``ctx.input.model``), by position
+    (``ctx.input[0]``) and iterable. A name with several files is a list."""
+
+    def __init__(self, all_: list[str], named: Mapping[str, str | list[str]]) -> None:
+        self._all = list(all_)
+        self._named = dict(named)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_named"][name]
+        except KeyError:
+            raise AttributeError(f"no input/output named {name!r} (named: {', '.join(self._named) or 'none'})") \
+                from None
+
+    def __getitem__(self, i: int) -> str:
+        return self._all[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def names(self) -> dict[str, str | list[str]]:
+        return dict(self._named)
+
+    def as_json(self) -> dict:
+        return {"all": self._all, "named": self._named}
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """Everything a step function receives.
+
+    ``cfg`` is the step's config section as its frozen dataclass; ``params``
+    holds any other value the rule computed (rarely needed). ``log`` is the
+    job's log file; ``log_dir`` a folder for extra step logs.
+    """
+
+    study: Study
+    step: Step
+    input: Paths
+    output: Paths
+    cfg: Any
+    seed: int
+    tier: str
+    threads: int = 1
+    wildcards: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    log: Path | None = None
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logging.getLogger(f"colliderflow.{self.study.name}.{self.step.name}")
+
+    @property
+    def results(self) -> Path:
+        """``results/<study>``: the study's output folder."""
+        return Path("results") / self.study.name
+
+    def write_metrics(self, metrics: dict, path: str | Path | None = None, **extra: Any) -> dict:
+        """Judge the claim with the study's ``verdict`` and write metrics.json
+        (default: the output named ``metrics``)."""
+        from .metrics import write_metrics
+
+        if self.study.verdict is None:
+            raise RuntimeError(f"study {self.study.name} declares no verdict")
+        v = self.study.verdict(metrics, self.cfg)
+        return write_metrics(
+            path or self.output.metrics, study=self.study.name, paper=self.study.paper, title=self.study.title,
+            key_metric=v.key_metric, claim=v.claim or self.study.claim, holds=v.holds, metrics=metrics,
+            tier=self.tier, **extra)
+
+
+# --------------------------------------------------------------------------- running a job
+
+
+def job_from_snakemake(smk: Any) -> dict:
+    """The JSON-able record of a Snakemake job (the ``snakemake`` object of a
+    ``script:``): what :func:`run_job` needs, and what a by-hand rerun reads."""
+    def paths(nl: Any) -> dict:
+        named = {k: (list(v) if isinstance(v, list) else str(v)) for k, v in nl.items()}
+        return {"all": [str(p) for p in nl], "named": named}
+
+    params = {k: v for k, v in smk.params.items()}
+    return {
+        "step": params.pop("step"),
+        "cfg": params.pop("cfg", None),
+        "seed": params.pop("seed", 0),
+        "tier": params.pop("tier", "default"),
+        "params": params,
+        "input": paths(smk.input),
+        "output": paths(smk.output),
+        "threads": int(smk.threads),
+        "wildcards": {k: str(v) for k, v in smk.wildcards.items()},
+        "log": str(smk.log[0]) if len(smk.log) else None,
+    }
+
+
+def job_file(log: str | Path) -> Path:
+    """Where a job's record is kept for a by-hand rerun: beside its log."""
+    log = Path(log)
+    return log.with_name(log.stem + ".job.json")
+
+
+def context(job: Mapping) -> Context:
+    spec, step = resolve(job["step"])
+    cfg = build_config(spec.step_config(step), job["cfg"], spec.section(step).replace("/", "."))
+    return Context(
+        study=spec, step=step,
+        input=Paths(job["input"]["all"], job["input"]["named"]),
+        output=Paths(job["output"]["all"], job["output"]["named"]),
+        cfg=cfg, seed=int(job["seed"]), tier=str(job["tier"]), threads=int(job.get("threads", 1)),
+        wildcards=types.MappingProxyType(dict(job.get("wildcards", {}))),
+        params=types.MappingProxyType(dict(job.get("params", {}))),
+        log=Path(job["log"]) if job.get("log") else None,
+    )
+
+
+def set_threads(n: int) -> None:
+    """Limit torch to the cores the job was given (Snakemake ``threads:``)."""
+    if "torch" in sys.modules or n:
+        try:
+            import torch
+
+            torch.set_num_threads(max(1, int(n)))
+        except ImportError:
+            pass
+
+
+@contextlib.contextmanager
+def _log_to(path: Path | None) -> Iterator[None]:
+    """Send stdout, stderr (file descriptors too: compilers, C libraries)
+    and logging to the job's log file."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a", buffering=1) as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        old = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = fh
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stdout, sys.stderr = old
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_job(job: Mapping) -> int:
+    """Run one step; returns the exit status (0; 2 for bad input, with one
+    line naming the file and field; 1 for a bug, with its traceback in the log).
+
+    The status and the error line go to the caller's stderr as well as to the log.
+    """
+    log = Path(job["log"]) if job.get("log") else None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+    real_stderr = os.fdopen(os.dup(2), "w")
+    status = 0
+    with _log_to(log):
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+                            stream=sys.stderr, force=True)
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            ctx = context(job)
+            set_threads(ctx.threads)
+            logging.getLogger("colliderflow").info("step %s (%s tier, seed %d, %d thread(s))",
+                                                   job["step"], ctx.tier, ctx.seed, ctx.threads)
+            ctx.study.function(ctx.step.name)(ctx)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {exc}", file=real_stderr)
+            status = 2
+        except Exception as exc:  # a bug: full traceback in the log, one line for the user
+            traceback.print_exc()
+            where = f" (traceback in {log})" if log else ""
+            print(f"error: step {job['step']} failed: {type(exc).__name__}: {exc}{where}", file=real_stderr)
+            status = 1
+        else:
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            logging.getLogger("colliderflow").info("done: %.2f s wall, %.2f s CPU, max RSS %.0f MB",
+                                                   time.perf_counter() - wall, time.process_time() - cpu, rss)
+    real_stderr.flush()
+    real_stderr.close()
+    return status
+
+
+def run_snakemake(smk: Any) -> None:
+    """Entry point of ``workflow/scripts/step.py``: record the job beside its
+    log (so ``python -m colliderflow step <log>.job.json`` reruns it by hand)
+    and run it; a failure exits non-zero so Snakemake removes the outputs."""
+    job = job_from_snakemake(smk)
+    if job["log"]:
+        path = job_file(job["log"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(job, indent=1, sort_keys=True, default=str) + "\n")
+    status = run_job(job)
+    if status:
+        sys.exit(status)
