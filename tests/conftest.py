@@ -84,8 +84,32 @@ def smoke_run(tmp_path_factory):
     """The whole smoke tier, run once per test session; returns the workdir.
 
     Study tests read their results/<study>/metrics.json from here, so the
-    suite runs the pipeline only once.
+    suite runs the pipeline only once. ``COLLIDERFLOW_SMOKE_STUDIES=a,b``
+    runs only those studies (for working on one study; the other studies'
+    smoke tests then fail on their missing results).
     """
     wd = tmp_path_factory.mktemp("smoke")
-    snakemake(wd, configfiles=[REPO / "config" / "tiers" / "smoke.yaml"], timeout=1800)
+    configfiles = [REPO / "config" / "tiers" / "smoke.yaml"]
+    only = os.environ.get("COLLIDERFLOW_SMOKE_STUDIES")
+    if only:
+        import yaml
+
+        names = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"]
+        keep = {n.strip() for n in only.split(",")}
+        (wd / "only.yaml").write_text(yaml.safe_dump({"studies": {n: {"enabled": n in keep} for n in names}}))
+        configfiles.append(wd / "only.yaml")
+    print(f"preparing the smoke tier in {wd} (once per session; a few minutes)", file=sys.stderr)
+    snakemake(wd, configfiles=configfiles, timeout=1800)
     return wd
+
+
+WORKFLOW_FIXTURES = {"smoke_run", "run_snakemake"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that run Snakemake (through a fixture) are marked ``workflow``
+    automatically, so ``pytest -m "not workflow"`` really skips them."""
+    workflow_dir = REPO / "tests" / "workflow"
+    for item in items:
+        if WORKFLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or workflow_dir in Path(item.path).parents:
+            item.add_marker(pytest.mark.workflow)

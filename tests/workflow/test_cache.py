@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import REPO
+from ..conftest import REPO
 
 pytestmark = pytest.mark.workflow
 

@@ -15,7 +15,7 @@ import pytest
 
 from colliderflow.io import atomic_path
 
-from .conftest import REPO, snakemake
+from ..conftest import REPO, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import pytest
 from colliderflow.data.download import ensure
 from colliderflow.errors import InputError
 
-from .conftest import REPO
+from ..conftest import REPO
 
 
 @pytest.fixture

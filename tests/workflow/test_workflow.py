@@ -11,7 +11,7 @@ import tomllib
 import pytest
 import yaml
 
-from .conftest import REPO
+from ..conftest import REPO
 
 TIERS = sorted((REPO / "config" / "tiers").glob("*.yaml"))
 

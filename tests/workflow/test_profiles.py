@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from .conftest import REPO
+from ..conftest import REPO
 
 PROFILES = ("slurm", "htcondor")
 SMOKE = REPO / "config" / "tiers" / "smoke.yaml"

@@ -13,7 +13,7 @@ from colliderflow.data import lhco
 from colliderflow.errors import InputError
 from colliderflow.io import read_table
 
-from .conftest import REPO
+from ..conftest import REPO
 
 
 @pytest.fixture(scope="module")

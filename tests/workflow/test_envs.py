@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO
+from ..conftest import REPO
 
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 CONDA_SPEC = re.compile(r"^[A-Za-z0-9_.\-]+([<>=!]=?[A-Za-z0-9_.*\-]+)?$")

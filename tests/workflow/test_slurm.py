@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO, snakemake
+from ..conftest import REPO, snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.workflow]
 
