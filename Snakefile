@@ -41,7 +41,12 @@ def data_files(dataset):
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/anomaly.smk"
 include: "workflow/rules/inference.smk"
+include: "workflow/rules/_jets_c.smk"
+include: "workflow/rules/_jets_d.smk"
+include: "workflow/rules/_jets_e.smk"
+include: "workflow/rules/generative.smk"
 include: "workflow/rules/shared.smk"
 
 

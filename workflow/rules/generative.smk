@@ -1,0 +1,1 @@
+# (rules being converted to the study contract)
