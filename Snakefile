@@ -10,6 +10,7 @@
 import os
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -22,7 +23,16 @@ from colliderflow import dag  # noqa: E402
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
+# The root schema (tier, seed, data sources), then each study's section against
+# the schema fragment beside its code; both fill in the defaults.
 validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
+for _name, _section in config["studies"].items():
+    try:
+        validate(_section, dag.study_schema(_name))
+    except KeyError as _exc:
+        raise WorkflowError(f"config studies.{_name}: {_exc.args[0]}") from None
+    except WorkflowError as _exc:
+        raise WorkflowError(f"Error validating config section studies.{_name}", _exc) from None
 
 
 def step(study, name, tag=""):

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from .study import STUDY_NAMES, load, run_job
+from .study import load, run_job, study_names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--no-log", action="store_true", help="print to the terminal, not to the job's log")
     a = ap.parse_args(argv)
     if a.command == "list":
-        for name in ("data", *STUDY_NAMES):
+        for name in ("data", "shared", *study_names()):
             spec = load(name)
             print(f"{name}: {spec.title}")
             for s in spec.steps:

@@ -27,7 +27,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .study import STUDY_NAMES, Step, Study, load
+from .study import Step, Study, load
 
 _SRC = os.path.dirname(os.path.abspath(__file__))
 
@@ -53,6 +53,19 @@ def source_hash(*paths: str) -> str:
             with open(f, "rb") as fh:
                 h.update(fh.read())
     return h.hexdigest()[:16]
+
+
+#: HTCondor (CERN) queues and their maximum runtime in minutes
+JOB_FLAVOURS = (("espresso", 20), ("microcentury", 60), ("longlunch", 120), ("workday", 480), ("tomorrow", 1440),
+                ("testmatch", 4320), ("nextweek", 10080))
+
+
+def job_flavour(minutes: int) -> str:
+    """The shortest HTCondor ``JobFlavour`` whose limit fits ``minutes``."""
+    for name, limit in JOB_FLAVOURS:
+        if minutes <= limit:
+            return name
+    return JOB_FLAVOURS[-1][0]
 
 
 class StepRule:
@@ -86,16 +99,20 @@ class StepRule:
 
     @property
     def resources(self) -> dict:
-        """Cluster requests: memory and runtime grow with each retry; GPU
-        steps ask for one GPU (SLURM ``gpu``, HTCondor ``request_gpus``) in
-        the ``gpu`` partition."""
+        """Cluster requests derived from the step: memory and runtime of the
+        first attempt, growing with each retry (SLURM ``mem_mb``/``runtime``,
+        HTCondor ``htcondor_request_mem_mb`` and the lxplus queue that fits the
+        runtime); steps that can use a GPU ask for one (SLURM ``gpu`` in the
+        ``gpu`` partition, HTCondor ``request_gpus``). Local runs ignore them."""
         mem, runtime = self.step.mem_mb, self.step.runtime
         res: dict[str, Any] = {
             "mem_mb": lambda wildcards, attempt: mem * attempt,
+            "htcondor_request_mem_mb": lambda wildcards, attempt: mem * attempt,
             "runtime": lambda wildcards, attempt: runtime * attempt,
+            "classad_JobFlavour": lambda wildcards, attempt: job_flavour(runtime * attempt),
         }
         if self.step.gpu:
-            res.update(gpu=1, request_gpus=1, slurm_partition="gpu")
+            res.update(gpu=1, request_gpus=1, slurm_partition="gpu", cpus_per_task=4)
         return res
 
     @property
@@ -128,8 +145,17 @@ class StepRule:
                       subcategory=subcategory)
 
 
+def study_schema(name: str) -> str:
+    """The schema fragment of a study's config section (beside its code)."""
+    path = os.path.join(_SRC, "studies", name, "schema.yaml")
+    if not os.path.isfile(path):
+        raise KeyError(f"unknown study: no {os.path.relpath(path, os.path.dirname(os.path.dirname(_SRC)))}")
+    return path
+
+
 def enabled_studies(config: Mapping) -> list[str]:
-    return [n for n in STUDY_NAMES if config["studies"].get(n, {}).get("enabled", False)]
+    """The enabled studies, in the order of the config's ``studies`` section."""
+    return [n for n, section in config["studies"].items() if section.get("enabled", True)]
 
 
 def study_targets(config: Mapping) -> list[str]:

@@ -41,13 +41,6 @@ from typing import Any
 
 from .errors import InputError
 
-#: the studies in the order of the README table; each is colliderflow.studies.<name>
-STUDY_NAMES = (
-    "dimuon", "ranode", "transit", "tails_abcd", "decay_aware", "pretraining", "latent_space", "bsm_scan",
-    "mle_calibration", "likelihood_flows", "classifier_surrogates", "unfolding", "fpga_tagging", "sophon",
-    "omnijet", "lgatr", "bithep", "adammcmc", "jet_radiation", "l2lflows", "fab", "elsa",
-)
-
 ENVS = ("io", "plot", "torch", "hls")
 #: steps that belong to no single study: datasets, and what gathers the studies (summary)
 PSEUDO_STUDIES = {"data": "colliderflow.data.spec", "shared": "colliderflow.shared"}
@@ -168,14 +161,29 @@ class Study:
             raise AttributeError(f"{module.__name__} has no step function {step!r}") from None
 
 
+def study_names() -> list[str]:
+    """Every study package under ``colliderflow/studies`` (sorted)."""
+    import pkgutil
+
+    from . import studies
+
+    return sorted(m.name for m in pkgutil.iter_modules(studies.__path__) if m.ispkg)
+
+
 def load(name: str) -> Study:
     """The spec of a study (``colliderflow.studies.<name>.STUDY``), of the
     datasets (``data``) or of the shared steps (``shared``)."""
     if name in PSEUDO_STUDIES:
         return importlib.import_module(PSEUDO_STUDIES[name]).STUDY
-    if name not in STUDY_NAMES:
-        raise KeyError(f"unknown study {name!r}; known: {', '.join(STUDY_NAMES)}")
-    return importlib.import_module(f"colliderflow.studies.{name}").STUDY
+    try:
+        module = importlib.import_module(f"colliderflow.studies.{name}")
+    except ModuleNotFoundError:
+        raise KeyError(f"unknown study {name!r}: no package colliderflow/studies/{name} "
+                       f"(studies: {', '.join(study_names())})") from None
+    spec = getattr(module, "STUDY", None)
+    if not isinstance(spec, Study) or spec.name != name:
+        raise KeyError(f"colliderflow/studies/{name}/__init__.py defines no STUDY = Study(name={name!r}, ...)")
+    return spec
 
 
 def resolve(step_id: str) -> tuple[Study, Step]:
