@@ -33,13 +33,16 @@ real: setup
 dryrun: setup
 	$(BIN)/snakemake --cores $(CORES) -n
 
+# ruff first (seconds): import order, pyflakes, annotations on public functions
 test: setup
+	$(BIN)/ruff check src tests workflow benchmarks
 	$(BIN)/python -m pytest -q
 
 report: setup
 	$(BIN)/snakemake --cores $(CORES) --report report.html
 
 lint: setup
+	$(BIN)/ruff check src tests workflow benchmarks
 	$(BIN)/snakemake --lint
 
 bench: setup
