@@ -14,7 +14,7 @@ class InputError(Exception):
     or config key at fault; both appear in the message.
     """
 
-    def __init__(self, source: str | Path | None, field: str | None, problem: str):
+    def __init__(self, source: str | Path | None, field: str | None, problem: str) -> None:
         self.source = None if source is None else str(source)
         self.field = field
         self.problem = problem

@@ -10,8 +10,14 @@ import vector
 from scipy import stats
 
 from colliderflow.data import nanoaod
-from colliderflow.data.toy_nanoaod import (INDISTINGUISHABLE, PROCESSES, TOP_MASS, W_MASS, generate_process,
-                                           write_process)
+from colliderflow.data.toy_nanoaod import (
+    INDISTINGUISHABLE,
+    PROCESSES,
+    TOP_MASS,
+    W_MASS,
+    generate_process,
+    write_process,
+)
 from colliderflow.errors import InputError
 
 N_OBJ = {"Jet": 6, "Muon": 2, "Electron": 2}

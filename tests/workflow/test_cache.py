@@ -3,7 +3,6 @@ datasets without recomputing them; a changed parameter recomputes."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from ..conftest import REPO

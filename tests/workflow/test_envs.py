@@ -1,6 +1,6 @@
 """Per-rule conda environments, proven without conda (none on these machines):
-every env file is a well-formed conda spec, and the env of every rule holds
-each third-party package its script imports (through the library)."""
+every env file is a well-formed conda spec, and the env of every step holds
+each third-party package its function imports (through the library)."""
 
 from __future__ import annotations
 
@@ -39,14 +39,19 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _imports(path: Path, package_root: Path, seen: set[Path]) -> set[str]:
+def _imports(path: Path, package_root: Path, seen: set[Path], function: str | None = None) -> set[str]:
     """Top-level third-party modules that ``path`` imports, following the
     colliderflow modules it imports. Imports guarded by ``except ImportError``
-    are optional and skipped."""
+    are optional and skipped. With ``function``: the module-level imports
+    and those inside that function only (a step function and what it uses)."""
     if path in seen or not path.exists():
         return set()
     seen.add(path)
     tree = ast.parse(path.read_text())
+    if function is not None:
+        body = [n for n in tree.body if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                or getattr(n, "name", None) == function]
+        tree = ast.Module(body=body, type_ignores=[])
     optional = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Try) and any(
@@ -81,26 +86,27 @@ def _imports(path: Path, package_root: Path, seen: set[Path]) -> set[str]:
     return out
 
 
-def _rules():
-    text = "\n".join(p.read_text() for p in sorted((REPO / "workflow/rules").glob("*.smk")))
-    for block in re.split(r"(?m)^rule ", text)[1:]:
-        name = block.split(":")[0]
-        script = re.search(r'script=script\("(\w+)"\)', block)
-        env = re.search(r'conda:\n\s+"\.\./\.\./(envs/[\w.]+)"', block)
-        if script and env:
-            yield name, script.group(1), env.group(1)
+def _steps():
+    """(rule, the file of its step function, the function, its env file) for every step."""
+    from colliderflow.study import load, study_names
+
+    for name in ("data", "shared", *study_names()):
+        spec = load(name)
+        module = spec.directory / "steps.py"
+        for step in spec.steps:
+            yield spec.rule_name(step.name), module, step.name, f"envs/{step.env}.yaml"
 
 
-def test_every_rules_env_holds_what_its_script_imports():
+def test_every_steps_env_holds_what_its_function_imports():
     dists = {m: {_norm(d) for d in ds} for m, ds in importlib.metadata.packages_distributions().items()}
     package_root = REPO / "src" / "colliderflow"
-    rules = list(_rules())
-    assert rules
-    for rule, script, env in rules:
+    steps = list(_steps())
+    assert steps
+    for rule, module, function, env in steps:
         spec = yaml.safe_load((REPO / env).read_text())
         pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
         have = {_norm(p.split("==")[0]) for p in pip if not p.startswith("-")}
-        for mod in sorted(_imports(REPO / "workflow/scripts" / f"{script}.py", package_root, set())):
+        for mod in sorted(_imports(module, package_root, set(), function)):
             need = dists.get(mod)
-            assert need, f"rule {rule}: {script}.py imports {mod!r}, which no installed package provides"
-            assert need & have, f"rule {rule} ({env}): {script}.py imports {mod!r} from {sorted(need)}, not in the env"
+            assert need, f"rule {rule}: {function} imports {mod!r}, which no installed package provides"
+            assert need & have, f"rule {rule} ({env}): {function} imports {mod!r} from {sorted(need)}, not in the env"

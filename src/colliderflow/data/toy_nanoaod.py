@@ -160,7 +160,7 @@ class _GenRecord:
     """Column-wise generator record: column k holds particle k of every event
     (``valid`` marks the events in which it exists)."""
 
-    def __init__(self, n):
+    def __init__(self, n) -> None:
         self.n = n
         self.cols = []
 

@@ -123,7 +123,7 @@ class AdamMCMC(torch.optim.Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, sigma: float = 1e-3,
                  stretch: float = 0.0, temperature: float = 1.0, reverse: str = "same_step", mh: bool = True,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None) -> None:
         check_sampler_config(lr, sigma, stretch, temperature, source="AdamMCMC")
         if reverse not in self.REVERSE:
             raise InputError("AdamMCMC", "reverse", f"unknown {reverse!r} (known {list(self.REVERSE)})")

@@ -88,7 +88,7 @@ class BitLinear(nn.Linear):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, mode: str = "ternary",
-                 act_bits: int | None = 8, norm: bool = True, mask: torch.Tensor | None = None):
+                 act_bits: int | None = 8, norm: bool = True, mask: torch.Tensor | None = None) -> None:
         super().__init__(in_features, out_features, bias)
         if mode not in LAYER_MODES:
             raise ValueError(f"unknown quantisation mode '{mode}' (known {list(LAYER_MODES)})")
@@ -123,7 +123,7 @@ class FrozenBitLinear(nn.Module):
     run-time operations. Same outputs as the layer in eval mode up to float
     rounding (the STE adds ``w + (q - w)``)."""
 
-    def __init__(self, layer: BitLinear):
+    def __init__(self, layer: BitLinear) -> None:
         super().__init__()
         self.mode, self.act_bits = layer.mode, layer.act_bits
         self.norm = layer.norm

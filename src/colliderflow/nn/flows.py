@@ -20,7 +20,7 @@ class StandardizedFlow(torch.nn.Module):
 
     def __init__(self, features: int, context: int = 0, kind: str = "nsf", transforms: int = 4,
                  hidden: tuple[int, ...] = (64, 64), bins: int = 8, x_mean=None, x_std=None, c_mean=None, c_std=None,
-                 passes: int | None = None):
+                 passes: int | None = None) -> None:
         super().__init__()
         self.hparams = dict(features=features, context=context, kind=kind, transforms=transforms,
                             hidden=list(hidden), bins=bins)

@@ -64,7 +64,7 @@ class JetTransformer(nn.Module):
     """
 
     def __init__(self, in_dim: int, dim: int = 64, heads: int = 4, layers: int = 3, n_out: int = 1,
-                 pair_dim: int = 0, dropout: float = 0.0):
+                 pair_dim: int = 0, dropout: float = 0.0) -> None:
         super().__init__()
         self.heads, self.n_layers = heads, layers
         self.embed_in = nn.Sequential(nn.Linear(in_dim, dim), nn.GELU(), nn.Linear(dim, dim))
