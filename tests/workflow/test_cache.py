@@ -60,8 +60,16 @@ def test_second_workdir_reuses_cached_toys_and_new_seed_recomputes(tmp_path, run
 
 
 def test_cached_rules_key_on_the_generator_code():
-    """Code is part of the cache key (source_hash param), not only the shell string."""
+    """Code is part of the cache key (a `code` param: the hash of the step's
+    package), not only the rule; cached rules have no benchmark:."""
+    import yaml
+
+    from colliderflow.dag import StepRule
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     text = (REPO / "workflow/rules/data.smk").read_text()
     for rule in ARTIFACTS:
         body = text.split(f"rule {rule}:")[1].split("\nrule ")[0]
-        assert 'cache: "omit-software"' in body and "source_hash(" in body and "benchmark:" not in body
+        assert "cache: S.cache" in body and "benchmark:" not in body
+        step = StepRule("data", rule, config, str(REPO))
+        assert step.cache == "omit-software" and len(step.params["code"]) == 16

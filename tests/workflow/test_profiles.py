@@ -1,5 +1,6 @@
-"""Cluster profiles: every profile parses (plugin options included) and gives
-each rule the resources it declares; training rules ask for a GPU."""
+"""Cluster profiles: every profile parses (plugin options included), and each
+rule's requests come from its step (memory, runtime, queue, and a GPU for
+exactly the steps that can use one), not from per-rule lists in the profiles."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import re
 import pytest
 import yaml
 
+from colliderflow.dag import job_flavour
+from colliderflow.study import load, study_names
+
 from ..conftest import REPO
 
 PROFILES = ("slurm", "htcondor")
 SMOKE = REPO / "config" / "tiers" / "smoke.yaml"
-GPU_KEY = {"slurm": "gpu", "htcondor": "request_gpus"}
 
 
 def _resources(dry_run_output: str) -> dict[str, str]:
@@ -23,41 +26,55 @@ def _resources(dry_run_output: str) -> dict[str, str]:
     return out
 
 
+def _steps() -> dict:
+    out = {}
+    for name in ("data", "shared", *study_names()):
+        spec = load(name)
+        for step in spec.steps:
+            out[spec.rule_name(step.name)] = step
+    return out
+
+
 @pytest.mark.parametrize("profile", PROFILES)
-def test_profile_dry_run_sets_per_rule_resources(profile, tmp_path, run_snakemake):
-    proc = run_snakemake(tmp_path, "-n", "results/summary.md", "resources/lhco/events.h5", "--profile",
-                         str(REPO / "profiles" / profile), configfiles=[SMOKE])
+def test_profile_dry_run_takes_each_rules_requests_from_its_step(profile, tmp_path, run_snakemake):
+    proc = run_snakemake(tmp_path, "-n", "--profile", str(REPO / "profiles" / profile), configfiles=[SMOKE])
     res = _resources(proc.stdout + proc.stderr)
+    steps = _steps()
     assert {"lhco_toy", "dimuon_toy", "dimuon_spectrum"} <= res.keys()
-    mem = "mem_mb=4000" if profile == "slurm" else "htcondor_request_mem_mb=4000"
-    assert mem in res["lhco_toy"] and mem in res["dimuon_spectrum"]
-    if profile == "htcondor":
-        assert "getenv=True" in res["dimuon_toy"] and "classad_JobFlavour=microcentury" in res["dimuon_toy"]
+    gpu_rules = set()
+    for rule, line in res.items():
+        if rule not in steps:
+            continue  # rule all
+        step = steps[rule]
+        if profile == "slurm":
+            assert f"mem_mb={step.mem_mb}" in line and f"runtime={step.runtime}" in line, (rule, line)
+            gpu = "gpu=1" in line
+            assert gpu == ("slurm_partition=gpu" in line), line
+        else:
+            assert f"htcondor_request_mem_mb={step.mem_mb}" in line, (rule, line)
+            assert f"classad_JobFlavour={job_flavour(step.runtime)}" in line and "getenv=True" in line, line
+            gpu = "request_gpus=1" in line
+        assert gpu == step.gpu, f"{profile}: rule {rule} GPU request {gpu}, step says {step.gpu}"
+        gpu_rules |= {rule} if gpu else set()
+    assert gpu_rules, "the training steps ask for a GPU"
+    assert steps["lhco_toy"].mem_mb == 4000 and not steps["lhco_toy"].gpu
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_retries_grow_the_memory(profile):
+def test_profiles_list_no_rule_and_retries_grow_the_memory(profile):
     cfg = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())
-    assert cfg["retries"] >= 1
+    assert cfg["retries"] >= 1 and "set-resources" not in cfg
     key = "mem_mb" if profile == "slurm" else "htcondor_request_mem_mb"
     assert "attempt" in str(cfg["default-resources"][key])
 
 
-def _gpu_rules(profile):
-    cfg = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())
-    return {rule for rule, res in cfg["set-resources"].items() if res.get(GPU_KEY[profile])}
+def test_step_requests_grow_with_the_attempt():
+    from colliderflow.dag import StepRule
 
-
-def test_training_rules_request_a_gpu_on_both_cluster_profiles():
-    """GPU requests are resources in the profiles (not in the rules), the same
-    training rules on SLURM and HTCondor. A new training rule goes in both."""
-    slurm, condor = _gpu_rules("slurm"), _gpu_rules("htcondor")
-    assert slurm and slurm == condor
-    rules_text = "\n".join(p.read_text() for p in (REPO / "workflow/rules").glob("*.smk"))
-    assert "gpu" not in rules_text.lower(), "GPU requests belong in the profiles"
-    cfg = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())["set-resources"]
-    for rule in slurm:
-        assert cfg[rule].get("slurm_partition") and "attempt" in str(cfg[rule]["mem_mb"])
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    res = StepRule("data", "lhco_toy", config, str(REPO)).resources
+    assert res["mem_mb"](None, 1) == 4000 and res["mem_mb"](None, 2) == 8000
+    assert res["classad_JobFlavour"](None, 1) == "espresso" and res["classad_JobFlavour"](None, 3) == "microcentury"
 
 
 def test_default_profile_leaves_resources_to_the_cluster_profiles():
