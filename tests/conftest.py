@@ -60,8 +60,8 @@ def snakemake(workdir: Path, *args: str, configfiles=(), config: dict | None = N
     is put before the command (e.g. ``nsenter --net=...``); ``env`` adds
     environment variables.
     """
-    cmd = [*prefix, sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
-           *args]
+    cmd = [*prefix, sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--cores", "2", *args]
     if configfiles:
         cmd += ["--configfile", *map(str, configfiles)]
     if config:

@@ -11,6 +11,7 @@ import logging
 import resource
 import sys
 import time
+from collections.abc import Callable
 
 from .errors import InputError
 
@@ -31,7 +32,7 @@ def set_threads(n: int | None) -> None:
         pass
 
 
-def run(main) -> None:
+def run(main: Callable[[], object]) -> None:
     """Run ``main()``; log wall/CPU time and peak memory at the end (the
     timing of rules that cannot have ``benchmark:``, e.g. cached ones)."""
     setup_logging()

@@ -4,6 +4,11 @@ print a single clear line naming the file and the field."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike
 
 
 class InputError(Exception):
@@ -27,7 +32,7 @@ class InputError(Exception):
         super().__init__(": ".join(parts))
 
 
-def require_finite(values, source, field: str):
+def require_finite(values: ArrayLike, source: str | Path | None, field: str) -> np.ndarray:
     """Raise :class:`InputError` if ``values`` (array-like) holds NaN or inf."""
     import numpy as np
 

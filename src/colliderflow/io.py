@@ -12,11 +12,15 @@ import os
 import tempfile
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import h5py
+    import pandas as pd
 
 
 @contextlib.contextmanager
@@ -58,7 +62,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
-def _json_default(obj):
+def _json_default(obj: object) -> object:
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -68,13 +72,13 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def write_json(path: str | Path, data) -> None:
+def write_json(path: str | Path, data: object) -> None:
     """Write ``data`` as indented JSON atomically (numpy scalars/arrays allowed)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
-def read_json(path: str | Path):
+def read_json(path: str | Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise InputError(path, None, "file does not exist")
@@ -84,7 +88,7 @@ def read_json(path: str | Path):
         raise InputError(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
-def write_table(path: str | Path, df, key: str = "events", attrs: dict | None = None) -> None:
+def write_table(path: str | Path, df: pd.DataFrame, key: str = "events", attrs: dict | None = None) -> None:
     """Write a pandas DataFrame to HDF5 (key ``key``) with provenance ``attrs``
     stored as JSON in the node's attributes; atomic."""
     import pandas as pd
@@ -95,7 +99,7 @@ def write_table(path: str | Path, df, key: str = "events", attrs: dict | None = 
             store.get_storer(key).attrs.colliderflow = json.dumps(attrs or {}, default=_json_default)
 
 
-def read_table(path: str | Path, columns: list[str] | None = None, key: str = "events"):
+def read_table(path: str | Path, columns: list[str] | None = None, key: str = "events") -> tuple[pd.DataFrame, dict]:
     """Read a table written by :func:`write_table`; checks the columns exist and
     are finite. Returns ``(DataFrame, attrs)``."""
     import pandas as pd
@@ -126,7 +130,7 @@ def read_table(path: str | Path, columns: list[str] | None = None, key: str = "e
     return df, json.loads(raw)
 
 
-def open_hdf5(path: str | Path, required: tuple[str, ...] = ()):
+def open_hdf5(path: str | Path, required: tuple[str, ...] = ()) -> h5py.File:
     """Open an HDF5 file for reading (h5py.File, use as a context manager);
     :class:`InputError` naming the file and the dataset when the file is
     missing, not HDF5, or lacks one of the ``required`` datasets."""

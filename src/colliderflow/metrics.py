@@ -25,7 +25,9 @@ import csv
 import math
 import resource
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Self
 
 from .errors import InputError
 from .io import read_json, write_json
@@ -43,17 +45,17 @@ def cpu_seconds() -> float:
 class Stopwatch:
     """Wall and CPU time of a block: ``with Stopwatch() as sw: ...; sw.cpu``."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self._w0, self._c0 = time.perf_counter(), time.process_time()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> bool:
         self.wall = time.perf_counter() - self._w0
         self.cpu = time.process_time() - self._c0
         return False
 
 
-def write_metrics(path, *, study: str, paper: str, title: str, key_metric: dict, claim: str,
+def write_metrics(path: str | Path, *, study: str, paper: str, title: str, key_metric: dict, claim: str,
                   holds: bool, metrics: dict, tier: str = "default", **extra) -> dict:
     """Validate and write a study's metrics.json; returns the dict written."""
     if not isinstance(holds, bool):
@@ -76,7 +78,7 @@ def write_metrics(path, *, study: str, paper: str, title: str, key_metric: dict,
     return doc
 
 
-def read_metrics(path) -> dict:
+def read_metrics(path: str | Path) -> dict:
     doc = read_json(path)
     missing = [k for k in REQUIRED if k not in doc]
     if missing:
@@ -84,7 +86,7 @@ def read_metrics(path) -> dict:
     return doc
 
 
-def benchmark_cpu_seconds(paths) -> float:
+def benchmark_cpu_seconds(paths: Iterable[str | Path]) -> float:
     """Sum of the ``cpu_time`` column over Snakemake ``benchmark:`` TSV files."""
     total = 0.0
     for p in paths:
@@ -99,7 +101,7 @@ def benchmark_cpu_seconds(paths) -> float:
     return total
 
 
-def _fmt(value, unit: str | None) -> str:
+def _fmt(value: object, unit: str | None) -> str:
     if isinstance(value, float):
         text = f"{value:.4g}"
     else:
@@ -136,7 +138,8 @@ def summary_markdown(docs: list[dict], cpu_by_study: dict[str, float] | None = N
     return "\n".join(lines) + "\n"
 
 
-def write_summary(metrics_paths, out_path, benchmark_root: str | Path = "results") -> str:
+def write_summary(metrics_paths: Iterable[str | Path], out_path: str | Path,
+                  benchmark_root: str | Path = "results") -> str:
     """Gather metrics files and per-rule benchmark TSVs into the summary table."""
     from .io import atomic_path
 

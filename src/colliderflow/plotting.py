@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -11,6 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 _STYLED = False
 
@@ -23,7 +28,7 @@ def style() -> None:
         _STYLED = True
 
 
-def label(ax, text: str = "", data: bool = False, rlabel: str | None = None) -> None:
+def label(ax: Axes, text: str = "", data: bool = False, rlabel: str | None = None) -> None:
     """The experiment-style label; colliderflow never claims to be CMS, so the
     top-left reads 'colliderflow'. mplhep appends "Simulation" itself when
     ``data`` is False; ``text`` is anything extra (e.g. "Open Data")."""
@@ -44,7 +49,7 @@ def label(ax, text: str = "", data: bool = False, rlabel: str | None = None) -> 
                                fontsize=size)
 
 
-def save(fig, path: str | Path) -> list[Path]:
+def save(fig: Figure, path: str | Path) -> list[Path]:
     """Save ``fig`` as ``path`` (PNG or PDF) and its sibling of the other kind;
     returns both paths. Closes the figure."""
     path = Path(path)

@@ -21,11 +21,16 @@ import hashlib
 import json
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .errors import InputError
 from .io import atomic_path, read_json, write_json
+
+if TYPE_CHECKING:
+    import torch
 
 CARD_FIELDS = ("name", "inputs", "outputs", "training_data", "metrics", "versions", "onnx_sha256")
 
@@ -42,14 +47,14 @@ def _versions() -> dict:
     return out
 
 
-def _sha256(path) -> str:
+def _sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, name: str,
+def publish_model(model: torch.nn.Module, inputs: dict[str, np.ndarray], out_dir: str | Path, *, name: str,
                   input_specs: dict[str, dict], outputs: dict[str, dict], training_data: dict,
                   metrics: dict | None = None, description: str = "", opset: int = 17, dynamo: bool = False,
-                  float_dtype=np.float32) -> dict:
+                  float_dtype: DTypeLike = np.float32) -> dict:
     """Export ``model`` (torch.nn.Module, called as ``model(*inputs.values())``)
     to ``out_dir``; returns the model card.
 
@@ -110,12 +115,12 @@ def publish_model(model, inputs: dict[str, np.ndarray], out_dir: str | Path, *, 
     return card
 
 
-def _as_input(v, float_dtype=np.float32) -> np.ndarray:
+def _as_input(v: ArrayLike, float_dtype: DTypeLike = np.float32) -> np.ndarray:
     v = np.asarray(v)
     return v.astype(np.int64) if np.issubdtype(v.dtype, np.integer) else v.astype(float_dtype)
 
 
-def publish_checked(model, inputs: dict[str, np.ndarray], out_dir: str | Path, **card) -> dict:
+def publish_checked(model: torch.nn.Module, inputs: dict[str, np.ndarray], out_dir: str | Path, **card) -> dict:
     """:func:`publish_model` then :func:`verify_published`; returns the record a
     study keeps (``exported``, ``passed``, ``max_abs_diff``, ``dir``). A model the
     exporter cannot convert is a result to report: ``exported`` false and the

@@ -30,7 +30,8 @@ def test_label_stays_inside_a_narrow_panel(rlabel):
                 (rt,) = [t for t in texts if t.get_text() == rlabel]
                 assert max(t.get_window_extent(r).x1 for t in left) < rt.get_window_extent(r).x0
         # a wide panel keeps the style's size: only narrow ones shrink
-        sizes = {ax: max(t.get_fontsize() for t in ax.texts if t.get_text() == "colliderflow") for ax in (axes[0], wide)}
+        sizes = {ax: max(t.get_fontsize() for t in ax.texts if t.get_text() == "colliderflow")
+                 for ax in (axes[0], wide)}
         assert sizes[wide] > sizes[axes[0]]
     finally:
         plt.close(fig)

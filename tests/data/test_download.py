@@ -82,8 +82,8 @@ def test_download_rule_feeds_the_pipeline(server, tmp_path, run_snakemake):
     run_snakemake(wd, "resources/lhco/events.h5", configfiles=[REPO / "config/tiers/smoke.yaml", cfg])
     assert (wd / "resources/lhco/events.h5").exists()
     cfg.write_text(cfg.read_text().replace(sha, "f" * 64))
-    proc = run_snakemake(wd, "resources/lhco/events.h5", "--forceall", configfiles=[REPO / "config/tiers/smoke.yaml", cfg],
-                         check=False)
+    proc = run_snakemake(wd, "resources/lhco/events.h5", "--forceall",
+                         configfiles=[REPO / "config/tiers/smoke.yaml", cfg], check=False)
     assert proc.returncode != 0
     assert "checksum mismatch" in (wd / "logs/data/lhco_download.log").read_text()
     assert not (wd / "resources/lhco/download/events_anomalydetection_v2.features.h5").exists()

@@ -21,7 +21,8 @@ def toy_file(tmp_path_factory):
 
 def test_toy_branches_follow_nanoaod(toy_file):
     tree = uproot.open(toy_file)["Events"]
-    for b in ["nMuon", "Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge", "run", "luminosityBlock", "event"]:
+    for b in ["nMuon", "Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge", "run", "luminosityBlock",
+              "event"]:
         assert b in tree.keys()
     n = tree["nMuon"].array()
     assert ak.all(ak.num(tree["Muon_pt"].array()) == n)
@@ -90,7 +91,8 @@ def test_reader_reads_every_real_file(shared_data, name):
     pts = ak.to_numpy(ak.flatten(mu.pt))
     assert np.isfinite(pts).all() and (pts >= 0).all()
     if "uproot-" not in name and "DoubleMu" not in name:
-        full = nanoaod.read_nanoaod(shared_data / name, {c: nanoaod.DEFAULT_FIELDS[c] for c in ("Muon", "Electron", "Jet", "MET")})
+        full = nanoaod.read_nanoaod(shared_data / name,
+                                    {c: nanoaod.DEFAULT_FIELDS[c] for c in ("Muon", "Electron", "Jet", "MET")})
         table = nanoaod.flat_table(full, {"Jet": 4, "Muon": 2, "Electron": 2})
         assert len(table) == len(mu)
         assert {"Jet0_pt", "Jet3_mask", "Muon1_charge", "MET_pt"} <= set(table.columns)

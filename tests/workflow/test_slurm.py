@@ -119,11 +119,13 @@ class Cluster:
         self.lock = None
 
     def sh(self, tool, *args, check=True, timeout=30):
-        return subprocess.run([*self.nsenter, _bin(tool), *args], capture_output=True, text=True, check=check, timeout=timeout)
+        return subprocess.run([*self.nsenter, _bin(tool), *args], capture_output=True, text=True, check=check,
+                              timeout=timeout)
 
     def daemon(self, name, *cmd):
         log = open(self.dir / f"{name}.out", "w")
-        p = subprocess.Popen([*self.nsenter, _bin(cmd[0]), *cmd[1:]], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        p = subprocess.Popen([*self.nsenter, _bin(cmd[0]), *cmd[1:]], stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
         self.procs.append((name, p))  # nsenter execs the daemon: p.pid is the daemon's PID
 
     def logs(self) -> str:

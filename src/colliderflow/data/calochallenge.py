@@ -29,6 +29,7 @@ radial edge leak; cells below a readout threshold are zero (sparsity).
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,24 +94,25 @@ class Geometry:
         """First voxel index of each layer, plus the total at the end."""
         return np.concatenate([[0], np.cumsum([layer.n_voxels for layer in self.layers])])
 
-    def layer_voxels(self, showers, i: int) -> np.ndarray:
+    def layer_voxels(self, showers: np.ndarray, i: int) -> np.ndarray:
         """Voxels (N, n_voxels of layer i) of layer position ``i``."""
         o = self.offsets()
         return np.asarray(showers)[:, o[i]:o[i + 1]]
 
-    def layer_energies(self, showers) -> np.ndarray:
+    def layer_energies(self, showers: np.ndarray) -> np.ndarray:
         """Energy (N, n_active) of each layer that has voxels."""
         return np.stack([self.layer_voxels(showers, i).sum(1) for i in self.active], axis=1)
 
 
-def uniform_geometry(n_layers: int, r_edges, n_alpha: int, particle: str = "electron", pid: int = 11) -> Geometry:
+def uniform_geometry(n_layers: int, r_edges: Iterable[float], n_alpha: int, particle: str = "electron",
+                     pid: int = 11) -> Geometry:
     """``n_layers`` identical layers (the dataset-2/3 style)."""
     edges = tuple(float(r) for r in r_edges)
     _check_layer(None, 0, edges, n_alpha)
     return Geometry(tuple(Layer(i, edges, int(n_alpha)) for i in range(n_layers)), particle, pid)
 
 
-def _check_layer(source, lid, edges, n_alpha):
+def _check_layer(source: str | Path | None, lid: int, edges: tuple[float, ...], n_alpha: int) -> None:
     where = f"Layer {lid}"
     if len(edges) < 1 or edges[0] != 0:
         raise InputError(source, f"{where} r_edges", f"must start at 0, got {list(edges)}")
@@ -122,7 +124,7 @@ def _check_layer(source, lid, edges, n_alpha):
         raise InputError(source, f"{where} n_bin_alpha", f"must be >= 1, got {n_alpha}")
 
 
-def read_geometry(path, particle: str | None = None) -> Geometry:
+def read_geometry(path: str | Path, particle: str | None = None) -> Geometry:
     """Parse a CaloChallenge binning XML (the first ``Bin``, or the one named
     ``particle``)."""
     path = Path(path)
@@ -171,7 +173,7 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def write_geometry(path, geometry: Geometry) -> None:
+def write_geometry(path: str | Path, geometry: Geometry) -> None:
     """Write ``geometry`` in the binning-XML schema, atomically."""
     from ..io import atomic_path
 
@@ -186,7 +188,7 @@ def write_geometry(path, geometry: Geometry) -> None:
         ET.ElementTree(root).write(tmp, encoding="unicode", xml_declaration=False)
 
 
-def generate(energies_gev, geometry: Geometry, depth: float = 20.0, profile_spread: float = 0.15,
+def generate(energies_gev: np.ndarray, geometry: Geometry, depth: float = 20.0, profile_spread: float = 0.15,
              hits_per_gev: float = 20.0, r_core: float = 3.0, r_halo: float = 12.0, core_fraction: float = 0.75,
              widening: float = 0.06, axis_spread: float = 2.0, tilt_spread: float = 0.15,
              threshold_mev: float = 2.0, seed: int = 0) -> np.ndarray:
@@ -243,12 +245,13 @@ def generate(energies_gev, geometry: Geometry, depth: float = 20.0, profile_spre
     return out
 
 
-def write_showers(path, incident_mev, showers_mev, attrs: dict | None = None) -> None:
+def write_showers(path: str | Path, incident_mev: np.ndarray, showers_mev: np.ndarray,
+                  attrs: dict | None = None) -> None:
     """The CaloChallenge HDF5 layout (MeV), atomically."""
     calorimeter_toy.write_showers(path, incident_mev, showers_mev, attrs)
 
 
-def read_showers(path, geometry: Geometry | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_showers(path: str | Path, geometry: Geometry | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(incident energies (N,), showers (N, n_voxels)) in MeV from a toy or a
     real CaloChallenge file; checks the voxel count against ``geometry``,
     finite values, positive incident and non-negative voxel energies."""
@@ -266,7 +269,7 @@ def read_showers(path, geometry: Geometry | None = None) -> tuple[np.ndarray, np
     return inc, sh
 
 
-def high_level(showers, geometry: Geometry) -> dict[str, np.ndarray]:
+def high_level(showers: np.ndarray, geometry: Geometry) -> dict[str, np.ndarray]:
     """The challenge's high-level features per active layer, each (N, n_active):
     ``energy`` (MeV), centres of energy ``ec_x``, ``ec_y`` and widths
     ``width_x``, ``width_y`` (mm; 0 for an empty layer), ``sparsity`` (fraction
@@ -287,7 +290,8 @@ def high_level(showers, geometry: Geometry) -> dict[str, np.ndarray]:
     return {k: np.stack(v, axis=1) for k, v in feats.items()}
 
 
-def write_toy(train_path, test_path, geometry_path, *, n_train: int, n_test: int, n_layers: int, r_edges,
+def write_toy(train_path: str | Path, test_path: str | Path, geometry_path: str | Path, *, n_train: int, n_test: int,
+              n_layers: int, r_edges: Iterable[float],
               n_alpha: int, e_min: float, e_max: float, seed: int = 0, **shower_kw) -> Geometry:
     """A toy dataset as the challenge ships one: training and evaluation files
     (incident energies log-uniform in [``e_min``, ``e_max``] GeV, written in

@@ -27,7 +27,7 @@ from ..errors import InputError, require_finite
 CRITICAL_ENERGY = 0.02  # GeV (E_c of a lead-like absorber)
 
 
-def _cdf_depth(t, a, b):
+def _cdf_depth(t: np.ndarray, a: float | np.ndarray, b: float) -> np.ndarray:
     """Cumulative Gamma profile fraction deposited before depth ``t`` (X0)."""
     return gammainc(a, b * np.clip(t, 0.0, None))
 
@@ -54,7 +54,7 @@ def layer_fractions(e: np.ndarray, n_layers: int, depth: float, profile_spread: 
     return np.diff(cdf, axis=1)
 
 
-def generate(energies, n_layers: int = 5, depth: float = 20.0, sampling: float = 0.3,
+def generate(energies: np.ndarray, n_layers: int = 5, depth: float = 20.0, sampling: float = 0.3,
              profile_spread: float = 0.15, noise: float = 0.02, seed: int = 0) -> np.ndarray:
     """Layer energies (N, n_layers) in GeV for incident ``energies`` (N,) in GeV.
 
@@ -91,7 +91,7 @@ def sample_prior(n: int, prior: str, e_min: float, e_max: float, seed: int = 0) 
     raise InputError(None, "prior", f"unknown prior '{prior}' (uniform, log_uniform, falling)")
 
 
-def write_showers(path, incident, showers, attrs: dict | None = None) -> None:
+def write_showers(path: str | Path, incident: np.ndarray, showers: np.ndarray, attrs: dict | None = None) -> None:
     """CaloChallenge-like HDF5 (``incident_energies``, ``showers``), atomically."""
     import h5py
 
@@ -105,7 +105,7 @@ def write_showers(path, incident, showers, attrs: dict | None = None) -> None:
                 f.attrs[k] = v
 
 
-def read_showers(path) -> tuple[np.ndarray, np.ndarray]:
+def read_showers(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(incident (N,), showers (N, L)) from a CaloChallenge-like HDF5 file."""
     import h5py
 

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 
 
-def sha256sum(path) -> str:
+def sha256sum(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(CHUNK), b""):
@@ -23,7 +23,7 @@ def sha256sum(path) -> str:
     return h.hexdigest()
 
 
-def ensure(url: str, dest, sha256: str, timeout: float = 60.0, progress: bool = True) -> Path:
+def ensure(url: str, dest: str | Path, sha256: str, timeout: float = 60.0, progress: bool = True) -> Path:
     """Make ``dest`` hold the file at ``url`` with checksum ``sha256``.
 
     An existing ``dest`` with the right checksum is kept (no network). A

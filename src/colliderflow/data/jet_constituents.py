@@ -32,6 +32,7 @@ structure (prong count, mass scale, multiplicity), not a shower.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,17 +61,17 @@ _TOY = {
 }
 
 
-def _prongs(cls: str, pt: float, rng) -> list[tuple[float, float, float]]:
+def _prongs(cls: str, pt: float, rng: np.random.Generator) -> list[tuple[float, float, float]]:
     """(pT fraction, eta offset, phi offset) of the hard prongs of one jet."""
     m = _TOY[cls]["mass"]
     if m == 0.0:
         return [(1.0, 0.0, 0.0)]
 
-    def split(z_min=0.15):
+    def split(z_min: float = 0.15) -> float:
         z = rng.uniform(z_min, 1 - z_min)
         return z
 
-    def two(mass, pt_):
+    def two(mass: float, pt_: float) -> list[tuple[float, float, float]]:
         z = split()
         # opening angle of a two-body decay: dR ~ m / (pT sqrt(z (1-z)))
         dr = mass / (pt_ * np.sqrt(z * (1 - z)))
@@ -95,7 +96,7 @@ def _prongs(cls: str, pt: float, rng) -> list[tuple[float, float, float]]:
 
 
 def generate_toy(n_jets: int, n_max: int = 32, seed: int = 0, pt_mean: float = 1000.0,
-                 classes=TOY_CLASSES) -> dict:
+                 classes: Sequence[str] = TOY_CLASSES) -> dict:
     """Equal numbers of jets per class; returns ``{"constituents", "labels",
     "class_names"}`` in the on-disk layout. Deterministic in ``seed``."""
     if n_jets < len(classes):
@@ -152,7 +153,8 @@ def from_part_arrays(vectors: np.ndarray, points: np.ndarray, mask: np.ndarray, 
     return out
 
 
-def read_part_excerpt(folder: str | Path, n_max: int = 32, class_names=("background", "signal")) -> dict:
+def read_part_excerpt(folder: str | Path, n_max: int = 32,
+                      class_names: Sequence[str] = ("background", "signal")) -> dict:
     """A ``../shared/data/jets_part_samples/<name>`` folder -> the on-disk layout.
 
     The ParT arrays are read by :func:`colliderflow.data.part_jets.read_jets`
@@ -205,7 +207,8 @@ def read_jets(path: str | Path) -> dict:
     if len(labels) != len(cons):
         raise InputError(path, "labels", f"{len(labels)} labels for {len(cons)} jets")
     if not np.isfinite(cons).all():
-        raise InputError(path, "constituents", f"{int((~np.isfinite(cons)).any(axis=(1, 2)).sum())} jet(s) hold NaN or inf")
+        raise InputError(path, "constituents",
+                         f"{int((~np.isfinite(cons)).any(axis=(1, 2)).sum())} jet(s) hold NaN or inf")
     if len(labels) and (labels.min() < 0 or labels.max() >= len(names)):
         raise InputError(path, "labels", f"label outside 0..{len(names) - 1}")
     if mask is None:
@@ -221,7 +224,7 @@ def constituent_mask(constituents: np.ndarray) -> np.ndarray:
     return np.asarray(constituents)[..., 0] > 0
 
 
-def select_classes(jets: dict, names) -> dict:
+def select_classes(jets: dict, names: Sequence[str]) -> dict:
     """The jets of the named classes, relabelled 0..len(names)-1 in that order;
     an unknown name is an InputError naming the file's classes."""
     known = list(jets["class_names"])

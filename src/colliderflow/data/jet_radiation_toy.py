@@ -47,7 +47,7 @@ class RadiationToy:
     phi_width: float = 0.6      # acoplanarity width (rad)
     n_max: int = 6              # hard cap on the multiplicity
 
-    def check(self, source=None) -> "RadiationToy":
+    def check(self, source: str | Path | None = None) -> "RadiationToy":
         for name in ("ratio", "pt_min", "pt_scale", "z_a", "z_b", "eta_width", "eta_step", "phi_width"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (np.isfinite(v) and v > 0):
@@ -66,7 +66,7 @@ def truth_fractions(ratio: float, n_max: int) -> np.ndarray:
     return p
 
 
-def wrap(phi):
+def wrap(phi: np.ndarray) -> np.ndarray:
     """Angle wrapped into [-pi, pi)."""
     return (np.asarray(phi) + np.pi) % (2 * np.pi) - np.pi
 
@@ -93,7 +93,7 @@ def generate(n_events: int, toy: RadiationToy | None = None, seed: int = 0) -> d
     return {"jets": jets.astype(np.float32), "n_jets": n_jets.astype(np.int64)}
 
 
-def write_events(path, jets, n_jets, attrs: dict | None = None) -> None:
+def write_events(path: str | Path, jets: np.ndarray, n_jets: np.ndarray, attrs: dict | None = None) -> None:
     """Write events in the format above, atomically; ``attrs`` (scalars or
     strings) go to the file attributes."""
     import h5py
@@ -109,7 +109,7 @@ def write_events(path, jets, n_jets, attrs: dict | None = None) -> None:
                 f.attrs[k] = v
 
 
-def read_events(path, pt_min: float | None = None) -> dict:
+def read_events(path: str | Path, pt_min: float | None = None) -> dict:
     """Events from :func:`write_events`: ``jets``, ``n_jets`` and ``attrs``.
 
     Raises :class:`InputError` naming the file and field for a missing file or
@@ -143,7 +143,7 @@ def read_events(path, pt_min: float | None = None) -> dict:
     return {"jets": jets, "n_jets": n_jets.astype(np.int64), "attrs": attrs}
 
 
-def multiplicity_counts(n_jets, n_max: int) -> np.ndarray:
+def multiplicity_counts(n_jets: np.ndarray, n_max: int) -> np.ndarray:
     """Exclusive event counts for n = 0..n_max (higher multiplicities in the last bin)."""
     return np.bincount(np.minimum(np.asarray(n_jets), n_max), minlength=n_max + 1)[: n_max + 1]
 
@@ -152,7 +152,7 @@ def toy_attrs(toy: RadiationToy, seed: int) -> dict:
     return {**{k: v for k, v in asdict(toy).items()}, "seed": seed, "source": "toy"}
 
 
-def make_toy(out, settings: dict, n_events: int, seed: int) -> dict:
+def make_toy(out: str | Path, settings: dict, n_events: int, seed: int) -> dict:
     """Generate the truth sample with the toy ``settings`` and write it."""
     unknown = set(settings) - set(RadiationToy.__dataclass_fields__)
     if unknown:

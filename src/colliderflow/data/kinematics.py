@@ -7,13 +7,14 @@ import numpy as np
 import vector
 
 
-def p4(pt, eta, phi, mass):
+def p4(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, mass: np.ndarray) -> vector.MomentumNumpy4D:
     """A numpy ``vector`` Lorentz-vector array from (pt, eta, phi, mass)."""
     return vector.array({"pt": np.asarray(pt, float), "eta": np.asarray(eta, float),
                          "phi": np.asarray(phi, float), "mass": np.asarray(mass, float)})
 
 
-def two_body_decay(rng: np.random.Generator, parent, m1, m2):
+def two_body_decay(rng: np.random.Generator, parent: vector.MomentumNumpy4D, m1: float | np.ndarray,
+                   m2: float | np.ndarray) -> tuple[vector.MomentumNumpy4D, vector.MomentumNumpy4D]:
     """Isotropic two-body decay of ``parent`` (vector array) into daughters of
     masses ``m1``, ``m2`` (scalars or arrays); returns the two daughters in the
     lab frame as vector arrays. Parents below threshold give zero momentum."""
@@ -33,7 +34,7 @@ def two_body_decay(rng: np.random.Generator, parent, m1, m2):
 
 
 def breit_wigner(rng: np.random.Generator, mass: float, width: float, n: int, lo: float | None = None,
-                 hi: float | None = None):
+                 hi: float | None = None) -> np.ndarray:
     """Relativistic-ish Breit-Wigner (Cauchy) masses, truncated to [lo, hi]."""
     lo = mass - 20 * width if lo is None else lo
     hi = mass + 20 * width if hi is None else hi
@@ -44,7 +45,7 @@ def breit_wigner(rng: np.random.Generator, mass: float, width: float, n: int, lo
     return out[:n]
 
 
-def produce(rng: np.random.Generator, mass, pt_scale: float, y_sigma: float):
+def produce(rng: np.random.Generator, mass: np.ndarray, pt_scale: float, y_sigma: float) -> vector.MomentumNumpy4D:
     """Lab-frame parents of the given masses with an exponential pT spectrum
     (mean ``pt_scale``) and Gaussian rapidity (``y_sigma``)."""
     mass = np.asarray(mass, float)
@@ -64,7 +65,7 @@ def produce(rng: np.random.Generator, mass, pt_scale: float, y_sigma: float):
 MINKOWSKI = np.diag([1.0, -1.0, -1.0, -1.0])
 
 
-def boost_matrix(rapidity, direction) -> np.ndarray:
+def boost_matrix(rapidity: float | np.ndarray, direction: np.ndarray) -> np.ndarray:
     """Pure boosts (..., 4, 4) with rapidity ``rapidity`` (...,) along the
     unit 3-vectors ``direction`` (..., 3) (normalised here): a particle at
     rest gets velocity beta = tanh(rapidity) along ``direction``."""
@@ -78,7 +79,7 @@ def boost_matrix(rapidity, direction) -> np.ndarray:
     return out
 
 
-def rotation_matrix(axis, angle) -> np.ndarray:
+def rotation_matrix(axis: np.ndarray, angle: float | np.ndarray) -> np.ndarray:
     """Rotations (..., 4, 4) by ``angle`` (...,) about the unit 3-vectors
     ``axis`` (..., 3) (Rodrigues); the energy row/column is the identity."""
     a = np.asarray(axis, float)
@@ -98,7 +99,7 @@ def random_lorentz(rng: np.random.Generator, n: int, rapidity: float) -> np.ndar
     """``n`` proper orthochronous Lorentz transformations (n, 4, 4): a
     uniformly random rotation (random axis, angle in [0, 2 pi)) followed by a
     boost of the given rapidity along a random direction."""
-    def unit(k):
+    def unit(k: int) -> np.ndarray:
         v = rng.normal(size=(k, 3))
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 

@@ -23,6 +23,7 @@ label      1 = signal, 0 = background (truth; unused by weak supervision)
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ RECLUSTERED_COLUMNS = ["mjj", "mass_1", "mass_2", "tau1_1", "tau2_1", "tau1_2", 
 # toy generator (official features format)
 # --------------------------------------------------------------------------
 
-def _tau_triplet(rng, tau21, n):
+def _tau_triplet(rng: np.random.Generator, tau21: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """tau1, tau2, tau3 consistent with a given tau2/tau1."""
     tau1 = rng.gamma(4.0, 0.04, n) + 0.02
     tau2 = tau21 * tau1
@@ -49,7 +50,7 @@ def _tau_triplet(rng, tau21, n):
     return tau1, tau2, tau32 * tau2
 
 
-def _qcd_jets(rng, n, pt_min):
+def _qcd_jets(rng: np.random.Generator, n: int, pt_min: float) -> list[tuple[np.ndarray, ...]]:
     """Back-to-back QCD dijets above the trigger threshold (GeV)."""
     pt1 = pt_min * (1.0 + rng.pareto(4.5, n))  # falling ~ pT^-5.5 spectrum
     pt2 = pt1 * np.clip(1.0 - np.abs(rng.normal(0, 0.08, n)), 0.5, 1.0)
@@ -70,7 +71,8 @@ def _qcd_jets(rng, n, pt_min):
     return jets
 
 
-def _two_body(rng, M, m1, m2, n):
+def _two_body(rng: np.random.Generator, M: np.ndarray, m1: np.ndarray, m2: np.ndarray,
+              n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Momentum of the daughters of a two-body decay in the parent rest frame."""
     M = np.asarray(M, dtype=float)
     p = np.sqrt(np.clip((M**2 - (m1 + m2) ** 2) * (M**2 - (m1 - m2) ** 2), 0, None)) / (2 * M)
@@ -80,7 +82,8 @@ def _two_body(rng, M, m1, m2, n):
     return p * sin * np.cos(phi), p * sin * np.sin(phi), p * cos
 
 
-def _signal_jets(rng, n, m_wprime, m_x, m_y, width_frac, resolution):
+def _signal_jets(rng: np.random.Generator, n: int, m_wprime: float, m_x: float, m_y: float, width_frac: float,
+                 resolution: float) -> list[tuple[np.ndarray, ...]]:
     """W' -> X Y with X, Y -> qq as two fat jets (GeV)."""
     M = m_wprime * (1 + width_frac * rng.standard_cauchy(n) / 2)
     M = np.clip(M, m_x + m_y + 50, 2 * m_wprime)
@@ -143,7 +146,7 @@ def generate_toy_features(n_background: int, n_signal: int, seed: int = 0, *, m_
     return out[FEATURE_COLUMNS]
 
 
-def write_toy_features(path, df: pd.DataFrame) -> None:
+def write_toy_features(path: str | Path, df: pd.DataFrame) -> None:
     """Write ``df`` exactly like the official file (pandas HDF5, one table)."""
     from ..io import atomic_path
 
@@ -155,7 +158,7 @@ def write_toy_features(path, df: pd.DataFrame) -> None:
 # readers
 # --------------------------------------------------------------------------
 
-def _read_hdf(path, key=None) -> pd.DataFrame:
+def _read_hdf(path: str | Path, key: str | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise InputError(path, None, "file does not exist")
@@ -165,19 +168,21 @@ def _read_hdf(path, key=None) -> pd.DataFrame:
         raise InputError(path, None, f"cannot be read as a pandas HDF5 table ({type(exc).__name__}: {exc})") from None
 
 
-def _require(df, columns, path):
+def _require(df: pd.DataFrame, columns: Iterable[str], path: str | Path) -> None:
     for c in columns:
         if c not in df.columns:
             raise InputError(path, c, "column missing from the LHCO table")
 
 
-def _mjj(df):
+def _mjj(df: pd.DataFrame) -> pd.Series:
     e = [np.sqrt(df[f"pxj{k}"] ** 2 + df[f"pyj{k}"] ** 2 + df[f"pzj{k}"] ** 2 + df[f"mj{k}"] ** 2) for k in (1, 2)]
     px, py, pz = (df[f"{q}j1"] + df[f"{q}j2"] for q in ("px", "py", "pz"))
     return np.sqrt(np.clip((e[0] + e[1]) ** 2 - px**2 - py**2 - pz**2, 0, None))
 
 
-def _ad_table(mjj, m1, m2, t21_1, t21_2, label) -> pd.DataFrame:
+def _ad_table(mjj: np.ndarray | pd.Series, m1: np.ndarray | pd.Series, m2: np.ndarray | pd.Series,
+              t21_1: np.ndarray | pd.Series, t21_2: np.ndarray | pd.Series,
+              label: np.ndarray | pd.Series) -> pd.DataFrame:
     """Order the two jets by mass (lighter first) and convert GeV -> TeV."""
     m1, m2, t21_1, t21_2 = map(np.asarray, (m1, m2, t21_1, t21_2))
     light = m1 <= m2
@@ -192,7 +197,7 @@ def _ad_table(mjj, m1, m2, t21_1, t21_2, label) -> pd.DataFrame:
     })
 
 
-def _finite_rows(df: pd.DataFrame, path, what: str) -> pd.DataFrame:
+def _finite_rows(df: pd.DataFrame, path: str | Path, what: str) -> pd.DataFrame:
     vals = df[[c for c in AD_COLUMNS if c in df]].to_numpy(dtype=float)
     ok = np.isfinite(vals).all(axis=1)
     if (~ok).any():
@@ -200,7 +205,7 @@ def _finite_rows(df: pd.DataFrame, path, what: str) -> pd.DataFrame:
     return df[ok].reset_index(drop=True)
 
 
-def read_features(path) -> pd.DataFrame:
+def read_features(path: str | Path) -> pd.DataFrame:
     """Official (or toy) features file -> AD table.
 
     Rows whose tau ratio is undefined (tau1 = 0) are dropped with a warning;
@@ -218,7 +223,7 @@ def read_features(path) -> pd.DataFrame:
     return _finite_rows(df, path, "tau2/tau1 (tau1 = 0)")
 
 
-def read_reclustered(paths) -> pd.DataFrame:
+def read_reclustered(paths: Iterable[str | Path]) -> pd.DataFrame:
     """The 100k reclustered LHCO excerpt (scalars_{bkg,sig}NN.h5) -> AD table.
 
     Its stored ``tau21_k`` is tau3/tau2 (an upstream bug): tau21 is recomputed
@@ -239,7 +244,7 @@ def read_reclustered(paths) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def read_cathode_npy(paths) -> pd.DataFrame:
+def read_cathode_npy(paths: Iterable[str | Path]) -> pd.DataFrame:
     """CATHODE preprocessed .npy files (N, 6): mjj, mj_min, delta_m [TeV],
     tau21 lighter, tau21 heavier, label -> AD table (signal region only)."""
     frames = []
@@ -261,7 +266,7 @@ def read_cathode_npy(paths) -> pd.DataFrame:
 READERS = {"features": read_features, "reclustered": read_reclustered, "cathode_npy": read_cathode_npy}
 
 
-def read_ad_table(fmt: str, paths) -> pd.DataFrame:
+def read_ad_table(fmt: str, paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     """Dispatch on the configured format: ``features`` (official or toy
     file; one path), ``reclustered`` or ``cathode_npy`` (lists of paths)."""
     if fmt not in READERS:
@@ -273,7 +278,7 @@ def read_ad_table(fmt: str, paths) -> pd.DataFrame:
     return READERS[fmt](paths)
 
 
-def signal_region_mask(mjj, lo: float, hi: float):
+def signal_region_mask(mjj: np.ndarray | pd.Series, lo: float, hi: float) -> np.ndarray:
     """Events with lo <= mjj < hi (TeV)."""
     mjj = np.asarray(mjj)
     return (mjj >= lo) & (mjj < hi)

@@ -10,13 +10,22 @@ candidates (``events`` tree, ``px1`` ... ``Q2``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import awkward as ak
 import numpy as np
 import uproot
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from uproot.behaviors.RNTuple import RNTuple
+    from uproot.behaviors.TTree import TTree
+
+    Tree = TTree | RNTuple
 
 #: Default fields read per collection (NanoAOD names).
 DEFAULT_FIELDS = {
@@ -35,7 +44,7 @@ SINGLETONS = {"MET", "PFMET", "PuppiMET", "GenMET", "PV"}
 ALIASES = {"MET": ("PFMET",)}
 
 
-def _open_tree(path):
+def _open_tree(path: str | Path) -> tuple[Tree, str]:
     path = Path(path)
     if not path.exists():
         raise InputError(path, None, "file does not exist")
@@ -52,7 +61,7 @@ def _open_tree(path):
     raise InputError(path, "Events", f"no Events tree (keys: {f.keys(cycle=False)})")
 
 
-def _arrays(tree, path, names, entry_stop):
+def _arrays(tree: Tree, path: str | Path, names: list[str], entry_stop: int | None) -> ak.Array:
     try:
         return tree.arrays(names, entry_stop=entry_stop)
     except uproot.KeyInFileError as exc:
@@ -62,7 +71,8 @@ def _arrays(tree, path, names, entry_stop):
                          f"branches cannot be read, file truncated or corrupt? ({type(exc).__name__}: {exc})") from None
 
 
-def _from_cartesian(px, py, pz, e):
+def _from_cartesian(px: ak.Array | np.ndarray, py: ak.Array | np.ndarray, pz: ak.Array | np.ndarray,
+                    e: ak.Array | np.ndarray) -> tuple[ak.Array | np.ndarray, ...]:
     pt = np.hypot(px, py)
     p = np.sqrt(px**2 + py**2 + pz**2)
     eta = np.arcsinh(pz / ak.where(pt > 0, pt, 1e-9))
@@ -71,7 +81,7 @@ def _from_cartesian(px, py, pz, e):
     return pt, eta, phi, mass
 
 
-def _resolve(collections) -> dict[str, list[str]]:
+def _resolve(collections: dict[str, list[str] | None] | list[str] | None) -> dict[str, list[str]]:
     """``{name: [fields]}`` from a dict (a ``None`` value means the defaults)
     or from a list of collection names (defaults for each). The defaults of a
     collection include its link to a requested partner (``Jet_genJetIdx``
@@ -84,7 +94,8 @@ def _resolve(collections) -> dict[str, list[str]]:
     for name, fields in collections.items():
         if fields is None:
             if name not in DEFAULT_FIELDS:
-                raise InputError(None, name, f"no default fields for this collection (known: {sorted(DEFAULT_FIELDS)})")
+                raise InputError(None, name,
+                                 f"no default fields for this collection (known: {sorted(DEFAULT_FIELDS)})")
             fields = list(DEFAULT_FIELDS[name])
             partner, link = LINKS.get(name, (None, None))
             if partner in collections and link not in fields:
@@ -93,7 +104,7 @@ def _resolve(collections) -> dict[str, list[str]]:
     return out
 
 
-def read_nanoaod(path, collections: dict[str, list[str] | None] | list[str] | None = None,
+def read_nanoaod(path: str | Path, collections: dict[str, list[str] | None] | list[str] | None = None,
                  entry_stop: int | None = None) -> dict:
     """Read ``collections`` ({name: [fields]}) from a NanoAOD-like file.
 
@@ -111,7 +122,8 @@ def read_nanoaod(path, collections: dict[str, list[str] | None] | list[str] | No
     return _read_tree(tree, tname, path, collections, entry_stop)
 
 
-def _read_tree(tree, tname, path, collections, entry_stop, keys=None):
+def _read_tree(tree: Tree, tname: str, path: str | Path, collections: dict[str, list[str]], entry_stop: int | None,
+               keys: set[str] | None = None) -> dict[str, ak.Array]:
     """:func:`read_nanoaod` on an already opened tree."""
     keys = set(tree.keys()) if keys is None else keys
     if tname == "events" and "px1" in keys:
@@ -128,11 +140,13 @@ def _read_tree(tree, tname, path, collections, entry_stop, keys=None):
             if n not in keys:
                 raise InputError(path, n, "branch missing")
         arr = _arrays(tree, path, names, entry_stop)
-        out[coll] = ak.zip({f: arr[n] for f, n in zip(fields, names)}, depth_limit=None if coll not in SINGLETONS else 1)
+        out[coll] = ak.zip({f: arr[n] for f, n in zip(fields, names)},
+                           depth_limit=None if coll not in SINGLETONS else 1)
     return out
 
 
-def _read_tutorial(tree, path, collections, entry_stop):
+def _read_tutorial(tree: Tree, path: str | Path, collections: dict[str, list[str]],
+                   entry_stop: int | None) -> dict[str, ak.Array]:
     """HEP-tutorial ntuple: Muon_Px/Py/Pz/E, Muon_Charge, MET_px/py."""
     out = {}
     for coll, fields in collections.items():
@@ -153,7 +167,8 @@ def _read_tutorial(tree, path, collections, entry_stop):
     return out
 
 
-def _read_zmumu(tree, path, collections, entry_stop):
+def _read_zmumu(tree: Tree, path: str | Path, collections: dict[str, list[str]],
+                entry_stop: int | None) -> dict[str, ak.Array]:
     """CMS 2010 Z->mumu candidates: two muons per row (px1..E1, Q1, px2..)."""
     if set(collections) - {"Muon"}:
         raise InputError(path, sorted(set(collections) - {"Muon"})[0], "collection not in the Z->mumu layout")
@@ -162,13 +177,14 @@ def _read_zmumu(tree, path, collections, entry_stop):
     per = []
     for i in (1, 2):
         pt, eta, phi, mass = _from_cartesian(*(np.asarray(a[f"{q}{i}"]) for q in ("px", "py", "pz", "E")))
-        per.append({"pt": pt, "eta": eta, "phi": phi, "mass": np.full_like(pt, 0.10566), "charge": np.asarray(a[f"Q{i}"])})
+        per.append({"pt": pt, "eta": eta, "phi": phi, "mass": np.full_like(pt, 0.10566),
+                    "charge": np.asarray(a[f"Q{i}"])})
     fields = collections["Muon"]
     stacked = {f: ak.from_regular(np.stack([per[0][f], per[1][f]], axis=1)) for f in fields}
     return {"Muon": ak.zip(stacked)}
 
 
-def write_nanoaod(path, collections: dict, extra: dict | None = None) -> None:
+def write_nanoaod(path: str | Path, collections: dict, extra: dict | None = None) -> None:
     """Write awkward collections as a NanoAOD ``Events`` TTree: jagged
     collection ``X`` becomes ``nX`` + ``X_field`` branches, singletons
     ``X_field``; ``extra`` holds flat per-event branches. Atomic."""
@@ -192,7 +208,7 @@ def write_nanoaod(path, collections: dict, extra: dict | None = None) -> None:
             tree.extend(types)
 
 
-def flat_table(events: dict, n_objects: dict[str, int], fields: dict[str, list[str]] | None = None):
+def flat_table(events: dict, n_objects: dict[str, int], fields: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Per-event fixed-size table for ML: the top-``n`` objects of each jagged
     collection (in stored order, i.e. pT-ordered in NanoAOD), zero-padded,
     with a ``<Coll><i>_mask`` column; singleton collections as-is.
@@ -222,7 +238,7 @@ def flat_table(events: dict, n_objects: dict[str, int], fields: dict[str, list[s
     return pd.DataFrame(cols)
 
 
-def dimuon_mass(muons, opposite_charge: bool = True):
+def dimuon_mass(muons: ak.Array, opposite_charge: bool = True) -> np.ndarray:
     """Invariant mass of the two leading muons in events with >= 2 muons
     (opposite charge if asked). Returns a numpy array (GeV)."""
     import vector
@@ -252,7 +268,8 @@ MET_ALIASES = ("MET", "PuppiMET", "PFMET")
 PARENT_PDG_IDS = (6, 9000005)
 
 
-def _try_read(tree, tname, keys, path, coll, fields, entry_stop):
+def _try_read(tree: Tree, tname: str, keys: set[str], path: str | Path, coll: str, fields: list[str],
+              entry_stop: int | None) -> ak.Array | None:
     """``coll`` with the ``fields`` the file has (the rest None); None if the
     file lacks the collection."""
     if tname == "Events":  # NanoAOD layout: look the branches up
@@ -271,7 +288,8 @@ def _try_read(tree, tname, keys, path, coll, fields, entry_stop):
     return None
 
 
-def truth_ancestor(genpart, gen_idx, pdg_ids=PARENT_PDG_IDS, max_depth: int = 12):
+def truth_ancestor(genpart: ak.Array, gen_idx: ak.Array, pdg_ids: Sequence[int] = PARENT_PDG_IDS,
+                   max_depth: int = 12) -> ak.Array:
     """Index (into ``GenPart``) of the first ancestor of each object whose
     |pdgId| is in ``pdg_ids``, walking ``genPartIdxMother`` up from the
     object's own generator match ``gen_idx`` (jagged, -1 = unmatched).
@@ -298,8 +316,8 @@ def truth_ancestor(genpart, gen_idx, pdg_ids=PARENT_PDG_IDS, max_depth: int = 12
     return ak.unflatten(out, counts)
 
 
-def read_events(path, entry_stop: int | None = None, truth: bool = False,
-                parent_pdg_ids=PARENT_PDG_IDS) -> tuple[dict, list[str]]:
+def read_events(path: str | Path, entry_stop: int | None = None, truth: bool = False,
+                parent_pdg_ids: Sequence[int] = PARENT_PDG_IDS) -> tuple[dict, list[str]]:
     """The table objects (:data:`TABLE_FIELDS`) of any NanoAOD-like file:
     collections the file lacks come back empty, fields it lacks as zeros, so
     real files (the muon-only DoubleMu excerpt, NanoAOD v7-v15, tutorial
@@ -347,7 +365,8 @@ def read_events(path, entry_stop: int | None = None, truth: bool = False,
     return events, present
 
 
-def event_table(path, n_objects: dict[str, int], entry_stop: int | None = None, truth: bool = False):
+def event_table(path: str | Path, n_objects: dict[str, int], entry_stop: int | None = None,
+                truth: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """:func:`read_events` + :func:`flat_table`: the fixed-size per-event ML
     table of any NanoAOD-like file, the same columns for every source.
     Returns ``(DataFrame, present collections)``."""

@@ -19,12 +19,12 @@ from ..errors import InputError, require_finite
 PARTS = ("pf_vectors", "pf_points", "pf_mask", "labels")
 
 
-def _files(prefix) -> dict[str, Path]:
+def _files(prefix: str | Path) -> dict[str, Path]:
     prefix = str(prefix)
     return {k: Path(f"{prefix}_{k}.npy") for k in PARTS}
 
 
-def read_jets(prefix) -> dict[str, np.ndarray]:
+def read_jets(prefix: str | Path) -> dict[str, np.ndarray]:
     """Read a dataset prefix; checks shapes agree and values are finite."""
     out = {}
     for k, path in _files(prefix).items():
@@ -49,7 +49,7 @@ def read_jets(prefix) -> dict[str, np.ndarray]:
     return out
 
 
-def write_jets(prefix, arrays: dict[str, np.ndarray]) -> None:
+def write_jets(prefix: str | Path, arrays: dict[str, np.ndarray]) -> None:
     from ..io import atomic_path
 
     for k, path in _files(prefix).items():
@@ -57,7 +57,7 @@ def write_jets(prefix, arrays: dict[str, np.ndarray]) -> None:
             np.save(tmp, arrays[k])
 
 
-def _prongs(rng, n_prong, m_jet, pt):
+def _prongs(rng: np.random.Generator, n_prong: int, m_jet: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Prong axes (d_eta, d_phi) and pT fractions for ``n_prong`` subjets with an
     opening angle that scales like 2 m / pT."""
     n = len(pt)
@@ -71,7 +71,7 @@ def _prongs(rng, n_prong, m_jet, pt):
 
 
 def generate_toy(n_jets: int, seed: int = 0, signal_fraction: float = 0.5, max_particles: int = 128,
-                 pt_range=(550.0, 650.0)) -> dict[str, np.ndarray]:
+                 pt_range: tuple[float, float] = (550.0, 650.0)) -> dict[str, np.ndarray]:
     """Toy top (3 prongs, m ~ 175 GeV) vs QCD (1 hard prong + soft radiation,
     falling mass) jets in the ParT layout."""
     rng = np.random.default_rng(seed)
@@ -104,7 +104,7 @@ def generate_toy(n_jets: int, seed: int = 0, signal_fraction: float = 0.5, max_p
     return {"pf_vectors": vectors, "pf_points": points, "pf_mask": mask, "labels": labels}
 
 
-def particle_features(arrays) -> tuple[np.ndarray, np.ndarray]:
+def particle_features(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per-particle inputs (N, M, 4): log pT, log E, d_eta, d_phi (zero where
     padded), and the mask (N, M)."""
     v, p, m = arrays["pf_vectors"], arrays["pf_points"], arrays["pf_mask"][:, 0]
@@ -114,7 +114,7 @@ def particle_features(arrays) -> tuple[np.ndarray, np.ndarray]:
     return (feats * m[..., None]).astype(np.float32), m.astype(np.float32)
 
 
-def jet_features(arrays) -> dict[str, np.ndarray]:
+def jet_features(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Public high-level jet features: pT, mass (GeV), constituent multiplicity,
     girth (pT-weighted mean angular distance)."""
     v, p, m = arrays["pf_vectors"], arrays["pf_points"], arrays["pf_mask"][:, 0]

@@ -8,11 +8,17 @@ smeared with a pT-dependent resolution and cut to the muon acceptance.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import awkward as ak
 import numpy as np
 
 from .kinematics import breit_wigner, p4, produce, two_body_decay
 from .nanoaod import write_nanoaod
+
+if TYPE_CHECKING:
+    import vector
 
 MUON_MASS = 0.1056584
 #: name: (mass GeV, width GeV, fraction of dimuon decays, production pT scale GeV)
@@ -26,7 +32,7 @@ DIMUON_RESONANCES = {
 }
 
 
-def _muon_resolution(pt):
+def _muon_resolution(pt: np.ndarray) -> np.ndarray:
     """Relative pT resolution of a CMS-like tracker + muon system."""
     return 0.008 + 1.0e-4 * pt
 
@@ -108,7 +114,7 @@ def generate_dimuon(n_events: int, seed: int = 0, continuum_fraction: float = 0.
     return {"Muon": muons}
 
 
-def write_dimuon(path, n_events: int, seed: int = 0, **kw) -> None:
+def write_dimuon(path: str | Path, n_events: int, seed: int = 0, **kw) -> None:
     """Generate :func:`generate_dimuon` events and write a NanoAOD file."""
     events = generate_dimuon(n_events, seed, **kw)
     n = len(events["Muon"])
@@ -160,16 +166,17 @@ class _GenRecord:
     """Column-wise generator record: column k holds particle k of every event
     (``valid`` marks the events in which it exists)."""
 
-    def __init__(self, n) -> None:
+    def __init__(self, n: int) -> None:
         self.n = n
         self.cols = []
 
-    def add(self, vec, pdg, mother=-1, valid=None) -> int:
+    def add(self, vec: vector.MomentumNumpy4D, pdg: int | np.ndarray, mother: int = -1,
+            valid: np.ndarray | None = None) -> int:
         self.cols.append({"vec": vec, "pdg": np.broadcast_to(np.asarray(pdg, np.int32), (self.n,)),
                           "mother": mother, "valid": np.ones(self.n, bool) if valid is None else valid})
         return len(self.cols) - 1
 
-    def arrays(self):
+    def arrays(self) -> dict[str, np.ndarray]:
         """(n, K) arrays pt, eta, phi, mass, pdgId, mother, valid; invalid
         columns must come after every valid one they could shift."""
         get = lambda q: np.stack([np.asarray(getattr(c["vec"], q), float) for c in self.cols], 1)  # noqa: E731
@@ -180,7 +187,8 @@ class _GenRecord:
         return out
 
 
-def _isr(rng, n, mean, eta_sigma=1.6, pt_min=20.0, pt_scale=35.0, max_jets=4):
+def _isr(rng: np.random.Generator, n: int, mean: float, eta_sigma: float = 1.6, pt_min: float = 20.0,
+         pt_scale: float = 35.0, max_jets: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Extra (ISR) partons: Poisson multiplicity, exponential pT above pt_min."""
     k = np.minimum(rng.poisson(mean, n), max_jets)
     pt = pt_min + rng.exponential(pt_scale, (n, max_jets))
@@ -191,7 +199,8 @@ def _isr(rng, n, mean, eta_sigma=1.6, pt_min=20.0, pt_scale=35.0, max_jets=4):
     return pt, eta, phi, valid
 
 
-def _recoiling(rng, mass, isr_pt, isr_phi, y_sigma, kt=8.0):
+def _recoiling(rng: np.random.Generator, mass: np.ndarray, isr_pt: np.ndarray, isr_phi: np.ndarray, y_sigma: float,
+               kt: float = 8.0) -> vector.MomentumNumpy4D:
     """Lab-frame parents of ``mass`` whose transverse momentum balances the
     ISR partons (plus a Gaussian intrinsic kT)."""
     n = len(mass)
@@ -203,12 +212,13 @@ def _recoiling(rng, mass, isr_pt, isr_phi, y_sigma, kt=8.0):
     return p4(pt, np.arcsinh(mt * np.sinh(y) / np.maximum(pt, 1e-6)), np.arctan2(py, px), mass)
 
 
-def _falling(rng, n, lo, tail):
+def _falling(rng: np.random.Generator, n: int, lo: float, tail: float) -> np.ndarray:
     """Masses above threshold ``lo`` with an exponential-like falling tail."""
     return lo + rng.gamma(1.6, tail / 1.6, n)
 
 
-def _w_decay(g, rng, w, w_idx, sign, leptonic):
+def _w_decay(g: _GenRecord, rng: np.random.Generator, w: vector.MomentumNumpy4D, w_idx: int, sign: np.ndarray,
+             leptonic: bool) -> tuple[int, int]:
     """W -> q q' (hadronic) or l nu (leptonic, e or mu 50/50); ``sign`` is the
     W charge per event. Returns the two daughters' column indices."""
     n = g.n
@@ -222,7 +232,7 @@ def _w_decay(g, rng, w, w_idx, sign, leptonic):
     return g.add(d1, up * sign, w_idx), g.add(d2, -(up - 1) * sign, w_idx)
 
 
-def _gen_ttbar(rng, n, p):
+def _gen_ttbar(rng: np.random.Generator, n: int, p: dict) -> _GenRecord:
     g = _GenRecord(n)
     isr_pt, isr_eta, isr_phi, isr_valid = _isr(rng, n, p["isr_mean"])
     if "mass" in p:
@@ -263,20 +273,21 @@ def _gen_ttbar(rng, n, p):
     return g
 
 
-def _select(mask, a, b):
+def _select(mask: np.ndarray, a: vector.MomentumNumpy4D, b: vector.MomentumNumpy4D) -> vector.MomentumNumpy4D:
     """Per-event choice between two vector arrays."""
     return p4(np.where(mask, a.pt, b.pt), np.where(mask, a.eta, b.eta), np.where(mask, a.phi, b.phi),
               np.where(mask, a.mass, b.mass))
 
 
-def _add_isr(g, rng, pt, eta, phi, valid):
+def _add_isr(g: _GenRecord, rng: np.random.Generator, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray,
+             valid: np.ndarray) -> None:
     """ISR partons (75 % gluons, else light quarks), appended last."""
     pdg = np.where(rng.uniform(size=pt.shape) < 0.75, 21, rng.choice([1, 2, 3], pt.shape))
     for k in range(pt.shape[1]):
         g.add(p4(pt[:, k], eta[:, k], phi[:, k], np.zeros(g.n)), pdg[:, k], -1, valid[:, k])
 
 
-def _gen_wjets(rng, n, p):
+def _gen_wjets(rng: np.random.Generator, n: int, p: dict) -> _GenRecord:
     g = _GenRecord(n)
     isr_pt, isr_eta, isr_phi, isr_valid = _isr(rng, n, p["isr_mean"])
     mw = breit_wigner(rng, W_MASS, W_WIDTH, n, lo=W_MASS - 30, hi=W_MASS + 30)
@@ -288,7 +299,7 @@ def _gen_wjets(rng, n, p):
     return g
 
 
-def _gen_qcd(rng, n, p):
+def _gen_qcd(rng: np.random.Generator, n: int, p: dict) -> _GenRecord:
     g = _GenRecord(n)
     isr_pt, isr_eta, isr_phi, isr_valid = _isr(rng, n, p["isr_mean"])
     u = rng.uniform(size=n)
@@ -305,7 +316,7 @@ def _gen_qcd(rng, n, p):
     return g
 
 
-def _gen_x4j(rng, n, p):
+def _gen_x4j(rng: np.random.Generator, n: int, p: dict) -> _GenRecord:
     g = _GenRecord(n)
     isr_pt, isr_eta, isr_phi, isr_valid = _isr(rng, n, p["isr_mean"])
     mx = breit_wigner(rng, p["mass"], p["width_frac"] * p["mass"], n, lo=0.7 * p["mass"], hi=1.3 * p["mass"])
@@ -326,12 +337,12 @@ def _gen_x4j(rng, n, p):
 _GENERATORS = {"ttbar": _gen_ttbar, "wjets": _gen_wjets, "qcd": _gen_qcd, "x4j": _gen_x4j}
 
 
-def jet_resolution(pt):
+def jet_resolution(pt: np.ndarray) -> np.ndarray:
     """Relative jet pT resolution (stochastic + constant terms)."""
     return np.sqrt(1.0**2 / np.maximum(pt, 1.0) + 0.05**2)
 
 
-def _jagged(values: dict, keep, order):
+def _jagged(values: dict, keep: np.ndarray, order: np.ndarray) -> ak.Array:
     """Sort columns by ``order`` (descending), keep ``keep``; jagged record."""
     srt = np.argsort(-np.where(keep, order, -np.inf), axis=1, kind="stable")
     keep = np.take_along_axis(keep, srt, 1)
@@ -403,7 +414,7 @@ def generate_process(process: str, n_events: int, seed: int = 0, params: dict | 
         leptons[name] = _jagged(vals, ok, vals["pt"])
 
     # MET: neutrinos + jet mismeasurement of every parton + soft-term noise
-    def _vsum(w, ptv, phiv):
+    def _vsum(w: np.ndarray, ptv: np.ndarray, phiv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (np.where(w, ptv * np.cos(phiv), 0).sum(1), np.where(w, ptv * np.sin(phiv), 0).sum(1))
 
     nux, nuy = _vsum(is_nu, g["pt"], g["phi"])
@@ -433,7 +444,7 @@ def event_ids(n: int, run: int = 1) -> dict:
             "event": np.arange(1, n + 1, dtype=np.uint64)}
 
 
-def write_process(path, process: str, n_events: int, seed: int = 0, **kw) -> None:
+def write_process(path: str | Path, process: str, n_events: int, seed: int = 0, **kw) -> None:
     """Generate :func:`generate_process` events and write a NanoAOD file; the
     ``run`` number is the process' index in :data:`PROCESSES` (+1)."""
     events = generate_process(process, n_events, seed, **kw)

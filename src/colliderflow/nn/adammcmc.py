@@ -51,14 +51,19 @@ weights on a fixed data set; no ``backward`` or ``zero_grad`` inside)::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from ..errors import InputError
 
+if TYPE_CHECKING:
+    from torch.optim.optimizer import ParamsT
 
-def check_sampler_config(lr: float, sigma: float, stretch: float, temperature: float, source="config") -> None:
+
+def check_sampler_config(lr: float, sigma: float, stretch: float, temperature: float, source: str = "config") -> None:
     """InputError naming the bad key for a non-positive/non-finite setting."""
     for key, val, positive in (("lr", lr, True), ("sigma", sigma, True), ("stretch", stretch, False),
                                ("temperature", temperature, True)):
@@ -90,7 +95,8 @@ def sample_proposal(mean: torch.Tensor, u: torch.Tensor, sigma: float, stretch: 
     return mean + sigma * xi + stretch * zeta * u
 
 
-def adam_step(grad: torch.Tensor, state: dict, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+def adam_step(grad: torch.Tensor, state: dict, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+              eps: float = 1e-8) -> tuple[torch.Tensor, dict]:
     """torch.optim.Adam's update on a flat vector, as a pure function: returns
     ``(u, new_state)`` with ``theta_new = theta - u``; ``state`` holds
     ``m``, ``v`` (zeros to start) and the step count ``t``. (A pure function
@@ -121,9 +127,9 @@ class AdamMCMC(torch.optim.Optimizer):
 
     REVERSE = ("same_step", "recomputed")
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, sigma: float = 1e-3,
-                 stretch: float = 0.0, temperature: float = 1.0, reverse: str = "same_step", mh: bool = True,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 sigma: float = 1e-3, stretch: float = 0.0, temperature: float = 1.0, reverse: str = "same_step",
+                 mh: bool = True, generator: torch.Generator | None = None) -> None:
         check_sampler_config(lr, sigma, stretch, temperature, source="AdamMCMC")
         if reverse not in self.REVERSE:
             raise InputError("AdamMCMC", "reverse", f"unknown {reverse!r} (known {list(self.REVERSE)})")
@@ -149,7 +155,7 @@ class AdamMCMC(torch.optim.Optimizer):
         with torch.no_grad():
             vector_to_parameters(vec, self._params)
 
-    def _loss_grad(self, closure, with_grad: bool):
+    def _loss_grad(self, closure: Callable[[], torch.Tensor], with_grad: bool) -> tuple[float, torch.Tensor | None]:
         for p in self._params:
             p.grad = None
         if not with_grad:
@@ -163,7 +169,7 @@ class AdamMCMC(torch.optim.Optimizer):
             p.grad = None
         return float(loss.detach()), grad.detach()
 
-    def step(self, closure):  # noqa: D401 - torch's signature
+    def step(self, closure: Callable[[], torch.Tensor] | None) -> dict:  # noqa: D401 - torch's signature
         """One proposal + accept/reject. Returns ``{"accepted": bool,
         "log_alpha": float, "loss": float}`` (loss of the state kept)."""
         if closure is None:

@@ -33,6 +33,7 @@ scale per quantised layer).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -171,7 +172,7 @@ def rounding_margin(model: nn.Module, *inputs, token_mask: torch.Tensor | None =
     activations of masked tokens (batch, tokens, features) do not count."""
     found = []
 
-    def hook(module, args):
+    def hook(module: BitLinear | FrozenBitLinear, args: tuple[torch.Tensor, ...]) -> None:
         if module.mode == "full" or module.act_bits is None:
             return
         z = module.norm(args[0])
@@ -182,7 +183,8 @@ def rounding_margin(model: nn.Module, *inputs, token_mask: torch.Tensor | None =
             d = torch.where(token_mask.bool()[..., None], d, torch.inf)
         found.append(d.reshape(len(d), -1).amin(1))
 
-    handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, (BitLinear, FrozenBitLinear))]
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules()
+               if isinstance(m, (BitLinear, FrozenBitLinear))]
     try:
         model(*inputs)
     finally:
@@ -196,7 +198,8 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
 
 
-def swap_linear(model: nn.Module, mode: str, keep=(), act_bits: int | None = 8, norm: bool = True) -> list[str]:
+def swap_linear(model: nn.Module, mode: str, keep: Iterable[str] = (), act_bits: int | None = 8,
+                norm: bool = True) -> list[str]:
     """Replace every ``nn.Linear`` of ``model`` (subclasses included, e.g.
     zuko's masked layers, whose mask is kept) by a :class:`BitLinear` with
     the same weights, in place; returns the swapped module names.

@@ -4,8 +4,14 @@ standardised by a fixed affine transform stored in the module's buffers, so
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import torch
 import zuko
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class StandardizedFlow(torch.nn.Module):
@@ -19,8 +25,9 @@ class StandardizedFlow(torch.nn.Module):
     """
 
     def __init__(self, features: int, context: int = 0, kind: str = "nsf", transforms: int = 4,
-                 hidden: tuple[int, ...] = (64, 64), bins: int = 8, x_mean=None, x_std=None, c_mean=None, c_std=None,
-                 passes: int | None = None) -> None:
+                 hidden: tuple[int, ...] = (64, 64), bins: int = 8, x_mean: torch.Tensor | np.ndarray | None = None,
+                 x_std: torch.Tensor | np.ndarray | None = None, c_mean: torch.Tensor | np.ndarray | None = None,
+                 c_std: torch.Tensor | np.ndarray | None = None, passes: int | None = None) -> None:
         super().__init__()
         self.hparams = dict(features=features, context=context, kind=kind, transforms=transforms,
                             hidden=list(hidden), bins=bins)
@@ -29,20 +36,26 @@ class StandardizedFlow(torch.nn.Module):
         extra = {} if passes is None else {"passes": passes}
         self.hparams.update(extra)
         if kind == "nsf":
-            self.flow = zuko.flows.NSF(features, context, transforms=transforms, hidden_features=hidden, bins=bins, **extra)
+            self.flow = zuko.flows.NSF(features, context, transforms=transforms, hidden_features=hidden, bins=bins,
+                                       **extra)
         elif kind == "maf":
             self.flow = zuko.flows.MAF(features, context, transforms=transforms, hidden_features=hidden, **extra)
         elif kind == "cnf":
             self.flow = zuko.flows.CNF(features, context, hidden_features=hidden, atol=1e-5, rtol=1e-4)
         else:
             raise ValueError(f"unknown flow kind '{kind}' (nsf, maf or cnf)")
-        self.register_buffer("x_mean", torch.zeros(features) if x_mean is None else torch.as_tensor(x_mean, dtype=torch.float32))
-        self.register_buffer("x_std", torch.ones(features) if x_std is None else torch.as_tensor(x_std, dtype=torch.float32))
-        self.register_buffer("c_mean", torch.zeros(max(context, 1)) if c_mean is None else torch.as_tensor(c_mean, dtype=torch.float32))
-        self.register_buffer("c_std", torch.ones(max(context, 1)) if c_std is None else torch.as_tensor(c_std, dtype=torch.float32))
+        self.register_buffer("x_mean", torch.zeros(features) if x_mean is None
+                             else torch.as_tensor(x_mean, dtype=torch.float32))
+        self.register_buffer("x_std", torch.ones(features) if x_std is None
+                             else torch.as_tensor(x_std, dtype=torch.float32))
+        self.register_buffer("c_mean", torch.zeros(max(context, 1)) if c_mean is None
+                             else torch.as_tensor(c_mean, dtype=torch.float32))
+        self.register_buffer("c_std", torch.ones(max(context, 1)) if c_std is None
+                             else torch.as_tensor(c_std, dtype=torch.float32))
 
     @classmethod
-    def fitted_to(cls, x, c=None, **kw):
+    def fitted_to(cls, x: torch.Tensor | np.ndarray, c: torch.Tensor | np.ndarray | None = None,
+                  **kw) -> StandardizedFlow:
         """Construct with the standardisation fitted to data ``x`` (and ``c``)."""
         x = torch.as_tensor(x, dtype=torch.float32)
         args = dict(x_mean=x.mean(0), x_std=x.std(0).clamp_min(1e-6))
@@ -51,17 +64,18 @@ class StandardizedFlow(torch.nn.Module):
             args.update(c_mean=c.mean(0), c_std=c.std(0).clamp_min(1e-6))
         return cls(x.shape[1], 0 if c is None else c.shape[1], **kw, **args)
 
-    def _dist(self, c):
+    def _dist(self, c: torch.Tensor | np.ndarray | None) -> torch.distributions.Distribution:
         if self.hparams["context"]:
-            c = (torch.as_tensor(c, dtype=torch.float32).reshape(-1, self.hparams["context"]) - self.c_mean) / self.c_std
+            c = ((torch.as_tensor(c, dtype=torch.float32).reshape(-1, self.hparams["context"]) - self.c_mean)
+                 / self.c_std)
             return self.flow(c)
         return self.flow()
 
-    def log_prob(self, x, c=None):
+    def log_prob(self, x: torch.Tensor, c: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
         z = (x - self.x_mean) / self.x_std
         return self._dist(c).log_prob(z) - torch.log(self.x_std).sum()
 
-    def latent(self, x, c=None):
+    def latent(self, x: torch.Tensor | np.ndarray, c: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
         """The base-space image ``z = f(x; c)`` of ``x``, shape (n, features).
 
         For data that the flow models well, ``z`` is standard normal and, for a
@@ -70,18 +84,19 @@ class StandardizedFlow(torch.nn.Module):
         z = (torch.as_tensor(x, dtype=torch.float32) - self.x_mean) / self.x_std
         return self._dist(c).transform(z)
 
-    def decode(self, z, c=None):
+    def decode(self, z: torch.Tensor, c: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
         """The inverse of :meth:`latent`: data ``x = f^{-1}(z; c)``, differentiable in ``z``."""
         return self._dist(c).transform.inv(z) * self.x_std + self.x_mean
 
-    def rsample_and_log_prob(self, n: int | None = None, c=None):
+    def rsample_and_log_prob(self, n: int | None = None,
+                             c: torch.Tensor | np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterised samples (gradients flow to the parameters) and their
         ``log_prob``: ``n`` of them (unconditional) or one per row of ``c``."""
         dist = self._dist(c)
         z, lp = dist.rsample_and_log_prob(() if self.hparams["context"] else (n,))
         return z * self.x_std + self.x_mean, lp - torch.log(self.x_std).sum()
 
-    def sample(self, n: int | None = None, c=None):
+    def sample(self, n: int | None = None, c: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
         """``n`` samples (unconditional) or one per row of ``c``."""
         if self.hparams["context"]:
             z = self._dist(c).sample()
@@ -89,7 +104,7 @@ class StandardizedFlow(torch.nn.Module):
             z = self._dist(None).sample((n,))
         return z * self.x_std + self.x_mean
 
-    def nll(self, batch):
+    def nll(self, batch: Sequence[torch.Tensor]) -> torch.Tensor:
         """Mean negative log-likelihood of a (x,) or (x, c) batch: a loss_fn body."""
         x = batch[0]
         c = batch[1] if self.hparams["context"] else None

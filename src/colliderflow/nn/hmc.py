@@ -36,14 +36,14 @@ def log_prob_and_grad(log_prob: LogProb, x: torch.Tensor) -> tuple[torch.Tensor,
     return lp, g
 
 
-def _col(step, n, like):
+def _col(step: float | torch.Tensor, n: int, like: torch.Tensor) -> torch.Tensor:
     step = torch.as_tensor(step, dtype=like.dtype, device=like.device)
     return step.expand(n).reshape(n, 1) if step.ndim == 0 else step.reshape(n, 1)
 
 
-def hmc_step(log_prob: LogProb, x: torch.Tensor, step_size, n_leapfrog: int = 5,
+def hmc_step(log_prob: LogProb, x: torch.Tensor, step_size: float | torch.Tensor, n_leapfrog: int = 5,
              generator: torch.Generator | None = None, logp: torch.Tensor | None = None,
-             grad: torch.Tensor | None = None):
+             grad: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One HMC transition of every chain.
 
     ``step_size``: a scalar or one per chain (n,). ``logp``/``grad`` at ``x``
@@ -89,8 +89,8 @@ def adapt_step_size(step: torch.Tensor, p_accept: torch.Tensor, target_accept: f
     return (step * torch.exp(rate * (p_accept - target_accept))).clamp(lo, hi)
 
 
-def sample(log_prob: LogProb, x0: torch.Tensor, n_steps: int, step_size=0.1, n_leapfrog: int = 5,
-           n_adapt: int = 0, target_accept: float = 0.65, generator: torch.Generator | None = None,
+def sample(log_prob: LogProb, x0: torch.Tensor, n_steps: int, step_size: float | torch.Tensor = 0.1,
+           n_leapfrog: int = 5, n_adapt: int = 0, target_accept: float = 0.65, generator: torch.Generator | None = None,
            keep_chain: bool = False) -> HMCResult:
     """Run ``n_adapt`` burn-in transitions with per-chain step-size adaptation,
     then ``n_steps`` transitions with the step size frozen (valid MCMC).

@@ -77,7 +77,7 @@ class JetTransformer(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, n_out)
 
-    def _bias(self, mask, pairs, causal):
+    def _bias(self, mask: torch.Tensor, pairs: torch.Tensor | None, causal: bool) -> list[torch.Tensor]:
         b, n = mask.shape
         bias = torch.zeros(b, 1, n, n, dtype=torch.float32, device=mask.device)
         # padded keys are never attended to; a padded query still sees itself (no NaN rows)
@@ -93,7 +93,8 @@ class JetTransformer(nn.Module):
         return [(bias + per[:, k * self.heads:(k + 1) * self.heads]).reshape(b * self.heads, n, n)
                 for k in range(self.n_layers)]
 
-    def encode(self, x, mask, pairs=None, causal: bool = False):
+    def encode(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor | None = None,
+               causal: bool = False) -> torch.Tensor:
         mask = mask.bool()
         h = self.embed_in(x)
         # torch's fused inference kernel of TransformerEncoderLayer (taken in
@@ -108,9 +109,9 @@ class JetTransformer(nn.Module):
             torch.backends.mha.set_fastpath_enabled(fast)
         return self.norm(h) * mask[..., None]
 
-    def embed(self, x, mask, pairs=None):
+    def embed(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor | None = None) -> torch.Tensor:
         m = mask.float()[..., None]
         return (self.encode(x, mask, pairs) * m).sum(1) / m.sum(1).clamp(min=1.0)
 
-    def forward(self, x, mask, pairs=None):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.embed(x, mask, pairs))

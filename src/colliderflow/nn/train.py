@@ -18,7 +18,7 @@ import os
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -57,17 +57,18 @@ class History:
     best_val: float = float("inf")
     stopped_early: bool = False
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         return asdict(self)
 
 
-def _batches(n, batch_size, gen, shuffle=True):
+def _batches(n: int, batch_size: int, gen: torch.Generator, shuffle: bool = True) -> Iterator[torch.Tensor]:
     idx = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
     for i in range(0, n, batch_size):
         yield idx[i:i + batch_size]
 
 
-def evaluate(model, loss_fn, tensors: Sequence[torch.Tensor], batch_size: int = 4096) -> float:
+def evaluate(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], torch.Tensor],
+             tensors: Sequence[torch.Tensor], batch_size: int = 4096) -> float:
     """Mean loss over ``tensors`` in eval mode without gradients."""
     model.eval()
     n = len(tensors[0])
@@ -80,7 +81,8 @@ def evaluate(model, loss_fn, tensors: Sequence[torch.Tensor], batch_size: int = 
 
 
 def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tensor], cfg: TrainConfig,
-        val_tensors: Sequence[torch.Tensor] | None = None, params=None) -> History:
+        val_tensors: Sequence[torch.Tensor] | None = None,
+        params: Iterable[torch.nn.Parameter] | None = None) -> History:
     """Train ``model`` in place; returns the :class:`History`.
 
     Without ``val_tensors`` a random ``cfg.val_fraction`` of ``tensors`` is held
@@ -141,7 +143,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
     return hist
 
 
-def save_model(model: torch.nn.Module, path, hparams: dict) -> None:
+def save_model(model: torch.nn.Module, path: str | Path, hparams: dict) -> None:
     """state_dict to ``path`` (.pt) and hyper-parameters to ``path``.json; atomic."""
     from ..io import atomic_path, write_json
 
@@ -151,7 +153,7 @@ def save_model(model: torch.nn.Module, path, hparams: dict) -> None:
     write_json(path.with_suffix(".json"), hparams)
 
 
-def load_state(path) -> tuple[dict, dict]:
+def load_state(path: str | Path) -> tuple[dict, dict]:
     """(state_dict, hyper-parameters) saved by :func:`save_model`; weights_only."""
     from ..errors import InputError
 

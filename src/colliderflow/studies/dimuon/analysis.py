@@ -9,6 +9,9 @@ peaks with Gaussian + linear fits.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
 import hist
 import numpy as np
 from iminuit import Minuit
@@ -21,18 +24,19 @@ from . import JPSI_MASS_PDG, UPSILON_MASS_PDG, Z_MASS_PDG  # noqa: F401  (re-exp
 Z_WIDTH_PDG = 2.4952
 
 
-def spectrum(masses, bins: int = 300, lo: float = 0.3, hi: float = 200.0) -> hist.Hist:
+def spectrum(masses: np.ndarray, bins: int = 300, lo: float = 0.3, hi: float = 200.0) -> hist.Hist:
     h = hist.Hist(hist.axis.Regular(bins, lo, hi, transform=hist.axis.transform.log, name="mass",
                                     label=r"$m_{\mu\mu}$ [GeV]"))
     h.fill(masses)
     return h
 
 
-def _fit(masses, lo, hi, nbins, model_density, start, limits):
+def _fit(masses: np.ndarray, lo: float, hi: float, nbins: int, model_density: Callable[..., np.ndarray],
+         start: Sequence[float], limits: dict[str, tuple[float, float]]) -> tuple[Minuit, np.ndarray, np.ndarray]:
     """Extended binned ML fit of sum of components on [lo, hi]."""
     counts, edges = np.histogram(masses, bins=nbins, range=(lo, hi))
 
-    def model(xe, *p):  # cumulative expected counts at the bin edges
+    def model(xe: np.ndarray, *p: float) -> np.ndarray:  # cumulative expected counts at the bin edges
         return model_density(xe, *p)
 
     cost = ExtendedBinnedNLL(counts, edges, model)
@@ -44,7 +48,7 @@ def _fit(masses, lo, hi, nbins, model_density, start, limits):
     return m, counts, edges
 
 
-def fit_z(masses, lo: float = 70.0, hi: float = 110.0, nbins: int = 80) -> dict:
+def fit_z(masses: np.ndarray, lo: float = 70.0, hi: float = 110.0, nbins: int = 80) -> dict:
     """Voigtian Z peak + exponential background. Returns mass, width,
     resolution and their errors (GeV), the signal yield and fit quality."""
     sel = masses[(masses > lo) & (masses < hi)]
@@ -53,7 +57,7 @@ def fit_z(masses, lo: float = 70.0, hi: float = 110.0, nbins: int = 80) -> dict:
         raise ValueError(f"only {n} dimuon events in [{lo}, {hi}] GeV: too few for a Z fit")
     grid = np.linspace(lo, hi, 2001)
 
-    def cdf(xe, ns, nb, mz, gz, sig, slope):
+    def cdf(xe: np.ndarray, ns: float, nb: float, mz: float, gz: float, sig: float, slope: float) -> np.ndarray:
         sig_pdf = voigt_profile(grid - mz, sig, gz / 2)
         bkg_pdf = np.exp(-slope * (grid - lo))
         s = np.concatenate([[0], np.cumsum((sig_pdf[1:] + sig_pdf[:-1]) / 2 * np.diff(grid))])
@@ -69,7 +73,7 @@ def fit_z(masses, lo: float = 70.0, hi: float = 110.0, nbins: int = 80) -> dict:
             "chi2_ndf": float(m.fval / max(nbins - 6, 1)), "params": list(m.values)}
 
 
-def fit_peak(masses, centre: float, half_window: float, nbins: int = 60) -> dict:
+def fit_peak(masses: np.ndarray, centre: float, half_window: float, nbins: int = 60) -> dict:
     """Gaussian peak on a linear background in [centre +- half_window]."""
     lo, hi = centre - half_window, centre + half_window
     sel = masses[(masses > lo) & (masses < hi)]
@@ -77,7 +81,7 @@ def fit_peak(masses, centre: float, half_window: float, nbins: int = 60) -> dict
     if n < 30:
         return {"mass": float("nan"), "mass_err": float("nan"), "n_signal": 0.0, "valid": False}
 
-    def cdf(xe, ns, nb, mu, sig, a):
+    def cdf(xe: np.ndarray, ns: float, nb: float, mu: float, sig: float, a: float) -> np.ndarray:
         # linear background 1 + a (x - centre), normalised on [lo, hi]
         u = xe - lo
         w = hi - lo
@@ -92,7 +96,7 @@ def fit_peak(masses, centre: float, half_window: float, nbins: int = 60) -> dict
             "n_signal": m.values["ns"], "valid": bool(m.valid)}
 
 
-def analyse(masses) -> dict:
+def analyse(masses: np.ndarray) -> dict:
     """All fits of the study on an array of dimuon masses (GeV)."""
     z = fit_z(masses)
     jpsi = fit_peak(masses, JPSI_MASS_PDG, 0.3)
@@ -100,7 +104,7 @@ def analyse(masses) -> dict:
     return {"n_dimuon": int(len(masses)), "z": z, "jpsi": jpsi, "upsilon1s": ups}
 
 
-def plot(h: hist.Hist, fits: dict, path, data: bool, rlabel: str = "") -> list:
+def plot(h: hist.Hist, fits: dict, path: str | Path, data: bool, rlabel: str = "") -> list:
     from ... import plotting
 
     plotting.style()
