@@ -433,7 +433,8 @@ def run_job(job: Mapping) -> int:
             ctx.study.function(ctx.step.name)(ctx)
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            print(f"error: {exc}", file=real_stderr)
+            if log is not None:  # and once on the terminal
+                print(f"error: {exc}", file=real_stderr)
             status = 2
         except Exception as exc:  # a bug: full traceback in the log, one line for the user
             traceback.print_exc()

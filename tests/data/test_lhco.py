@@ -109,18 +109,30 @@ def test_missing_and_corrupt_files(tmp_path):
         lhco.read_features(junk)
 
 
-def test_prepare_script_fails_cleanly_and_leaves_nothing(tmp_path):
+def test_prepare_step_fails_cleanly_and_leaves_nothing(tmp_path):
+    """The lhco_prepare step, rerun by hand from a job record, on a file that lacks a column."""
+    import json
+
     df = lhco.generate_toy_features(100, 10, seed=1).drop(columns=["mj1"])
     src = tmp_path / "bad.h5"
     df.to_hdf(src, key="df")
     out = tmp_path / "events.h5"
-    proc = subprocess.run([sys.executable, str(REPO / "workflow/scripts/lhco_prepare.py"), "--format", "features",
-                           "--out", str(out), str(src)], capture_output=True, text=True)
+    section = {"source": "file", "format": "features", "files": [str(src)],
+               "toy": {"n_background": 1, "n_signal": 1, "m_wprime": 3500.0, "m_x": 500.0, "m_y": 100.0},
+               "download": {"url": "", "sha256": ""}}
+    job = {"step": "data.lhco_prepare", "cfg": section, "seed": 0, "tier": "test", "params": {}, "threads": 1,
+           "wildcards": {}, "input": {"all": [str(src)], "named": {}},
+           "output": {"all": [str(out)], "named": {}}, "log": None}
+    record = tmp_path / "job.json"
+    record.write_text(json.dumps(job))
+    proc = subprocess.run([sys.executable, "-m", "colliderflow", "step", str(record)], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "src")})
     assert proc.returncode == 2
-    err = proc.stderr.strip().splitlines()
-    assert len(err) == 1 and "bad.h5" in err[0] and "mj1" in err[0]
+    err = [line for line in proc.stderr.strip().splitlines() if not line[:2].isdigit()]  # drop the log lines
+    assert len(err) == 1 and "bad.h5" in err[0] and "mj1" in err[0], proc.stderr
+    assert "Traceback" not in proc.stderr
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == [src], "no temporary file left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5", "job.json"], "no temporary file left behind"
 
 
 def test_prepared_table_roundtrip(tmp_path, toy_file):

@@ -9,7 +9,7 @@ import uproot
 
 from colliderflow.data import nanoaod, toy_nanoaod
 from colliderflow.errors import InputError
-from colliderflow.studies import dimuon
+from colliderflow.studies.dimuon import analysis as dimuon
 
 
 @pytest.fixture(scope="module")
