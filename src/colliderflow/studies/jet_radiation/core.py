@@ -38,6 +38,7 @@ extrapolation to n_train_max + 1 (3) jets is compared for
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 
@@ -46,14 +47,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data import jet_radiation_toy as toy
-from ..errors import InputError
-from ..nn.jets import JetTransformer
-from ..nn.train import TrainConfig, fit, seed_everything
+from ...data import jet_radiation_toy as toy
+from ...errors import InputError
+from ...nn.jets import JetTransformer
+from ...nn.train import TrainConfig, fit, seed_everything
+from . import VARIANTS, Config
 
 log = logging.getLogger(__name__)
 
-VARIANTS = ("plain", "bootstrap", "modified")
 N_KIN = 3  # (log(pT - pT_min), eta, acoplanarity)
 
 
@@ -61,8 +62,6 @@ N_KIN = 3  # (log(pT - pT_min), eta, acoplanarity)
 def split(events: dict, train_fraction: float) -> tuple[dict, dict]:
     """Deterministic split of the truth sample: the first ``train_fraction``
     for training (before the multiplicity cut), the rest as truth reference."""
-    if not 0.0 < train_fraction < 1.0:
-        raise InputError(None, "train_fraction", f"must be in (0, 1), got {train_fraction}")
     n = int(round(train_fraction * len(events["n_jets"])))
     first = {k: events[k][:n] for k in ("jets", "n_jets")}
     rest = {k: events[k][n:] for k in ("jets", "n_jets")}
@@ -395,7 +394,7 @@ def _ratio_axes(plt, n=1, width=7.5):
 def plot_multiplicity(truth: dict, samples: dict, n_train_max: int, n_show: int, path, title: str = ""):
     """Exclusive multiplicity per event of the training region (n <= n_train_max),
     truth vs every variant, with the ratio to truth."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt
@@ -435,7 +434,7 @@ def plot_multiplicity(truth: dict, samples: dict, n_train_max: int, n_show: int,
 def plot_kth_jet(truth: dict, kinematics: dict, k: int, pt_max: float, path, title: str = ""):
     """Normalised pT and eta of the k-th jet in k-jet events: truth vs the
     variants (``kinematics[v]`` = (n_events, 3) jets), with ratio panels."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt
@@ -478,21 +477,16 @@ HP_KEYS = {"n_train_max": int, "pt_min": float, "dim": int, "heads": int, "layer
            "bootstrap_epochs": int}
 
 
-def check_hparams(hp: dict, source=None) -> dict:
-    """Type- and range-check the training settings; InputError names the key."""
-    out = {}
-    for key, typ in HP_KEYS.items():
-        if key not in hp:
-            raise InputError(source, key, "setting missing")
-        v = hp[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (typ is int and int(v) != v):
-            raise InputError(source, key, f"must be a{'n integer' if typ is int else ' number'}, got {v!r}")
-        if not (math.isfinite(v) and v > 0):
-            raise InputError(source, key, f"must be positive, got {v!r}")
-        out[key] = typ(v)
-    if out["dim"] % out["heads"]:
-        raise InputError(source, "dim", f"must be a multiple of heads ({out['heads']}), got {out['dim']}")
-    return out
+def hparams(cfg: Config) -> dict:
+    """The model and training settings of ``studies.jet_radiation`` as the
+    flat dict saved with every model; InputError where they do not fit together."""
+    hp = {"n_train_max": cfg.n_train_max, "pt_min": cfg.toy.pt_min,
+          **dataclasses.asdict(cfg.model), **dataclasses.asdict(cfg.training)}
+    hp = {key: typ(hp[key]) for key, typ in HP_KEYS.items()}
+    if hp["dim"] % hp["heads"]:
+        raise InputError("config", "studies.jet_radiation.model.dim",
+                         f"must be a multiple of heads ({hp['heads']}), got {hp['dim']}")
+    return hp
 
 
 def run_training(events_path, variant: str, hp: dict, seed: int, model_out, samples_out, forced_out, record_out,
@@ -501,12 +495,11 @@ def run_training(events_path, variant: str, hp: dict, seed: int, model_out, samp
     most ``n_train_max`` jets, save the model (+ JSON hyper-parameters and
     preprocessing), freely generated events and events with the stop after
     ``n_train_max`` jets skipped (kinematics of the first unseen jet)."""
-    from ..io import write_json
-    from ..nn.train import save_model
+    from ...io import write_json
+    from ...nn.train import save_model
 
-    hp = check_hparams(hp)
     if n_gen_max <= hp["n_train_max"]:
-        raise InputError(None, "n_gen_max", f"must exceed n_train_max = {hp['n_train_max']}")
+        raise InputError("config", "studies.jet_radiation.n_gen_max", f"must exceed n_train_max = {hp['n_train_max']}")
     events = toy.read_events(events_path, pt_min=hp["pt_min"])
     train = training_events(split(events, train_fraction)[0], hp["n_train_max"])
     init = pre = None
@@ -527,17 +520,14 @@ def run_training(events_path, variant: str, hp: dict, seed: int, model_out, samp
     return record
 
 
-def run_report(events_path, samples: dict, forced: dict, records: dict, outdir, *, train_fraction: float,
-               n_train_max: int, n_gen_max: int, holds_sigma: float, tier: str = "default", published=None) -> dict:
-    """Figures and metrics.json from the truth reference split and the
-    generated samples of every variant (and, given ``published``, the ONNX
-    export records of :func:`publish` under ``metrics["published"]``)."""
-    from pathlib import Path
+def run_report(events_path, samples: dict, forced: dict, records: dict, mult_png, kin_png, *, train_fraction: float,
+               n_train_max: int, n_gen_max: int, holds_sigma: float, published=None) -> dict:
+    """Figures and the metrics (of metrics.json) from the truth reference
+    split and the generated samples of every variant (and, given
+    ``published``, the ONNX export records of :func:`publish` under
+    ``metrics["published"]``)."""
+    from ...io import read_json
 
-    from ..io import read_json
-    from ..metrics import write_metrics
-
-    outdir = Path(outdir)
     missing = [v for v in VARIANTS if v not in samples or v not in forced]
     if missing:
         raise InputError(None, missing[0], "generated samples of this variant missing")
@@ -556,10 +546,10 @@ def run_report(events_path, samples: dict, forced: dict, records: dict, outdir, 
         src = gen[v] if m["variants"][v]["kinematics_from"] == "generated" else frc[v]
         kin[v] = src["jets"][src["n_jets"] == k, k - 1]
     tj = ref["jets"][ref["n_jets"] == k, k - 1]
-    plot_multiplicity(ref, gen, n_train_max, n_gen_max, outdir / "jet_radiation_multiplicity.png",
+    plot_multiplicity(ref, gen, n_train_max, n_gen_max, mult_png,
                       title=rf"Z + jets toy, $R = {ratio:g}$, trained on $n \leq {n_train_max}$")
     plot_kth_jet(ref, kin, k, float(np.quantile(tj[:, 0], 0.99)) if len(tj) else 100.0,
-                 outdir / "jet_radiation_third_jet.png", title=f"jet {k} in {k}-jet events")
+                 kin_png, title=f"jet {k} in {k}-jet events")
     m["staircase_ratio_train"] = rec["plain"]["staircase_ratio_train"]
     m["staircase_ratio_train_err"] = rec["plain"]["staircase_ratio_train_err"]
     m["perturbed_stop_target"] = rec["modified"].get("perturbed_stop_target")
@@ -575,20 +565,12 @@ def run_report(events_path, samples: dict, forced: dict, records: dict, outdir, 
         "bootstrap by rounds of regenerating the bootstrapped events and training further instead of a buffer refreshed "
         "every few steps, with the bootstrapped count fixed by the measured staircase ratio instead of a bootstrap "
         "fraction; one training seed, errors are statistical (generated sample size) only")
-    b = m["variants"]["bootstrap"]
-    return write_metrics(
-        outdir / "metrics.json", study="jet_radiation", paper="arXiv:2412.12074",
-        title="Extrapolating jet radiation with autoregressive transformers (staircase Z + jets toy)",
-        key_metric={"name": f"bootstrap sigma({k})/sigma({k - 1}) (truth {ratio:g})", "value": round(b["rate_ratio"], 4)},
-        claim=(f"trained on up to {n_train_max} extra jets, the plain likelihood does not generate {k} jets, while "
-               f"bootstrapping (and the modified loss) extrapolates: the bootstrap {k}-jet rate is closer to truth "
-               "than the plain loss's beyond the statistical uncertainty"),
-        holds=m["holds"], metrics=m, tier=tier)
+    return m
 
 
 def load_model(path) -> tuple[RadiationGPT, Preprocessor, dict]:
     """A trained variant saved by :func:`run_training`: (model, preprocessing, saved metadata)."""
-    from ..nn.train import load_state
+    from ...nn.train import load_state
 
     state, meta = load_state(path)
     for key in ("hparams", "preprocessing"):
@@ -609,8 +591,8 @@ def publish(models: dict, records: dict, events_path, out_root, *, train_fractio
     ``n_val`` events of the truth reference split, cut to ``n_gen_max`` jets."""
     from pathlib import Path
 
-    from ..io import read_json
-    from ..publish import publish_checked
+    from ...io import read_json
+    from ...publish import publish_checked
 
     events = toy.read_events(events_path)
     ref = split(events, train_fraction)[1]
@@ -639,7 +621,7 @@ def publish(models: dict, records: dict, events_path, out_root, *, train_fractio
         if rec.get("rounds"):
             metrics["bootstrap_last_round_best_val_nll"] = rec["rounds"][-1]["best_val"]
         state = pre.state()
-        prep = (f"colliderflow.studies.jet_radiation.Preprocessor(pt_min={state['pt_min']:g}, mean={state['mean']}, "
+        prep = (f"colliderflow.studies.jet_radiation.core.Preprocessor(pt_min={state['pt_min']:g}, mean={state['mean']}, "
                 f"std={state['std']}).forward(jets, n_jets): per jet (log(pT - pt_min), eta, acoplanarity "
                 "phi_k - phi_{k-1} - pi wrapped to (-pi, pi], phi_0 = 0 for the Z), minus mean, over std; "
                 f"{s} slots, pT-ordered jets first, zero on padding")
@@ -651,7 +633,7 @@ def publish(models: dict, records: dict, events_path, out_root, *, train_fractio
                 "arXiv:2412.12074, on the colliderflow staircase Z + jets toy): a causal transformer over "
                 "[Z, jet_1, ..., jet_S]; position k (the state after the Z and k jets) gives the probability to "
                 "stop after k jets and a diagonal Gaussian mixture over jet k + 1's standardised features. "
-                "Autoregressive use (as colliderflow.studies.jet_radiation.sample / generate_events do in torch): "
+                "Autoregressive use (as colliderflow.studies.jet_radiation.core.sample / generate_events do in torch): "
                 "start with mask all 0; at step k read stop_logit[:, k], stop with probability sigmoid(stop_logit); "
                 "otherwise pick a component from softmax(mixture_logits[:, k]), draw jet k + 1 ~ "
                 "Normal(mixture_mean[:, k, c], mixture_sigma[:, k, c]) into jets[:, k], set mask[:, k] = 1 and "
