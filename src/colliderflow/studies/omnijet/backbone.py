@@ -4,6 +4,8 @@ and its comparison with held-out jets and trivial baselines."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,7 +16,7 @@ from ...errors import InputError
 from ...io import atomic_path, write_json
 from ...metrics import Stopwatch
 from ...nn.jets import JetTransformer
-from ...nn.train import TrainConfig, fit, save_model, seed_everything
+from ...nn.train import History, TrainConfig, fit, save_model, seed_everything
 from .data import observables, w1
 from .tokenizer import _load, decode_tokens, load_tokenizer, load_tokens
 
@@ -31,7 +33,7 @@ class JetGPT(nn.Module):
     """
 
     def __init__(self, n_codes: int, n_max: int, dim: int = 48, heads: int = 4, layers: int = 2,
-                 emb_dim: int = 32):
+                 emb_dim: int = 32) -> None:
         super().__init__()
         self.n_codes, self.n_max = n_codes, n_max
         self.start, self.pad, self.stop = n_codes, n_codes + 1, n_codes
@@ -40,14 +42,14 @@ class JetGPT(nn.Module):
         self.backbone = JetTransformer(emb_dim, dim=dim, heads=heads, layers=layers, n_out=n_codes + 1)
         self.dim = dim
 
-    def hidden(self, tokens, mask):
+    def hidden(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         pos = torch.arange(tokens.shape[1], device=tokens.device)
         return self.backbone.encode(self.tok(tokens) + self.pos(pos)[None], mask, causal=True)
 
-    def forward(self, tokens, mask):
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.backbone.head(self.hidden(tokens, mask))
 
-    def embed(self, tokens, mask):
+    def embed(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         m = mask.float()[..., None]
         return (self.hidden(tokens, mask) * m).sum(1) / m.sum(1).clamp(min=1.0)
 
@@ -56,7 +58,7 @@ def make_gpt(**hp) -> JetGPT:
     return JetGPT(**hp)
 
 
-def sequences(tokens: np.ndarray, n_codes: int):
+def sequences(tokens: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n, N) codes with -1 padding -> inputs [start, t1..tn, pad..], mask
     and targets [t1..tn, stop, -100..], each (n, N+1)."""
     t = np.asarray(tokens, dtype=np.int64)
@@ -74,14 +76,15 @@ def sequences(tokens: np.ndarray, n_codes: int):
     return inp, mask, tgt
 
 
-def gpt_loss(model, batch):
+def gpt_loss(model: JetGPT, batch: Sequence[torch.Tensor]) -> torch.Tensor:
     inp, mask, tgt = batch
     logits = model(inp, mask)
     return F.cross_entropy(logits[mask], tgt[mask])
 
 
 def train_gpt(tokens: np.ndarray, n_codes: int, dim: int, heads: int, layers: int, emb_dim: int, epochs: int,
-              batch_size: int, lr: float, patience: int, seed: int, model=None):
+              batch_size: int, lr: float, patience: int, seed: int, model: JetGPT | None = None) -> tuple[JetGPT,
+              dict, History]:
     """Next-token training on (n, N) code sequences; returns (model, hparams, history)."""
     if dim % heads:
         raise InputError("config", "studies.omnijet.backbone.heads", f"dim {dim} is not divisible by {heads} heads")
@@ -95,7 +98,7 @@ def train_gpt(tokens: np.ndarray, n_codes: int, dim: int, heads: int, layers: in
     return model, hp, hist
 
 
-def generate(model, n_jets: int, seed: int, batch_size: int = 1000, temperature: float = 1.0) -> np.ndarray:
+def generate(model: JetGPT, n_jets: int, seed: int, batch_size: int = 1000, temperature: float = 1.0) -> np.ndarray:
     """Sample ``n_jets`` token sequences: start token, then one token at a
     time until the stop token or ``model.n_max`` tokens. Returns (n, n_max)
     codes with -1 after the stop."""
@@ -121,7 +124,7 @@ def generate(model, n_jets: int, seed: int, batch_size: int = 1000, temperature:
     return out
 
 
-def unigram_baseline(tokens: np.ndarray, n_codes: int, n_jets: int, seed: int, data_multiplicity: bool):
+def unigram_baseline(tokens: np.ndarray, n_codes: int, n_jets: int, seed: int, data_multiplicity: bool) -> np.ndarray:
     """Trivial baselines: tokens drawn i.i.d. from their marginal frequency in
     ``tokens``. With ``data_multiplicity`` the multiplicity is drawn from the
     data's; otherwise the stop token is one more i.i.d. draw (frequency: one
@@ -144,8 +147,10 @@ def unigram_baseline(tokens: np.ndarray, n_codes: int, n_jets: int, seed: int, d
     return out
 
 
-def run_backbone(tokenizer_path, tokens_path, model_path, samples_path, stats_path, dim: int, heads: int, layers: int, emb_dim: int, epochs: int,
-                 batch_size: int, lr: float, patience: int, n_generate: int, temperature: float, seed: int) -> dict:
+def run_backbone(tokenizer_path: str | Path, tokens_path: str | Path, model_path: str | Path,
+                 samples_path: str | Path, stats_path: str | Path, dim: int, heads: int, layers: int, emb_dim: int,
+                 epochs: int, batch_size: int, lr: float, patience: int, n_generate: int, temperature: float,
+                 seed: int) -> dict:
     """Train the GPT on the training-split tokens, sample jets, decode them
     and compare with held-out jets, the baselines and the floors. Writes the
     model (``model_path``, gpt.pt + .json), the samples (``samples_path``) and
@@ -184,5 +189,5 @@ def run_backbone(tokenizer_path, tokens_path, model_path, samples_path, stats_pa
     return res
 
 
-def load_gpt(path):
+def load_gpt(path: str | Path) -> JetGPT:
     return _load(path, make_gpt)

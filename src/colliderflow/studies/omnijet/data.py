@@ -3,6 +3,9 @@ observables the generation is judged on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 
 from ...data import jet_constituents as jc
@@ -12,7 +15,7 @@ FEATURE_NAMES = ("log_pt", "eta_rel", "phi_rel")
 OBSERVABLES = ("multiplicity", "mass", "constituent_pt")
 
 
-def load_jets(path, classes, n_constituents: int) -> dict:
+def load_jets(path: str | Path, classes: Sequence[str], n_constituents: int) -> dict:
     """Jets of ``classes`` (relabelled 0..) truncated to the n leading
     constituents; InputError for an unknown class or too few stored slots."""
     jets = jc.read_jets(path)

@@ -7,15 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
 
 from ...errors import InputError
 from ...io import read_json
 from ...publish import publish_checked
 from . import PAPER
-from .backbone import load_gpt, sequences
+from .backbone import JetGPT, load_gpt, sequences
 from .data import FEATURE_NAMES, to_features
-from .tokenizer import load_tokenizer, load_tokens
+from .tokenizer import VQVAE, load_tokenizer, load_tokens
 
 
 class TokenizerExport(nn.Module):
@@ -23,11 +24,11 @@ class TokenizerExport(nn.Module):
     the quantised latent (its codebook vector) and the decoded features;
     standardisation and un-standardisation inside."""
 
-    def __init__(self, vq):
+    def __init__(self, vq: VQVAE) -> None:
         super().__init__()
         self.vq = vq
 
-    def forward(self, features):
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         idx = self.vq.nearest(self.vq.encoder((features - self.vq.mean) / self.vq.std))
         zq = self.vq.codebook[idx]
         return idx, zq, self.vq.decoder(zq) * self.vq.std + self.vq.mean
@@ -35,32 +36,33 @@ class TokenizerExport(nn.Module):
 class DecoderExport(nn.Module):
     """Published VQ-VAE decoder: (B,) token ids -> (B, 3) raw features."""
 
-    def __init__(self, vq):
+    def __init__(self, vq: VQVAE) -> None:
         super().__init__()
         self.vq = vq
 
-    def forward(self, token):
+    def forward(self, token: torch.Tensor) -> torch.Tensor:
         return self.vq.decoder(self.vq.codebook[token]) * self.vq.std + self.vq.mean
 
 class BackboneExport(nn.Module):
     """Published GPT backbone: one network evaluation, token ids + mask
     (float, 1 = real slot) -> next-token logits at every slot."""
 
-    def __init__(self, gpt):
+    def __init__(self, gpt: JetGPT) -> None:
         super().__init__()
         self.gpt = gpt
 
-    def forward(self, tokens, mask):
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.gpt(tokens, mask > 0.5)
 
 
-def export_modules(vq, gpt) -> dict:
+def export_modules(vq: VQVAE, gpt: JetGPT) -> dict:
     """The three published wrappers (eval mode) of a trained tokenizer and backbone."""
     return {"tokenizer": TokenizerExport(vq).eval(), "decoder": DecoderExport(vq).eval(),
             "backbone": BackboneExport(gpt).eval()}
 
 
-def publish(tokenizer_path, tokens_path, tokenizer_json, gpt_path, generation_json, outdir, jets_file: str,
+def publish(tokenizer_path: str | Path, tokens_path: str | Path, tokenizer_json: str | Path, gpt_path: str | Path,
+            generation_json: str | Path, outdir: str | Path, jets_file: str,
             source: str, n_val: int = 200, seed: int = 0) -> dict:
     """ONNX export + model card of the tokenizer (encoder), its decoder and
     the GPT backbone into ``outdir``/{tokenizer,decoder,backbone}, each
@@ -118,7 +120,8 @@ def publish(tokenizer_path, tokens_path, tokenizer_json, gpt_path, generation_js
                      "colliderflow): next-token logits at every slot; generation samples the last real slot's "
                      "logits and appends the token (sampling loop not part of the graph)."),
         input_specs={"tokens": {"units": "1", "length": n_max + 1,
-                                "preprocessing": f"colliderflow.studies.omnijet.backbone.sequences: [start={k}, t1..tn, "
+                                "preprocessing": f"colliderflow.studies.omnijet.backbone.sequences: [start={k}, "
+                                                 f"t1..tn, "
                                                  f"pad={k + 1}..], sequence length fixed to {n_max + 1}"},
                      "mask": {"units": "1", "preprocessing": "1.0 for start and real tokens, 0.0 for padding "
                                                             "(sequences' mask as float)"}},

@@ -3,6 +3,8 @@ and transfer (accuracy vs labelled jets)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from . import MODES
@@ -14,7 +16,7 @@ _STYLE = {"real": dict(color="black", histtype="step", lw=2, label="held-out jet
           "unigram": dict(color="tab:gray", histtype="step", lw=1.5, ls=":", label="baseline: i.i.d. tokens")}
 
 
-def plot_generation(samples: dict, gen: dict, path, rlabel: str = "") -> None:
+def plot_generation(samples: dict, gen: dict, path: str | Path, rlabel: str = "") -> None:
     """Three panels like the paper's generation figure: multiplicity, jet
     mass, constituent pT; held-out vs generated vs tokenized vs baseline."""
     import matplotlib.pyplot as plt
@@ -47,7 +49,7 @@ def plot_generation(samples: dict, gen: dict, path, rlabel: str = "") -> None:
     plotting.save(fig, path)
 
 
-def plot_transfer(tr: dict, path, rlabel: str = "") -> None:
+def plot_transfer(tr: dict, path: str | Path, rlabel: str = "") -> None:
     """Accuracy vs number of labelled jets for scratch / frozen / fine-tuned."""
     import matplotlib.pyplot as plt
 
@@ -70,7 +72,7 @@ def plot_transfer(tr: dict, path, rlabel: str = "") -> None:
     plotting.save(fig, path)
 
 
-def load_samples(path) -> dict:
+def load_samples(path: str | Path) -> dict:
     """The samples the generation figure shows (samples.npz of the backbone step)."""
     from pathlib import Path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from ...data import jet_constituents as jc
 from ...errors import InputError
 from ...io import atomic_path, write_json
 from ...metrics import Stopwatch
-from ...nn.train import TrainConfig, fit, load_state, save_model, seed_everything
+from ...nn.train import History, TrainConfig, fit, load_state, save_model, seed_everything
 from .data import load_jets, split, to_constituents, to_features
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ class VQVAE(nn.Module):
     """
 
     def __init__(self, codebook_size: int, latent_dim: int = 4, hidden: int = 64, beta: float = 0.25,
-                 decay: float = 0.99, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)):
+                 decay: float = 0.99, mean: Sequence[float] | None = (0.0, 0.0, 0.0),
+                 std: Sequence[float] | None = (1.0, 1.0, 1.0)) -> None:
         super().__init__()
         self.beta, self.decay = beta, decay
         self.encoder = nn.Sequential(nn.Linear(3, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
@@ -50,11 +52,11 @@ class VQVAE(nn.Module):
     def n_codes(self) -> int:
         return self.codebook.shape[0]
 
-    def nearest(self, z):
+    def nearest(self, z: torch.Tensor) -> torch.Tensor:
         return torch.cdist(z, self.codebook).argmin(1)
 
     @torch.no_grad()
-    def _update(self, z):
+    def _update(self, z: torch.Tensor):
         """EMA (k-means) codebook step on a training batch, before it is quantised."""
         if not bool(self.initialised):
             pick = torch.randint(len(z), (self.n_codes,))
@@ -74,7 +76,7 @@ class VQVAE(nn.Module):
             self.ema_count[dead] = 1.0
         self.codebook.copy_(self.ema_sum / self.ema_count.clamp(min=1e-6)[:, None])
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z = self.encoder(x)
         if self.training:
             self._update(z.detach())
@@ -84,17 +86,17 @@ class VQVAE(nn.Module):
         zq = z + (zq - z).detach()  # straight-through
         return self.decoder(zq), idx, vq_loss
 
-    def standardise(self, f):
+    def standardise(self, f: np.ndarray) -> torch.Tensor:
         return (torch.as_tensor(f, dtype=torch.float32) - self.mean) / self.std
 
     @torch.no_grad()
-    def tokenize(self, features) -> np.ndarray:
+    def tokenize(self, features: np.ndarray) -> np.ndarray:
         """(M, 3) raw features -> (M,) code indices."""
         self.eval()
         return self.nearest(self.encoder(self.standardise(features))).numpy()
 
     @torch.no_grad()
-    def detokenize(self, idx) -> np.ndarray:
+    def detokenize(self, idx: np.ndarray) -> np.ndarray:
         """(M,) code indices -> (M, 3) raw features."""
         self.eval()
         out = self.decoder(self.codebook[torch.as_tensor(np.asarray(idx), dtype=torch.long)])
@@ -105,14 +107,14 @@ def make_vqvae(**hp) -> VQVAE:
     return VQVAE(**hp)
 
 
-def vqvae_loss(model, batch):
+def vqvae_loss(model: VQVAE, batch: Sequence[torch.Tensor]) -> torch.Tensor:
     (x,) = batch
     rec, _, vq = model(x)
     return ((rec - x) ** 2).mean() + vq
 
 
 def train_tokenizer(features: np.ndarray, codebook_size: int, latent_dim: int, hidden: int, beta: float,
-                    decay: float, epochs: int, batch_size: int, lr: float, seed: int):
+                    decay: float, epochs: int, batch_size: int, lr: float, seed: int) -> tuple[VQVAE, dict, History]:
     """Train a VQ-VAE on (M, 3) raw constituent features; returns (model, hparams, history)."""
     f = np.asarray(features, dtype=np.float32)
     hp = dict(codebook_size=int(codebook_size), latent_dim=int(latent_dim), hidden=int(hidden), beta=float(beta),
@@ -125,7 +127,7 @@ def train_tokenizer(features: np.ndarray, codebook_size: int, latent_dim: int, h
     return model, hp, hist
 
 
-def tokenize_jets(model, constituents: np.ndarray) -> np.ndarray:
+def tokenize_jets(model: VQVAE, constituents: np.ndarray) -> np.ndarray:
     """(n_jets, N, 3) constituents -> (n_jets, N) code indices, -1 on padding."""
     f, mask = to_features(constituents)
     tok = np.full(mask.shape, -1, dtype=np.int64)
@@ -133,7 +135,7 @@ def tokenize_jets(model, constituents: np.ndarray) -> np.ndarray:
     return tok
 
 
-def decode_tokens(model, tokens: np.ndarray) -> np.ndarray:
+def decode_tokens(model: VQVAE, tokens: np.ndarray) -> np.ndarray:
     """(n_jets, N) code indices (-1 padding) -> constituents (n_jets, N, 3)."""
     tokens = np.asarray(tokens)
     mask = tokens >= 0
@@ -153,7 +155,7 @@ def codebook_stats(tokens: np.ndarray, n_codes: int) -> dict:
             "perplexity": float(np.exp(-(nz * np.log(nz)).sum()))}
 
 
-def resolution(model, constituents: np.ndarray) -> dict:
+def resolution(model: VQVAE, constituents: np.ndarray) -> dict:
     """Reconstruction resolution of the tokenizer: per constituent (encode ->
     nearest code -> decode, slot by slot) the spread of pT_rec / pT - 1 and of
     the eta, phi residuals; per jet the relative jet-mass residual."""
@@ -170,7 +172,8 @@ def resolution(model, constituents: np.ndarray) -> dict:
             "mass_rel_iqr_half": float(np.subtract(*np.percentile(rel_m, [75, 25])) / 2)}
 
 
-def run_tokenizer(jets_path, model_path, tokens_path, stats_path, classes, n_constituents: int, test_fraction: float, codebook_size: int,
+def run_tokenizer(jets_path: str | Path, model_path: str | Path, tokens_path: str | Path, stats_path: str | Path,
+                  classes: Sequence[str], n_constituents: int, test_fraction: float, codebook_size: int,
                   latent_dim: int, hidden: int, beta: float, decay: float, epochs: int, batch_size: int,
                   lr: float, seed: int) -> dict:
     """Train the tokenizer on the training split; writes the model
@@ -198,7 +201,7 @@ def run_tokenizer(jets_path, model_path, tokens_path, stats_path, classes, n_con
     return stats
 
 
-def _load(path, make):
+def _load(path: str | Path, make: Callable):
     """A model saved by :func:`colliderflow.nn.train.save_model`, rebuilt by ``make(**hparams)``."""
     state, hp = load_state(path)
     model = make(**hp)
@@ -207,11 +210,11 @@ def _load(path, make):
     return model
 
 
-def load_tokenizer(path):
+def load_tokenizer(path: str | Path) -> VQVAE:
     return _load(path, make_vqvae)
 
 
-def load_tokens(path) -> dict:
+def load_tokens(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise InputError(path, None, "file does not exist")

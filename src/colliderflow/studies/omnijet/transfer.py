@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from ...io import read_json, write_json
 from ...metrics import Stopwatch
 from ...nn.train import TrainConfig, fit, seed_everything
 from . import MODES
-from .backbone import load_gpt, make_gpt, sequences
+from .backbone import JetGPT, load_gpt, make_gpt, sequences
 from .tokenizer import load_tokens
 
 log = logging.getLogger(__name__)
@@ -27,16 +28,16 @@ log = logging.getLogger(__name__)
 class Tagger(nn.Module):
     """Backbone embedding (masked mean of the causal outputs) + MLP head."""
 
-    def __init__(self, gpt, n_classes: int = 2):
+    def __init__(self, gpt: JetGPT, n_classes: int = 2) -> None:
         super().__init__()
         self.gpt = gpt
         self.head = nn.Sequential(nn.Linear(gpt.dim, gpt.dim), nn.GELU(), nn.Linear(gpt.dim, n_classes))
 
-    def forward(self, tokens, mask):
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.gpt.embed(tokens, mask))
 
 
-def _ce_loss(model, batch):
+def _ce_loss(model: nn.Module, batch: Sequence[torch.Tensor]):
     *x, y = batch
     return F.cross_entropy(model(*x), y)
 
@@ -46,8 +47,9 @@ def _steps_epochs(n: int, batch_size: int, target_steps: int, max_epochs: int) -
     return int(min(max_epochs, max(2, math.ceil(target_steps / per_epoch))))
 
 
-def train_tagger(mode: str, gpt_pre, tokens, labels, hp: dict, batch_size: int, lr: float, finetune_lr: float,
-                 target_steps: int, max_epochs: int, patience: int, seed: int):
+def train_tagger(mode: str, gpt_pre: JetGPT, tokens: np.ndarray, labels: np.ndarray, hp: dict, batch_size: int,
+                 lr: float, finetune_lr: float,
+                 target_steps: int, max_epochs: int, patience: int, seed: int) -> Callable[[np.ndarray], np.ndarray]:
     """One tagger: ``scratch`` (fresh backbone, all trained), ``frozen``
     (pre-trained backbone fixed, head only; the embeddings are computed once)
     or ``finetuned`` (pre-trained backbone, all trained at ``finetune_lr``).
@@ -66,7 +68,7 @@ def train_tagger(mode: str, gpt_pre, tokens, labels, hp: dict, batch_size: int, 
         head = Tagger(gpt).head
         fit(head, lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]), [emb, y], TrainConfig(lr=lr, **cfg))
 
-        def predict(t):
+        def predict(t: np.ndarray):
             i, m, _ = (torch.as_tensor(a) for a in sequences(t, hp["n_codes"]))
             with torch.no_grad():
                 return head(gpt.embed(i, m)).argmax(1).numpy()
@@ -76,14 +78,15 @@ def train_tagger(mode: str, gpt_pre, tokens, labels, hp: dict, batch_size: int, 
         fit(tagger, _ce_loss, [inp, mask, y], TrainConfig(lr=lr if mode == "scratch" else finetune_lr, **cfg))
         tagger.eval()
 
-        def predict(t):
+        def predict(t: np.ndarray):
             i, m, _ = (torch.as_tensor(a) for a in sequences(t, hp["n_codes"]))
             with torch.no_grad():
                 return tagger(i, m).argmax(1).numpy()
     return predict
 
 
-def run_transfer(gpt_path, tokens_path, out, tag_classes, class_names, sizes, seeds, batch_size: int, lr: float,
+def run_transfer(gpt_path: str | Path, tokens_path: str | Path, out: str | Path, tag_classes: Sequence[str],
+                 class_names: Sequence[str], sizes: Sequence[int], seeds: Sequence[int], batch_size: int, lr: float,
                  finetune_lr: float, target_steps: int, max_epochs: int, patience: int, n_test: int,
                  seed: int) -> dict:
     """Accuracy vs training-set size for the three modes over ``seeds``;
@@ -102,7 +105,7 @@ def run_transfer(gpt_path, tokens_path, out, tag_classes, class_names, sizes, se
     d = load_tokens(tokens_path)
     lab_ids = [list(class_names).index(c) for c in tag_classes]
 
-    def pick(idx):
+    def pick(idx: np.ndarray):
         idx = idx[np.isin(d["labels"][idx], lab_ids)]
         return d["tokens"][idx], (d["labels"][idx] == lab_ids[1]).astype(np.int64)
 

@@ -4,6 +4,7 @@ transferred to that resonance vs QCD (fine-tune / linear probe / scratch)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ...study import Step, Study, Verdict
@@ -32,7 +33,7 @@ class Config:
     probe_c: float
 
 
-def comparison(summary: dict, sizes) -> dict:
+def comparison(summary: dict, sizes: Sequence[int]) -> dict:
     """The stated rule, from the per-seed summary: at the smallest labelled
     size the mean rejection of fine-tuning exceeds that of training from
     scratch by more than the combined seed spread sqrt(std_ft^2 + std_scratch^2)

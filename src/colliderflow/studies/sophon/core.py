@@ -24,8 +24,10 @@ labelled pool the small training sets are drawn from.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,10 +47,10 @@ SIG_EFF = 0.5
 
 # ---------------------------------------------------------------- config ---
 
-def check_config(c: Config, class_names=None) -> None:
+def check_config(c: Config, class_names: Sequence[str] | None = None) -> None:
     """What the schema cannot check in ``studies.sophon`` (fields together, or
     against the jets file) -> InputError naming the field."""
-    def bad(field, why):
+    def bad(field: str, why: str):
         raise InputError("config", f"studies.sophon.{field}", why)
 
     if class_names is not None:
@@ -70,7 +72,7 @@ def check_config(c: Config, class_names=None) -> None:
 
 # ------------------------------------------------------------------ data ---
 
-def partition(labels: np.ndarray, class_names, heldout: str, n_test: int, pretrain_qcd_fraction: float,
+def partition(labels: np.ndarray, class_names: Sequence[str], heldout: str, n_test: int, pretrain_qcd_fraction: float,
               seed: int) -> dict[str, np.ndarray]:
     """Row indices: ``pretrain`` (all classes but ``heldout``; a fraction of
     q/g), and for the transfer task ``test`` and ``pool`` (held-out resonance
@@ -134,7 +136,7 @@ class Tagger(nn.Module):
     with the ParT pair bias. Called on the unscaled ``particle_features``,
     the mask (bool or 0/1 float) and ``pair_features``."""
 
-    def __init__(self, hp: dict, stats: dict):
+    def __init__(self, hp: dict, stats: dict) -> None:
         super().__init__()
         self.hp = dict(hp)
         self.net = JetTransformer(len(PARTICLE_FEATURES), dim=hp["dim"], heads=hp["heads"], layers=hp["layers"],
@@ -142,17 +144,17 @@ class Tagger(nn.Module):
         for k, v in stats.items():
             self.register_buffer(k, torch.tensor(v, dtype=torch.float32))
 
-    def _scaled(self, x, mask, pairs):
+    def _scaled(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor):
         mask = mask.bool()
         x = (x - self.x_mean) / self.x_std * mask[..., None]
         valid = (pairs != 0).any(-1, keepdim=True)
         pairs = (pairs - self.p_mean) / self.p_std * valid
         return x, mask, pairs
 
-    def embed(self, x, mask, pairs):
+    def embed(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
         return self.net.embed(*self._scaled(x, mask, pairs))
 
-    def forward(self, x, mask, pairs):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
         return self.net.head(self.embed(x, mask, pairs))
 
     def new_head(self, n_out: int, seed: int) -> None:
@@ -164,16 +166,16 @@ class Tagger(nn.Module):
 class EncoderExport(nn.Module):
     """What is published: jet embedding and pre-training class probabilities."""
 
-    def __init__(self, tagger: Tagger):
+    def __init__(self, tagger: Tagger) -> None:
         super().__init__()
         self.tagger = tagger
 
-    def forward(self, x, mask, pairs):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         e = self.tagger.embed(x, mask, pairs)
         return e, torch.softmax(self.tagger.net.head(e), -1)
 
 
-def save_tagger(model: Tagger, path, info: dict) -> None:
+def save_tagger(model: Tagger, path: str | Path, info: dict) -> None:
     """One file (the cached artifact): state_dict, hyper-parameters, info."""
     from ...io import atomic_path
 
@@ -181,7 +183,7 @@ def save_tagger(model: Tagger, path, info: dict) -> None:
         torch.save({"state_dict": model.state_dict(), "hp": model.hp, "info": info}, tmp)
 
 
-def load_tagger(path) -> tuple[Tagger, dict]:
+def load_tagger(path: str | Path) -> tuple[Tagger, dict]:
     path = Path(path)
     if not path.exists():
         raise InputError(path, None, "model file does not exist")
@@ -203,34 +205,35 @@ def _epochs_for(n_train: int, batch_size: int, target_steps: int, max_epochs: in
     return int(min(max_epochs, max(1, math.ceil(target_steps / math.ceil(n_train / batch_size)))))
 
 
-def train(model: Tagger, x, mask, pairs, y, cfg: TrainConfig, binary: bool) -> dict:
+def train(model: Tagger, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor, y: np.ndarray, cfg: TrainConfig,
+          binary: bool) -> dict:
     """Cross-entropy (multi-class) or BCE (binary, one logit) through the shared loop."""
     if binary:
-        def loss_fn(m, b):
+        def loss_fn(m: torch.Tensor, b: torch.Tensor):
             return nn.functional.binary_cross_entropy_with_logits(m(*b[:3])[:, 0], b[3].float())
     else:
-        def loss_fn(m, b):
+        def loss_fn(m: torch.Tensor, b: torch.Tensor):
             return nn.functional.cross_entropy(m(*b[:3]), b[3])
     return fit(model, loss_fn, [x, mask, pairs, torch.as_tensor(y)], cfg).as_dict()
 
 
 @torch.no_grad()
-def _batched(fn, x, mask, pairs, batch: int = 2048) -> np.ndarray:
+def _batched(fn: Callable, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor, batch: int = 2048) -> np.ndarray:
     return torch.cat([fn(x[i:i + batch], mask[i:i + batch], pairs[i:i + batch])
                       for i in range(0, len(x), batch)]).numpy()
 
 
-def scores(model: Tagger, x, mask, pairs) -> np.ndarray:
+def scores(model: Tagger, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> np.ndarray:
     model.eval()
     return _batched(model, x, mask, pairs)[:, 0]
 
 
-def embeddings(model: Tagger, x, mask, pairs) -> np.ndarray:
+def embeddings(model: Tagger, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> np.ndarray:
     model.eval()
     return _batched(model.embed, x, mask, pairs)
 
 
-def pretrain(jets_path, out_path, c: Config, seed: int) -> dict:
+def pretrain(jets_path: str | Path, out_path: str | Path, c: Config, seed: int) -> dict:
     """Pre-train on every fine class except ``c.heldout``; save the checkpoint."""
     jets = read_jets(jets_path)
     check_config(c, jets["class_names"])
@@ -261,7 +264,7 @@ def pretrain(jets_path, out_path, c: Config, seed: int) -> dict:
 
 # -------------------------------------------------------------- transfer ---
 
-def rejection_at(y, s, sig_eff: float = SIG_EFF) -> tuple[float, bool]:
+def rejection_at(y: np.ndarray, s: np.ndarray, sig_eff: float = SIG_EFF) -> tuple[float, bool]:
     """1/eps_B at the first cut reaching ``sig_eff`` (sklearn roc_curve); when
     no background passes, the bound 1/eps_B >= n_background is returned with
     ``saturated=True``."""
@@ -273,19 +276,19 @@ def rejection_at(y, s, sig_eff: float = SIG_EFF) -> tuple[float, bool]:
     return (1.0 / eps_b, False) if eps_b > 0 else (float(n_b), True)
 
 
-def _evaluate(y, s) -> dict:
+def _evaluate(y: np.ndarray, s: np.ndarray) -> dict:
     from sklearn.metrics import roc_auc_score
 
     rej, sat = rejection_at(y, s)
     return {"rejection": rej, "saturated": sat, "auc": float(roc_auc_score(y, s))}
 
 
-def _balanced(y_pool: np.ndarray, n_per_class: int, rng) -> np.ndarray:
+def _balanced(y_pool: np.ndarray, n_per_class: int, rng: np.random.Generator) -> np.ndarray:
     """``n_per_class`` signal and background rows of the labelled pool."""
     return np.concatenate([rng.choice(np.flatnonzero(y_pool == k), n_per_class, replace=False) for k in (1, 0)])
 
 
-def fit_probe(emb: np.ndarray, y: np.ndarray, c_reg: float):
+def fit_probe(emb: np.ndarray, y: np.ndarray, c_reg: float) -> Any:
     """Standardised logistic regression (scikit-learn) on frozen embeddings."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -295,7 +298,7 @@ def fit_probe(emb: np.ndarray, y: np.ndarray, c_reg: float):
 
 
 @torch.no_grad()
-def probe_head(model: Tagger, clf) -> None:
+def probe_head(model: Tagger, clf: Any) -> None:
     """Set the one-logit head to the probe's decision function on the embedding."""
     scaler, lr = clf[0], clf[-1]
     w = lr.coef_[0] / scaler.scale_
@@ -303,7 +306,7 @@ def probe_head(model: Tagger, clf) -> None:
     model.net.head.bias.fill_(float(lr.intercept_[0] - np.dot(w, scaler.mean_)))
 
 
-def transfer_one(method: str, pretrained_path, data: dict, idx: np.ndarray, c: Config, seed: int) -> dict:
+def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.ndarray, c: Config, seed: int) -> dict:
     """Train one method on the labelled rows ``idx`` of the pool; test metrics."""
     x, m, p, y = (data["pool"][k][idx] for k in ("x", "mask", "pairs", "y"))
     te = data["test"]
@@ -334,7 +337,7 @@ def transfer_one(method: str, pretrained_path, data: dict, idx: np.ndarray, c: C
     return out
 
 
-def transfer(jets_path, pretrained_path, c: Config, seed: int) -> dict:
+def transfer(jets_path: str | Path, pretrained_path: str | Path, c: Config, seed: int) -> dict:
     """Rejection and AUC of the three methods for every labelled size and seed."""
     jets = read_jets(jets_path)
     check_config(c, jets["class_names"])
@@ -382,7 +385,7 @@ def summarise(t: dict) -> dict:
     return out
 
 
-def plot(t: dict, summary: dict, path, rlabel: str = "") -> list:
+def plot(t: dict, summary: dict, path: str | Path, rlabel: str = "") -> list:
     """The paper's figure: background rejection at 50 % signal efficiency vs
     number of labelled jets (and the AUC), three methods, seed min-max bands."""
     from ... import plotting

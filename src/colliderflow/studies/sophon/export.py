@@ -5,6 +5,8 @@ do not need onnxruntime."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ...data.jet_constituents import read_jets
@@ -13,7 +15,7 @@ from ...publish import publish_checked
 from . import core
 
 
-def publish(pretrained_path, jets_path, out_dir, n_val: int = 200) -> dict:
+def publish(pretrained_path: str | Path, jets_path: str | Path, out_dir: str | Path, n_val: int = 200) -> dict:
     """ONNX export + card of the pre-trained encoder, then the onnxruntime check.
     Returns {"exported": bool, ...}; an export failure is recorded, not hidden."""
     model, info = core.load_tagger(pretrained_path)
