@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,8 +11,10 @@ import torch
 from colliderflow.data import jet_constituents as jc
 from colliderflow.errors import InputError
 from colliderflow.studies import omnijet as oj
+from colliderflow.studies.omnijet import backbone, data, publish, tokenizer, transfer
+from colliderflow.study import run_job
 
-from .conftest import REPO
+from ..conftest import study_config
 
 
 @pytest.fixture(scope="module")
@@ -34,45 +34,45 @@ def test_vq_codebook_round_trip():
     lab = rng.integers(0, 6, 3000)
     f = (centres[lab] + rng.normal(0, 0.003, (3000, 3))).astype(np.float32)
     torch.set_num_threads(1)
-    model, hp, _ = oj.train_tokenizer(f, codebook_size=6, latent_dim=2, hidden=32, beta=0.25, decay=0.9, epochs=25,
-                                      batch_size=128, lr=5e-3, seed=0)
+    model, hp, _ = tokenizer.train_tokenizer(f, codebook_size=6, latent_dim=2, hidden=32, beta=0.25, decay=0.9,
+                                             epochs=25, batch_size=128, lr=5e-3, seed=0)
     tok = model.tokenize(centres.astype(np.float32))
     assert len(set(tok.tolist())) == 6, "each point has its own code"
     back = model.detokenize(tok)
     np.testing.assert_allclose(back, centres, atol=0.08 * np.abs(centres).max())
     # a code decodes to the same features however often it is looked up; tokens of decoded codes are stable
     assert np.array_equal(model.tokenize(back), tok)
-    stats = oj.codebook_stats(model.tokenize(f), 6)
+    stats = tokenizer.codebook_stats(model.tokenize(f), 6)
     assert stats["codes_used"] == 6 and 5.0 < stats["perplexity"] <= 6.0
 
 
 def test_tokenize_decode_keeps_padding_and_multiplicity(toy_file):
-    jets = oj.load_jets(toy_file, ["q", "g"], 16)
-    model = oj.make_vqvae(codebook_size=8, latent_dim=2, hidden=8)
+    jets = data.load_jets(toy_file, ["q", "g"], 16)
+    model = tokenizer.make_vqvae(codebook_size=8, latent_dim=2, hidden=8)
     model.train()
-    f, m = oj.to_features(jets["constituents"])
+    f, m = data.to_features(jets["constituents"])
     model(model.standardise(f[m]))  # initialises the codebook
-    tok = oj.tokenize_jets(model, jets["constituents"])
+    tok = tokenizer.tokenize_jets(model, jets["constituents"])
     assert tok.shape == jets["constituents"].shape[:2]
     np.testing.assert_array_equal(tok >= 0, jc.constituent_mask(jets["constituents"]))
-    rec = oj.decode_tokens(model, tok)
+    rec = tokenizer.decode_tokens(model, tok)
     np.testing.assert_array_equal(jc.constituent_mask(rec), tok >= 0)
     assert np.all(np.diff(rec[..., 0], axis=1) <= 0), "decoded constituents sorted by pT"
-    back = oj.to_constituents(*oj.to_features(jets["constituents"]))
+    back = data.to_constituents(*data.to_features(jets["constituents"]))
     np.testing.assert_allclose(back, jets["constituents"], rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------ sequences and generation
 def test_sequences_start_stop_layout():
     tok = np.array([[3, 1, -1, -1], [0, 2, 2, 1], [-1, -1, -1, -1]])
-    inp, mask, tgt = oj.sequences(tok, n_codes=4)
+    inp, mask, tgt = backbone.sequences(tok, n_codes=4)
     assert inp[:, 0].tolist() == [4, 4, 4], "start token first"
     assert inp[0].tolist() == [4, 3, 1, 5, 5] and mask[0].tolist() == [True, True, True, False, False]
     assert tgt[0].tolist() == [3, 1, 4, -100, -100], "stop (= n_codes) after the last token"
     assert tgt[1].tolist() == [0, 2, 2, 1, 4] and mask[1].all()
     assert tgt[2].tolist() == [4, -100, -100, -100, -100]
     with pytest.raises(InputError, match="tokens"):
-        oj.sequences(np.array([[1, -1, 2]]), 4)
+        backbone.sequences(np.array([[1, -1, 2]]), 4)
 
 
 class _Scripted(torch.nn.Module):
@@ -94,13 +94,13 @@ class _Scripted(torch.nn.Module):
 
 
 def test_stop_token_ends_generation():
-    out = oj.generate(_Scripted(stop_at=3), 7, seed=0, batch_size=4)
+    out = backbone.generate(_Scripted(stop_at=3), 7, seed=0, batch_size=4)
     assert out.shape == (7, 10)
     np.testing.assert_array_equal(out[:, :3], np.tile([0, 1, 2], (7, 1)))
     assert np.all(out[:, 3:] == -1), "nothing after the stop token"
-    full = oj.generate(_Scripted(stop_at=None), 3, seed=0)
+    full = backbone.generate(_Scripted(stop_at=None), 3, seed=0)
     assert np.all(full >= 0), "without a stop token generation ends at n_max"
-    empty = oj.generate(_Scripted(stop_at=0), 3, seed=0)
+    empty = backbone.generate(_Scripted(stop_at=0), 3, seed=0)
     assert np.all(empty == -1)
 
 
@@ -117,11 +117,11 @@ def test_gpt_learns_variable_multiplicity():
     for i, m in enumerate(mult):
         tok[i, :m] = np.minimum(np.arange(m) + rng.integers(0, 2, m), k - 1)
     torch.set_num_threads(1)
-    model, hp, _ = oj.train_gpt(tok, k, dim=16, heads=2, layers=1, emb_dim=16, epochs=15, batch_size=64, lr=5e-3,
+    model, hp, _ = backbone.train_gpt(tok, k, dim=16, heads=2, layers=1, emb_dim=16, epochs=15, batch_size=64, lr=5e-3,
                                 patience=15, seed=0)
-    gen = oj.generate(model, 400, seed=3)
+    gen = backbone.generate(model, 400, seed=3)
     g_mult = (gen >= 0).sum(1)
-    base = (oj.unigram_baseline(tok, k, 400, seed=4, data_multiplicity=False) >= 0).sum(1)
+    base = (backbone.unigram_baseline(tok, k, 400, seed=4, data_multiplicity=False) >= 0).sum(1)
     assert g_mult.std() > 1.0 and set(np.unique(g_mult)) >= {2, 4, 6}
     w_gen, w_base = wasserstein_distance(g_mult, mult), wasserstein_distance(base, mult)
     assert w_gen < 0.5 * w_base, (w_gen, w_base)
@@ -135,9 +135,9 @@ def test_unigram_baseline_multiplicity():
     tok = np.full((1000, 200), -1)  # n_max far above the mean: the cap does not bias the mean
     tok[:, :5] = 1
     tok[:500, 5:10] = 2
-    iid = oj.unigram_baseline(tok, 3, 4000, seed=0, data_multiplicity=True)
+    iid = backbone.unigram_baseline(tok, 3, 4000, seed=0, data_multiplicity=True)
     assert set(np.unique((iid >= 0).sum(1))) == {5, 10}
-    uni = oj.unigram_baseline(tok, 3, 4000, seed=0, data_multiplicity=False)
+    uni = backbone.unigram_baseline(tok, 3, 4000, seed=0, data_multiplicity=False)
     m = (uni >= 0).sum(1)
     assert abs(m.mean() - 7.5) < 0.5 and m.std() > 3, "geometric with the data's mean"
     assert set(np.unique(uni[uni >= 0])) == {1, 2}
@@ -152,12 +152,15 @@ def test_publish_tiny_models(toy_file, tmp_path):
     import onnxruntime as ort
 
     torch.set_num_threads(1)
-    oj.run_tokenizer(toy_file, tmp_path / "tok", ["q", "g"], 16, 0.25, 16, 3, 16, 0.25, 0.9, 2, 128, 3e-3, 0)
-    oj.run_backbone(tmp_path / "tok/vqvae.pt", tmp_path / "tok/tokens.npz", tmp_path / "bb", 16, 2, 1, 16, 1, 64,
-                    3e-3, 1, 10, 1.0, 0)
+    tokenizer.run_tokenizer(toy_file, tmp_path / "tok/vqvae.pt", tmp_path / "tok/tokens.npz",
+                            tmp_path / "tok/tokenizer.json", ["q", "g"], 16, 0.25, 16, 3, 16, 0.25, 0.9, 2, 128,
+                            3e-3, 0)
+    backbone.run_backbone(tmp_path / "tok/vqvae.pt", tmp_path / "tok/tokens.npz", tmp_path / "bb/gpt.pt",
+                          tmp_path / "bb/samples.npz", tmp_path / "bb/generation.json", 16, 2, 1, 16, 1, 64, 3e-3, 1,
+                          10, 1.0, 0)
     paths = (tmp_path / "tok/vqvae.pt", tmp_path / "tok/tokens.npz", tmp_path / "tok/tokenizer.json",
              tmp_path / "bb/gpt.pt", tmp_path / "bb/generation.json")
-    rec = oj.publish(*paths, tmp_path / "pub", "jets.h5", "toy", n_val=40)
+    rec = publish.publish(*paths, tmp_path / "pub", "jets.h5", "toy", n_val=40)
     assert set(rec) == {"tokenizer", "decoder", "backbone"}
     for name, r in rec.items():
         assert r["exported"] and r["passed"] and r["max_abs_diff"] < 1e-5, (name, r)
@@ -169,10 +172,10 @@ def test_publish_tiny_models(toy_file, tmp_path):
     assert cards["backbone"]["inputs"]["tokens"]["dtype"] == "int64"
     assert cards["backbone"]["training_data"]["classes"] == ["q", "g"]
 
-    vq, gpt = oj.load_tokenizer(paths[0]), oj.load_gpt(paths[3])
-    mods = oj.export_modules(vq, gpt)
-    d = oj.load_tokens(paths[1])
-    f, m = oj.to_features(d["constituents"][d["test"]])
+    vq, gpt = tokenizer.load_tokenizer(paths[0]), backbone.load_gpt(paths[3])
+    mods = publish.export_modules(vq, gpt)
+    d = tokenizer.load_tokens(paths[1])
+    f, m = data.to_features(d["constituents"][d["test"]])
     feats = f[m][:7]
     sess = {n: ort.InferenceSession(str(tmp_path / "pub" / n / "model.onnx"), providers=["CPUExecutionProvider"])
             for n in rec}
@@ -184,40 +187,57 @@ def test_publish_tiny_models(toy_file, tmp_path):
     np.testing.assert_allclose(rec_f, vq.detokenize(tok), atol=1e-5)
     (dec,) = sess["decoder"].run(None, {"token": tok})
     np.testing.assert_allclose(dec, rec_f, atol=1e-5)
-    inp, mask, _ = oj.sequences(d["tokens"][d["test"]][:3], gpt.n_codes)
+    inp, mask, _ = backbone.sequences(d["tokens"][d["test"]][:3], gpt.n_codes)
     (logits,) = sess["backbone"].run(None, {"tokens": inp, "mask": mask.astype(np.float32)})
     with torch.no_grad():
         ref = gpt(torch.as_tensor(inp), torch.as_tensor(mask)).numpy()
     assert logits.shape == (3, gpt.n_max + 1, gpt.n_codes + 1)
     np.testing.assert_allclose(logits[mask], ref[mask], atol=1e-5)
     with pytest.raises(InputError, match="n_val"):
-        oj.publish(*paths, tmp_path / "pub0", "jets.h5", "toy", n_val=0)
+        publish.publish(*paths, tmp_path / "pub0", "jets.h5", "toy", n_val=0)
 
 
 # ------------------------------------------------------------------ bad config
-def test_bad_config_is_input_error(toy_file, tmp_path):
+def test_bad_config_is_input_error(toy_file, tmp_path, capfd):
     with pytest.raises(InputError, match="class_names"):
-        oj.load_jets(toy_file, ["q", "top"], 16)
+        data.load_jets(toy_file, ["q", "top"], 16)
     with pytest.raises(InputError, match="n_constituents"):
-        oj.load_jets(toy_file, ["q"], 64)
-    with pytest.raises(InputError, match="test_fraction"):
-        oj.split(10, 1.5, 0)
+        data.load_jets(toy_file, ["q"], 64)
     with pytest.raises(InputError, match="heads"):
-        oj.train_gpt(np.zeros((4, 3), int), 2, dim=10, heads=4, layers=1, emb_dim=4, epochs=1, batch_size=2, lr=1e-3,
-                     patience=1, seed=0)
-    with pytest.raises(InputError, match="decay"):
-        oj.train_tokenizer(np.zeros((8, 3), np.float32), 2, 2, 4, 0.25, 1.5, 1, 4, 1e-3, 0)
-    with pytest.raises(InputError, match="temperature"):
-        oj.generate(_Scripted(), 2, seed=0, temperature=0.0)
+        backbone.train_gpt(np.zeros((4, 3), int), 2, dim=10, heads=4, layers=1, emb_dim=4, epochs=1, batch_size=2,
+                           lr=1e-3, patience=1, seed=0)
     with pytest.raises(InputError, match="tag_classes"):
-        oj.run_transfer(tmp_path / "gpt.pt", tmp_path / "t.npz", tmp_path / "o.json", ["q", "Z"], ["q", "g"],
+        transfer.run_transfer(tmp_path / "gpt.pt", tmp_path / "t.npz", tmp_path / "o.json", ["q", "Z"], ["q", "g"],
                         [10], [0], 8, 1e-3, 1e-3, 1, 1, 1, 10, 0)
-    proc = subprocess.run([sys.executable, str(REPO / "workflow/scripts/omnijet_tokenizer.py"), "--jets", str(toy_file),
-                           "--outdir", str(tmp_path), "--classes", "q", "Zprime", "--n-constituents", "16",
-                           "--test-fraction", "0.25", "--codebook-size", "4", "--latent-dim", "2", "--hidden", "4",
-                           "--beta", "0.25", "--decay", "0.9", "--epochs", "1", "--batch-size", "8", "--lr", "0.01"],
-                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
-    assert proc.returncode == 2 and "class_names" in proc.stderr and "Zprime" in proc.stderr
+    # the step, run as a rule runs it: exit status 2 and one line naming the field
+    cfg = study_config("omnijet") | {"classes": ["q", "Zprime"]}
+    out = {k: str(tmp_path / f) for k, f in (("model", "vqvae.pt"), ("hparams", "vqvae.json"), ("tokens", "tokens.npz"),
+                                             ("stats", "tokenizer.json"))}
+    job = {"step": "omnijet.tokenizer", "cfg": cfg, "seed": 0, "tier": "test",
+           "input": {"all": [str(toy_file)], "named": {"jets": str(toy_file)}},
+           "output": {"all": list(out.values()), "named": out}, "log": str(tmp_path / "tokenizer.log")}
+    assert run_job(job) == 2
+    err = capfd.readouterr().err
+    assert "class_names" in err and "Zprime" in err
+
+
+@pytest.mark.parametrize("where,value", [
+    ("test_fraction", 1.5), ("tokenizer.decay", 1.5), ("temperature", 0.0), ("n_generate", 5),
+    ("transfer.sizes", [5]), ("transfer.tag_classes", ["q"]), ("backbone.lr", -1.0),
+])
+def test_bad_single_values_fail_the_schema(where, value):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    cfg = study_config("omnijet")
+    validate(study_config("omnijet"), str(oj.STUDY.schema))
+    node = cfg
+    *path, key = where.split(".")
+    for k in path:
+        node = node[k]
+    node[key] = value
+    with pytest.raises(WorkflowError):
+        validate(cfg, str(oj.STUDY.schema))
 
 
 # ------------------------------------------------------------------ smoke-tier outputs
@@ -234,7 +254,7 @@ def test_smoke_outputs(smoke_run):
         accs = [a for v in tr["accuracy"][mode].values() for a in v]
         assert len(accs) == len(tr["sizes"]) * len(tr["seeds"]) and all(0 <= a <= 1 for a in accs)
     # holds follows the stated rule from the numbers written beside it
-    assert d["holds"] == oj.verdict(m["generation"], tr)["holds"]
+    assert d["holds"] == oj.rule_checks(m["generation"], tr)["holds"] == oj.verdict(m, None).holds
     pub = m["published"]
     assert json.loads((smoke_run / "results/omnijet/published_check.json").read_text()) == pub
     for name in ("tokenizer", "decoder", "backbone"):
@@ -250,7 +270,7 @@ def test_smoke_generation_beats_trivial_baseline(smoke_run):
     from scipy.stats import wasserstein_distance
 
     with np.load(smoke_run / "results/omnijet/backbone/samples.npz") as z:
-        obs = {k: oj.observables(z[k]) for k in ("real", "generated", "unigram")}
+        obs = {k: data.observables(z[k]) for k in ("real", "generated", "unigram")}
     gen = json.loads((smoke_run / "results/omnijet/backbone/generation.json").read_text())
     rng = np.random.default_rng(0)
     for o, k_sigma in (("multiplicity", 3.0), ("mass", 2.0)):
@@ -270,12 +290,12 @@ def test_real_toplandscape_tokenizes(shared_data, tmp_path):
     same reader and tokenizer; tokenized top jets stay heavier than QCD jets."""
     d = jc.read_part_excerpt(shared_data / "jets_part_samples" / "toplandscape", 32, class_names=("QCD", "t"))
     jc.write_jets(tmp_path / "jets.h5", d, "file")
-    jets = oj.load_jets(tmp_path / "jets.h5", ["QCD", "t"], 32)
-    f, m = oj.to_features(jets["constituents"])
+    jets = data.load_jets(tmp_path / "jets.h5", ["QCD", "t"], 32)
+    f, m = data.to_features(jets["constituents"])
     torch.set_num_threads(1)
-    model, _, _ = oj.train_tokenizer(f[m], 64, 3, 32, 0.25, 0.95, 3, 256, 3e-3, 0)
-    tok = oj.tokenize_jets(model, jets["constituents"])
+    model, _, _ = tokenizer.train_tokenizer(f[m], 64, 3, 32, 0.25, 0.95, 3, 256, 3e-3, 0)
+    tok = tokenizer.tokenize_jets(model, jets["constituents"])
     np.testing.assert_array_equal(tok >= 0, m)
-    mass = jc.jet_observables(oj.decode_tokens(model, tok))["mass"]
+    mass = jc.jet_observables(tokenizer.decode_tokens(model, tok))["mass"]
     lab = jets["labels"]
     assert np.median(mass[lab == 1]) > np.median(mass[lab == 0]) + 40

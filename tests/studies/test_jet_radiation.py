@@ -11,7 +11,11 @@ import torch
 
 from colliderflow.data import jet_radiation_toy as toy
 from colliderflow.errors import InputError
-from colliderflow.studies import jet_radiation as jr
+from colliderflow.studies import jet_radiation as study
+from colliderflow.studies.jet_radiation import core as jr
+from colliderflow.study import build_config
+
+from ..conftest import study_config
 
 HP = dict(n_train_max=2, pt_min=30.0, dim=16, heads=2, layers=1, n_gauss=2, batch_size=256, lr=0.01, patience=5,
           epochs=2, bootstrap_rounds=1, bootstrap_epochs=1)
@@ -98,21 +102,37 @@ def test_bad_config_raises_input_error(tmp_path):
         toy.make_toy(tmp_path / "a.h5", {"colour": 1}, 100, 0)
     with pytest.raises(InputError, match="n_events"):
         toy.make_toy(tmp_path / "a.h5", {}, 0, 0)
-    with pytest.raises(InputError, match="epochs"):
-        jr.check_hparams({**HP, "epochs": 0})
-    with pytest.raises(InputError, match="lr"):
-        jr.check_hparams({**HP, "lr": "fast"})
-    with pytest.raises(InputError, match="dim"):
-        jr.check_hparams({**HP, "dim": 10, "heads": 4})
+    cfg = study_config("jet_radiation")
+    hp = jr.hparams(build_config(study.Config, cfg))
+    assert list(hp) == list(jr.HP_KEYS) and hp["pt_min"] == cfg["toy"]["pt_min"]
+    with pytest.raises(InputError, match="studies.jet_radiation.model.dim"):
+        jr.hparams(build_config(study.Config, cfg | {"model": cfg["model"] | {"dim": 10, "heads": 4}}))
     with pytest.raises(InputError, match="bootstrap_rounds"):
-        jr.check_hparams({k: v for k, v in HP.items() if k != "bootstrap_rounds"})
-    with pytest.raises(InputError, match="train_fraction"):
-        jr.split({"jets": np.zeros((4, 2, 3)), "n_jets": np.zeros(4, int)}, 1.0)
+        build_config(study.Config, cfg | {"training": {k: v for k, v in cfg["training"].items()
+                                                       if k != "bootstrap_rounds"}})
     train = {"jets": np.zeros((3, 3, 3)), "n_jets": np.array([0, 1, 3])}
     with pytest.raises(InputError, match="variant"):
         jr.train_variant(train, "magic", HP)
     with pytest.raises(InputError, match="n_jets"):
         jr.train_variant(train, "plain", HP)
+
+
+@pytest.mark.parametrize("where,value", [
+    ("training.epochs", 0), ("training.lr", "fast"), ("train_fraction", 1.0), ("toy.ratio", 1.5), ("n_gen_max", 1),
+])
+def test_bad_single_values_fail_the_schema(where, value):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    validate(study_config("jet_radiation"), str(study.STUDY.schema))
+    cfg = study_config("jet_radiation")
+    *path, key = where.split(".")
+    node = cfg
+    for k in path:
+        node = node[k]
+    node[key] = value
+    with pytest.raises(WorkflowError):
+        validate(cfg, str(study.STUDY.schema))
 
 
 # ------------------------------------------------------------------ model
@@ -182,7 +202,7 @@ def test_publish_step_network_onnx(tmp_path, one_torch_thread):
     model, pre, _ = jr.load_model(tmp_path / "plain.pt")
     state = card["inputs"]["jets"]["preprocessor_state"]
     assert state == pre.state() and str(state["mean"]) in card["inputs"]["jets"]["preprocessing"]
-    assert "jet_radiation.sample" in card["description"] and card["training_data"]["n_train"] > 0
+    assert "jet_radiation.core.sample" in card["description"] and card["training_data"]["n_train"] > 0
     # a different batch size (dynamic batch axis), other events
     ev = toy.read_events(tmp_path / "ev.h5")
     cut = np.minimum(ev["n_jets"], 4)
@@ -229,7 +249,7 @@ def test_smoke_outputs_bootstrap_beats_plain(smoke_run):
     assert doc["holds"] == (gain > m["bootstrap_gain_err"] * 2.0)
     # every variant's step network is published as ONNX and passes the onnxruntime check
     check = json.loads((smoke_run / "results" / "jet_radiation" / "published_check.json").read_text())
-    assert m["published"] == check and set(check) == set(jr.VARIANTS)
+    assert m["published"] == check and set(check) == set(study.VARIANTS)
     for v, rec in check.items():
         assert rec["exported"] and rec["passed"], (v, rec)
         pub = smoke_run / "results" / "jet_radiation" / "published" / v

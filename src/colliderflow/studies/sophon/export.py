@@ -1,27 +1,29 @@
 """Publishing the Sophon-style pre-trained encoder (arXiv:2405.12972) as
 ONNX + model card (:mod:`colliderflow.publish`), checked in onnxruntime.
-Separate from :mod:`colliderflow.studies.sophon` so that the training rules
+Separate from :mod:`colliderflow.studies.sophon.core` so that the training rules
 do not need onnxruntime."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from ..data.jet_constituents import read_jets
-from ..nn.jets import PAIR_FEATURES, PARTICLE_FEATURES
-from ..publish import publish_checked
-from . import sophon
+from ...data.jet_constituents import read_jets
+from ...nn.jets import PAIR_FEATURES, PARTICLE_FEATURES
+from ...publish import publish_checked
+from . import core
 
 
-def publish(pretrained_path, jets_path, out_dir, n_val: int = 200) -> dict:
+def publish(pretrained_path: str | Path, jets_path: str | Path, out_dir: str | Path, n_val: int = 200) -> dict:
     """ONNX export + card of the pre-trained encoder, then the onnxruntime check.
     Returns {"exported": bool, ...}; an export failure is recorded, not hidden."""
-    model, info = sophon.load_tagger(pretrained_path)
+    model, info = core.load_tagger(pretrained_path)
     jets = read_jets(jets_path)
-    x, mask, pairs = sophon.inputs(jets["constituents"][:n_val], model.hp["n_constituents"])
+    x, mask, pairs = core.inputs(jets["constituents"][:n_val], model.hp["n_constituents"])
     n = model.hp["n_constituents"]
     return publish_checked(
-        sophon.EncoderExport(model),
+        core.EncoderExport(model),
         {"particles": x.numpy(), "mask": mask.numpy().astype(np.float32), "pairs": pairs.numpy()}, out_dir,
         name=f"sophon_pretrained_encoder_{info['heldout']}_heldout",
         description=("Particle-Transformer-like jet encoder (pairwise interaction bias) pre-trained on "

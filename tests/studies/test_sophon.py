@@ -4,6 +4,7 @@ outputs (``smoke_run``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,11 +13,24 @@ import torch
 
 from colliderflow.data import jet_constituents as jc
 from colliderflow.errors import InputError
-from colliderflow.studies import sophon, sophon_export
+from colliderflow.studies import sophon
+from colliderflow.studies.sophon import core, export, steps
+from colliderflow.study import Context, Paths, build_config
 
-CFG = dict(heldout="X2p40", n_constituents=12, dim=16, heads=2, layers=1, n_test=20, pretrain_qcd_fraction=0.5,
-           n_pretrain_per_class=0, pretrain_epochs=2, batch_size=64, lr=0.003, finetune_lr=0.001,
-           sizes=[4, 8], seeds=[1, 2], target_steps=4, max_epochs=4, probe_c=1.0)
+from ..conftest import REPO
+
+CFG = build_config(sophon.Config, dict(
+    heldout="X2p40", n_constituents=12, dim=16, heads=2, layers=1, n_test=20, pretrain_qcd_fraction=0.5,
+    n_pretrain_per_class=0, pretrain_epochs=2, batch_size=64, lr=0.003, finetune_lr=0.001, sizes=[4, 8], seeds=[1, 2],
+    target_steps=4, max_epochs=4, probe_c=1.0))
+
+
+def _ctx(step: str, inputs: dict, outputs: dict, cfg=CFG, seed: int = 3) -> Context:
+    def paths(d):
+        return Paths([str(v) for v in d.values()], {k: str(v) for k, v in d.items()})
+
+    return Context(study=sophon.STUDY, step=sophon.STUDY.step(step), input=paths(inputs), output=paths(outputs),
+                   cfg=cfg, seed=seed, tier="test")
 
 
 @pytest.fixture(scope="module")
@@ -29,39 +43,39 @@ def tiny_jets(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_pretrained(tiny_jets):
     out = tiny_jets.parent / "pretrained.pt"
-    info = sophon.pretrain(tiny_jets, out, dict(CFG), seed=3)
+    info = core.pretrain(tiny_jets, out, CFG, seed=3)
     return out, info
 
 
 def _tagger(n_out=3, seed=0):
     d = jc.generate_toy(12, 10, seed=seed, classes=jc.FINE_CLASSES)
-    x, m, p = sophon.inputs(d["constituents"], 10)
+    x, m, p = core.inputs(d["constituents"], 10)
     torch.manual_seed(seed)
-    return sophon.Tagger(dict(dim=16, heads=2, layers=2, n_out=n_out, n_constituents=10),
-                         sophon.feature_stats(x, m, p)).eval(), (x, m, p)
+    return core.Tagger(dict(dim=16, heads=2, layers=2, n_out=n_out, n_constituents=10),
+                         core.feature_stats(x, m, p)).eval(), (x, m, p)
 
 
 def test_partition_disjoint_and_heldout_unseen():
     d = jc.generate_toy(11 * 40, 8, seed=1, classes=jc.FINE_CLASSES)
     names, lab = d["class_names"], d["labels"]
-    part = sophon.partition(lab, names, "H", n_test=10, pretrain_qcd_fraction=0.5, seed=0)
+    part = core.partition(lab, names, "H", n_test=10, pretrain_qcd_fraction=0.5, seed=0)
     sets = [set(part[k].tolist()) for k in ("pretrain", "test", "pool")]
     assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
     assert names.index("H") not in set(lab[part["pretrain"]].tolist()), "held-out class never pre-trained on"
-    qcd = [names.index(b) for b in sophon.BACKGROUND]
+    qcd = [names.index(b) for b in core.BACKGROUND]
     assert np.isin(lab[part["pretrain"]], qcd).sum() == 40, "half of the 80 q/g jets go to pre-training"
     assert np.isin(lab[part["test"]], qcd).sum() == 10 and (lab[part["test"]] == names.index("H")).sum() == 10
-    again = sophon.partition(lab, names, "H", 10, 0.5, 0)
+    again = core.partition(lab, names, "H", 10, 0.5, 0)
     assert all(np.array_equal(part[k], again[k]) for k in ("pretrain", "test", "pool"))
-    capped = sophon.cap_per_class(part["pretrain"], lab, 5, 0)
+    capped = core.cap_per_class(part["pretrain"], lab, 5, 0)
     assert np.bincount(lab[capped]).max() == 5
 
 
 def test_rejection_at_half_efficiency():
     y = np.array([1, 1, 0, 0, 0, 0])
     s = np.array([0.9, 0.5, 0.95, 0.3, 0.2, 0.1])  # 50 % signal passes with 1 of 4 background jets
-    assert sophon.rejection_at(y, s) == (4.0, False)
-    rej, sat = sophon.rejection_at(y, np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.4]))
+    assert core.rejection_at(y, s) == (4.0, False)
+    rej, sat = core.rejection_at(y, np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.4]))
     assert sat and rej == 4.0, "no background passes: the bound n_background"
 
 
@@ -86,38 +100,49 @@ def test_tagger_symmetries_and_eval_is_finite():
 def test_probe_head_reproduces_the_probe(tmp_path):
     model, (x, m, p) = _tagger(n_out=1)
     y = np.arange(12) % 2
-    emb = sophon.embeddings(model, x, m, p)
-    clf = sophon.fit_probe(emb, y, 1.0)
-    sophon.probe_head(model, clf)
-    np.testing.assert_allclose(sophon.scores(model, x, m, p), clf.decision_function(emb), atol=1e-4)
-    sophon.save_tagger(model, tmp_path / "t.pt", {"heldout": "H"})
-    back, info = sophon.load_tagger(tmp_path / "t.pt")
+    emb = core.embeddings(model, x, m, p)
+    clf = core.fit_probe(emb, y, 1.0)
+    core.probe_head(model, clf)
+    np.testing.assert_allclose(core.scores(model, x, m, p), clf.decision_function(emb), atol=1e-4)
+    core.save_tagger(model, tmp_path / "t.pt", {"heldout": "H"})
+    back, info = core.load_tagger(tmp_path / "t.pt")
     assert info == {"heldout": "H"}
-    np.testing.assert_allclose(sophon.scores(back, x, m, p), sophon.scores(model, x, m, p), atol=1e-6)
+    np.testing.assert_allclose(core.scores(back, x, m, p), core.scores(model, x, m, p), atol=1e-6)
 
 
 @pytest.mark.parametrize("field,value", [
-    ("heldout", "q"), ("heldout", "nope"), ("sizes", []), ("sizes", [50, 10]), ("sizes", [1]), ("seeds", [1]),
-    ("seeds", [1, 1]), ("dim", 15), ("lr", -1.0), ("lr", float("nan")), ("pretrain_qcd_fraction", 1.0),
-    ("n_constituents", 0), ("n_pretrain_per_class", -1), ("probe_c", "x"),
+    ("heldout", "q"), ("heldout", "nope"), ("sizes", (50, 10)), ("sizes", (10, 10)), ("seeds", (1, 1)), ("dim", 15),
 ])
 def test_bad_config_is_input_error(field, value):
+    """What the schema cannot check (fields together, the jets file) -> InputError naming the field."""
     with pytest.raises(InputError, match=f"studies.sophon.{field}"):
-        sophon.check_config(CFG | {field: value}, jc.FINE_CLASSES)
+        core.check_config(dataclasses.replace(CFG, **{field: value}), jc.FINE_CLASSES)
 
 
-def test_parse_config_and_bad_files(tmp_path, tiny_jets, tiny_pretrained):
-    with pytest.raises(InputError, match="not valid JSON"):
-        sophon.parse_config("{")
+@pytest.mark.parametrize("field,value", [
+    ("sizes", []), ("sizes", [1]), ("seeds", [1]), ("lr", -1.0), ("pretrain_qcd_fraction", 1.0),
+    ("n_constituents", 0), ("n_pretrain_per_class", -1), ("probe_c", "x"), ("nope", 1),
+])
+def test_bad_single_values_fail_the_schema(field, value):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    good = json.loads(json.dumps(dataclasses.asdict(CFG))) | {"enabled": True}
+    validate(dict(good), str(sophon.STUDY.schema))
+    with pytest.raises(WorkflowError):
+        validate(good | {field: value}, str(sophon.STUDY.schema))
+
+
+def test_config_and_bad_files(tmp_path, tiny_jets, tiny_pretrained):
     with pytest.raises(InputError, match="probe_c"):
-        sophon.parse_config(json.dumps({k: v for k, v in CFG.items() if k != "probe_c"}))
-    assert sophon.parse_config(json.dumps(CFG)) == CFG
+        build_config(sophon.Config, {k: v for k, v in dataclasses.asdict(CFG).items() if k != "probe_c"},
+                     "studies.sophon")
     with pytest.raises(InputError, match="does not exist"):
-        sophon.load_tagger(tmp_path / "none.pt")
+        core.load_tagger(tmp_path / "none.pt")
     with pytest.raises(InputError, match="info.heldout"):
-        sophon.transfer(tiny_jets, tiny_pretrained[0], CFG | {"heldout": "H"}, seed=3)
+        core.transfer(tiny_jets, tiny_pretrained[0], dataclasses.replace(CFG, heldout="H"), seed=3)
     with pytest.raises(InputError, match="sizes"):
-        sophon.transfer(tiny_jets, tiny_pretrained[0], CFG | {"sizes": [4, 500]}, seed=3)
+        core.transfer(tiny_jets, tiny_pretrained[0], dataclasses.replace(CFG, sizes=(4, 500)), seed=3)
 
 
 def test_tiny_pipeline_end_to_end(tmp_path, tiny_jets, tiny_pretrained):
@@ -125,18 +150,21 @@ def test_tiny_pipeline_end_to_end(tmp_path, tiny_jets, tiny_pretrained):
     size and seed has finite metrics; the ONNX encoder reproduces torch."""
     path, info = tiny_pretrained
     assert "X2p40" not in info["classes"] and len(info["classes"]) == 10
-    t = sophon.transfer(tiny_jets, path, CFG, seed=3)
+    steps.transfer(_ctx("transfer", {"jets": tiny_jets, "pretrained": path}, {"transfer": tmp_path / "transfer.json"}))
+    t = json.loads((tmp_path / "transfer.json").read_text())
     for method in sophon.METHODS:
-        for size in CFG["sizes"]:
+        for size in CFG.sizes:
             runs = t["runs"][method][str(size)]
             assert len(runs) == 2 and all(0 <= r["auc"] <= 1 and r["rejection"] >= 1 for r in runs)
-    (tmp_path / "transfer.json").write_text(json.dumps(t))
-    pub = sophon_export.publish(path, tiny_jets, tmp_path / "published", n_val=16)
+    pub = export.publish(path, tiny_jets, tmp_path / "published", n_val=16)
     assert pub["exported"] and pub["passed"], pub
     card = json.loads((tmp_path / "published" / "model_card.json").read_text())
     assert set(card["inputs"]) == {"particles", "mask", "pairs"} and card["training_data"]["heldout"] == "X2p40"
     (tmp_path / "pub.json").write_text(json.dumps(pub))
-    m = sophon.report(tmp_path / "transfer.json", tmp_path / "pub.json", tmp_path, "test")
+    steps.report(_ctx("report", {"transfer": tmp_path / "transfer.json", "publish": tmp_path / "pub.json"},
+                      {"metrics": tmp_path / "metrics.json", "png": tmp_path / "rejection_vs_labelled.png",
+                       "pdf": tmp_path / "rejection_vs_labelled.pdf"}))
+    m = json.loads((tmp_path / "metrics.json").read_text())
     v = m["metrics"]["verdict"]
     assert m["holds"] == (v["rejection_gain"] > v["seed_spread"])
     assert (tmp_path / "rejection_vs_labelled.png").exists() and (tmp_path / "rejection_vs_labelled.pdf").exists()
@@ -161,10 +189,10 @@ def test_smoke_finetune_beats_scratch_at_smallest_size(smoke_run):
 
 def test_smoke_outputs_consistent(smoke_run):
     m = _metrics(smoke_run)
-    assert m["study"] == "sophon" and m["paper"] == sophon.PAPER and isinstance(m["holds"], bool)
+    assert m["study"] == "sophon" and m["paper"] == sophon.STUDY.paper and isinstance(m["holds"], bool)
     summ = m["metrics"]["summary"]
-    v = sophon.verdict(summ, m["metrics"]["sizes_per_class"])
-    assert v["holds"] == m["holds"] and "rule" in m["metrics"]["verdict"]
+    v = sophon.comparison(summ, m["metrics"]["sizes_per_class"])
+    assert v["holds"] == m["holds"] == sophon.verdict(m["metrics"], None).holds and "rule" in m["metrics"]["verdict"]
     assert m["metrics"]["heldout"] not in m["metrics"]["pretrain"]["classes"]
     for method in sophon.METHODS:
         for d in summ[method].values():
@@ -175,15 +203,20 @@ def test_smoke_outputs_consistent(smoke_run):
     assert (res / "rejection_vs_labelled.png").exists() and (res / "published" / "model.onnx").exists()
 
 
-def test_pretrain_rule_is_cached_on_code_and_its_keys():
+def test_pretrain_rule_is_cached_on_code_and_config():
     """The pre-trained encoder is a between-workflow cached artifact: one
-    output, no benchmark, keyed on the code (source_hash) and exactly the
-    config keys the pre-training reads (the same list as the library's)."""
-    from .conftest import REPO
+    output, no benchmark, `cache: S.cache`; the cache keys on its params (the
+    config section whole and the code hash, see colliderflow.dag)."""
+    from colliderflow.dag import StepRule
 
-    text = (REPO / "workflow/rules/sophon.smk").read_text()
+    step = sophon.STUDY.step("pretrain")
+    assert step.cached and step.outputs == ("model",)
+    text = (REPO / "workflow/rules/_jets_d.smk").read_text()
     body = text.split("rule sophon_pretrain:")[1].split("\nrule ")[0]
-    assert 'cache: "omit-software"' in body and "source_hash(" in body and "benchmark:" not in body
+    assert "cache: S.cache" in body and "benchmark:" not in body
     assert body.split("output:")[1].split("params:")[0].count('"') == 2, "exactly one output"
-    keys = text.split("SOPHON_PRETRAIN_KEYS = (")[1].split(")")[0]
-    assert tuple(k.strip().strip('"') for k in keys.split(",") if k.strip()) == sophon.PRETRAIN_KEYS
+    import yaml
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    rule = StepRule("sophon", "pretrain", config, str(REPO))
+    assert rule.cache == "omit-software" and "code" in rule.params and rule.params["cfg"] is config["studies"]["sophon"]

@@ -24,21 +24,21 @@ labelled pool the small training sets are drawn from.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..data.jet_constituents import read_jets
-from ..errors import InputError
-from ..nn.jets import PAIR_FEATURES, PARTICLE_FEATURES, JetTransformer, pair_features, particle_features
-from ..nn.train import TrainConfig, fit
+from ...data.jet_constituents import read_jets
+from ...errors import InputError
+from ...nn.jets import PAIR_FEATURES, PARTICLE_FEATURES, JetTransformer, pair_features, particle_features
+from ...nn.train import TrainConfig, fit
+from . import METHODS, Config
 
-PAPER = "arXiv:2405.12972"
-TITLE = "Sophon-style signature pre-training: transfer to an unseen resonance"
-METHODS = ("finetune", "probe", "scratch")
 LABELS = {"finetune": "pre-trained + fine-tuned", "probe": "linear probe on frozen embedding",
           "scratch": "trained from scratch"}
 BACKGROUND = ("q", "g")
@@ -47,77 +47,32 @@ SIG_EFF = 0.5
 
 # ---------------------------------------------------------------- config ---
 
-#: the keys the pre-training reads (its cache key); the transfer reads them all
-PRETRAIN_KEYS = ("heldout", "n_constituents", "dim", "heads", "layers", "n_test", "pretrain_qcd_fraction",
-                 "n_pretrain_per_class", "pretrain_epochs", "batch_size", "lr")
-TRANSFER_KEYS = PRETRAIN_KEYS + ("sizes", "seeds", "finetune_lr", "target_steps", "max_epochs", "probe_c")
-
-
-def parse_config(text: str, keys=TRANSFER_KEYS, class_names=None) -> dict:
-    """The study config as JSON (one rule param) -> dict, checked."""
-    import json
-
-    try:
-        c = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("config", "studies.sophon", f"not valid JSON ({exc})") from None
-    missing = [k for k in keys if k not in c]
-    if missing:
-        raise InputError("config", f"studies.sophon.{missing[0]}", "missing")
-    check_config(c, class_names)
-    return c
-
-
-def check_config(c: dict, class_names=None) -> None:
-    """Bad values of ``studies.sophon`` -> InputError naming the field; keys
-    absent from ``c`` are not checked."""
-    def bad(field, why):
+def check_config(c: Config, class_names: Sequence[str] | None = None) -> None:
+    """What the schema cannot check in ``studies.sophon`` (fields together, or
+    against the jets file) -> InputError naming the field."""
+    def bad(field: str, why: str):
         raise InputError("config", f"studies.sophon.{field}", why)
 
-    def num(k):
-        try:
-            v = float(c[k])
-        except (TypeError, ValueError):
-            bad(k, f"not a number: {c[k]!r}")
-        if not math.isfinite(v):
-            bad(k, f"not finite: {c[k]!r}")
-        return v
-
-    held = c.get("heldout")
-    if held is not None:
-        if class_names is not None:
-            if held not in class_names:
-                bad("heldout", f"{held!r} is not a class of the jets file ({list(class_names)})")
-            for b in BACKGROUND:
-                if b not in class_names:
-                    bad("heldout", f"the jets file has no background class {b!r}")
-        if held in BACKGROUND:
-            bad("heldout", "the held-out signal cannot be a QCD (q/g) class")
-    if "sizes" in c:
-        sizes = list(c["sizes"])
-        if (not sizes or any(not isinstance(s, int) or s < 2 for s in sizes) or sorted(sizes) != sizes
-                or len(set(sizes)) != len(sizes)):
-            bad("sizes", f"need increasing integers >= 2 (labelled jets per class), got {sizes}")
-    if "seeds" in c and (len(c["seeds"]) < 2 or len(set(c["seeds"])) != len(c["seeds"])):
-        bad("seeds", f"need at least two distinct seeds for a spread, got {list(c['seeds'])}")
-    for k in ("n_constituents", "dim", "heads", "layers", "n_test", "pretrain_epochs", "target_steps", "max_epochs",
-              "batch_size"):
-        if k in c and (num(k) != int(num(k)) or num(k) < 1):
-            bad(k, f"must be an integer >= 1, got {c[k]}")
-    if "n_pretrain_per_class" in c and (num("n_pretrain_per_class") < 0):
-        bad("n_pretrain_per_class", f"must be >= 0 (0: all), got {c['n_pretrain_per_class']}")
-    if "dim" in c and "heads" in c and int(c["dim"]) % int(c["heads"]):
-        bad("dim", f"{c['dim']} not divisible by heads={c['heads']}")
-    for k in ("lr", "finetune_lr", "probe_c"):
-        if k in c and not num(k) > 0:
-            bad(k, f"must be a positive number, got {c[k]}")
-    if "pretrain_qcd_fraction" in c and not 0 < num("pretrain_qcd_fraction") < 1:
-        bad("pretrain_qcd_fraction", f"must lie in (0, 1), got {c['pretrain_qcd_fraction']}")
+    if class_names is not None:
+        if c.heldout not in class_names:
+            bad("heldout", f"{c.heldout!r} is not a class of the jets file ({list(class_names)})")
+        for b in BACKGROUND:
+            if b not in class_names:
+                bad("heldout", f"the jets file has no background class {b!r}")
+    if c.heldout in BACKGROUND:
+        bad("heldout", "the held-out signal cannot be a QCD (q/g) class")
+    sizes = list(c.sizes)
+    if sorted(sizes) != sizes or len(set(sizes)) != len(sizes):
+        bad("sizes", f"need increasing integers >= 2 (labelled jets per class), got {sizes}")
+    if len(set(c.seeds)) != len(c.seeds):
+        bad("seeds", f"need at least two distinct seeds for a spread, got {list(c.seeds)}")
+    if c.dim % c.heads:
+        bad("dim", f"{c.dim} not divisible by heads={c.heads}")
 
 
 # ------------------------------------------------------------------ data ---
 
-def partition(labels: np.ndarray, class_names, heldout: str, n_test: int, pretrain_qcd_fraction: float,
+def partition(labels: np.ndarray, class_names: Sequence[str], heldout: str, n_test: int, pretrain_qcd_fraction: float,
               seed: int) -> dict[str, np.ndarray]:
     """Row indices: ``pretrain`` (all classes but ``heldout``; a fraction of
     q/g), and for the transfer task ``test`` and ``pool`` (held-out resonance
@@ -181,7 +136,7 @@ class Tagger(nn.Module):
     with the ParT pair bias. Called on the unscaled ``particle_features``,
     the mask (bool or 0/1 float) and ``pair_features``."""
 
-    def __init__(self, hp: dict, stats: dict):
+    def __init__(self, hp: dict, stats: dict) -> None:
         super().__init__()
         self.hp = dict(hp)
         self.net = JetTransformer(len(PARTICLE_FEATURES), dim=hp["dim"], heads=hp["heads"], layers=hp["layers"],
@@ -189,17 +144,17 @@ class Tagger(nn.Module):
         for k, v in stats.items():
             self.register_buffer(k, torch.tensor(v, dtype=torch.float32))
 
-    def _scaled(self, x, mask, pairs):
+    def _scaled(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor):
         mask = mask.bool()
         x = (x - self.x_mean) / self.x_std * mask[..., None]
         valid = (pairs != 0).any(-1, keepdim=True)
         pairs = (pairs - self.p_mean) / self.p_std * valid
         return x, mask, pairs
 
-    def embed(self, x, mask, pairs):
+    def embed(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
         return self.net.embed(*self._scaled(x, mask, pairs))
 
-    def forward(self, x, mask, pairs):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
         return self.net.head(self.embed(x, mask, pairs))
 
     def new_head(self, n_out: int, seed: int) -> None:
@@ -211,24 +166,24 @@ class Tagger(nn.Module):
 class EncoderExport(nn.Module):
     """What is published: jet embedding and pre-training class probabilities."""
 
-    def __init__(self, tagger: Tagger):
+    def __init__(self, tagger: Tagger) -> None:
         super().__init__()
         self.tagger = tagger
 
-    def forward(self, x, mask, pairs):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         e = self.tagger.embed(x, mask, pairs)
         return e, torch.softmax(self.tagger.net.head(e), -1)
 
 
-def save_tagger(model: Tagger, path, info: dict) -> None:
+def save_tagger(model: Tagger, path: str | Path, info: dict) -> None:
     """One file (the cached artifact): state_dict, hyper-parameters, info."""
-    from ..io import atomic_path
+    from ...io import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save({"state_dict": model.state_dict(), "hp": model.hp, "info": info}, tmp)
 
 
-def load_tagger(path) -> tuple[Tagger, dict]:
+def load_tagger(path: str | Path) -> tuple[Tagger, dict]:
     path = Path(path)
     if not path.exists():
         raise InputError(path, None, "model file does not exist")
@@ -250,52 +205,53 @@ def _epochs_for(n_train: int, batch_size: int, target_steps: int, max_epochs: in
     return int(min(max_epochs, max(1, math.ceil(target_steps / math.ceil(n_train / batch_size)))))
 
 
-def train(model: Tagger, x, mask, pairs, y, cfg: TrainConfig, binary: bool) -> dict:
+def train(model: Tagger, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor, y: np.ndarray, cfg: TrainConfig,
+          binary: bool) -> dict:
     """Cross-entropy (multi-class) or BCE (binary, one logit) through the shared loop."""
     if binary:
-        def loss_fn(m, b):
+        def loss_fn(m: torch.Tensor, b: torch.Tensor):
             return nn.functional.binary_cross_entropy_with_logits(m(*b[:3])[:, 0], b[3].float())
     else:
-        def loss_fn(m, b):
+        def loss_fn(m: torch.Tensor, b: torch.Tensor):
             return nn.functional.cross_entropy(m(*b[:3]), b[3])
     return fit(model, loss_fn, [x, mask, pairs, torch.as_tensor(y)], cfg).as_dict()
 
 
 @torch.no_grad()
-def _batched(fn, x, mask, pairs, batch: int = 2048) -> np.ndarray:
+def _batched(fn: Callable, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor, batch: int = 2048) -> np.ndarray:
     return torch.cat([fn(x[i:i + batch], mask[i:i + batch], pairs[i:i + batch])
                       for i in range(0, len(x), batch)]).numpy()
 
 
-def scores(model: Tagger, x, mask, pairs) -> np.ndarray:
+def scores(model: Tagger, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> np.ndarray:
     model.eval()
     return _batched(model, x, mask, pairs)[:, 0]
 
 
-def embeddings(model: Tagger, x, mask, pairs) -> np.ndarray:
+def embeddings(model: Tagger, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> np.ndarray:
     model.eval()
     return _batched(model.embed, x, mask, pairs)
 
 
-def pretrain(jets_path, out_path, c: dict, seed: int) -> dict:
-    """Pre-train on every fine class except ``c['heldout']``; save the checkpoint."""
+def pretrain(jets_path: str | Path, out_path: str | Path, c: Config, seed: int) -> dict:
+    """Pre-train on every fine class except ``c.heldout``; save the checkpoint."""
     jets = read_jets(jets_path)
     check_config(c, jets["class_names"])
-    part = partition(jets["labels"], jets["class_names"], c["heldout"], c["n_test"], c["pretrain_qcd_fraction"], seed)
-    classes = [n for n in jets["class_names"] if n != c["heldout"]]
-    idx = cap_per_class(part["pretrain"], jets["labels"], c["n_pretrain_per_class"], seed)
+    part = partition(jets["labels"], jets["class_names"], c.heldout, c.n_test, c.pretrain_qcd_fraction, seed)
+    classes = [n for n in jets["class_names"] if n != c.heldout]
+    idx = cap_per_class(part["pretrain"], jets["labels"], c.n_pretrain_per_class, seed)
     old = np.array([jets["class_names"].index(n) for n in classes])
     remap = np.full(len(jets["class_names"]), -1)
     remap[old] = np.arange(len(classes))
     y = remap[jets["labels"][idx]]
-    x, mask, pairs = inputs(jets["constituents"][idx], c["n_constituents"])
-    hp = {k: c[k] for k in ("dim", "heads", "layers", "n_constituents")} | {"n_out": len(classes)}
+    x, mask, pairs = inputs(jets["constituents"][idx], c.n_constituents)
+    hp = {k: getattr(c, k) for k in ("dim", "heads", "layers", "n_constituents")} | {"n_out": len(classes)}
     torch.manual_seed(seed)
     model = Tagger(hp, feature_stats(x, mask, pairs))
-    cfg = TrainConfig(epochs=c["pretrain_epochs"], batch_size=c["batch_size"], lr=c["lr"], seed=seed,
-                      patience=max(3, c["pretrain_epochs"] // 3), desc="sophon pretrain")
+    cfg = TrainConfig(epochs=c.pretrain_epochs, batch_size=c.batch_size, lr=c.lr, seed=seed,
+                      patience=max(3, c.pretrain_epochs // 3), desc="sophon pretrain")
     hist = train(model, x, mask, pairs, y, cfg, binary=False)
-    info = {"classes": classes, "heldout": c["heldout"], "n_pretrain": int(len(idx)), "source": jets["source"],
+    info = {"classes": classes, "heldout": c.heldout, "n_pretrain": int(len(idx)), "source": jets["source"],
             "jets_file": str(jets_path), "seed": seed, "best_epoch": hist["best_epoch"],
             "best_val_loss": hist["best_val"], "epochs_run": len(hist["val_loss"]),
             "n_parameters": int(sum(p.numel() for p in model.parameters()))}
@@ -308,7 +264,7 @@ def pretrain(jets_path, out_path, c: dict, seed: int) -> dict:
 
 # -------------------------------------------------------------- transfer ---
 
-def rejection_at(y, s, sig_eff: float = SIG_EFF) -> tuple[float, bool]:
+def rejection_at(y: np.ndarray, s: np.ndarray, sig_eff: float = SIG_EFF) -> tuple[float, bool]:
     """1/eps_B at the first cut reaching ``sig_eff`` (sklearn roc_curve); when
     no background passes, the bound 1/eps_B >= n_background is returned with
     ``saturated=True``."""
@@ -320,19 +276,19 @@ def rejection_at(y, s, sig_eff: float = SIG_EFF) -> tuple[float, bool]:
     return (1.0 / eps_b, False) if eps_b > 0 else (float(n_b), True)
 
 
-def _evaluate(y, s) -> dict:
+def _evaluate(y: np.ndarray, s: np.ndarray) -> dict:
     from sklearn.metrics import roc_auc_score
 
     rej, sat = rejection_at(y, s)
     return {"rejection": rej, "saturated": sat, "auc": float(roc_auc_score(y, s))}
 
 
-def _balanced(y_pool: np.ndarray, n_per_class: int, rng) -> np.ndarray:
+def _balanced(y_pool: np.ndarray, n_per_class: int, rng: np.random.Generator) -> np.ndarray:
     """``n_per_class`` signal and background rows of the labelled pool."""
     return np.concatenate([rng.choice(np.flatnonzero(y_pool == k), n_per_class, replace=False) for k in (1, 0)])
 
 
-def fit_probe(emb: np.ndarray, y: np.ndarray, c_reg: float):
+def fit_probe(emb: np.ndarray, y: np.ndarray, c_reg: float) -> Any:
     """Standardised logistic regression (scikit-learn) on frozen embeddings."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -342,7 +298,7 @@ def fit_probe(emb: np.ndarray, y: np.ndarray, c_reg: float):
 
 
 @torch.no_grad()
-def probe_head(model: Tagger, clf) -> None:
+def probe_head(model: Tagger, clf: Any) -> None:
     """Set the one-logit head to the probe's decision function on the embedding."""
     scaler, lr = clf[0], clf[-1]
     w = lr.coef_[0] / scaler.scale_
@@ -350,64 +306,64 @@ def probe_head(model: Tagger, clf) -> None:
     model.net.head.bias.fill_(float(lr.intercept_[0] - np.dot(w, scaler.mean_)))
 
 
-def transfer_one(method: str, pretrained_path, data: dict, idx: np.ndarray, c: dict, seed: int) -> dict:
+def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.ndarray, c: Config, seed: int) -> dict:
     """Train one method on the labelled rows ``idx`` of the pool; test metrics."""
     x, m, p, y = (data["pool"][k][idx] for k in ("x", "mask", "pairs", "y"))
     te = data["test"]
     if method == "probe":
         enc, _ = load_tagger(pretrained_path)
-        clf = fit_probe(embeddings(enc, x, m, p), y, c["probe_c"])
+        clf = fit_probe(embeddings(enc, x, m, p), y, c.probe_c)
         return _evaluate(te["y"], clf.decision_function(embeddings(enc, te["x"], te["mask"], te["pairs"])))
     if method == "finetune":
         # linear probe first, then all weights (LP-FT): the new head starts from
         # the probe so the first steps do not scramble the pre-trained encoder
         model, _ = load_tagger(pretrained_path)
         model.new_head(1, seed)
-        probe_head(model, fit_probe(embeddings(model, x, m, p), y, c["probe_c"]))
-        lr = c["finetune_lr"]
+        probe_head(model, fit_probe(embeddings(model, x, m, p), y, c.probe_c))
+        lr = c.finetune_lr
     elif method == "scratch":
-        hp = {k: c[k] for k in ("dim", "heads", "layers", "n_constituents")} | {"n_out": 1}
+        hp = {k: getattr(c, k) for k in ("dim", "heads", "layers", "n_constituents")} | {"n_out": 1}
         torch.manual_seed(seed)
         model = Tagger(hp, feature_stats(x, m, p))  # standardised on its own labelled jets
-        lr = c["lr"]
+        lr = c.lr
     else:
         raise InputError("config", "method", f"unknown transfer method {method!r} (known {METHODS})")
-    cfg = TrainConfig(batch_size=c["batch_size"], lr=lr, seed=seed, val_fraction=0.25, patience=c["max_epochs"],
+    cfg = TrainConfig(batch_size=c.batch_size, lr=lr, seed=seed, val_fraction=0.25, patience=c.max_epochs,
                       progress=False, desc=f"{method} N={len(idx) // 2} seed {seed}")
-    cfg = replace(cfg, epochs=_epochs_for(int(len(idx) * 0.75), cfg.batch_size, c["target_steps"], c["max_epochs"]))
+    cfg = replace(cfg, epochs=_epochs_for(int(len(idx) * 0.75), cfg.batch_size, c.target_steps, c.max_epochs))
     hist = train(model, x, m, p, y, cfg, binary=True)
     out = _evaluate(te["y"], scores(model, te["x"], te["mask"], te["pairs"]))
     out["epochs"] = len(hist["val_loss"])
     return out
 
 
-def transfer(jets_path, pretrained_path, c: dict, seed: int) -> dict:
+def transfer(jets_path: str | Path, pretrained_path: str | Path, c: Config, seed: int) -> dict:
     """Rejection and AUC of the three methods for every labelled size and seed."""
     jets = read_jets(jets_path)
     check_config(c, jets["class_names"])
     _, info = load_tagger(pretrained_path)
-    if info["heldout"] != c["heldout"]:
+    if info["heldout"] != c.heldout:
         raise InputError(pretrained_path, "info.heldout",
-                         f"pre-trained with {info['heldout']!r} held out, config asks for {c['heldout']!r}")
-    part = partition(jets["labels"], jets["class_names"], c["heldout"], c["n_test"], c["pretrain_qcd_fraction"], seed)
-    sig = jets["class_names"].index(c["heldout"])
+                         f"pre-trained with {info['heldout']!r} held out, config asks for {c.heldout!r}")
+    part = partition(jets["labels"], jets["class_names"], c.heldout, c.n_test, c.pretrain_qcd_fraction, seed)
+    sig = jets["class_names"].index(c.heldout)
     data = {}
     for name in ("pool", "test"):
         rows = part[name]
-        x, mask, pairs = inputs(jets["constituents"][rows], c["n_constituents"])
+        x, mask, pairs = inputs(jets["constituents"][rows], c.n_constituents)
         data[name] = {"x": x, "mask": mask, "pairs": pairs, "y": (jets["labels"][rows] == sig).astype(np.int64)}
     n_max = min(part["n_pool_signal"], part["n_pool_background"])
-    if c["sizes"][-1] > n_max:
+    if c.sizes[-1] > n_max:
         raise InputError("config", "studies.sophon.sizes",
-                         f"largest size {c['sizes'][-1]} per class exceeds the labelled pool ({n_max} per class)")
-    runs = {m: {str(s): [] for s in c["sizes"]} for m in METHODS}
-    for size in c["sizes"]:
-        for s in c["seeds"]:
+                         f"largest size {c.sizes[-1]} per class exceeds the labelled pool ({n_max} per class)")
+    runs = {m: {str(s): [] for s in c.sizes} for m in METHODS}
+    for size in c.sizes:
+        for s in c.seeds:
             idx = _balanced(data["pool"]["y"], size, np.random.default_rng([s, size]))
             for method in METHODS:
                 runs[method][str(size)].append(transfer_one(method, pretrained_path, data, idx, c, s) | {"seed": s})
-    return {"heldout": c["heldout"], "background": list(BACKGROUND), "sizes": list(c["sizes"]),
-            "seeds": list(c["seeds"]), "n_test_per_class": c["n_test"], "signal_efficiency": SIG_EFF,
+    return {"heldout": c.heldout, "background": list(BACKGROUND), "sizes": list(c.sizes),
+            "seeds": list(c.seeds), "n_test_per_class": c.n_test, "signal_efficiency": SIG_EFF,
             "pretrain": info, "runs": runs}
 
 
@@ -429,30 +385,13 @@ def summarise(t: dict) -> dict:
     return out
 
 
-def verdict(summary: dict, sizes) -> dict:
-    """holds: at the smallest labelled size the mean rejection of fine-tuning
-    exceeds that of training from scratch by more than the combined seed
-    spread sqrt(std_ft^2 + std_scratch^2) (sample std over seeds)."""
-    s = str(sizes[0])
-    ft, sc = summary["finetune"][s]["rejection"], summary["scratch"][s]["rejection"]
-    spread = float(np.hypot(ft["std"], sc["std"]))
-    gain = ft["mean"] - sc["mean"]
-    return {"smallest_size_per_class": int(sizes[0]), "rejection_finetune": ft["mean"],
-            "rejection_scratch": sc["mean"], "rejection_gain": gain, "seed_spread": spread,
-            "ratio_finetune_over_scratch": ft["mean"] / sc["mean"] if sc["mean"] > 0 else float("inf"),
-            "rule": "mean(R50 fine-tune) - mean(R50 scratch) > sqrt(std_ft^2 + std_scratch^2) at the smallest "
-                    "labelled size (std over seeds)",
-            "holds": bool(gain > spread)}
-
-
-def plot(t: dict, summary: dict, path, rlabel: str = "") -> list:
+def plot(t: dict, summary: dict, path: str | Path, rlabel: str = "") -> list:
     """The paper's figure: background rejection at 50 % signal efficiency vs
     number of labelled jets (and the AUC), three methods, seed min-max bands."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt
-
     from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(1, 2, figsize=(18, 7.5))
@@ -477,27 +416,3 @@ def plot(t: dict, summary: dict, path, rlabel: str = "") -> list:
     axes[0].legend(fontsize=14, loc="lower right")
     fig.tight_layout()
     return plotting.save(fig, path)
-
-
-def report(transfer_json, publish_json, outdir, tier: str) -> dict:
-    """metrics.json + figure from the transfer results and the publish check."""
-    from ..io import read_json
-    from ..metrics import write_metrics
-
-    t = read_json(transfer_json)
-    pub = read_json(publish_json)
-    summary = summarise(t)
-    v = verdict(summary, t["sizes"])
-    outdir = Path(outdir)
-    plot(t, summary, outdir / "rejection_vs_labelled.png",
-         rlabel=f"{tier} tier, {len(t['seeds'])} seeds (band: min to max)")
-    metrics = {"verdict": v, "summary": summary, "pretrain": t["pretrain"], "heldout": t["heldout"],
-               "sizes_per_class": t["sizes"], "seeds": t["seeds"], "n_test_per_class": t["n_test_per_class"],
-               "published_encoder": pub}
-    return write_metrics(outdir / "metrics.json", study="sophon", paper=PAPER, title=TITLE,
-                         key_metric={"name": f"R50 fine-tune / scratch at {t['sizes'][0]} labelled jets per class",
-                                     "value": v["ratio_finetune_over_scratch"]},
-                         claim="Pre-training on many fine-grained jet classes makes a tagger for an unseen "
-                               "resonance far more label-efficient: with few labelled jets the fine-tuned "
-                               "network rejects much more background than one trained from scratch.",
-                         holds=v["holds"], metrics=metrics, tier=tier)

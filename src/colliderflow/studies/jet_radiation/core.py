@@ -38,22 +38,26 @@ extrapolation to n_train_max + 1 (3) jets is compared for
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data import jet_radiation_toy as toy
-from ..errors import InputError
-from ..nn.jets import JetTransformer
-from ..nn.train import TrainConfig, fit, seed_everything
+from ...data import jet_radiation_toy as toy
+from ...errors import InputError
+from ...nn.jets import JetTransformer
+from ...nn.train import TrainConfig, fit, seed_everything
+from . import VARIANTS, Config
 
 log = logging.getLogger(__name__)
 
-VARIANTS = ("plain", "bootstrap", "modified")
 N_KIN = 3  # (log(pT - pT_min), eta, acoplanarity)
 
 
@@ -61,8 +65,6 @@ N_KIN = 3  # (log(pT - pT_min), eta, acoplanarity)
 def split(events: dict, train_fraction: float) -> tuple[dict, dict]:
     """Deterministic split of the truth sample: the first ``train_fraction``
     for training (before the multiplicity cut), the rest as truth reference."""
-    if not 0.0 < train_fraction < 1.0:
-        raise InputError(None, "train_fraction", f"must be in (0, 1), got {train_fraction}")
     n = int(round(train_fraction * len(events["n_jets"])))
     first = {k: events[k][:n] for k in ("jets", "n_jets")}
     rest = {k: events[k][n:] for k in ("jets", "n_jets")}
@@ -75,7 +77,7 @@ def training_events(events: dict, n_train_max: int) -> dict:
     return {"jets": events["jets"][keep, :n_train_max], "n_jets": events["n_jets"][keep]}
 
 
-def staircase_ratio(n_jets, n_train_max: int) -> tuple[float, float]:
+def staircase_ratio(n_jets: np.ndarray, n_train_max: int) -> tuple[float, float]:
     """Pooled staircase ratio R_hat = sum_{n>=1} N_n / sum_{n<n_max} N_n over the
     training multiplicities 0..n_train_max, with its Poisson error."""
     c = toy.multiplicity_counts(n_jets, n_train_max).astype(float)
@@ -92,12 +94,12 @@ class Preprocessor:
     """Physical jets (pT, eta, phi) <-> standardised model features
     (log(pT - pT_min), eta, acoplanarity phi_k - phi_{k-1} - pi), phi_0 = 0 (Z)."""
 
-    def __init__(self, pt_min: float, mean=None, std=None):
+    def __init__(self, pt_min: float, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
         self.pt_min = float(pt_min)
         self.mean = None if mean is None else np.asarray(mean, dtype=float)
         self.std = None if std is None else np.asarray(std, dtype=float)
 
-    def raw(self, jets, n_jets):
+    def raw(self, jets: np.ndarray, n_jets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         jets = np.asarray(jets, dtype=float)
         real = np.arange(jets.shape[1])[None, :] < np.asarray(n_jets)[:, None]
         excess = np.where(real, jets[..., 0] - self.pt_min, 1.0)
@@ -107,16 +109,16 @@ class Preprocessor:
         f = np.stack([np.log(excess), jets[..., 1], toy.wrap(jets[..., 2] - prev - np.pi)], -1)
         return f * real[..., None], real
 
-    def fit(self, jets, n_jets) -> "Preprocessor":
+    def fit(self, jets: np.ndarray, n_jets: np.ndarray) -> "Preprocessor":
         f, real = self.raw(jets, n_jets)
         self.mean, self.std = f[real].mean(0), f[real].std(0) + 1e-6
         return self
 
-    def forward(self, jets, n_jets) -> np.ndarray:
+    def forward(self, jets: np.ndarray, n_jets: np.ndarray) -> np.ndarray:
         f, real = self.raw(jets, n_jets)
         return (((f - self.mean) / self.std) * real[..., None]).astype(np.float32)
 
-    def inverse(self, feats, n_jets) -> np.ndarray:
+    def inverse(self, feats: np.ndarray, n_jets: np.ndarray) -> np.ndarray:
         f = np.asarray(feats, dtype=float) * self.std + self.mean
         real = np.arange(f.shape[1])[None, :] < np.asarray(n_jets)[:, None]
         pt = self.pt_min + np.exp(np.clip(f[..., 0], None, np.log(5000.0)))
@@ -132,20 +134,20 @@ class RadiationGPT(nn.Module):
     """Causal JetTransformer over [Z, jet_1, ..., jet_n]; the per-token head
     gives the stop logit and a diagonal Gaussian mixture for the next jet."""
 
-    def __init__(self, dim: int = 32, heads: int = 4, layers: int = 2, n_gauss: int = 4):
+    def __init__(self, dim: int = 32, heads: int = 4, layers: int = 2, n_gauss: int = 4) -> None:
         super().__init__()
         self.n_gauss = n_gauss
         self.backbone = JetTransformer(N_KIN + 1, dim=dim, heads=heads, layers=layers,
                                        n_out=1 + n_gauss * (1 + 2 * N_KIN))
 
-    def tokens(self, x):
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """(B, S, 3) features -> (B, S + 1, 4) tokens with the start (Z) token first."""
         b = x.shape[0]
         start = torch.zeros(b, 1, N_KIN + 1, dtype=x.dtype, device=x.device)
         start[..., -1] = 1.0
         return torch.cat([start, torch.cat([x, torch.zeros_like(x[..., :1])], -1)], 1)
 
-    def step(self, x, mask):
+    def step(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Stop logits (B, S + 1) and mixture parameters (B, S + 1, ...) of the
         states after 0..S jets, given the jets (B, S, 3) and their mask (B, S)
         (true for a real jet; real jets first, padding after)."""
@@ -155,11 +157,11 @@ class RadiationGPT(nn.Module):
         out = self.backbone.head(self.backbone.encode(tokens, real, causal=True))
         return out[..., 0], out[..., 1:]
 
-    def heads(self, x, n):
+    def heads(self, x: torch.Tensor, n: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`step` for events with ``n`` real jets; slots beyond n are padding."""
         return self.step(x, torch.arange(x.shape[1], device=x.device)[None, :] < n[:, None])
 
-    def mixture_params(self, params):
+    def mixture_params(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Head outputs -> (component logits (..., K), means (..., K, 3), widths (..., K, 3))."""
         k, d = self.n_gauss, N_KIN
         logits = params[..., :k]
@@ -167,7 +169,7 @@ class RadiationGPT(nn.Module):
         sigma = F.softplus(params[..., k + k * d:].unflatten(-1, (k, d))) + 1e-3
         return logits, mu, sigma
 
-    def mixture(self, params):
+    def mixture(self, params: torch.Tensor) -> torch.distributions.MixtureSameFamily:
         logits, mu, sigma = self.mixture_params(params)
         comp = torch.distributions.Independent(torch.distributions.Normal(mu, sigma), 1)
         return torch.distributions.MixtureSameFamily(torch.distributions.Categorical(logits=logits), comp)
@@ -180,16 +182,16 @@ class StepExport(nn.Module):
     mixture_sigma (B, S + 1, K, 3))``; position k is the state after the Z and
     k jets. The sampling loop (:func:`sample`) stays outside."""
 
-    def __init__(self, model: RadiationGPT):
+    def __init__(self, model: RadiationGPT) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, jets, mask):
+    def forward(self, jets: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         stop_logit, params = self.model.step(jets, mask > 0.5)
         return (stop_logit, *self.model.mixture_params(params))
 
 
-def nll(model: RadiationGPT, batch) -> torch.Tensor:
+def nll(model: RadiationGPT, batch: Sequence[torch.Tensor]) -> torch.Tensor:
     """Mean negative log-likelihood per event. ``batch`` = (features (B, S, 3),
     n (B,), stop target at the last jet (B,)): 1 for the full likelihood,
     1 - lambda where the perturbed target applies."""
@@ -207,7 +209,7 @@ def nll(model: RadiationGPT, batch) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample(model: RadiationGPT, n_events: int, max_jets: int, no_stop_at=(), seed: int = 0,
+def sample(model: RadiationGPT, n_events: int, max_jets: int, no_stop_at: Sequence[int] = (), seed: int = 0,
            batch_size: int = 20000) -> tuple[np.ndarray, np.ndarray]:
     """Generate ``n_events`` events autoregressively: standardised features
     (N, max_jets, 3) zero-padded and the multiplicities (N,). The stop decision
@@ -250,7 +252,7 @@ def _train_cfg(hp: dict, seed: int, epochs: int, desc: str) -> TrainConfig:
                        seed=seed, desc=desc)
 
 
-def _pad(feats, slots):
+def _pad(feats: np.ndarray, slots: int):
     out = np.zeros((len(feats), slots, N_KIN), dtype=np.float32)
     out[:, :feats.shape[1]] = feats
     return out
@@ -315,14 +317,14 @@ def train_variant(train: dict, variant: str, hp: dict, seed: int = 0, init: Radi
 
 
 def generate_events(model: RadiationGPT, pre: Preprocessor, n_events: int, max_jets: int, seed: int = 0,
-                    no_stop_at=()) -> dict:
+                    no_stop_at: Sequence[int] = ()) -> dict:
     """Generated events in physical units (the toy's on-disk layout)."""
     feats, n = sample(model, n_events, max_jets, no_stop_at=no_stop_at, seed=seed)
     return {"jets": pre.inverse(feats, n), "n_jets": n}
 
 
 # ------------------------------------------------------------------ analysis
-def rate_ratio(n_jets, k: int) -> tuple[float, float]:
+def rate_ratio(n_jets: np.ndarray, k: int) -> tuple[float, float]:
     """sigma(k) / sigma(k - 1) from exclusive counts, with its Poisson error
     (for zero events above: the 68% upper limit 1.14 / N_{k-1} as the error)."""
     n_hi = float(np.sum(np.asarray(n_jets) == k))
@@ -378,7 +380,8 @@ def extrapolation_metrics(truth: dict, samples: dict, forced: dict, ratio: float
     if "modified" in out["variants"]:
         m = out["variants"]["modified"]
         out["modified_closer_than_plain"] = bool(
-            p["abs_deviation"] - m["abs_deviation"] > holds_sigma * math.hypot(p["rate_ratio_err"], m["rate_ratio_err"]))
+            p["abs_deviation"] - m["abs_deviation"]
+            > holds_sigma * math.hypot(p["rate_ratio_err"], m["rate_ratio_err"]))
     return out
 
 
@@ -386,16 +389,17 @@ LABELS = {"truth": "Truth", "plain": "Plain likelihood", "bootstrap": "Bootstrap
 COLORS = {"truth": "k", "plain": "tab:blue", "bootstrap": "tab:red", "modified": "tab:green"}
 
 
-def _ratio_axes(plt, n=1, width=7.5):
+def _ratio_axes(plt: Any, n: int = 1, width: float = 7.5):
     fig, axes = plt.subplots(2, n, figsize=(width * n, 7.5), sharex="col", squeeze=False,
                              gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
     return fig, axes
 
 
-def plot_multiplicity(truth: dict, samples: dict, n_train_max: int, n_show: int, path, title: str = ""):
+def plot_multiplicity(truth: dict, samples: dict, n_train_max: int, n_show: int, path: str | Path,
+                      title: str = "") -> list[Path]:
     """Exclusive multiplicity per event of the training region (n <= n_train_max),
     truth vs every variant, with the ratio to truth."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt
@@ -404,7 +408,7 @@ def plot_multiplicity(truth: dict, samples: dict, n_train_max: int, n_show: int,
     ax, rax = axes[0, 0], axes[1, 0]
     edges = np.arange(n_show + 2) - 0.5
 
-    def norm(n_jets):
+    def norm(n_jets: np.ndarray):
         c = toy.multiplicity_counts(n_jets, n_show).astype(float)
         z = c[: n_train_max + 1].sum()
         return c / z, np.sqrt(c) / z
@@ -432,10 +436,10 @@ def plot_multiplicity(truth: dict, samples: dict, n_train_max: int, n_show: int,
     return plotting.save(fig, path)
 
 
-def plot_kth_jet(truth: dict, kinematics: dict, k: int, pt_max: float, path, title: str = ""):
+def plot_kth_jet(truth: dict, kinematics: dict, k: int, pt_max: float, path: str | Path, title: str = "") -> list[Path]:
     """Normalised pT and eta of the k-th jet in k-jet events: truth vs the
     variants (``kinematics[v]`` = (n_events, 3) jets), with ratio panels."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt
@@ -478,35 +482,30 @@ HP_KEYS = {"n_train_max": int, "pt_min": float, "dim": int, "heads": int, "layer
            "bootstrap_epochs": int}
 
 
-def check_hparams(hp: dict, source=None) -> dict:
-    """Type- and range-check the training settings; InputError names the key."""
-    out = {}
-    for key, typ in HP_KEYS.items():
-        if key not in hp:
-            raise InputError(source, key, "setting missing")
-        v = hp[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (typ is int and int(v) != v):
-            raise InputError(source, key, f"must be a{'n integer' if typ is int else ' number'}, got {v!r}")
-        if not (math.isfinite(v) and v > 0):
-            raise InputError(source, key, f"must be positive, got {v!r}")
-        out[key] = typ(v)
-    if out["dim"] % out["heads"]:
-        raise InputError(source, "dim", f"must be a multiple of heads ({out['heads']}), got {out['dim']}")
-    return out
+def hparams(cfg: Config) -> dict:
+    """The model and training settings of ``studies.jet_radiation`` as the
+    flat dict saved with every model; InputError where they do not fit together."""
+    hp = {"n_train_max": cfg.n_train_max, "pt_min": cfg.toy.pt_min,
+          **dataclasses.asdict(cfg.model), **dataclasses.asdict(cfg.training)}
+    hp = {key: typ(hp[key]) for key, typ in HP_KEYS.items()}
+    if hp["dim"] % hp["heads"]:
+        raise InputError("config", "studies.jet_radiation.model.dim",
+                         f"must be a multiple of heads ({hp['heads']}), got {hp['dim']}")
+    return hp
 
 
-def run_training(events_path, variant: str, hp: dict, seed: int, model_out, samples_out, forced_out, record_out,
-                 train_fraction: float, n_generate: int, n_gen_max: int, init_path=None) -> dict:
+def run_training(events_path: str | Path, variant: str, hp: dict, seed: int, model_out: str | Path,
+                 samples_out: str | Path, forced_out: str | Path, record_out: str | Path,
+                 train_fraction: float, n_generate: int, n_gen_max: int, init_path: str | Path | None = None) -> dict:
     """One variant: read the truth file, train on the training split with at
     most ``n_train_max`` jets, save the model (+ JSON hyper-parameters and
     preprocessing), freely generated events and events with the stop after
     ``n_train_max`` jets skipped (kinematics of the first unseen jet)."""
-    from ..io import write_json
-    from ..nn.train import save_model
+    from ...io import write_json
+    from ...nn.train import save_model
 
-    hp = check_hparams(hp)
     if n_gen_max <= hp["n_train_max"]:
-        raise InputError(None, "n_gen_max", f"must exceed n_train_max = {hp['n_train_max']}")
+        raise InputError("config", "studies.jet_radiation.n_gen_max", f"must exceed n_train_max = {hp['n_train_max']}")
     events = toy.read_events(events_path, pt_min=hp["pt_min"])
     train = training_events(split(events, train_fraction)[0], hp["n_train_max"])
     init = pre = None
@@ -527,17 +526,15 @@ def run_training(events_path, variant: str, hp: dict, seed: int, model_out, samp
     return record
 
 
-def run_report(events_path, samples: dict, forced: dict, records: dict, outdir, *, train_fraction: float,
-               n_train_max: int, n_gen_max: int, holds_sigma: float, tier: str = "default", published=None) -> dict:
-    """Figures and metrics.json from the truth reference split and the
-    generated samples of every variant (and, given ``published``, the ONNX
-    export records of :func:`publish` under ``metrics["published"]``)."""
-    from pathlib import Path
+def run_report(events_path: str | Path, samples: dict, forced: dict, records: dict, mult_png: str | Path,
+               kin_png: str | Path, *, train_fraction: float,
+               n_train_max: int, n_gen_max: int, holds_sigma: float, published: str | Path | None = None) -> dict:
+    """Figures and the metrics (of metrics.json) from the truth reference
+    split and the generated samples of every variant (and, given
+    ``published``, the ONNX export records of :func:`publish` under
+    ``metrics["published"]``)."""
+    from ...io import read_json
 
-    from ..io import read_json
-    from ..metrics import write_metrics
-
-    outdir = Path(outdir)
     missing = [v for v in VARIANTS if v not in samples or v not in forced]
     if missing:
         raise InputError(None, missing[0], "generated samples of this variant missing")
@@ -556,10 +553,10 @@ def run_report(events_path, samples: dict, forced: dict, records: dict, outdir, 
         src = gen[v] if m["variants"][v]["kinematics_from"] == "generated" else frc[v]
         kin[v] = src["jets"][src["n_jets"] == k, k - 1]
     tj = ref["jets"][ref["n_jets"] == k, k - 1]
-    plot_multiplicity(ref, gen, n_train_max, n_gen_max, outdir / "jet_radiation_multiplicity.png",
+    plot_multiplicity(ref, gen, n_train_max, n_gen_max, mult_png,
                       title=rf"Z + jets toy, $R = {ratio:g}$, trained on $n \leq {n_train_max}$")
     plot_kth_jet(ref, kin, k, float(np.quantile(tj[:, 0], 0.99)) if len(tj) else 100.0,
-                 outdir / "jet_radiation_third_jet.png", title=f"jet {k} in {k}-jet events")
+                 kin_png, title=f"jet {k} in {k}-jet events")
     m["staircase_ratio_train"] = rec["plain"]["staircase_ratio_train"]
     m["staircase_ratio_train_err"] = rec["plain"]["staircase_ratio_train_err"]
     m["perturbed_stop_target"] = rec["modified"].get("perturbed_stop_target")
@@ -569,26 +566,20 @@ def run_report(events_path, samples: dict, forced: dict, records: dict, outdir, 
     m["modified_loss"] = ("perturbed target (arXiv:2412.12074): stop target 1 - lambda for events at the largest "
                           "training multiplicity, lambda = staircase ratio measured on the training multiplicities")
     m["reduced_vs_paper"] = (
-        "toy Z + jets with exact staircase scaling and a Markov splitting kernel instead of MadGraph + Pythia Z + jets; "
+        "toy Z + jets with exact staircase scaling and a Markov splitting kernel instead of MadGraph + Pythia "
+        "Z + jets; "
         "jets only (the Z is the start token); one small causal transformer with a 3-d Gaussian-mixture head per jet "
         "(the paper: a particle transformer plus a component transformer with Gaussian mixtures per component); "
-        "bootstrap by rounds of regenerating the bootstrapped events and training further instead of a buffer refreshed "
+        "bootstrap by rounds of regenerating the bootstrapped events and training further instead of a buffer "
+        "refreshed "
         "every few steps, with the bootstrapped count fixed by the measured staircase ratio instead of a bootstrap "
         "fraction; one training seed, errors are statistical (generated sample size) only")
-    b = m["variants"]["bootstrap"]
-    return write_metrics(
-        outdir / "metrics.json", study="jet_radiation", paper="arXiv:2412.12074",
-        title="Extrapolating jet radiation with autoregressive transformers (staircase Z + jets toy)",
-        key_metric={"name": f"bootstrap sigma({k})/sigma({k - 1}) (truth {ratio:g})", "value": round(b["rate_ratio"], 4)},
-        claim=(f"trained on up to {n_train_max} extra jets, the plain likelihood does not generate {k} jets, while "
-               f"bootstrapping (and the modified loss) extrapolates: the bootstrap {k}-jet rate is closer to truth "
-               "than the plain loss's beyond the statistical uncertainty"),
-        holds=m["holds"], metrics=m, tier=tier)
+    return m
 
 
-def load_model(path) -> tuple[RadiationGPT, Preprocessor, dict]:
+def load_model(path: str | Path) -> tuple[RadiationGPT, Preprocessor, dict]:
     """A trained variant saved by :func:`run_training`: (model, preprocessing, saved metadata)."""
-    from ..nn.train import load_state
+    from ...nn.train import load_state
 
     state, meta = load_state(path)
     for key in ("hparams", "preprocessing"):
@@ -600,7 +591,8 @@ def load_model(path) -> tuple[RadiationGPT, Preprocessor, dict]:
     return model.eval(), Preprocessor(p["pt_min"], p["mean"], p["std"]), meta
 
 
-def publish(models: dict, records: dict, events_path, out_root, *, train_fraction: float, n_gen_max: int,
+def publish(models: dict, records: dict, events_path: str | Path, out_root: str | Path, *, train_fraction: float,
+            n_gen_max: int,
             n_val: int = 200) -> dict:
     """ONNX + model card of every variant's step network (:class:`StepExport`),
     checked in onnxruntime, in ``out_root/<variant>``; returns ``{variant:
@@ -609,8 +601,8 @@ def publish(models: dict, records: dict, events_path, out_root, *, train_fractio
     ``n_val`` events of the truth reference split, cut to ``n_gen_max`` jets."""
     from pathlib import Path
 
-    from ..io import read_json
-    from ..publish import publish_checked
+    from ...io import read_json
+    from ...publish import publish_checked
 
     events = toy.read_events(events_path)
     ref = split(events, train_fraction)[1]
@@ -639,7 +631,8 @@ def publish(models: dict, records: dict, events_path, out_root, *, train_fractio
         if rec.get("rounds"):
             metrics["bootstrap_last_round_best_val_nll"] = rec["rounds"][-1]["best_val"]
         state = pre.state()
-        prep = (f"colliderflow.studies.jet_radiation.Preprocessor(pt_min={state['pt_min']:g}, mean={state['mean']}, "
+        prep = (f"colliderflow.studies.jet_radiation.core.Preprocessor(pt_min={state['pt_min']:g}, "
+                f"mean={state['mean']}, "
                 f"std={state['std']}).forward(jets, n_jets): per jet (log(pT - pt_min), eta, acoplanarity "
                 "phi_k - phi_{k-1} - pi wrapped to (-pi, pi], phi_0 = 0 for the Z), minus mean, over std; "
                 f"{s} slots, pT-ordered jets first, zero on padding")
@@ -651,7 +644,7 @@ def publish(models: dict, records: dict, events_path, out_root, *, train_fractio
                 "arXiv:2412.12074, on the colliderflow staircase Z + jets toy): a causal transformer over "
                 "[Z, jet_1, ..., jet_S]; position k (the state after the Z and k jets) gives the probability to "
                 "stop after k jets and a diagonal Gaussian mixture over jet k + 1's standardised features. "
-                "Autoregressive use (as colliderflow.studies.jet_radiation.sample / generate_events do in torch): "
+                "Autoregressive use (as colliderflow.studies.jet_radiation.core.sample / generate_events do in torch): "
                 "start with mask all 0; at step k read stop_logit[:, k], stop with probability sigmoid(stop_logit); "
                 "otherwise pick a component from softmax(mixture_logits[:, k]), draw jet k + 1 ~ "
                 "Normal(mixture_mean[:, k, c], mixture_sigma[:, k, c]) into jets[:, k], set mask[:, k] = 1 and "

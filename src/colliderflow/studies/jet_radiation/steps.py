@@ -1,0 +1,54 @@
+"""Steps of the jet_radiation study (rule ``jet_radiation_<step>``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ...io import write_json
+from ...study import Context
+from . import VARIANTS
+
+#: frozen validation inputs of each published step network
+N_VAL = 200
+
+
+def toy(ctx: Context) -> None:
+    """The staircase Z + jets toy (truth for every multiplicity)."""
+    from ...data.jet_radiation_toy import make_toy
+
+    make_toy(ctx.output.events, dataclasses.asdict(ctx.cfg.toy), ctx.cfg.n_events, ctx.seed)
+
+
+def train(ctx: Context) -> None:
+    """Train one variant ({variant} wildcard; the bootstrap starts from the plain model) and generate events."""
+    from . import core
+
+    c = ctx.cfg
+    init = ctx.input.names().get("init") or []
+    init = [init] if isinstance(init, str) else init
+    core.run_training(ctx.input.events, ctx.wildcards["variant"], core.hparams(c), ctx.seed, ctx.output.model,
+                      ctx.output.samples, ctx.output.forced, ctx.output.record, train_fraction=c.train_fraction,
+                      n_generate=c.n_generate, n_gen_max=c.n_gen_max, init_path=init[0] if init else None)
+
+
+def publish(ctx: Context) -> None:
+    """Every variant's step network as ONNX + model card, checked in onnxruntime."""
+    from . import core
+
+    out_root = Path(ctx.output.onnx[0]).parent.parent
+    write_json(ctx.output.check, core.publish(
+        dict(zip(VARIANTS, ctx.input.models)), dict(zip(VARIANTS, ctx.input.records)), ctx.input.events, out_root,
+        train_fraction=ctx.cfg.train_fraction, n_gen_max=ctx.cfg.n_gen_max, n_val=N_VAL))
+
+
+def report(ctx: Context) -> None:
+    """Multiplicity and first-unseen-jet figures, metrics.json."""
+    from . import core
+
+    c = ctx.cfg
+    metrics = core.run_report(
+        ctx.input.events, dict(zip(VARIANTS, ctx.input.samples)), dict(zip(VARIANTS, ctx.input.forced)),
+        dict(zip(VARIANTS, ctx.input.records)), ctx.output.mult, ctx.output.kin, train_fraction=c.train_fraction,
+        n_train_max=c.n_train_max, n_gen_max=c.n_gen_max, holds_sigma=c.holds_sigma, published=ctx.input.publish)
+    ctx.write_metrics(metrics)
