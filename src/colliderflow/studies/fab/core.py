@@ -39,18 +39,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import InputError
-from ..nn import hmc
-from ..nn.flows import StandardizedFlow
-from ..nn.train import seed_everything
-
+from ...nn import hmc
+from ...nn.flows import StandardizedFlow
+from ...nn.train import seed_everything
+from . import Config
 
 PAPER = "arXiv:2411.16234"
 TITLE = "Flow annealed importance sampling bootstrap meets differentiable particle physics"
 METHODS = ("fab", "reverse_kl", "forward_kl", "vegas")
 LABELS = {"fab": "FAB (alpha=2, buffer)", "reverse_kl": "reverse KL", "forward_kl": "forward KL (exact samples)",
           "vegas": "VEGAS"}
-CONFIG = "config/config.yaml"
 
 # D0 -> K-(1) pi+(2) pi0(3), GeV
 M_D, M1, M2, M3 = 1.86484, 0.493677, 0.13957, 0.134977
@@ -212,10 +210,10 @@ class Curve:
         return out
 
 
-def _flow(cfg, seed):
+def _flow(cfg: Config, seed):
     torch.manual_seed(seed)
-    f = cfg["flow"]
-    return StandardizedFlow(2, kind="nsf", transforms=f["transforms"], hidden=tuple(f["hidden"]), bins=f["bins"])
+    f = cfg.flow
+    return StandardizedFlow(2, kind="nsf", transforms=f.transforms, hidden=tuple(f.hidden), bins=f.bins)
 
 
 def evaluate_flow(flow, n: int, quantile: float) -> dict:
@@ -226,8 +224,8 @@ def evaluate_flow(flow, n: int, quantile: float) -> dict:
     return weight_metrics((lp - lq.double()).numpy(), quantile)
 
 
-def checkpoints(cfg) -> np.ndarray:
-    return np.geomspace(cfg["budget"] / cfg["budget_range"], cfg["budget"], cfg["checkpoints"])
+def checkpoints(cfg: Config) -> np.ndarray:
+    return np.geomspace(cfg.budget / cfg.budget_range, cfg.budget, cfg.checkpoints)
 
 
 class _Tracker:
@@ -246,7 +244,7 @@ class _Tracker:
             while self.todo and self.target.n_evals >= self.todo[0]:
                 self.todo.pop(0)
             flow.eval()
-            self.curve.add(self.target.n_evals, evaluate_flow(flow, self.cfg["n_eval"], self.cfg["unweight_quantile"]))
+            self.curve.add(self.target.n_evals, evaluate_flow(flow, self.cfg.n_eval, self.cfg.unweight_quantile))
             flow.train()
 
 
@@ -254,10 +252,10 @@ class _Tracker:
 def train_reverse_kl(cfg, seed) -> tuple[Curve, StandardizedFlow]:
     target = CountingTarget()
     flow = _flow(cfg, seed)
-    opt = torch.optim.Adam(flow.parameters(), lr=cfg["flow"]["lr"])
+    opt = torch.optim.Adam(flow.parameters(), lr=cfg.flow.lr)
     track = _Tracker(cfg, target)
     while not track.done():
-        x, lq = flow.rsample_and_log_prob(cfg["batch_size"])
+        x, lq = flow.rsample_and_log_prob(cfg.batch_size)
         lp = target(x)
         ok = torch.isfinite(lp)
         loss = (lq[ok] - lp[ok]).mean()
@@ -293,17 +291,17 @@ def train_forward_kl(cfg, seed) -> tuple[Curve, StandardizedFlow, dict]:
     target = CountingTarget()
     gen = torch.Generator().manual_seed(seed + 1)
     flow = _flow(cfg, seed)
-    opt = torch.optim.Adam(flow.parameters(), lr=cfg["flow"]["lr"])
-    m_env = envelope(target, cfg["forward_kl"]["envelope_grid"], cfg["forward_kl"]["envelope_safety"])
+    opt = torch.optim.Adam(flow.parameters(), lr=cfg.flow.lr)
+    m_env = envelope(target, cfg.forward_kl.envelope_grid, cfg.forward_kl.envelope_safety)
     track = _Tracker(cfg, target)
     data, viol, proposals0 = [], 0, target.n_evals
     while not track.done():
-        u, v = exact_samples(target, cfg["fab"]["ais_batch"], m_env, gen, chunk=cfg["fab"]["ais_batch"] * 4)
+        u, v = exact_samples(target, cfg.fab.ais_batch, m_env, gen, chunk=cfg.fab.ais_batch * 4)
         viol += v
         data.append(from_unit(u).float())
         pool = torch.cat(data)
-        for _ in range(cfg["fab"]["updates_per_batch"]):
-            idx = torch.randint(len(pool), (cfg["batch_size"],), generator=gen)
+        for _ in range(cfg.fab.updates_per_batch):
+            idx = torch.randint(len(pool), (cfg.batch_size,), generator=gen)
             loss = -flow.log_prob(pool[idx]).mean()
             opt.zero_grad()
             loss.backward()
@@ -337,13 +335,13 @@ def ais(flow, target, x, log_q, log_p, betas, step, n_leapfrog, gen):
 
 
 def train_fab(cfg, seed) -> tuple[Curve, StandardizedFlow, dict]:
-    fc = cfg["fab"]
+    fc = cfg.fab
     target = CountingTarget()
     gen = torch.Generator().manual_seed(seed + 2)
     flow = _flow(cfg, seed)
-    opt = torch.optim.Adam(flow.parameters(), lr=cfg["flow"]["lr"])
-    betas = np.linspace(0.0, 1.0, fc["n_intermediate"] + 1)
-    step = np.full(fc["n_intermediate"], fc["step_size"])
+    opt = torch.optim.Adam(flow.parameters(), lr=cfg.flow.lr)
+    betas = np.linspace(0.0, 1.0, fc.n_intermediate + 1)
+    step = np.full(fc.n_intermediate, fc.step_size)
     buf_x = torch.empty((0, 2))
     buf_lw = torch.empty(0, dtype=torch.float64)
     buf_lq = torch.empty(0)
@@ -351,22 +349,22 @@ def train_fab(cfg, seed) -> tuple[Curve, StandardizedFlow, dict]:
     accs = []
     while not track.done():
         with torch.no_grad():
-            x0 = flow.sample(fc["ais_batch"])
+            x0 = flow.sample(fc.ais_batch)
             lq0 = flow.log_prob(x0)
         lp0 = target(x0)
-        x, lw, acc = ais(flow, target, x0, lq0, lp0, betas, torch.as_tensor(step), fc["n_leapfrog"], gen)
+        x, lw, acc = ais(flow, target, x0, lq0, lp0, betas, torch.as_tensor(step), fc.n_leapfrog, gen)
         accs.append(acc)
-        step = np.clip(step * np.exp(0.5 * (acc - fc["target_accept"])), 1e-3, 2.0)
+        step = np.clip(step * np.exp(0.5 * (acc - fc.target_accept)), 1e-3, 2.0)
         ok = torch.isfinite(lw)
         with torch.no_grad():
             lq = flow.log_prob(x[ok])
-        buf_x = torch.cat([buf_x, x[ok].detach()])[-fc["buffer_size"]:]
-        buf_lw = torch.cat([buf_lw, lw[ok]])[-fc["buffer_size"]:]
-        buf_lq = torch.cat([buf_lq, lq])[-fc["buffer_size"]:]
-        if len(buf_x) >= fc["min_buffer"]:
-            for _ in range(fc["updates_per_batch"]):
+        buf_x = torch.cat([buf_x, x[ok].detach()])[-fc.buffer_size:]
+        buf_lw = torch.cat([buf_lw, lw[ok]])[-fc.buffer_size:]
+        buf_lq = torch.cat([buf_lq, lq])[-fc.buffer_size:]
+        if len(buf_x) >= fc.min_buffer:
+            for _ in range(fc.updates_per_batch):
                 prob = torch.softmax(buf_lw - buf_lw.max(), 0)
-                idx = torch.multinomial(prob, min(cfg["batch_size"], len(prob)), replacement=False, generator=gen)
+                idx = torch.multinomial(prob, min(cfg.batch_size, len(prob)), replacement=False, generator=gen)
                 lq_new = flow.log_prob(buf_x[idx])
                 loss = -lq_new.mean()
                 opt.zero_grad()
@@ -376,11 +374,11 @@ def train_fab(cfg, seed) -> tuple[Curve, StandardizedFlow, dict]:
                 # w ~ p^2/q: re-weight the sampled points for the updated flow
                 with torch.no_grad():
                     lq_up = flow.log_prob(buf_x[idx])
-                adjust = (buf_lq[idx] - lq_up).double().clamp(max=fc["max_log_w_adjust"])
+                adjust = (buf_lq[idx] - lq_up).double().clamp(max=fc.max_log_w_adjust)
                 buf_lw[idx] = buf_lw[idx] + adjust
                 buf_lq[idx] = lq_up
         track(flow)
-    info = {"hmc_accept": np.mean(accs, 0).tolist(), "step_size": step.tolist(), "n_intermediate": fc["n_intermediate"]}
+    info = {"hmc_accept": np.mean(accs, 0).tolist(), "step_size": step.tolist(), "n_intermediate": fc.n_intermediate}
     return track.curve, flow, info
 
 
@@ -399,11 +397,11 @@ def train_vegas(cfg, seed) -> tuple[Curve, object, dict]:
     curve = Curve([], [])
     rng = np.random.default_rng(seed + 3)
     while todo:
-        integ(f, nitn=1, neval=cfg["vegas"]["neval_per_iteration"], alpha=cfg["vegas"]["alpha"])
+        integ(f, nitn=1, neval=cfg.vegas.neval_per_iteration, alpha=cfg.vegas.alpha)
         if target.n_evals >= todo[0]:
             while todo and target.n_evals >= todo[0]:
                 todo.pop(0)
-            curve.add(target.n_evals, evaluate_vegas(integ, cfg["n_eval"], cfg["unweight_quantile"], rng))
+            curve.add(target.n_evals, evaluate_vegas(integ, cfg.n_eval, cfg.unweight_quantile, rng))
     return curve, integ, {}
 
 
@@ -424,41 +422,13 @@ def evaluate_vegas(integ, n: int, quantile: float, rng) -> dict:
 
 
 # ------------------------------------------------------------------ study
-def check_config(cfg: dict) -> dict:
-    """Types and ranges of studies.fab; InputError names the key."""
-    def need(path, cond, what):
-        if not cond:
-            raise InputError(CONFIG, f"studies.fab.{path}", what)
-
-    for k in ("budget", "checkpoints", "n_eval", "batch_size"):
-        need(k, isinstance(cfg.get(k), int) and not isinstance(cfg.get(k), bool) and cfg[k] > 0,
-             "must be a positive integer")
-    need("budget_range", isinstance(cfg.get("budget_range"), (int, float)) and cfg["budget_range"] >= 1,
-         "must be a number >= 1")
-    need("unweight_quantile", isinstance(cfg.get("unweight_quantile"), float) and 0.5 < cfg["unweight_quantile"] <= 1,
-         "must be in (0.5, 1]")
-    fc = cfg.get("fab", {})
-    for k in ("n_intermediate", "n_leapfrog", "ais_batch", "buffer_size", "min_buffer", "updates_per_batch"):
-        need(f"fab.{k}", isinstance(fc.get(k), int) and fc[k] > 0, "must be a positive integer")
-    need("fab.max_log_w_adjust", isinstance(fc.get("max_log_w_adjust"), (int, float)) and fc["max_log_w_adjust"] > 0,
-         "must be > 0")
-    need("fab.step_size", isinstance(fc.get("step_size"), (int, float)) and fc["step_size"] > 0, "must be > 0")
-    need("fab.target_accept", isinstance(fc.get("target_accept"), float) and 0 < fc["target_accept"] < 1,
-         "must be in (0, 1)")
-    need("vegas.neval_per_iteration", isinstance(cfg.get("vegas", {}).get("neval_per_iteration"), int)
-         and cfg["vegas"]["neval_per_iteration"] >= 100, "must be an integer >= 100")
-    need("flow.hidden", isinstance(cfg.get("flow", {}).get("hidden"), list) and cfg["flow"]["hidden"], "must be a list")
-    return cfg
-
-
 def at_evals(curve: dict, key: str, n: float) -> float:
     """``key`` of a curve interpolated (in log evaluations) at ``n`` target evaluations."""
     return float(np.interp(np.log(n), np.log(curve["evals"]), curve[key]))
 
 
-def run_study(cfg: dict, seed: int) -> dict:
+def run_study(cfg: Config, seed: int) -> dict:
     """Train the four samplers; returns curves, per-method extras and samples for the figures."""
-    check_config(cfg)
     seed_everything(seed)
     out = {"curves": {}, "info": {}}
     c, flow_fab, out["info"]["fab"] = train_fab(cfg, seed)
@@ -473,19 +443,19 @@ def run_study(cfg: dict, seed: int) -> dict:
     import vegas
 
     ref = integ(vegas.lbatchintegrand(lambda u: density_unit(torch.from_numpy(np.ascontiguousarray(u))).numpy()),
-                nitn=cfg["vegas"]["reference_iterations"], neval=cfg["vegas"]["neval_per_iteration"] * 4)
+                nitn=cfg.vegas.reference_iterations, neval=cfg.vegas.neval_per_iteration * 4)
     out["reference"] = {"integral": float(ref.mean), "integral_err": float(ref.sdev)}
     tgt = CountingTarget()
     gen = torch.Generator().manual_seed(seed + 4)
-    u, _ = exact_samples(tgt, cfg["n_plot"], envelope(tgt, 100, 1.5), gen)
+    u, _ = exact_samples(tgt, cfg.n_plot, envelope(tgt, 100, 1.5), gen)
     with torch.no_grad():
         out["samples"] = {"target": u.numpy(),
-                          "fab": to_unit(flow_fab.sample(cfg["n_plot"])).numpy(),
-                          "reverse_kl": to_unit(flow_rkl.sample(cfg["n_plot"])).numpy()}
+                          "fab": to_unit(flow_fab.sample(cfg.n_plot)).numpy(),
+                          "reverse_kl": to_unit(flow_rkl.sample(cfg.n_plot)).numpy()}
     return out
 
 
-def summarise(res: dict, cfg: dict) -> tuple[dict, bool]:
+def summarise(res: dict, cfg: Config) -> dict:
     curves = res["curves"]
     # equal target evaluations: the largest budget every flow method reached, and every checkpoint
     n_common = min(curves[m]["evals"][-1] for m in ("fab", "reverse_kl"))
@@ -496,8 +466,7 @@ def summarise(res: dict, cfg: dict) -> tuple[dict, bool]:
     ref = res["reference"]
     pulls = {m: (curves[m]["integral"][-1] - ref["integral"])
              / math.hypot(curves[m]["integral_err"][-1], ref["integral_err"]) for m in METHODS}
-    margin = cfg["ess_margin"]
-    holds = bool(final["fab"]["ess_per_n"] > final["reverse_kl"]["ess_per_n"] + margin)
+    margin = cfg.ess_margin
     metrics = {
         "equal_evals": n_common,
         "at_equal_evals": final,
@@ -507,17 +476,17 @@ def summarise(res: dict, cfg: dict) -> tuple[dict, bool]:
         "reference_integral": ref,
         "integral_pull_final": pulls,
         "info": res["info"],
-        "unweighting_definition": f"mean(w) / quantile_{cfg['unweight_quantile']}(w)",
+        "unweighting_definition": f"mean(w) / quantile_{cfg.unweight_quantile}(w)",
         "sampling_efficiency_definition": "(sum w)^2 / (N sum w^2), N = n_eval fresh samples",
     }
-    return metrics, holds
+    return metrics
 
 
 # ------------------------------------------------------------------ figures
-def plot_efficiency(res: dict, cfg: dict, path, rlabel: str = "") -> list:
+def plot_efficiency(res: dict, cfg: Config, path, rlabel: str = "") -> list:
     import matplotlib.pyplot as plt
 
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     fig, axes = plt.subplots(1, 3, figsize=(24, 7.5))
@@ -533,7 +502,7 @@ def plot_efficiency(res: dict, cfg: dict, path, rlabel: str = "") -> list:
     axes[2].axhline(1.0, color="k", ls="--", lw=1)
     axes[2].set_ylim(0.8, 1.2)
     for ax, yl in zip(axes, ("sampling efficiency ESS/N",
-                             f"unweighting efficiency (mean w / $Q_{{{cfg['unweight_quantile']}}}$ w)",
+                             f"unweighting efficiency (mean w / $Q_{{{cfg.unweight_quantile}}}$ w)",
                              "integral / reference")):
         ax.set_xscale("log")
         ax.set_xlabel("target evaluations")
@@ -551,7 +520,7 @@ def plot_dalitz(res: dict, path, rlabel: str = "") -> list:
     import matplotlib.pyplot as plt
     import mplhep
 
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     keys = [("target", "target |A|$^2$ (accept-reject)"), ("fab", "FAB flow"), ("reverse_kl", "reverse-KL flow")]
@@ -572,24 +541,17 @@ def plot_dalitz(res: dict, path, rlabel: str = "") -> list:
     return plotting.save(fig, path)
 
 
-def report(cfg: dict, seed: int, outdir, tier: str = "default") -> dict:
-    """The whole study: train, figures, metrics.json; returns the metrics document."""
-    from ..metrics import write_metrics
-    from ..io import write_json
+def report(cfg: Config, seed: int, outdir, tier: str = "default") -> dict:
+    """The whole study: train, curves.json, figures; returns the metrics (the step writes metrics.json)."""
+    from ...io import write_json
 
     outdir = Path(outdir)
     res = run_study(cfg, seed)
-    metrics, holds = summarise(res, cfg)
+    metrics = summarise(res, cfg)
     write_json(outdir / "curves.json", {"curves": res["curves"], "reference": res["reference"]})
-    rl = f"{tier} tier, {cfg['budget']:.0e} evaluations"
+    rl = f"{tier} tier, {cfg.budget:.0e} evaluations"
     plot_efficiency(res, cfg, outdir / "efficiency.png", rl)
     plot_dalitz(res, outdir / "dalitz.png", rl)
     fab, rkl = metrics["at_equal_evals"]["fab"], metrics["at_equal_evals"]["reverse_kl"]
-    return write_metrics(
-        outdir / "metrics.json", study="fab", paper=PAPER, title=TITLE,
-        key_metric={"name": "FAB sampling efficiency ESS/N at the final equal budget",
-                    "value": round(fab["ess_per_n"], 4)},
-        claim="FAB reaches a higher sampling efficiency than reverse KL at the same number of target evaluations",
-        holds=holds, tier=tier,
-        metrics={**metrics, "fab_minus_reverse_kl_ess": fab["ess_per_n"] - rkl["ess_per_n"],
-                 "reduced_vs_paper": cfg["reduced_vs_paper"]})
+    return {**metrics, "fab_minus_reverse_kl_ess": fab["ess_per_n"] - rkl["ess_per_n"],
+            "reduced_vs_paper": cfg.reduced_vs_paper}

@@ -31,7 +31,7 @@ independently from the reference marginals in bins of incident energy.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import time
 from pathlib import Path
 
@@ -43,9 +43,23 @@ from zuko.flows.coupling import GeneralCouplingTransform
 from zuko.lazy import Flow, LazyTransform, UnconditionalDistribution
 from zuko.transforms import MonotonicRQSTransform
 
-from ..data import calochallenge
-from ..errors import InputError
-from ..nn.train import TrainConfig, fit
+from ...data import calochallenge
+from ...errors import InputError
+from ...nn.train import TrainConfig, fit
+from . import ClassifierConfig, Config
+
+
+def plain(cfg) -> dict:
+    """A config dataclass as the JSON-able dict it was read from (tuples as lists)."""
+    def conv(v):
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        if isinstance(v, tuple | list):
+            return [conv(x) for x in v]
+        return v
+
+    return conv(dataclasses.asdict(cfg))
+
 
 # --------------------------------------------------------------------------- preprocessing
 
@@ -224,7 +238,7 @@ class L2LFlow(nn.Module):
 
     def __init__(self, n_layers: int, shape, energy: dict, layer: dict):
         super().__init__()
-        from ..nn.flows import StandardizedFlow
+        from ...nn.flows import StandardizedFlow
 
         self.hparams = dict(n_layers=n_layers, shape=list(shape), energy=dict(energy), layer=dict(layer))
         self.energy = StandardizedFlow(n_layers, 1, kind="nsf", transforms=energy["transforms"],
@@ -249,19 +263,19 @@ class L2LFlow(nn.Module):
         return log_frac, torch.stack(ys, 1)
 
 
-def train(incident, showers, geometry, cfg: dict, seed: int) -> tuple[L2LFlow, dict]:
+def train(incident, showers, geometry, cfg: Config, seed: int) -> tuple[L2LFlow, dict]:
     """Train the energy flow and every layer flow (teacher forcing: each layer
     flow sees the true previous layer); returns (model, histories)."""
-    from .flow_inference import train_flow
+    from ..flow_inference import train_flow
 
     shape = layer_shape(geometry)
-    pre = preprocess(incident, showers, geometry, cfg["threshold_mev"], cfg["alpha"], seed, cfg["noise_fraction"])
+    pre = preprocess(incident, showers, geometry, cfg.threshold_mev, cfg.alpha, seed, cfg.noise_fraction)
     n_layers = len(geometry.active)
-    model = L2LFlow(n_layers, shape, cfg["energy_flow"], cfg["layer_flow"])
-    ef = cfg["energy_flow"]
-    eflow, h_e = train_flow(pre["log_frac"], pre["log_e"], kind="nsf", transforms=ef["transforms"],
-                            hidden=ef["hidden"], bins=ef["bins"], epochs=ef["epochs"], batch_size=ef["batch_size"],
-                            lr=ef["lr"], seed=seed, patience=ef["patience"], desc="energy flow")
+    model = L2LFlow(n_layers, shape, plain(cfg.energy_flow), plain(cfg.layer_flow))
+    ef = cfg.energy_flow
+    eflow, h_e = train_flow(pre["log_frac"], pre["log_e"], kind="nsf", transforms=ef.transforms,
+                            hidden=list(ef.hidden), bins=ef.bins, epochs=ef.epochs, batch_size=ef.batch_size,
+                            lr=ef.lr, seed=seed, patience=ef.patience, desc="energy flow")
     model.energy.load_state_dict(eflow.state_dict())
     model.log_frac_min.copy_(torch.as_tensor(pre["log_frac"].min(0)))
     model.log_frac_max.copy_(torch.as_tensor(pre["log_frac"].max(0)))
@@ -269,15 +283,15 @@ def train(incident, showers, geometry, cfg: dict, seed: int) -> tuple[L2LFlow, d
     log_e = torch.as_tensor(pre["log_e"], dtype=torch.float32)
     y = torch.as_tensor(pre["y"], dtype=torch.float32)
     log_el = log_e[:, None] + torch.as_tensor(pre["log_frac"], dtype=torch.float32)
-    lf_cfg = cfg["layer_flow"]
+    lf_cfg = cfg.layer_flow
     for i, lf in enumerate(model.layers):
         scal = torch.stack([log_e, log_el[:, i]], 1)
         tensors = [y[:, i], scal] + ([y[:, i - 1]] if i > 0 else [])
         lf.fit_standardisation(*tensors)
         torch.manual_seed(seed + 1 + i)
         h = fit(lf, lambda m, b: m.nll(b), tensors,
-                TrainConfig(epochs=lf_cfg["epochs"], batch_size=lf_cfg["batch_size"], lr=lf_cfg["lr"],
-                            seed=seed + 1 + i, patience=lf_cfg["patience"], desc=f"layer flow {i}"))
+                TrainConfig(epochs=lf_cfg.epochs, batch_size=lf_cfg.batch_size, lr=lf_cfg.lr,
+                            seed=seed + 1 + i, patience=lf_cfg.patience, desc=f"layer flow {i}"))
         hist["layers"].append(h.as_dict())
     return model, hist
 
@@ -304,13 +318,13 @@ def generate(model: L2LFlow, incident, geometry, threshold: float, alpha: float,
 
 
 def save(model: L2LFlow, path) -> None:
-    from ..nn.train import save_model
+    from ...nn.train import save_model
 
     save_model(model, path, model.hparams)
 
 
 def load(path) -> L2LFlow:
-    from ..nn.train import load_state
+    from ...nn.train import load_state
 
     state, hp = load_state(path)
     for key in ("n_layers", "shape", "energy", "layer"):
@@ -358,7 +372,7 @@ def high_level_inputs(incident, showers, geometry) -> np.ndarray:
                             hl["ec_x"], hl["ec_y"], hl["width_x"], hl["width_y"]])
 
 
-def classifier_auc(x_ref, x_gen, cfg: dict, seed: int) -> float:
+def classifier_auc(x_ref, x_gen, cfg: ClassifierConfig, seed: int) -> float:
     """ROC AUC of an MLP (sklearn) separating generated from reference showers,
     trained on half of each sample and evaluated on the other half."""
     from sklearn.metrics import roc_auc_score
@@ -372,9 +386,9 @@ def classifier_auc(x_ref, x_gen, cfg: dict, seed: int) -> float:
     x = np.concatenate([x_ref[:n], x_gen[:n]])
     y = np.r_[np.zeros(n), np.ones(n)]
     xa, xb, ya, yb = train_test_split(x, y, test_size=0.5, random_state=seed, stratify=y)
-    clf = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=tuple(cfg["hidden"]), alpha=cfg["l2"],
-                                                        max_iter=cfg["max_iter"], early_stopping=True,
-                                                        n_iter_no_change=cfg["patience"], random_state=seed))
+    clf = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=tuple(cfg.hidden), alpha=cfg.l2,
+                                                        max_iter=cfg.max_iter, early_stopping=True,
+                                                        n_iter_no_change=cfg.patience, random_state=seed))
     with threadpool_limits(1):
         clf.fit(xa, ya)
         p = clf.predict_proba(xb)[:, 1]
@@ -400,7 +414,7 @@ def shape_features(incident, showers, geometry) -> dict[str, np.ndarray]:
             "ec_x": hl["ec_x"], "sparsity": hl["sparsity"]}
 
 
-def evaluate(ref, samples: dict, geometry, cfg: dict, seed: int) -> dict:
+def evaluate(ref, samples: dict, geometry, cfg: Config, seed: int) -> dict:
     """AUCs and W1 distances of every sample ``{name: (incident, showers)}``
     against the reference ``(incident, showers)``; a sample named "reference"
     (other reference showers) gives the reference-vs-reference floor."""
@@ -410,8 +424,8 @@ def evaluate(ref, samples: dict, geometry, cfg: dict, seed: int) -> dict:
     for name, (inc, sh) in samples.items():
         feat = shape_features(inc, sh, geometry)
         r = {f"w1_{k}": w1_scaled(ref_feat[k], feat[k]).tolist() for k in ref_feat}
-        r["auc_low"] = classifier_auc(ref_low, low_level(inc, sh), cfg["classifier"], seed)
-        r["auc_high"] = classifier_auc(ref_high, high_level_inputs(inc, sh, geometry), cfg["classifier"], seed)
+        r["auc_low"] = classifier_auc(ref_low, low_level(inc, sh), cfg.classifier, seed)
+        r["auc_high"] = classifier_auc(ref_high, high_level_inputs(inc, sh, geometry), cfg.classifier, seed)
         res[name] = r
     return res
 
@@ -441,7 +455,7 @@ def reference_tables(paths) -> dict:
     return out
 
 
-def summarise(ev: dict, timing: dict, cfg: dict, n_train: int, n_test: int) -> tuple[dict, bool]:
+def summarise(ev: dict, timing: dict, cfg: Config, n_train: int, n_test: int) -> dict:
     """Metrics and the claim: L2LFlows' AUCs (low and high level) are below the
     naive baseline's by at least ``auc_margin`` and its per-layer energy W1 is
     at most ``w1_tolerance`` reference standard deviations in every layer."""
@@ -456,16 +470,16 @@ def summarise(ev: dict, timing: dict, cfg: dict, n_train: int, n_test: int) -> t
          "max_w1_layer_energy_reference": max(ref["w1_energy"]),
          "w1_scale": "W1 of the layer energy fraction E_layer/E_inc (and of each shape feature) in units of the "
                      "reference standard deviation of that feature in that layer",
-         "auc_margin": cfg["auc_margin"], "w1_tolerance": cfg["w1_tolerance"],
+         "auc_margin": cfg.auc_margin, "w1_tolerance": cfg.w1_tolerance,
          "generation_ms_per_shower_cpu": timing["cpu_ms_per_shower"],
          "generation_ms_per_shower_wall": timing["wall_ms_per_shower"],
          "generation": timing, "n_train": n_train, "n_test": n_test, "per_sample": ev}
     for k in ("w1_width", "w1_ec_x", "w1_sparsity"):
         m[f"{k}_l2lflows"], m[f"{k}_baseline"] = l2l[k], base[k]
-    m["auc_below_baseline"] = bool(l2l["auc_low"] < base["auc_low"] - cfg["auc_margin"]
-                                   and l2l["auc_high"] < base["auc_high"] - cfg["auc_margin"])
-    m["layer_energy_w1_small"] = bool(m["max_w1_layer_energy_l2lflows"] <= cfg["w1_tolerance"])
-    return m, bool(m["auc_below_baseline"] and m["layer_energy_w1_small"])
+    m["auc_below_baseline"] = bool(l2l["auc_low"] < base["auc_low"] - cfg.auc_margin
+                                   and l2l["auc_high"] < base["auc_high"] - cfg.auc_margin)
+    m["layer_energy_w1_small"] = bool(m["max_w1_layer_energy_l2lflows"] <= cfg.w1_tolerance)
+    return m
 
 
 # --------------------------------------------------------------------------- figures
@@ -511,7 +525,7 @@ def _grid(n_cols, n_rows=1, width=4.2):
 def plot_layer_energies(samples: dict, geometry, path, rlabel=""):
     """One panel per layer: log10 layer energy, reference vs generated, ratio
     below; ``samples`` {name: (incident, showers)} with "reference" first."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     n = len(geometry.active)
@@ -531,7 +545,7 @@ def plot_layer_energies(samples: dict, geometry, path, rlabel=""):
 def plot_shower_shapes(samples: dict, geometry, path, rlabel=""):
     """Mean longitudinal and radial profiles, total deposited energy ratio,
     radial width and sparsity of the layer at the shower maximum; ratio panels."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt  # noqa: F401
@@ -589,7 +603,7 @@ def plot_auc(metrics: dict, tables: dict, path, rlabel=""):
     """Classifier AUC (low-level vs high-level): this run's L2LFlows, baseline
     and reference-vs-reference, with the published CaloChallenge entries as
     context (different datasets: sizes and geometries)."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt
@@ -622,41 +636,6 @@ def plot_auc(metrics: dict, tables: dict, path, rlabel=""):
     return plotting.save(fig, path)
 
 
-META = {
-    "paper": "arXiv:2405.20407",
-    "title": "Convolutional L2LFlows: layer-by-layer calorimeter shower generation",
-    "claim": "layer-to-layer conditional flows with convolutional coupling networks generate calorimeter showers "
-             "that a classifier separates from the reference much less well than a naive (independent-voxel) "
-             "generator, with accurate per-layer energy distributions",
-}
-
-
-def parse_config(text: str) -> dict:
-    """The study's config section from its JSON text (a script's --config)."""
-    import json
-
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("--config", "studies.l2lflows", f"not valid JSON ({exc.msg})") from None
-    check_config(cfg)
-    return cfg
-
-
-def check_config(cfg: dict) -> None:
-    for key in ("threshold_mev", "alpha", "noise_fraction", "max_train", "generation_batch", "energy_flow", "layer_flow", "classifier", "baseline_energy_bins",
-                "auc_margin", "w1_tolerance"):
-        if key not in cfg:
-            raise InputError("config", f"studies.l2lflows.{key}", "config key missing")
-    if not 0 < cfg["alpha"] < 0.1:
-        raise InputError("config", "studies.l2lflows.alpha", f"must be in (0, 0.1), got {cfg['alpha']}")
-    if cfg["layer_flow"]["transforms"] % 2:
-        raise InputError("config", "studies.l2lflows.layer_flow.transforms",
-                         "must be even (alternating checkerboard masks)")
-    if math.isnan(cfg["threshold_mev"]) or cfg["threshold_mev"] <= 0:
-        raise InputError("config", "studies.l2lflows.threshold_mev", "must be positive")
-
-
 # --------------------------------------------------------------------------- pipeline steps
 
 
@@ -669,37 +648,35 @@ def split_test(n: int) -> tuple[slice, slice]:
     return slice(0, n // 2), slice(n // 2, n)
 
 
-def train_step(train_path, test_path, geometry_path, cfg: dict, seed: int, model_path, generated_path,
+def train_step(train_path, test_path, geometry_path, cfg: Config, seed: int, model_path, generated_path,
                summary_path) -> dict:
     """Train on the training file, save the model, generate showers for the
     incident energies of the test file's half B (CaloChallenge HDF5 layout),
     and write the training histories and generation timing (JSON)."""
-    from ..io import write_json
+    from ...io import write_json
 
-    check_config(cfg)
     geometry = calochallenge.read_geometry(geometry_path)
     layer_shape(geometry)
     inc, sh = calochallenge.read_showers(train_path, geometry)
     test_inc, _ = calochallenge.read_showers(test_path, geometry)
-    n_train = min(len(inc), cfg["max_train"]) if cfg["max_train"] else len(inc)
+    n_train = min(len(inc), cfg.max_train) if cfg.max_train else len(inc)
     model, hist = train(inc[:n_train], sh[:n_train], geometry, cfg, seed)
     save(model, model_path)
     _, b = split_test(len(test_inc))
-    gen, timing = generate(model, test_inc[b], geometry, cfg["threshold_mev"], cfg["alpha"],
-                           cfg["generation_batch"], seed=seed + 7)
+    gen, timing = generate(model, test_inc[b], geometry, cfg.threshold_mev, cfg.alpha,
+                           cfg.generation_batch, seed=seed + 7)
     calochallenge.write_showers(generated_path, test_inc[b], gen, {"generator": "L2LFlows", "seed": seed})
     doc = {"n_train": n_train, "timing": timing, "history": hist}
     write_json(summary_path, doc)
     return doc
 
 
-def report_step(train_path, test_path, geometry_path, generated_path, summary_path, cfg: dict, seed: int, outdir,
+def report_step(train_path, test_path, geometry_path, generated_path, summary_path, cfg: Config, seed: int, outdir,
                 tables=(), tier: str = "default") -> dict:
-    """Baseline, CaloChallenge-style evaluation, figures and metrics.json."""
-    from ..io import read_json
-    from ..metrics import write_metrics
+    """Baseline, CaloChallenge-style evaluation and figures; returns the
+    metrics (the step writes metrics.json, the study's verdict judges them)."""
+    from ...io import read_json
 
-    check_config(cfg)
     outdir = Path(outdir)
     geometry = calochallenge.read_geometry(geometry_path)
     tr_inc, tr_sh = calochallenge.read_showers(train_path, geometry)
@@ -712,11 +689,11 @@ def report_step(train_path, test_path, geometry_path, generated_path, summary_pa
     a, b = split_test(len(te_inc))
     if len(g_inc) != b.stop - b.start or not np.allclose(g_inc, te_inc[b], rtol=1e-5):
         raise InputError(generated_path, "incident_energies", "not the incident energies of the test file's half B")
-    base = independent_voxels(tr_inc, tr_sh, te_inc[b], cfg["baseline_energy_bins"], seed + 11)
+    base = independent_voxels(tr_inc, tr_sh, te_inc[b], cfg.baseline_energy_bins, seed + 11)
     samples = {"reference": (te_inc[a], te_sh[a]), "l2lflows": (g_inc, g_sh), "baseline": (te_inc[b], base)}
     ev = evaluate(samples["reference"], {"l2lflows": samples["l2lflows"], "baseline": samples["baseline"],
                                          "reference": (te_inc[b], te_sh[b])}, geometry, cfg, seed)
-    metrics, holds = summarise(ev, summary["timing"], cfg, summary["n_train"], len(te_inc))
+    metrics = summarise(ev, summary["timing"], cfg, summary["n_train"], len(te_inc))
     ref_tables = reference_tables(tables)
     metrics["calochallenge_published"] = ref_tables
     metrics["calochallenge_note"] = ("published CaloChallenge results (arXiv:2410.21611) are for datasets 1-3 with "
@@ -726,8 +703,4 @@ def report_step(train_path, test_path, geometry_path, generated_path, summary_pa
     plot_layer_energies(samples, geometry, outdir / "layer_energies.png", rlabel=rl)
     plot_shower_shapes(samples, geometry, outdir / "shower_shapes.png", rlabel=rl)
     plot_auc(metrics, ref_tables, outdir / "auc.png", rlabel=rl)
-    key = {"name": "classifier AUC low-level, L2LFlows / independent-voxel baseline",
-           "value": round(metrics["auc_low_l2lflows"], 4), "baseline": round(metrics["auc_low_baseline"], 4)}
-    return write_metrics(outdir / "metrics.json", study="l2lflows", paper=META["paper"], title=META["title"],
-                         key_metric=key, claim=META["claim"], holds=holds, metrics={**metrics, "config": cfg},
-                         tier=tier)
+    return {**metrics, "config": plain(cfg)}
