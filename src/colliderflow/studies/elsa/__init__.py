@@ -79,7 +79,7 @@ STUDY = Study(
           "AUC and the per-observable deviations from truth of an imperfect flow surrogate",
     config=Config,
     steps=(Step("study", outputs=("metrics", "ratios", "roc", "pdfs"), gpu=True, mem_mb=4000, runtime=60,
-                doc="surrogate flow, DCTR reweighting, LASER refinement by HMC; AUCs, chi2/ndf, figures, metrics.json"),),
+                doc="surrogate flow, DCTR weights, LASER refinement by HMC; AUCs, chi2/ndf, figures, metrics.json"),),
     figures=("ratios", "roc"),
     category="arXiv:2305.07696 ELSA",
     verdict=verdict,

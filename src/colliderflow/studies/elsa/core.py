@@ -23,6 +23,7 @@ bins open, so events leaking out of the physical range count).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,7 @@ def classifier_features(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.log(o[:, :2]), o[:, 2:5], torch.log(o[:, 5:7]), o[:, 7:]], 1)
 
 
-def _np(f, x) -> np.ndarray:
+def _np(f: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray | torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         return f(torch.as_tensor(x, dtype=torch.float32)).numpy()
 
@@ -104,7 +105,7 @@ def train_surrogate(x: np.ndarray, cfg: Config, seed: int) -> StandardizedFlow:
     return flow
 
 
-def train_dctr(x_truth: np.ndarray, x_gen: np.ndarray, cfg: Config, seed: int):
+def train_dctr(x_truth: np.ndarray, x_gen: np.ndarray, cfg: Config, seed: int) -> torch.nn.Module:
     """DCTR classifier truth (class 1) vs surrogate (class 0); exp(logit) = p_truth / p_flow."""
     c = cfg.classifier
     f_t, f_g = _np(classifier_features, x_truth), _np(classifier_features, x_gen)
@@ -113,19 +114,20 @@ def train_dctr(x_truth: np.ndarray, x_gen: np.ndarray, cfg: Config, seed: int):
     return train_classifier(f_g, np.ones(len(f_g)), f_t, np.ones(len(f_t)), net, desc="DCTR classifier")
 
 
-def log_weight(clf, x: torch.Tensor, clip: float) -> torch.Tensor:
+def log_weight(clf: torch.nn.Module, x: torch.Tensor, clip: float) -> torch.Tensor:
     """log w(x) = clipped classifier logit (differentiable in x)."""
     return clf(classifier_features(x)).clamp(-clip, clip)
 
 
-def laser(flow: StandardizedFlow, clf, n: int, cfg: Config, seed: int):
+def laser(flow: StandardizedFlow, clf: torch.nn.Module, n: int, cfg: Config, seed: int) -> tuple[np.ndarray, np.ndarray,
+          hmc.HMCResult]:
     """LASER: HMC on the latent density N(z) w(f^-1(z)); returns (x refined, z, HMCResult)."""
     h = cfg.hmc
     gen = torch.Generator().manual_seed(seed)
     for p in list(flow.parameters()) + list(clf.parameters()):
         p.requires_grad_(False)
 
-    def log_target(z):
+    def log_target(z: torch.Tensor) -> torch.Tensor:
         return -0.5 * (z * z).sum(1) + log_weight(clf, flow.decode(z), cfg.weight_clip)
 
     z0 = torch.randn((n, flow.hparams["features"]), generator=gen)
@@ -136,7 +138,7 @@ def laser(flow: StandardizedFlow, clf, n: int, cfg: Config, seed: int):
     return x.numpy(), res.x.numpy(), res
 
 
-def fresh_auc(x_truth, x_sample, w_sample, cfg: Config, seed: int) -> dict:
+def fresh_auc(x_truth: np.ndarray, x_sample: np.ndarray, w_sample: np.ndarray | None, cfg: Config, seed: int) -> dict:
     """AUC of a fresh xgboost classifier truth vs sample (half to train, half to test) and its
     Hanley-McNeil error; ``w_sample`` weights the sample in training and in the AUC."""
     import xgboost
@@ -167,7 +169,7 @@ def fresh_auc(x_truth, x_sample, w_sample, cfg: Config, seed: int) -> dict:
     return {"auc": auc, "auc_err": err, "fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()}
 
 
-def chi2_ndf(o_truth: np.ndarray, o_sample: np.ndarray, w=None, bins: int = 20) -> float:
+def chi2_ndf(o_truth: np.ndarray, o_sample: np.ndarray, w: np.ndarray | None = None, bins: int = 20) -> float:
     """chi2/ndf of normalised histograms in ``bins`` bins of equal truth probability (open outer bins)."""
     edges = np.quantile(o_truth, np.linspace(0, 1, bins + 1))
     edges[0], edges[-1] = -np.inf, np.inf
@@ -180,7 +182,7 @@ def chi2_ndf(o_truth: np.ndarray, o_sample: np.ndarray, w=None, bins: int = 20) 
     return float(np.sum((fs - ft) ** 2 / np.maximum(var, 1e-300)) / bins)
 
 
-def deviations(x_truth, x_sample, w=None) -> dict:
+def deviations(x_truth: np.ndarray, x_sample: np.ndarray, w: np.ndarray | None = None) -> dict:
     o_t, o_s = _np(observables, x_truth), _np(observables, x_sample)
     return {name: chi2_ndf(o_t[:, i], o_s[:, i], w) for i, (name, _, _) in enumerate(OBSERVABLES)}
 
@@ -245,7 +247,7 @@ def summarise(res: dict, cfg: Config) -> dict:
 COLORS = {"truth": "k", "surrogate": "C0", "reweighted": "C2", "laser": "C3"}
 
 
-def plot_ratios(res: dict, path, rlabel: str = "") -> list:
+def plot_ratios(res: dict, path: str | Path, rlabel: str = "") -> list:
     """Per-observable normalised histograms with ratio-to-truth panels (the paper's key figure)."""
     import hist
     import matplotlib.pyplot as plt
@@ -297,7 +299,7 @@ def plot_ratios(res: dict, path, rlabel: str = "") -> list:
     return plotting.save(fig, path)
 
 
-def plot_roc(res: dict, path, rlabel: str = "") -> list:
+def plot_roc(res: dict, path: str | Path, rlabel: str = "") -> list:
     import matplotlib.pyplot as plt
 
     from ... import plotting
@@ -316,7 +318,7 @@ def plot_roc(res: dict, path, rlabel: str = "") -> list:
     return plotting.save(fig, path)
 
 
-def report(cfg: Config, seed: int, outdir, tier: str = "default") -> dict:
+def report(cfg: Config, seed: int, outdir: str | Path, tier: str = "default") -> dict:
     """The whole study and its figures; returns the metrics (the step writes metrics.json)."""
     outdir = Path(outdir)
     res = run_study(cfg, seed)

@@ -75,7 +75,7 @@ STUDY = Study(
     claim="FAB reaches a higher sampling efficiency than reverse KL at the same number of target evaluations",
     config=Config,
     steps=(Step("train", outputs=("metrics", "curves", "efficiency", "dalitz", "pdfs"), gpu=True, mem_mb=4000,
-                runtime=60, doc="train FAB, reverse-KL and forward-KL flows and VEGAS; curves, figures, metrics.json"),),
+                runtime=60, doc="train FAB, reverse-KL and forward-KL flows and VEGAS; curves, figures, metrics"),),
     figures=("efficiency", "dalitz"),
     category="arXiv:2411.16234 FAB",
     verdict=verdict,

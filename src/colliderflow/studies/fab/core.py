@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,7 +63,7 @@ NONRESONANT = (0.15, 31.0)
 
 
 # ------------------------------------------------------------------ target
-def dalitz_limits(s12: torch.Tensor):
+def dalitz_limits(s12: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(s23_min, s23_max) at ``s12`` (PDG kinematics, 1-2 rest frame); NaN outside the s12 range."""
     m12 = torch.sqrt(s12)
     e2 = (s12 - M1**2 + M2**2) / (2 * m12)
@@ -85,7 +86,7 @@ def inside(s12: torch.Tensor, s23: torch.Tensor) -> torch.Tensor:
     return ok & (s23 > lo) & (s23 < hi)
 
 
-def _masses(channel):
+def _masses(channel: tuple[int, int]) -> tuple[float, float, float]:
     m = {1: M1, 2: M2, 3: M3}
     (i, j), k = channel, 6 - sum(channel)
     return m[i], m[j], m[k]
@@ -112,7 +113,7 @@ def amplitude(s12: torch.Tensor, s23: torch.Tensor) -> torch.Tensor:
     return a
 
 
-def density(s12, s23) -> torch.Tensor:
+def density(s12: torch.Tensor | np.ndarray, s23: torch.Tensor | np.ndarray) -> torch.Tensor:
     """|A|^2 in the Dalitz plane, exactly zero outside the kinematic boundary (float64)."""
     s12 = torch.as_tensor(s12, dtype=torch.float64)
     s23 = torch.as_tensor(s23, dtype=torch.float64)
@@ -122,7 +123,7 @@ def density(s12, s23) -> torch.Tensor:
     return torch.where(ins, val, torch.zeros_like(val))
 
 
-def unit_to_dalitz(u: torch.Tensor):
+def unit_to_dalitz(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Map (n, 2) points of the unit square to (s12, s23, jacobian d(s12,s23)/d(u,v))."""
     u = torch.as_tensor(u, dtype=torch.float64)
     s12 = S12_MIN + u[:, 0] * (S12_MAX - S12_MIN)
@@ -130,14 +131,14 @@ def unit_to_dalitz(u: torch.Tensor):
     return s12, lo + u[:, 1] * (hi - lo), (S12_MAX - S12_MIN) * (hi - lo)
 
 
-def dalitz_to_unit(s12, s23) -> torch.Tensor:
+def dalitz_to_unit(s12: torch.Tensor | np.ndarray, s23: torch.Tensor | np.ndarray) -> torch.Tensor:
     s12 = torch.as_tensor(s12, dtype=torch.float64)
     s23 = torch.as_tensor(s23, dtype=torch.float64)
     lo, hi = dalitz_limits(s12)
     return torch.stack([(s12 - S12_MIN) / (S12_MAX - S12_MIN), (s23 - lo) / (hi - lo)], 1)
 
 
-def density_unit(u) -> torch.Tensor:
+def density_unit(u: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Target on the unit square: |A|^2 times the Jacobian; zero outside [0, 1]^2 (float64).
     Its integral over the square is the phase-space integral of |A|^2 in (s12, s23)."""
     u = torch.as_tensor(u, dtype=torch.float64)
@@ -147,12 +148,12 @@ def density_unit(u) -> torch.Tensor:
     return torch.where(ins, density(s12, s23) * jac, torch.zeros_like(jac))
 
 
-def to_unit(x):
+def to_unit(x: torch.Tensor | np.ndarray) -> torch.Tensor:
     """R^2 -> unit square, u = Phi(x) (normal CDF): a flat density in u is a standard normal in x."""
     return torch.special.ndtr(torch.as_tensor(x, dtype=torch.float64)).clamp(1e-300, 1 - 1e-16)
 
 
-def from_unit(u):
+def from_unit(u: torch.Tensor | np.ndarray) -> torch.Tensor:
     return torch.special.ndtri(torch.as_tensor(u, dtype=torch.float64).clamp(1e-300, 1 - 1e-16))
 
 
@@ -167,14 +168,14 @@ def log_density_latent(x: torch.Tensor) -> torch.Tensor:
 class CountingTarget:
     """``log_density_latent`` that counts the points it is evaluated at."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.n_evals = 0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         self.n_evals += len(x)
         return log_density_latent(x)
 
-    def unit(self, u) -> torch.Tensor:
+    def unit(self, u: torch.Tensor | np.ndarray) -> torch.Tensor:
         self.n_evals += len(u)
         return density_unit(u)
 
@@ -199,24 +200,24 @@ class Curve:
     evals: list
     metrics: list
 
-    def add(self, n, m):
+    def add(self, n: float, m: dict) -> None:
         self.evals.append(int(n))
         self.metrics.append(m)
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         out = {"evals": self.evals}
         for k in ("ess_per_n", "unweighting_eff", "integral", "integral_err"):
             out[k] = [m[k] for m in self.metrics]
         return out
 
 
-def _flow(cfg: Config, seed):
+def _flow(cfg: Config, seed: int) -> StandardizedFlow:
     torch.manual_seed(seed)
     f = cfg.flow
     return StandardizedFlow(2, kind="nsf", transforms=f.transforms, hidden=tuple(f.hidden), bins=f.bins)
 
 
-def evaluate_flow(flow, n: int, quantile: float) -> dict:
+def evaluate_flow(flow: StandardizedFlow, n: int, quantile: float) -> dict:
     with torch.no_grad():
         x = flow.sample(n)
         lq = flow.log_prob(x)
@@ -231,7 +232,7 @@ def checkpoints(cfg: Config) -> np.ndarray:
 class _Tracker:
     """Evaluates the flow each time the target-evaluation count passes a checkpoint."""
 
-    def __init__(self, cfg, target):
+    def __init__(self, cfg: Config, target: CountingTarget) -> None:
         self.todo = list(checkpoints(cfg))
         self.curve = Curve([], [])
         self.cfg, self.target = cfg, target
@@ -239,7 +240,7 @@ class _Tracker:
     def done(self) -> bool:
         return not self.todo
 
-    def __call__(self, flow):
+    def __call__(self, flow: StandardizedFlow) -> None:
         if self.todo and self.target.n_evals >= self.todo[0]:
             while self.todo and self.target.n_evals >= self.todo[0]:
                 self.todo.pop(0)
@@ -249,7 +250,7 @@ class _Tracker:
 
 
 # ------------------------------------------------------------------ trainers
-def train_reverse_kl(cfg, seed) -> tuple[Curve, StandardizedFlow]:
+def train_reverse_kl(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow]:
     target = CountingTarget()
     flow = _flow(cfg, seed)
     opt = torch.optim.Adam(flow.parameters(), lr=cfg.flow.lr)
@@ -274,7 +275,8 @@ def envelope(target: CountingTarget, grid: int, safety: float) -> float:
     return float(target.unit(uu).max()) * safety
 
 
-def exact_samples(target: CountingTarget, n: int, m_env: float, gen: torch.Generator, chunk: int = 4096):
+def exact_samples(target: CountingTarget, n: int, m_env: float, gen: torch.Generator,
+                  chunk: int = 4096) -> tuple[torch.Tensor, int]:
     """``n`` exact target samples on the unit square by accept-reject; returns (u, envelope violations)."""
     out, viol, have = [], 0, 0
     while have < n:
@@ -287,7 +289,7 @@ def exact_samples(target: CountingTarget, n: int, m_env: float, gen: torch.Gener
     return torch.cat(out)[:n], viol
 
 
-def train_forward_kl(cfg, seed) -> tuple[Curve, StandardizedFlow, dict]:
+def train_forward_kl(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow, dict]:
     target = CountingTarget()
     gen = torch.Generator().manual_seed(seed + 1)
     flow = _flow(cfg, seed)
@@ -314,7 +316,9 @@ def train_forward_kl(cfg, seed) -> tuple[Curve, StandardizedFlow, dict]:
     return track.curve, flow, info
 
 
-def ais(flow, target, x, log_q, log_p, betas, step, n_leapfrog, gen):
+def ais(flow: StandardizedFlow, target: CountingTarget, x: torch.Tensor, log_q: torch.Tensor, log_p: torch.Tensor,
+        betas: np.ndarray, step: torch.Tensor, n_leapfrog: int, gen: torch.Generator) -> tuple[torch.Tensor,
+        torch.Tensor, np.ndarray]:
     """Annealed importance sampling from q to p^2/q with one HMC transition per
     intermediate density pi_b = q^(1-2b) p^(2b). Returns (x, log_w, mean acceptance per transition)."""
     log_w = torch.zeros(len(x), dtype=torch.float64)
@@ -323,7 +327,7 @@ def ais(flow, target, x, log_q, log_p, betas, step, n_leapfrog, gen):
         b, b0 = float(betas[j]), float(betas[j - 1])
         log_w = log_w + (b - b0) * 2.0 * (log_p.double() - log_q.double())
 
-        def log_pi(y, b=b):
+        def log_pi(y: torch.Tensor, b: float = b) -> torch.Tensor:
             return (1 - 2 * b) * flow.log_prob(y) + 2 * b * target(y)
 
         x, lpi, _, p_acc = hmc.hmc_step(log_pi, x, step[j - 1], n_leapfrog, gen)
@@ -334,7 +338,7 @@ def ais(flow, target, x, log_q, log_p, betas, step, n_leapfrog, gen):
     return x, log_w, np.array(acc)
 
 
-def train_fab(cfg, seed) -> tuple[Curve, StandardizedFlow, dict]:
+def train_fab(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow, dict]:
     fc = cfg.fab
     target = CountingTarget()
     gen = torch.Generator().manual_seed(seed + 2)
@@ -382,13 +386,13 @@ def train_fab(cfg, seed) -> tuple[Curve, StandardizedFlow, dict]:
     return track.curve, flow, info
 
 
-def train_vegas(cfg, seed) -> tuple[Curve, object, dict]:
+def train_vegas(cfg: Config, seed: int) -> tuple[Curve, object, dict]:
     import vegas
 
     target = CountingTarget()
 
     @vegas.lbatchintegrand
-    def f(u):
+    def f(u: np.ndarray) -> np.ndarray:
         return target.unit(torch.from_numpy(np.ascontiguousarray(u))).numpy()
 
     np.random.seed(seed % 2**32)
@@ -405,7 +409,7 @@ def train_vegas(cfg, seed) -> tuple[Curve, object, dict]:
     return curve, integ, {}
 
 
-def vegas_sample(integ, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def vegas_sample(integ: Any, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points of the unit square from the VEGAS map and their Jacobians (the map's 1/q)."""
     y = rng.uniform(size=(n, 2))
     x = np.empty_like(y)
@@ -414,7 +418,7 @@ def vegas_sample(integ, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return x, jac
 
 
-def evaluate_vegas(integ, n: int, quantile: float, rng) -> dict:
+def evaluate_vegas(integ: Any, n: int, quantile: float, rng: np.random.Generator) -> dict:
     x, jac = vegas_sample(integ, n, rng)
     p = density_unit(torch.from_numpy(x)).numpy()
     with np.errstate(divide="ignore"):
@@ -483,7 +487,7 @@ def summarise(res: dict, cfg: Config) -> dict:
 
 
 # ------------------------------------------------------------------ figures
-def plot_efficiency(res: dict, cfg: Config, path, rlabel: str = "") -> list:
+def plot_efficiency(res: dict, cfg: Config, path: str | Path, rlabel: str = "") -> list:
     import matplotlib.pyplot as plt
 
     from ... import plotting
@@ -515,7 +519,7 @@ def plot_efficiency(res: dict, cfg: Config, path, rlabel: str = "") -> list:
     return plotting.save(fig, path)
 
 
-def plot_dalitz(res: dict, path, rlabel: str = "") -> list:
+def plot_dalitz(res: dict, path: str | Path, rlabel: str = "") -> list:
     import hist
     import matplotlib.pyplot as plt
     import mplhep
@@ -541,7 +545,7 @@ def plot_dalitz(res: dict, path, rlabel: str = "") -> list:
     return plotting.save(fig, path)
 
 
-def report(cfg: Config, seed: int, outdir, tier: str = "default") -> dict:
+def report(cfg: Config, seed: int, outdir: str | Path, tier: str = "default") -> dict:
     """The whole study: train, curves.json, figures; returns the metrics (the step writes metrics.json)."""
     from ...io import write_json
 
