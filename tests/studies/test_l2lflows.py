@@ -156,6 +156,18 @@ def test_step_reports_a_missing_config_key_in_one_line(tmp_path, capfd):
     assert "studies.l2lflows.alpha" in err and "Traceback" not in err
 
 
+def test_calo_inputs_follow_the_data_source():
+    from colliderflow.studies.l2lflows import calo_inputs
+
+    toy = {"data": {"calo": {"source": "toy", "files": [], "geometry": ""}}}
+    assert calo_inputs(toy)["geometry"] == "resources/calo/toy/binning.xml"
+    real = {"data": {"calo": {"source": "file", "files": ["a.h5", "b.h5"], "geometry": "g.xml"}}}
+    assert calo_inputs(real) == {"train": "a.h5", "test": "b.h5", "geometry": "g.xml"}
+    real["data"]["calo"]["files"] = ["a.h5"]
+    with pytest.raises(InputError, match="data.calo.files"):
+        calo_inputs(real)
+
+
 def test_verdict_and_config():
     cfg = _cfg()
     assert cfg.layer_flow.transforms == study_config("l2lflows")["layer_flow"]["transforms"]

@@ -4,19 +4,7 @@
 # {l2lflows,fab,elsa}/steps.py.
 
 
-def calo_inputs(wildcards):
-    """Calorimeter showers (l2lflows): train, test and geometry, from the toy
-    (rule calo_toy in data.smk) or the config data.calo files (source: file)."""
-    d = config["data"]["calo"]
-    if d["source"] == "toy":
-        return {
-            "train": "resources/calo/toy/train.h5",
-            "test": "resources/calo/toy/test.h5",
-            "geometry": "resources/calo/toy/binning.xml",
-        }
-    if len(d["files"]) != 2 or not d["geometry"]:
-        raise ValueError("config data.calo: source 'file' needs files: [training, test] and a geometry XML")
-    return {"train": d["files"][0], "test": d["files"][1], "geometry": d["geometry"]}
+from colliderflow.studies.l2lflows import calo_inputs
 
 
 S = step("l2lflows", "train")
@@ -24,7 +12,7 @@ S = step("l2lflows", "train")
 
 rule l2lflows_train:
     input:
-        unpack(calo_inputs),
+        unpack(lambda w: calo_inputs(config)),
     output:
         model="results/l2lflows/l2lflows.pt",
         hparams="results/l2lflows/l2lflows.json",
@@ -49,7 +37,7 @@ S = step("l2lflows", "report")
 
 rule l2lflows_report:
     input:
-        unpack(calo_inputs),
+        unpack(lambda w: calo_inputs(config)),
         generated=rules.l2lflows_train.output.generated,
         summary=rules.l2lflows_train.output.summary,
         tables=lambda w: config["studies"]["l2lflows"]["reference_results"],

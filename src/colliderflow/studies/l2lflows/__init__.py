@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...errors import InputError
 from ...study import Step, Study, Verdict
 
 
@@ -68,6 +69,19 @@ def verdict(metrics: dict, cfg: Config) -> Verdict:
 
 
 CALO = ("train", "test", "geometry")
+
+
+def calo_inputs(config: dict) -> dict[str, str]:
+    """The calorimeter showers the l2lflows steps read (inputs train, test,
+    geometry): the toy (rule calo_toy), or the config's data.calo files
+    (source: file)."""
+    d = config["data"]["calo"]
+    if d["source"] == "toy":
+        return {"train": "resources/calo/toy/train.h5", "test": "resources/calo/toy/test.h5",
+                "geometry": "resources/calo/toy/binning.xml"}
+    if len(d["files"]) != 2 or not d["geometry"]:
+        raise InputError("config", "data.calo.files", "source 'file' needs files: [training, test] and a geometry XML")
+    return {"train": d["files"][0], "test": d["files"][1], "geometry": d["geometry"]}
 
 STUDY = Study(
     name="l2lflows",
