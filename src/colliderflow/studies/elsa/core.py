@@ -35,8 +35,6 @@ from ...nn.train import TrainConfig, fit, seed_everything
 from ..unfolding.nets import NetConfig, train_classifier
 from . import Config
 
-PAPER = "arXiv:2305.07696"
-TITLE = "ELSA: enhanced latent spaces for improved collider simulations"
 PT1_MIN, PT2_MIN = 30.0, 20.0
 FEATURES = ["log_pt_j1", "log_pt_j2", "eta_j1", "eta_j2", "dphi_jj"]
 # (name, axis label, plot range)

@@ -45,8 +45,6 @@ from ...nn.flows import StandardizedFlow
 from ...nn.train import seed_everything
 from . import Config
 
-PAPER = "arXiv:2411.16234"
-TITLE = "Flow annealed importance sampling bootstrap meets differentiable particle physics"
 METHODS = ("fab", "reverse_kl", "forward_kl", "vegas")
 LABELS = {"fab": "FAB (alpha=2, buffer)", "reverse_kl": "reverse KL", "forward_kl": "forward KL (exact samples)",
           "vegas": "VEGAS"}
