@@ -135,7 +135,7 @@ def test_step_reports_a_missing_config_key_in_one_line(tmp_path, capfd):
 def test_verdict():
     cfg = _cfg()
     obs = {o: 1.0 for o, _, _ in E.OBSERVABLES}
-    m = {"auc": {"laser": {"auc": 0.55555}}, "auc_drop_laser": 0.1, "auc_drop_laser_err": 0.01,
+    m = {"auc": {"laser": {"auc": 0.55556}}, "auc_drop_laser": 0.1, "auc_drop_laser_err": 0.01,
          "mean_chi2_ndf": {"laser": 2.0, "surrogate": 9.0}, "observables_improved": {"laser": 5},
          "chi2_ndf": {"laser": obs}}
     v = STUDY.verdict(m, cfg)
