@@ -68,11 +68,8 @@ def build_model(arch: str, n: int, n_classes: int, hidden: dict, bits: int | Non
     q = bits is not None
     if q:
         import brevitas.nn as qnn
-        from brevitas.quant import (
-            Int8ActPerTensorFixedPoint,
-            Int8WeightPerTensorFixedPoint,
-            Uint8ActPerTensorFixedPoint,
-        )
+        from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint,
+                                    Uint8ActPerTensorFixedPoint)
 
     def lin(i, o):
         return (qnn.QuantLinear(i, o, bias=True, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=bits)

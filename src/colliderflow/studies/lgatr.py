@@ -45,16 +45,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lgatr import (
-    LGATr,
-    MLPConfig,
-    PrimitivesConfig,
-    SelfAttentionConfig,
-    embed_vector,
-    extract_scalar,
-    get_num_spurions,
-    get_spurions,
-)
+from lgatr import (LGATr, MLPConfig, PrimitivesConfig, SelfAttentionConfig, embed_vector, extract_scalar, get_num_spurions,
+                   get_spurions)
 
 from ..errors import InputError
 from ..nn.jets import JetTransformer

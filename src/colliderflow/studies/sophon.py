@@ -452,6 +452,7 @@ def plot(t: dict, summary: dict, path, rlabel: str = "") -> list:
 
     plotting.style()
     import matplotlib.pyplot as plt
+
     from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(1, 2, figsize=(18, 7.5))

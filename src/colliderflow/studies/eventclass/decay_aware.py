@@ -16,18 +16,8 @@ import torch
 from torch import nn
 
 from ...nn.train import TrainConfig
-from .common import (
-    auc,
-    auc_curves,
-    balanced_subset,
-    engineered,
-    labelled,
-    predict,
-    split_indices,
-    torch_inputs,
-    train_torch,
-    train_xgb,
-)
+from .common import (auc, auc_curves, balanced_subset, engineered, labelled, predict, split_indices, torch_inputs,
+                     train_torch, train_xgb)
 from .encoder import N_FEATURES, EventClassifier, featurize, load_table, mlp, pair_labels, save_encoder
 
 MODELS = ("bdt", "mlp", "set", "multitask")
