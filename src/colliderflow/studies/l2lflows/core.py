@@ -31,9 +31,11 @@ independently from the reference marginals in bins of incident energy.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,14 +45,28 @@ from zuko.flows.coupling import GeneralCouplingTransform
 from zuko.lazy import Flow, LazyTransform, UnconditionalDistribution
 from zuko.transforms import MonotonicRQSTransform
 
-from ..data import calochallenge
-from ..errors import InputError
-from ..nn.train import TrainConfig, fit
+from ...data import calochallenge
+from ...errors import InputError
+from ...nn.train import TrainConfig, fit
+from . import ClassifierConfig, Config
+
+
+def plain(cfg: Config) -> dict:
+    """A config dataclass as the JSON-able dict it was read from (tuples as lists)."""
+    def conv(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        if isinstance(v, tuple | list):
+            return [conv(x) for x in v]
+        return v
+
+    return conv(dataclasses.asdict(cfg))
+
 
 # --------------------------------------------------------------------------- preprocessing
 
 
-def dequantize(voxels, threshold: float, rng: np.random.Generator, fraction: float = 0.02) -> np.ndarray:
+def dequantize(voxels: np.ndarray, threshold: float, rng: np.random.Generator, fraction: float = 0.02) -> np.ndarray:
     """Zero voxels -> Uniform(0, ``fraction`` * threshold); voxels at or above
     the readout threshold are kept (inverted by zeroing everything below the
     threshold; ``fraction`` < 1 leaves a margin for generated values)."""
@@ -60,7 +76,7 @@ def dequantize(voxels, threshold: float, rng: np.random.Generator, fraction: flo
     return np.where(v > 0, v, rng.uniform(0.0, fraction * threshold, v.shape))
 
 
-def to_flow_space(voxels, energy, alpha: float = 1e-6) -> np.ndarray:
+def to_flow_space(voxels: np.ndarray, energy: np.ndarray, alpha: float = 1e-6) -> np.ndarray:
     """Dequantised layer voxels (N, n) -> logit(alpha + (1 - 2 alpha) v), with
     v = voxel / ``energy`` (N,) the voxel's fraction of the layer energy."""
     v = np.asarray(voxels, dtype=float) / np.asarray(energy, dtype=float)[:, None]
@@ -68,7 +84,7 @@ def to_flow_space(voxels, energy, alpha: float = 1e-6) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def from_flow_space(y, energy, threshold: float, alpha: float = 1e-6) -> np.ndarray:
+def from_flow_space(y: np.ndarray, energy: np.ndarray, threshold: float, alpha: float = 1e-6) -> np.ndarray:
     """Inverse of :func:`to_flow_space` and :func:`dequantize`: fractions
     renormalised to sum to one, scaled to ``energy`` (N,), voxels below
     ``threshold`` set to zero."""
@@ -88,7 +104,8 @@ def layer_shape(geometry: calochallenge.Geometry) -> tuple[int, int]:
     return shapes.pop()
 
 
-def preprocess(incident, showers, geometry, threshold: float, alpha: float, seed: int, fraction: float = 0.02) -> dict:
+def preprocess(incident: np.ndarray, showers: np.ndarray, geometry: calochallenge.Geometry, threshold: float,
+               alpha: float, seed: int, fraction: float = 0.02) -> dict:
     """Flow inputs: ``log_e`` log E_inc (N,), ``log_frac`` log(E_l/E_inc) (N, L)
     of the dequantised layers, ``y`` (N, L, n_voxels_per_layer)."""
     rng = np.random.default_rng(seed)
@@ -109,11 +126,11 @@ class CylinderConv(nn.Module):
     """3x3 convolution on (alpha, r) images: circular padding in the angle,
     zero padding in radius."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, 3, padding=(0, 1))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(nn.functional.pad(x, (0, 0, 1, 1), mode="circular"))
 
 
@@ -128,7 +145,8 @@ class CylinderConditioner(nn.Module):
     transformed voxel, flattened (what zuko's coupling expects).
     """
 
-    def __init__(self, shape, mask: torch.Tensor, n_scalars: int, previous: bool, channels: int, total: int):
+    def __init__(self, shape: tuple[int, int], mask: torch.Tensor, n_scalars: int, previous: bool, channels: int,
+                 total: int) -> None:
         super().__init__()
         self.shape, self.n_scalars, self.previous, self.total = tuple(shape), n_scalars, previous, total
         self.register_buffer("mask_img", mask.float().reshape(1, 1, *shape))
@@ -140,7 +158,7 @@ class CylinderConditioner(nn.Module):
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
-    def forward(self, inp):
+    def forward(self, inp: torch.Tensor) -> torch.Tensor:
         lead = inp.shape[:-1]
         inp = inp.reshape(-1, inp.shape[-1])
         n_pix = self.shape[0] * self.shape[1]
@@ -161,10 +179,11 @@ class ConvCouplingTransform(GeneralCouplingTransform):
     """zuko's general coupling transform (spline univariate transforms) with a
     :class:`CylinderConditioner` in place of its MLP hyper-network."""
 
-    def __new__(cls, *args, **kwargs):
+    def __new__(cls, *args, **kwargs) -> ConvCouplingTransform:
         return LazyTransform.__new__(cls)
 
-    def __init__(self, shape, mask, n_scalars: int, previous: bool, channels: int = 16, bins: int = 8):
+    def __init__(self, shape: tuple[int, int], mask: torch.Tensor, n_scalars: int, previous: bool, channels: int = 16,
+                 bins: int = 8) -> None:
         LazyTransform.__init__(self)
         self.univariate = MonotonicRQSTransform
         self.shapes = ((bins,), (bins,), (bins - 1,))
@@ -174,7 +193,7 @@ class ConvCouplingTransform(GeneralCouplingTransform):
         self.hyper = CylinderConditioner(shape, mask, n_scalars, previous, channels, self.total)
 
 
-def checkerboard(shape, parity: int) -> torch.Tensor:
+def checkerboard(shape: tuple[int, int], parity: int) -> torch.Tensor:
     a, r = torch.meshgrid(torch.arange(shape[0]), torch.arange(shape[1]), indexing="ij")
     return ((a + r) % 2 == parity).reshape(-1)
 
@@ -183,7 +202,8 @@ class LayerFlow(nn.Module):
     """p(y_l | log E_inc, log E_l, y_{l-1}) for one layer image; inputs
     standardised per voxel by buffers fitted to the training data."""
 
-    def __init__(self, shape, previous: bool, transforms: int = 4, channels: int = 16, bins: int = 8):
+    def __init__(self, shape: tuple[int, int], previous: bool, transforms: int = 4, channels: int = 16,
+                 bins: int = 8) -> None:
         super().__init__()
         n = shape[0] * shape[1]
         self.previous = previous
@@ -194,26 +214,26 @@ class LayerFlow(nn.Module):
         for name, size in (("y_mean", n), ("y_std", n), ("s_mean", 2), ("s_std", 2), ("p_mean", n), ("p_std", n)):
             self.register_buffer(name, torch.zeros(size) if "mean" in name else torch.ones(size))
 
-    def fit_standardisation(self, y, scalars, prev=None):
+    def fit_standardisation(self, y: torch.Tensor, scalars: torch.Tensor, prev: torch.Tensor | None = None) -> None:
         self.y_mean.copy_(y.mean(0)), self.y_std.copy_(y.std(0).clamp_min(1e-3))
         self.s_mean.copy_(scalars.mean(0)), self.s_std.copy_(scalars.std(0).clamp_min(1e-3))
         if prev is not None:
             self.p_mean.copy_(prev.mean(0)), self.p_std.copy_(prev.std(0).clamp_min(1e-3))
 
-    def context(self, scalars, prev):
+    def context(self, scalars: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
         c = (scalars - self.s_mean) / self.s_std
         if self.previous:
             c = torch.cat([c, (prev - self.p_mean) / self.p_std], -1)
         return c
 
-    def log_prob(self, y, scalars, prev=None):
+    def log_prob(self, y: torch.Tensor, scalars: torch.Tensor, prev: torch.Tensor | None = None) -> torch.Tensor:
         z = (y - self.y_mean) / self.y_std
         return self.flow(self.context(scalars, prev)).log_prob(z) - torch.log(self.y_std).sum()
 
-    def sample(self, scalars, prev=None):
+    def sample(self, scalars: torch.Tensor, prev: torch.Tensor | None = None) -> torch.Tensor:
         return self.flow(self.context(scalars, prev)).sample() * self.y_std + self.y_mean
 
-    def nll(self, batch):
+    def nll(self, batch: Sequence[torch.Tensor]) -> torch.Tensor:
         y, s = batch[0], batch[1]
         prev = batch[2] if self.previous else None
         return -self.log_prob(y, s, prev).mean() / y.shape[-1]
@@ -222,9 +242,9 @@ class LayerFlow(nn.Module):
 class L2LFlow(nn.Module):
     """The energy flow and the chain of layer flows."""
 
-    def __init__(self, n_layers: int, shape, energy: dict, layer: dict):
+    def __init__(self, n_layers: int, shape: tuple[int, int], energy: dict, layer: dict) -> None:
         super().__init__()
-        from ..nn.flows import StandardizedFlow
+        from ...nn.flows import StandardizedFlow
 
         self.hparams = dict(n_layers=n_layers, shape=list(shape), energy=dict(energy), layer=dict(layer))
         self.energy = StandardizedFlow(n_layers, 1, kind="nsf", transforms=energy["transforms"],
@@ -249,19 +269,20 @@ class L2LFlow(nn.Module):
         return log_frac, torch.stack(ys, 1)
 
 
-def train(incident, showers, geometry, cfg: dict, seed: int) -> tuple[L2LFlow, dict]:
+def train(incident: np.ndarray, showers: np.ndarray, geometry: calochallenge.Geometry, cfg: Config,
+          seed: int) -> tuple[L2LFlow, dict]:
     """Train the energy flow and every layer flow (teacher forcing: each layer
     flow sees the true previous layer); returns (model, histories)."""
-    from .flow_inference import train_flow
+    from ..flow_inference import train_flow
 
     shape = layer_shape(geometry)
-    pre = preprocess(incident, showers, geometry, cfg["threshold_mev"], cfg["alpha"], seed, cfg["noise_fraction"])
+    pre = preprocess(incident, showers, geometry, cfg.threshold_mev, cfg.alpha, seed, cfg.noise_fraction)
     n_layers = len(geometry.active)
-    model = L2LFlow(n_layers, shape, cfg["energy_flow"], cfg["layer_flow"])
-    ef = cfg["energy_flow"]
-    eflow, h_e = train_flow(pre["log_frac"], pre["log_e"], kind="nsf", transforms=ef["transforms"],
-                            hidden=ef["hidden"], bins=ef["bins"], epochs=ef["epochs"], batch_size=ef["batch_size"],
-                            lr=ef["lr"], seed=seed, patience=ef["patience"], desc="energy flow")
+    model = L2LFlow(n_layers, shape, plain(cfg.energy_flow), plain(cfg.layer_flow))
+    ef = cfg.energy_flow
+    eflow, h_e = train_flow(pre["log_frac"], pre["log_e"], kind="nsf", transforms=ef.transforms,
+                            hidden=list(ef.hidden), bins=ef.bins, epochs=ef.epochs, batch_size=ef.batch_size,
+                            lr=ef.lr, seed=seed, patience=ef.patience, desc="energy flow")
     model.energy.load_state_dict(eflow.state_dict())
     model.log_frac_min.copy_(torch.as_tensor(pre["log_frac"].min(0)))
     model.log_frac_max.copy_(torch.as_tensor(pre["log_frac"].max(0)))
@@ -269,20 +290,21 @@ def train(incident, showers, geometry, cfg: dict, seed: int) -> tuple[L2LFlow, d
     log_e = torch.as_tensor(pre["log_e"], dtype=torch.float32)
     y = torch.as_tensor(pre["y"], dtype=torch.float32)
     log_el = log_e[:, None] + torch.as_tensor(pre["log_frac"], dtype=torch.float32)
-    lf_cfg = cfg["layer_flow"]
+    lf_cfg = cfg.layer_flow
     for i, lf in enumerate(model.layers):
         scal = torch.stack([log_e, log_el[:, i]], 1)
         tensors = [y[:, i], scal] + ([y[:, i - 1]] if i > 0 else [])
         lf.fit_standardisation(*tensors)
         torch.manual_seed(seed + 1 + i)
         h = fit(lf, lambda m, b: m.nll(b), tensors,
-                TrainConfig(epochs=lf_cfg["epochs"], batch_size=lf_cfg["batch_size"], lr=lf_cfg["lr"],
-                            seed=seed + 1 + i, patience=lf_cfg["patience"], desc=f"layer flow {i}"))
+                TrainConfig(epochs=lf_cfg.epochs, batch_size=lf_cfg.batch_size, lr=lf_cfg.lr,
+                            seed=seed + 1 + i, patience=lf_cfg.patience, desc=f"layer flow {i}"))
         hist["layers"].append(h.as_dict())
     return model, hist
 
 
-def generate(model: L2LFlow, incident, geometry, threshold: float, alpha: float, batch_size: int = 2000,
+def generate(model: L2LFlow, incident: np.ndarray, geometry: calochallenge.Geometry, threshold: float, alpha: float,
+             batch_size: int = 2000,
              seed: int = 0) -> tuple[np.ndarray, dict]:
     """Showers (N, n_voxels) in MeV for incident energies (N,) in MeV, and the
     generation time per shower (wall and CPU, this process's threads)."""
@@ -303,14 +325,14 @@ def generate(model: L2LFlow, incident, geometry, threshold: float, alpha: float,
     return out, timing
 
 
-def save(model: L2LFlow, path) -> None:
-    from ..nn.train import save_model
+def save(model: L2LFlow, path: str | Path) -> None:
+    from ...nn.train import save_model
 
     save_model(model, path, model.hparams)
 
 
-def load(path) -> L2LFlow:
-    from ..nn.train import load_state
+def load(path: str | Path) -> L2LFlow:
+    from ...nn.train import load_state
 
     state, hp = load_state(path)
     for key in ("n_layers", "shape", "energy", "layer"):
@@ -324,7 +346,8 @@ def load(path) -> L2LFlow:
 # --------------------------------------------------------------------------- baseline
 
 
-def independent_voxels(train_inc, train_showers, incident, n_bins: int, seed: int) -> np.ndarray:
+def independent_voxels(train_inc: np.ndarray, train_showers: np.ndarray, incident: np.ndarray, n_bins: int,
+                       seed: int) -> np.ndarray:
     """The naive generator: every voxel drawn independently from its marginal
     over the reference showers in the same bin of log incident energy
     (``n_bins`` quantile bins), so all voxel-voxel correlations are lost."""
@@ -345,20 +368,20 @@ def independent_voxels(train_inc, train_showers, incident, n_bins: int, seed: in
 # --------------------------------------------------------------------------- evaluation
 
 
-def low_level(incident, showers) -> np.ndarray:
+def low_level(incident: np.ndarray, showers: np.ndarray) -> np.ndarray:
     """Classifier inputs of the challenge's low-level test: log10 E_inc and the
     voxel energies divided by E_inc."""
     return np.column_stack([np.log10(incident), showers / incident[:, None]])
 
 
-def high_level_inputs(incident, showers, geometry) -> np.ndarray:
+def high_level_inputs(incident: np.ndarray, showers: np.ndarray, geometry: calochallenge.Geometry) -> np.ndarray:
     """log10 E_inc, log10 of layer energy / E_inc, centres of energy and widths."""
     hl = calochallenge.high_level(showers, geometry)
     return np.column_stack([np.log10(incident), np.log10(hl["energy"] / incident[:, None] + 1e-6),
                             hl["ec_x"], hl["ec_y"], hl["width_x"], hl["width_y"]])
 
 
-def classifier_auc(x_ref, x_gen, cfg: dict, seed: int) -> float:
+def classifier_auc(x_ref: np.ndarray, x_gen: np.ndarray, cfg: ClassifierConfig, seed: int) -> float:
     """ROC AUC of an MLP (sklearn) separating generated from reference showers,
     trained on half of each sample and evaluated on the other half."""
     from sklearn.metrics import roc_auc_score
@@ -372,16 +395,16 @@ def classifier_auc(x_ref, x_gen, cfg: dict, seed: int) -> float:
     x = np.concatenate([x_ref[:n], x_gen[:n]])
     y = np.r_[np.zeros(n), np.ones(n)]
     xa, xb, ya, yb = train_test_split(x, y, test_size=0.5, random_state=seed, stratify=y)
-    clf = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=tuple(cfg["hidden"]), alpha=cfg["l2"],
-                                                        max_iter=cfg["max_iter"], early_stopping=True,
-                                                        n_iter_no_change=cfg["patience"], random_state=seed))
+    clf = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=tuple(cfg.hidden), alpha=cfg.l2,
+                                                        max_iter=cfg.max_iter, early_stopping=True,
+                                                        n_iter_no_change=cfg.patience, random_state=seed))
     with threadpool_limits(1):
         clf.fit(xa, ya)
         p = clf.predict_proba(xb)[:, 1]
     return float(roc_auc_score(yb, p))
 
 
-def w1_scaled(ref, gen) -> np.ndarray:
+def w1_scaled(ref: np.ndarray, gen: np.ndarray) -> np.ndarray:
     """Wasserstein-1 distance per column in units of the reference standard deviation."""
     from scipy.stats import wasserstein_distance
 
@@ -390,7 +413,8 @@ def w1_scaled(ref, gen) -> np.ndarray:
                      for j in range(ref.shape[1])])
 
 
-def shape_features(incident, showers, geometry) -> dict[str, np.ndarray]:
+def shape_features(incident: np.ndarray, showers: np.ndarray, geometry: calochallenge.Geometry) -> dict[str,
+                   np.ndarray]:
     """Per-layer quantities compared by W1: ``energy`` the layer energy as a
     fraction of the incident energy (the incident spectrum itself is an
     input, not a result), radial ``width`` (mm), centre of energy ``ec_x``
@@ -400,7 +424,8 @@ def shape_features(incident, showers, geometry) -> dict[str, np.ndarray]:
             "ec_x": hl["ec_x"], "sparsity": hl["sparsity"]}
 
 
-def evaluate(ref, samples: dict, geometry, cfg: dict, seed: int) -> dict:
+def evaluate(ref: tuple[np.ndarray, np.ndarray], samples: dict, geometry: calochallenge.Geometry, cfg: Config,
+             seed: int) -> dict:
     """AUCs and W1 distances of every sample ``{name: (incident, showers)}``
     against the reference ``(incident, showers)``; a sample named "reference"
     (other reference showers) gives the reference-vs-reference floor."""
@@ -410,13 +435,13 @@ def evaluate(ref, samples: dict, geometry, cfg: dict, seed: int) -> dict:
     for name, (inc, sh) in samples.items():
         feat = shape_features(inc, sh, geometry)
         r = {f"w1_{k}": w1_scaled(ref_feat[k], feat[k]).tolist() for k in ref_feat}
-        r["auc_low"] = classifier_auc(ref_low, low_level(inc, sh), cfg["classifier"], seed)
-        r["auc_high"] = classifier_auc(ref_high, high_level_inputs(inc, sh, geometry), cfg["classifier"], seed)
+        r["auc_low"] = classifier_auc(ref_low, low_level(inc, sh), cfg.classifier, seed)
+        r["auc_high"] = classifier_auc(ref_high, high_level_inputs(inc, sh, geometry), cfg.classifier, seed)
         res[name] = r
     return res
 
 
-def reference_tables(paths) -> dict:
+def reference_tables(paths: Iterable[str | Path]) -> dict:
     """Published CaloChallenge classifier AUCs and CPU timings per dataset
     (pandas tables of arXiv:2410.21611): {dataset: [{name, auc_low, auc_high,
     cpu_ms_per_shower}]}."""
@@ -441,7 +466,7 @@ def reference_tables(paths) -> dict:
     return out
 
 
-def summarise(ev: dict, timing: dict, cfg: dict, n_train: int, n_test: int) -> tuple[dict, bool]:
+def summarise(ev: dict, timing: dict, cfg: Config, n_train: int, n_test: int) -> dict:
     """Metrics and the claim: L2LFlows' AUCs (low and high level) are below the
     naive baseline's by at least ``auc_margin`` and its per-layer energy W1 is
     at most ``w1_tolerance`` reference standard deviations in every layer."""
@@ -456,16 +481,16 @@ def summarise(ev: dict, timing: dict, cfg: dict, n_train: int, n_test: int) -> t
          "max_w1_layer_energy_reference": max(ref["w1_energy"]),
          "w1_scale": "W1 of the layer energy fraction E_layer/E_inc (and of each shape feature) in units of the "
                      "reference standard deviation of that feature in that layer",
-         "auc_margin": cfg["auc_margin"], "w1_tolerance": cfg["w1_tolerance"],
+         "auc_margin": cfg.auc_margin, "w1_tolerance": cfg.w1_tolerance,
          "generation_ms_per_shower_cpu": timing["cpu_ms_per_shower"],
          "generation_ms_per_shower_wall": timing["wall_ms_per_shower"],
          "generation": timing, "n_train": n_train, "n_test": n_test, "per_sample": ev}
     for k in ("w1_width", "w1_ec_x", "w1_sparsity"):
         m[f"{k}_l2lflows"], m[f"{k}_baseline"] = l2l[k], base[k]
-    m["auc_below_baseline"] = bool(l2l["auc_low"] < base["auc_low"] - cfg["auc_margin"]
-                                   and l2l["auc_high"] < base["auc_high"] - cfg["auc_margin"])
-    m["layer_energy_w1_small"] = bool(m["max_w1_layer_energy_l2lflows"] <= cfg["w1_tolerance"])
-    return m, bool(m["auc_below_baseline"] and m["layer_energy_w1_small"])
+    m["auc_below_baseline"] = bool(l2l["auc_low"] < base["auc_low"] - cfg.auc_margin
+                                   and l2l["auc_high"] < base["auc_high"] - cfg.auc_margin)
+    m["layer_energy_w1_small"] = bool(m["max_w1_layer_energy_l2lflows"] <= cfg.w1_tolerance)
+    return m
 
 
 # --------------------------------------------------------------------------- figures
@@ -474,7 +499,7 @@ COLORS = {"reference": "0.6", "l2lflows": "tab:blue", "baseline": "tab:red"}
 LABELS = {"reference": "reference (toy)", "l2lflows": "L2LFlows", "baseline": "independent voxels"}
 
 
-def _hist_ratio(ax, rax, values: dict, bins, xlabel, logy=False):
+def _hist_ratio(ax: Any, rax: Any, values: dict, bins: Any, xlabel: str, logy: bool = False) -> None:
     """Normalised histograms (reference filled) with a ratio-to-reference panel."""
     ref_h, _ = np.histogram(values["reference"], bins=bins, density=True)
     for name, v in values.items():
@@ -496,7 +521,7 @@ def _hist_ratio(ax, rax, values: dict, bins, xlabel, logy=False):
     rax.tick_params(labelsize=11)
 
 
-def _grid(n_cols, n_rows=1, width=4.2):
+def _grid(n_cols: int, n_rows: int = 1, width: float = 4.2) -> tuple:
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(width * n_cols, 5.2 * n_rows))
@@ -508,10 +533,10 @@ def _grid(n_cols, n_rows=1, width=4.2):
     return fig, axes
 
 
-def plot_layer_energies(samples: dict, geometry, path, rlabel=""):
+def plot_layer_energies(samples: dict, geometry: calochallenge.Geometry, path: str | Path, rlabel: str = "") -> list:
     """One panel per layer: log10 layer energy, reference vs generated, ratio
     below; ``samples`` {name: (incident, showers)} with "reference" first."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     n = len(geometry.active)
@@ -528,10 +553,10 @@ def plot_layer_energies(samples: dict, geometry, path, rlabel=""):
     return plotting.save(fig, path)
 
 
-def plot_shower_shapes(samples: dict, geometry, path, rlabel=""):
+def plot_shower_shapes(samples: dict, geometry: calochallenge.Geometry, path: str | Path, rlabel: str = "") -> list:
     """Mean longitudinal and radial profiles, total deposited energy ratio,
     radial width and sparsity of the layer at the shower maximum; ratio panels."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt  # noqa: F401
@@ -585,11 +610,11 @@ def plot_shower_shapes(samples: dict, geometry, path, rlabel=""):
     return plotting.save(fig, path)
 
 
-def plot_auc(metrics: dict, tables: dict, path, rlabel=""):
+def plot_auc(metrics: dict, tables: dict, path: str | Path, rlabel: str = "") -> list:
     """Classifier AUC (low-level vs high-level): this run's L2LFlows, baseline
     and reference-vs-reference, with the published CaloChallenge entries as
     context (different datasets: sizes and geometries)."""
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt
@@ -622,41 +647,6 @@ def plot_auc(metrics: dict, tables: dict, path, rlabel=""):
     return plotting.save(fig, path)
 
 
-META = {
-    "paper": "arXiv:2405.20407",
-    "title": "Convolutional L2LFlows: layer-by-layer calorimeter shower generation",
-    "claim": "layer-to-layer conditional flows with convolutional coupling networks generate calorimeter showers "
-             "that a classifier separates from the reference much less well than a naive (independent-voxel) "
-             "generator, with accurate per-layer energy distributions",
-}
-
-
-def parse_config(text: str) -> dict:
-    """The study's config section from its JSON text (a script's --config)."""
-    import json
-
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("--config", "studies.l2lflows", f"not valid JSON ({exc.msg})") from None
-    check_config(cfg)
-    return cfg
-
-
-def check_config(cfg: dict) -> None:
-    for key in ("threshold_mev", "alpha", "noise_fraction", "max_train", "generation_batch", "energy_flow", "layer_flow", "classifier", "baseline_energy_bins",
-                "auc_margin", "w1_tolerance"):
-        if key not in cfg:
-            raise InputError("config", f"studies.l2lflows.{key}", "config key missing")
-    if not 0 < cfg["alpha"] < 0.1:
-        raise InputError("config", "studies.l2lflows.alpha", f"must be in (0, 0.1), got {cfg['alpha']}")
-    if cfg["layer_flow"]["transforms"] % 2:
-        raise InputError("config", "studies.l2lflows.layer_flow.transforms",
-                         "must be even (alternating checkerboard masks)")
-    if math.isnan(cfg["threshold_mev"]) or cfg["threshold_mev"] <= 0:
-        raise InputError("config", "studies.l2lflows.threshold_mev", "must be positive")
-
-
 # --------------------------------------------------------------------------- pipeline steps
 
 
@@ -669,37 +659,37 @@ def split_test(n: int) -> tuple[slice, slice]:
     return slice(0, n // 2), slice(n // 2, n)
 
 
-def train_step(train_path, test_path, geometry_path, cfg: dict, seed: int, model_path, generated_path,
-               summary_path) -> dict:
+def train_step(train_path: str | Path, test_path: str | Path, geometry_path: str | Path, cfg: Config, seed: int,
+               model_path: str | Path, generated_path: str | Path,
+               summary_path: str | Path) -> dict:
     """Train on the training file, save the model, generate showers for the
     incident energies of the test file's half B (CaloChallenge HDF5 layout),
     and write the training histories and generation timing (JSON)."""
-    from ..io import write_json
+    from ...io import write_json
 
-    check_config(cfg)
     geometry = calochallenge.read_geometry(geometry_path)
     layer_shape(geometry)
     inc, sh = calochallenge.read_showers(train_path, geometry)
     test_inc, _ = calochallenge.read_showers(test_path, geometry)
-    n_train = min(len(inc), cfg["max_train"]) if cfg["max_train"] else len(inc)
+    n_train = min(len(inc), cfg.max_train) if cfg.max_train else len(inc)
     model, hist = train(inc[:n_train], sh[:n_train], geometry, cfg, seed)
     save(model, model_path)
     _, b = split_test(len(test_inc))
-    gen, timing = generate(model, test_inc[b], geometry, cfg["threshold_mev"], cfg["alpha"],
-                           cfg["generation_batch"], seed=seed + 7)
+    gen, timing = generate(model, test_inc[b], geometry, cfg.threshold_mev, cfg.alpha,
+                           cfg.generation_batch, seed=seed + 7)
     calochallenge.write_showers(generated_path, test_inc[b], gen, {"generator": "L2LFlows", "seed": seed})
     doc = {"n_train": n_train, "timing": timing, "history": hist}
     write_json(summary_path, doc)
     return doc
 
 
-def report_step(train_path, test_path, geometry_path, generated_path, summary_path, cfg: dict, seed: int, outdir,
-                tables=(), tier: str = "default") -> dict:
-    """Baseline, CaloChallenge-style evaluation, figures and metrics.json."""
-    from ..io import read_json
-    from ..metrics import write_metrics
+def report_step(train_path: str | Path, test_path: str | Path, geometry_path: str | Path, generated_path: str | Path,
+                summary_path: str | Path, cfg: Config, seed: int, outdir: str | Path,
+                tables: Iterable[str | Path] = (), tier: str = "default") -> dict:
+    """Baseline, CaloChallenge-style evaluation and figures; returns the
+    metrics (the step writes metrics.json, the study's verdict judges them)."""
+    from ...io import read_json
 
-    check_config(cfg)
     outdir = Path(outdir)
     geometry = calochallenge.read_geometry(geometry_path)
     tr_inc, tr_sh = calochallenge.read_showers(train_path, geometry)
@@ -712,11 +702,11 @@ def report_step(train_path, test_path, geometry_path, generated_path, summary_pa
     a, b = split_test(len(te_inc))
     if len(g_inc) != b.stop - b.start or not np.allclose(g_inc, te_inc[b], rtol=1e-5):
         raise InputError(generated_path, "incident_energies", "not the incident energies of the test file's half B")
-    base = independent_voxels(tr_inc, tr_sh, te_inc[b], cfg["baseline_energy_bins"], seed + 11)
+    base = independent_voxels(tr_inc, tr_sh, te_inc[b], cfg.baseline_energy_bins, seed + 11)
     samples = {"reference": (te_inc[a], te_sh[a]), "l2lflows": (g_inc, g_sh), "baseline": (te_inc[b], base)}
     ev = evaluate(samples["reference"], {"l2lflows": samples["l2lflows"], "baseline": samples["baseline"],
                                          "reference": (te_inc[b], te_sh[b])}, geometry, cfg, seed)
-    metrics, holds = summarise(ev, summary["timing"], cfg, summary["n_train"], len(te_inc))
+    metrics = summarise(ev, summary["timing"], cfg, summary["n_train"], len(te_inc))
     ref_tables = reference_tables(tables)
     metrics["calochallenge_published"] = ref_tables
     metrics["calochallenge_note"] = ("published CaloChallenge results (arXiv:2410.21611) are for datasets 1-3 with "
@@ -726,8 +716,4 @@ def report_step(train_path, test_path, geometry_path, generated_path, summary_pa
     plot_layer_energies(samples, geometry, outdir / "layer_energies.png", rlabel=rl)
     plot_shower_shapes(samples, geometry, outdir / "shower_shapes.png", rlabel=rl)
     plot_auc(metrics, ref_tables, outdir / "auc.png", rlabel=rl)
-    key = {"name": "classifier AUC low-level, L2LFlows / independent-voxel baseline",
-           "value": round(metrics["auc_low_l2lflows"], 4), "baseline": round(metrics["auc_low_baseline"], 4)}
-    return write_metrics(outdir / "metrics.json", study="l2lflows", paper=META["paper"], title=META["title"],
-                         key_metric=key, claim=META["claim"], holds=holds, metrics={**metrics, "config": cfg},
-                         tier=tier)
+    return {**metrics, "config": plain(cfg)}

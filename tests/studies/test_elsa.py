@@ -1,26 +1,37 @@
 """ELSA (arXiv:2305.07696): truth generator, observables, deviation and AUC
-measures, LASER (HMC on the pulled-back latent density), config checks and
-the smoke-tier claim. Tolerances are stated at each check; inputs are seeded."""
+measures, LASER (HMC on the pulled-back latent density), the verdict, config
+checks and the smoke-tier claim. Tolerances are stated at each check; inputs are seeded."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from colliderflow.errors import InputError
 from colliderflow.nn.flows import StandardizedFlow
-from colliderflow.studies import elsa as E
+from colliderflow.studies.elsa import STUDY, AucClassifierConfig, Config, HMCConfig
+from colliderflow.studies.elsa import core as E
+from colliderflow.study import build_config, run_job
 
-from .conftest import strict_metrics, study_config
+from ..conftest import strict_metrics, study_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _cfg():
-    return study_config("elsa")
+def _cfg() -> Config:
+    return build_config(Config, study_config("elsa"), "studies.elsa")
+
+
+def _schema_errors(section: dict) -> list[str]:
+    """Where the study's schema fragment rejects a config section (dotted key paths)."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(STUDY.schema.read_text())
+    return [".".join(map(str, e.path)) for e in jsonschema.Draft202012Validator(schema).iter_errors(section)]
 
 
 def test_truth_generator_has_the_physics():
@@ -59,7 +70,8 @@ def test_chi2_ndf_is_one_for_equal_samples_and_large_for_shifted():
 
 
 def test_fresh_auc_is_half_for_equal_samples():
-    cfg = {"auc_classifier": {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.1}}
+    cfg = dataclasses.replace(_cfg(), auc_classifier=AucClassifierConfig(n_estimators=40, max_depth=3,
+                                                                         learning_rate=0.1))
     a, b = E.generate(6000, 4), E.generate(6000, 5)
     r = E.fresh_auc(a, b, None, cfg, 0)
     assert abs(r["auc"] - 0.5) < 4 * r["auc_err"] and 0 < r["auc_err"] < 0.02
@@ -84,8 +96,8 @@ def test_laser_samples_the_pulled_back_density():
     torch.manual_seed(0)
     flow = StandardizedFlow.fitted_to(torch.as_tensor(E.generate(2000, 6)), kind="nsf", transforms=2, hidden=(16,),
                                       bins=4, passes=2)
-    cfg = {"weight_clip": 4.0, "hmc": {"steps": 15, "adapt_steps": 15, "n_leapfrog": 4, "step_size": 0.3,
-                                       "target_accept": 0.7}}
+    cfg = dataclasses.replace(_cfg(), weight_clip=4.0, hmc=HMCConfig(steps=15, adapt_steps=15, n_leapfrog=4,
+                                                                     step_size=0.3, target_accept=0.7))
     clf = _Logit(0.7)
     x, z, res = E.laser(flow, clf, 3000, cfg, seed=1)
     with torch.no_grad():
@@ -99,16 +111,38 @@ def test_laser_samples_the_pulled_back_density():
     assert res.accept_rate > 0.3 and np.isfinite(z).all()
 
 
-def test_bad_config_raises_input_error():
-    E.check_config(_cfg())
-    bad = _cfg()
+def test_bad_config_is_rejected_by_the_schema():
+    assert _schema_errors(study_config("elsa")) == []
+    bad = study_config("elsa")
     bad["hmc"]["steps"] = 0
-    with pytest.raises(InputError, match="studies.elsa.hmc.steps"):
-        E.run_study(bad, 0)
-    bad = _cfg()
+    assert "hmc.steps" in _schema_errors(bad)
+    bad = study_config("elsa")
     bad["weight_clip"] = "big"
-    with pytest.raises(InputError, match="studies.elsa.weight_clip"):
-        E.check_config(bad)
+    assert "weight_clip" in _schema_errors(bad)
+
+
+def test_step_reports_a_missing_config_key_in_one_line(tmp_path, capfd):
+    cfg = study_config("elsa")
+    del cfg["hmc"]["steps"]
+    out = {k: str(tmp_path / f"{k}.out") for k in STUDY.step("study").outputs}
+    job = {"step": "elsa.study", "cfg": cfg, "seed": 0, "tier": "smoke", "input": {"all": [], "named": {}},
+           "output": {"all": list(out.values()), "named": out}}
+    assert run_job(job) == 2
+    err = capfd.readouterr().err
+    assert "studies.elsa.hmc.steps" in err and "Traceback" not in err
+
+
+def test_verdict():
+    cfg = _cfg()
+    obs = {o: 1.0 for o, _, _ in E.OBSERVABLES}
+    m = {"auc": {"laser": {"auc": 0.55556}}, "auc_drop_laser": 0.1, "auc_drop_laser_err": 0.01,
+         "mean_chi2_ndf": {"laser": 2.0, "surrogate": 9.0}, "observables_improved": {"laser": 5},
+         "chi2_ndf": {"laser": obs}}
+    v = STUDY.verdict(m, cfg)
+    assert v.holds is True and v.key_metric["value"] == 0.5556
+    assert STUDY.verdict({**m, "observables_improved": {"laser": 4}}, cfg).holds is False  # 4 of 8: no majority
+    assert STUDY.verdict({**m, "auc_drop_laser": cfg.auc_sigmas * 0.01}, cfg).holds is False
+    assert STUDY.verdict({**m, "mean_chi2_ndf": {"laser": 9.5, "surrogate": 9.0}}, cfg).holds is False
 
 
 def test_smoke_refinement_reduces_auc_and_deviations(smoke_run):

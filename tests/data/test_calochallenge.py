@@ -1,19 +1,14 @@
-"""Calorimeter showers in the CaloChallenge layout and Convolutional L2LFlows
-(arXiv:2405.20407): geometry XML, toy physics, preprocessing, the
-convolutional coupling flow, the baseline, bad input, and the smoke-tier claim."""
+"""Calorimeter showers in the CaloChallenge layout (colliderflow.data.calochallenge,
+read by the l2lflows study): geometry XML, toy physics, the toy files, and bad input."""
 
 from __future__ import annotations
-
-import json
 
 import h5py
 import numpy as np
 import pytest
-import torch
 
 from colliderflow.data import calochallenge, calorimeter_toy
 from colliderflow.errors import InputError
-from colliderflow.studies import l2lflows
 
 GEOM = calochallenge.uniform_geometry(4, [0, 4, 8, 14, 22], 6)
 
@@ -47,21 +42,6 @@ def test_real_binning_xmls(shared_data, tmp_path):
         assert g.n_voxels == n_vox and len(g.active) == n_active, name
         calochallenge.write_geometry(tmp_path / name, g)
         assert calochallenge.read_geometry(tmp_path / name) == g
-    g2 = calochallenge.read_geometry(ref / "binning_dataset_2.xml")
-    assert g2.layers[0].shape == (16, 9) and l2lflows.layer_shape(g2) == (16, 9)
-    with pytest.raises(InputError, match="identical layers"):
-        l2lflows.layer_shape(calochallenge.read_geometry(ref / "binning_dataset_1_photons.xml"))
-
-
-def test_published_tables(shared_data):
-    ref = shared_data / "calochallenge_reference"
-    tables = l2lflows.reference_tables([ref / "CaloChallenge_results_ds2.hdf", ref / "CaloChallenge_results_ds3.hdf"])
-    assert set(tables) == {"ds2", "ds3"}
-    for rows in tables.values():
-        g4 = [r for r in rows if r["name"] == "GEANT4"][0]
-        assert abs(g4["auc_low"] - 0.5) < 0.01 and abs(g4["auc_high"] - 0.5) < 0.01  # GEANT4 vs GEANT4
-        conv = [r for r in rows if r["name"] == "conv. L2LFlows"][0]
-        assert g4["auc_low"] < conv["auc_low"] < 1.0
 
 
 # ----------------------------------------------------------------------------- toy physics
@@ -125,58 +105,6 @@ def test_calorimeter_toy_kept_backward_compatible():
     assert np.all(frac.sum(1) < 1) and np.all(frac >= 0)
 
 
-# ----------------------------------------------------------------------------- preprocessing and model
-
-
-def test_preprocessing_is_invertible():
-    sh = _showers(np.geomspace(1, 100, 300), seed=5)
-    inc = np.geomspace(1, 100, 300) * 1000
-    pre = l2lflows.preprocess(inc, sh, GEOM, threshold=2.0, alpha=1e-6, seed=0)
-    assert np.all(np.isfinite(pre["y"])) and pre["y"].shape == (300, 4, 24)
-    e_layer = np.exp(pre["log_frac"]) * inc[:, None]
-    for k, i in enumerate(GEOM.active):
-        back = l2lflows.from_flow_space(pre["y"][:, k], e_layer[:, k], threshold=2.0, alpha=1e-6)
-        np.testing.assert_allclose(back, GEOM.layer_voxels(sh, i), rtol=1e-6, atol=1e-6)
-    # the dequantised zeros lie below the threshold, with a margin (noise_fraction)
-    v = l2lflows.dequantize(GEOM.layer_voxels(sh, 0), 2.0, np.random.default_rng(0), 0.02)
-    assert v[GEOM.layer_voxels(sh, 0) == 0].max() < 0.04
-
-
-def test_conv_coupling_layer_flow():
-    torch.manual_seed(0)
-    shape = (6, 4)
-    lf = l2lflows.LayerFlow(shape, previous=True, transforms=2, channels=4, bins=4)
-    for p in lf.parameters():  # leave the zero-initialised identity start
-        p.data.add_(0.1 * torch.randn_like(p))
-    y, prev, s = torch.randn(16, 24), torch.randn(16, 24), torch.randn(16, 2)
-    lp = lf.log_prob(y, s, prev)
-    assert lp.shape == (16,) and torch.isfinite(lp).all()
-    dist = lf.flow(lf.context(s, prev))
-    z = dist.transform(y)
-    np.testing.assert_allclose(dist.transform.inv(z).detach(), y, atol=1e-4)
-    # the conditioner sees the previous layer: changing it changes the density
-    assert not torch.allclose(lp, lf.log_prob(y, s, prev + 1.0))
-    # a coupling transform leaves its mask half unchanged
-    t = lf.flow.transform.transforms[0](lf.context(s, prev))
-    mask = l2lflows.checkerboard(shape, 0)
-    assert torch.allclose(t(y)[:, mask], y[:, mask])
-    lf.nll((y, s, prev)).backward()
-    assert lf.flow.transform.transforms[0].hyper.net[0].conv.weight.grad.abs().sum() > 0
-    assert lf.sample(s, prev).shape == (16, 24)
-
-
-def test_baseline_keeps_marginals_loses_correlations():
-    inc = np.full(3000, 20.0)
-    sh = _showers(inc, seed=6)
-    base = l2lflows.independent_voxels(inc * 1000, sh, inc * 1000, n_bins=1, seed=0)
-    se = sh.std(0) / np.sqrt(len(sh)) * np.sqrt(2) + 1e-9
-    assert np.mean(np.abs(base.mean(0) - sh.mean(0)) / se < 4) > 0.95
-    # the shower-axis fluctuation correlates neighbouring cells; independent sampling removes it
-    c_ref = np.corrcoef(sh[:, 1], sh[:, 5])[0, 1]
-    c_base = np.corrcoef(base[:, 1], base[:, 5])[0, 1]
-    assert abs(c_base) < 0.06 < abs(c_ref)
-
-
 # ----------------------------------------------------------------------------- bad input
 
 
@@ -208,37 +136,5 @@ def test_bad_input(tmp_path):
                                     "</Bin></Bins>")
     with pytest.raises(InputError, match="increase"):
         calochallenge.read_geometry(tmp_path / "z.xml")
-    with pytest.raises(InputError, match="threshold"):
-        l2lflows.dequantize(np.array([[0.0, 0.5, 3.0]]), 2.0, np.random.default_rng(0))
     with pytest.raises(InputError, match="energies"):
         calochallenge.generate([1.0, -1.0], GEOM)
-    cfg = {"threshold_mev": 2.0, "alpha": 0.5, "noise_fraction": 0.5, "max_train": 0, "generation_batch": 10,
-           "energy_flow": {}, "layer_flow": {"transforms": 2}, "classifier": {}, "baseline_energy_bins": 2,
-           "auc_margin": 0.05, "w1_tolerance": 0.1}
-    with pytest.raises(InputError, match="alpha"):
-        l2lflows.check_config(cfg)
-    with pytest.raises(InputError, match="results table"):
-        l2lflows.reference_tables([tmp_path / "none.hdf"])
-
-
-# ----------------------------------------------------------------------------- the claim, smoke tier
-
-
-def test_smoke_l2lflows_beats_naive_baseline(smoke_run):
-    doc = json.loads((smoke_run / "results/l2lflows/metrics.json").read_text())
-    m = doc["metrics"]
-    margin, tol = m["auc_margin"], m["w1_tolerance"]
-    # the classifier separates L2LFlows showers from the reference much less well than independent voxels
-    assert m["auc_low_l2lflows"] < m["auc_low_baseline"] - margin
-    assert m["auc_high_l2lflows"] < m["auc_high_baseline"] - margin
-    # reference vs reference is indistinguishable (the classifier is not fooled by the split)
-    assert abs(m["auc_low_reference"] - 0.5) < 0.06 and abs(m["auc_high_reference"] - 0.5) < 0.06
-    # per-layer energies: W1 small against the reference spread, every layer
-    assert max(m["w1_layer_energy_l2lflows"]) <= tol
-    assert doc["holds"] is True and doc["tier"] == "smoke"
-    assert m["generation_ms_per_shower_cpu"] > 0
-    for f in ("layer_energies", "shower_shapes", "auc"):
-        assert (smoke_run / f"results/l2lflows/{f}.png").stat().st_size > 10_000
-        assert (smoke_run / f"results/l2lflows/{f}.pdf").exists()
-    with h5py.File(smoke_run / "results/l2lflows/generated.h5") as f:
-        assert f["showers"].shape[0] == f["incident_energies"].shape[0] > 0

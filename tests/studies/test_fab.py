@@ -1,5 +1,6 @@
-"""FAB (arXiv:2411.16234): the shared HMC, the Dalitz-plot target, the
-figures of merit, config checks, and the smoke-tier claim.
+"""FAB (arXiv:2411.16234): the Dalitz-plot target, the figures of merit,
+the verdict, config checks, and the smoke-tier claim (the shared HMC:
+tests/nn/test_hmc.py).
 
 Statistical tolerances are stated at each check; every random input is
 seeded, so a failure is reproducible.
@@ -7,55 +8,32 @@ seeded, so a failure is reproducible.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from colliderflow.errors import InputError
-from colliderflow.nn import hmc
-from colliderflow.studies import fab as F
+from colliderflow.studies.fab import STUDY, Config
+from colliderflow.studies.fab import core as F
+from colliderflow.study import build_config, run_job
 
-from .conftest import REPO, strict_metrics, study_config
+from ..conftest import strict_metrics, study_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _cfg():
-    return study_config("fab")
+def _cfg() -> Config:
+    return build_config(Config, study_config("fab"), "studies.fab")
 
 
-# ------------------------------------------------------------------ HMC
-def test_hmc_samples_a_gaussian():
-    mu = torch.tensor([1.0, -2.0, 0.5])
-    sig = torch.tensor([0.5, 2.0, 1.0])
-    gen = torch.Generator().manual_seed(1)
-    x0 = torch.randn((4000, 3), generator=gen)  # starts far from the target in width and mean
-    res = hmc.sample(lambda x: -0.5 * (((x - mu) / sig) ** 2).sum(1), x0, n_steps=30, n_adapt=30, step_size=0.3,
-                     generator=gen)
-    n = len(res.x)
-    # final states of independent chains: mean within 5 sigma/sqrt(n), variance within 5 sqrt(2/n) relative
-    assert torch.all((res.x.mean(0) - mu).abs() < 5 * sig / math.sqrt(n))
-    assert torch.all((res.x.var(0) / sig**2 - 1).abs() < 5 * math.sqrt(2 / n))
-    assert 0.4 < res.accept_rate < 0.95
-    assert res.n_evaluations == n * (1 + 60 * 5)
+def _schema_errors(section: dict) -> list[str]:
+    """Where the study's schema fragment rejects a config section (dotted key paths)."""
+    import jsonschema
+    import yaml
 
-
-def test_hmc_respects_a_bounded_support():
-    # uniform on the unit square (-inf outside): every chain stays inside, and the samples are uniform
-    def log_p(x):
-        inside = ((x > 0) & (x < 1)).all(1)
-        return torch.where(inside, torch.zeros(len(x)), torch.full((len(x),), -torch.inf)) + 0 * x.sum(1)
-
-    gen = torch.Generator().manual_seed(2)
-    res = hmc.sample(log_p, torch.full((3000, 2), 0.5), n_steps=40, step_size=0.3, n_leapfrog=3, generator=gen)
-    assert ((res.x > 0) & (res.x < 1)).all()
-    # mean 1/2, variance 1/12 per coordinate (5 sigma)
-    assert torch.all((res.x.mean(0) - 0.5).abs() < 5 * math.sqrt(1 / 12 / 3000) * 2)
+    schema = yaml.safe_load(STUDY.schema.read_text())
+    return [".".join(map(str, e.path)) for e in jsonschema.Draft202012Validator(schema).iter_errors(section)]
 
 
 # ------------------------------------------------------------------ target
@@ -132,28 +110,35 @@ def test_forward_kl_samples_follow_the_target():
     assert abs(got - frac) < 5 * math.sqrt(frac * (1 - frac) / 4000)
 
 
-def test_bad_config_raises_input_error():
-    cfg = _cfg()
-    F.check_config(cfg)
-    for key, value in (("budget", -5), ("unweight_quantile", 2.0)):
-        bad = _cfg()
+def test_bad_config_is_rejected_by_the_schema():
+    assert _schema_errors(study_config("fab")) == []
+    for key, value in (("budget", -5), ("budget", "many"), ("unweight_quantile", 2.0)):
+        bad = study_config("fab")
         bad[key] = value
-        with pytest.raises(InputError, match=f"studies.fab.{key}"):
-            F.check_config(bad)
-    bad = _cfg()
+        assert key in _schema_errors(bad), key
+    bad = study_config("fab")
     bad["fab"]["n_leapfrog"] = 0
-    with pytest.raises(InputError, match="studies.fab.fab.n_leapfrog"):
-        F.run_study(bad, 0)
+    assert "fab.n_leapfrog" in _schema_errors(bad)
 
 
-def test_script_reports_bad_config_in_one_line(tmp_path):
-    bad = _cfg()
-    bad["budget"] = "many"
-    proc = subprocess.run([sys.executable, str(REPO / "workflow/scripts/fab_study.py"), "--outdir", str(tmp_path),
-                           "--cfg", json.dumps(bad)], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
-    assert proc.returncode == 2
-    assert "studies.fab.budget" in proc.stderr and "Traceback" not in proc.stderr
+def test_step_reports_a_missing_config_key_in_one_line(tmp_path, capfd):
+    cfg = study_config("fab")
+    del cfg["budget"]
+    out = {k: str(tmp_path / f"{k}.out") for k in STUDY.step("train").outputs}
+    job = {"step": "fab.train", "cfg": cfg, "seed": 0, "tier": "smoke", "input": {"all": [], "named": {}},
+           "output": {"all": list(out.values()), "named": out}}
+    assert run_job(job) == 2
+    err = capfd.readouterr().err
+    assert "studies.fab.budget" in err and "Traceback" not in err
+
+
+def test_verdict():
+    cfg = _cfg()
+    m = {"at_equal_evals": {"fab": {"ess_per_n": 0.61234}, "reverse_kl": {"ess_per_n": 0.4}}}
+    v = STUDY.verdict(m, cfg)
+    assert v.holds is True and v.key_metric["value"] == 0.6123
+    m["at_equal_evals"]["reverse_kl"]["ess_per_n"] = 0.7
+    assert STUDY.verdict(m, cfg).holds is False
 
 
 # ------------------------------------------------------------------ smoke tier

@@ -1,0 +1,205 @@
+"""Convolutional L2LFlows (arXiv:2405.20407): layer shapes of the real
+CaloChallenge geometries, the published tables, preprocessing, the
+convolutional coupling flow, the baseline, the verdict, bad input and config,
+and the smoke-tier claim. (The CaloChallenge data layout and its toy:
+tests/data/test_calochallenge.py.)"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from colliderflow.data import calochallenge
+from colliderflow.errors import InputError
+from colliderflow.studies.l2lflows import STUDY, Config
+from colliderflow.studies.l2lflows import core as l2lflows
+from colliderflow.study import build_config, run_job
+
+from ..conftest import study_config
+
+GEOM = calochallenge.uniform_geometry(4, [0, 4, 8, 14, 22], 6)
+
+
+def _showers(energies_gev, seed=0, geometry=GEOM):
+    return calochallenge.generate(np.asarray(energies_gev, dtype=float), geometry, seed=seed)
+
+
+def _cfg() -> Config:
+    return build_config(Config, study_config("l2lflows"), "studies.l2lflows")
+
+
+def _schema_errors(section: dict) -> list[str]:
+    """Where the study's schema fragment rejects a config section (dotted key paths)."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(STUDY.schema.read_text())
+    return [".".join(map(str, e.path)) for e in jsonschema.Draft202012Validator(schema).iter_errors(section)]
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def test_layer_shape_of_real_geometries(shared_data):
+    ref = shared_data / "calochallenge_reference"
+    g2 = calochallenge.read_geometry(ref / "binning_dataset_2.xml")
+    assert g2.layers[0].shape == (16, 9) and l2lflows.layer_shape(g2) == (16, 9)
+    with pytest.raises(InputError, match="identical layers"):
+        l2lflows.layer_shape(calochallenge.read_geometry(ref / "binning_dataset_1_photons.xml"))
+
+
+def test_published_tables(shared_data):
+    ref = shared_data / "calochallenge_reference"
+    tables = l2lflows.reference_tables([ref / "CaloChallenge_results_ds2.hdf", ref / "CaloChallenge_results_ds3.hdf"])
+    assert set(tables) == {"ds2", "ds3"}
+    for rows in tables.values():
+        g4 = [r for r in rows if r["name"] == "GEANT4"][0]
+        assert abs(g4["auc_low"] - 0.5) < 0.01 and abs(g4["auc_high"] - 0.5) < 0.01  # GEANT4 vs GEANT4
+        conv = [r for r in rows if r["name"] == "conv. L2LFlows"][0]
+        assert g4["auc_low"] < conv["auc_low"] < 1.0
+
+
+# ----------------------------------------------------------------------------- preprocessing and model
+
+
+def test_preprocessing_is_invertible():
+    sh = _showers(np.geomspace(1, 100, 300), seed=5)
+    inc = np.geomspace(1, 100, 300) * 1000
+    pre = l2lflows.preprocess(inc, sh, GEOM, threshold=2.0, alpha=1e-6, seed=0)
+    assert np.all(np.isfinite(pre["y"])) and pre["y"].shape == (300, 4, 24)
+    e_layer = np.exp(pre["log_frac"]) * inc[:, None]
+    for k, i in enumerate(GEOM.active):
+        back = l2lflows.from_flow_space(pre["y"][:, k], e_layer[:, k], threshold=2.0, alpha=1e-6)
+        np.testing.assert_allclose(back, GEOM.layer_voxels(sh, i), rtol=1e-6, atol=1e-6)
+    # the dequantised zeros lie below the threshold, with a margin (noise_fraction)
+    v = l2lflows.dequantize(GEOM.layer_voxels(sh, 0), 2.0, np.random.default_rng(0), 0.02)
+    assert v[GEOM.layer_voxels(sh, 0) == 0].max() < 0.04
+
+
+def test_conv_coupling_layer_flow():
+    torch.manual_seed(0)
+    shape = (6, 4)
+    lf = l2lflows.LayerFlow(shape, previous=True, transforms=2, channels=4, bins=4)
+    for p in lf.parameters():  # leave the zero-initialised identity start
+        p.data.add_(0.1 * torch.randn_like(p))
+    y, prev, s = torch.randn(16, 24), torch.randn(16, 24), torch.randn(16, 2)
+    lp = lf.log_prob(y, s, prev)
+    assert lp.shape == (16,) and torch.isfinite(lp).all()
+    dist = lf.flow(lf.context(s, prev))
+    z = dist.transform(y)
+    np.testing.assert_allclose(dist.transform.inv(z).detach(), y, atol=1e-4)
+    # the conditioner sees the previous layer: changing it changes the density
+    assert not torch.allclose(lp, lf.log_prob(y, s, prev + 1.0))
+    # a coupling transform leaves its mask half unchanged
+    t = lf.flow.transform.transforms[0](lf.context(s, prev))
+    mask = l2lflows.checkerboard(shape, 0)
+    assert torch.allclose(t(y)[:, mask], y[:, mask])
+    lf.nll((y, s, prev)).backward()
+    assert lf.flow.transform.transforms[0].hyper.net[0].conv.weight.grad.abs().sum() > 0
+    assert lf.sample(s, prev).shape == (16, 24)
+
+
+def test_baseline_keeps_marginals_loses_correlations():
+    inc = np.full(3000, 20.0)
+    sh = _showers(inc, seed=6)
+    base = l2lflows.independent_voxels(inc * 1000, sh, inc * 1000, n_bins=1, seed=0)
+    se = sh.std(0) / np.sqrt(len(sh)) * np.sqrt(2) + 1e-9
+    assert np.mean(np.abs(base.mean(0) - sh.mean(0)) / se < 4) > 0.95
+    # the shower-axis fluctuation correlates neighbouring cells; independent sampling removes it
+    c_ref = np.corrcoef(sh[:, 1], sh[:, 5])[0, 1]
+    c_base = np.corrcoef(base[:, 1], base[:, 5])[0, 1]
+    assert abs(c_base) < 0.06 < abs(c_ref)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(InputError, match="threshold"):
+        l2lflows.dequantize(np.array([[0.0, 0.5, 3.0]]), 2.0, np.random.default_rng(0))
+    with pytest.raises(InputError, match="results table"):
+        l2lflows.reference_tables([tmp_path / "none.hdf"])
+    with pytest.raises(InputError, match="at least 20 showers"):
+        l2lflows.split_test(10)
+
+
+def _set(section: dict, path: str, value) -> dict:
+    *parents, key = path.split(".")
+    node = section
+    for p in parents:
+        node = node[p]
+    node[key] = value
+    return section
+
+
+def test_bad_config_is_rejected_by_the_schema():
+    assert _schema_errors(study_config("l2lflows")) == []
+    for path, value in (("alpha", 0.5), ("threshold_mev", 0.0), ("layer_flow.transforms", 3),
+                        ("energy_flow.hidden", [])):
+        assert path in _schema_errors(_set(study_config("l2lflows"), path, value)), path
+
+
+def test_step_reports_a_missing_config_key_in_one_line(tmp_path, capfd):
+    cfg = study_config("l2lflows")
+    del cfg["alpha"]
+    paths = {"train": str(tmp_path / "tr.h5"), "test": str(tmp_path / "te.h5"), "geometry": str(tmp_path / "b.xml")}
+    out = {k: str(tmp_path / f"{k}.out") for k in ("model", "hparams", "generated", "summary")}
+    job = {"step": "l2lflows.train", "cfg": cfg, "seed": 0, "tier": "smoke",
+           "input": {"all": list(paths.values()), "named": paths}, "output": {"all": list(out.values()), "named": out}}
+    assert run_job(job) == 2
+    err = capfd.readouterr().err
+    assert "studies.l2lflows.alpha" in err and "Traceback" not in err
+
+
+def test_calo_inputs_follow_the_data_source():
+    from colliderflow.studies.l2lflows import calo_inputs
+
+    toy = {"data": {"calo": {"source": "toy", "files": [], "geometry": ""}}}
+    assert calo_inputs(toy)["geometry"] == "resources/calo/toy/binning.xml"
+    real = {"data": {"calo": {"source": "file", "files": ["a.h5", "b.h5"], "geometry": "g.xml"}}}
+    assert calo_inputs(real) == {"train": "a.h5", "test": "b.h5", "geometry": "g.xml"}
+    real["data"]["calo"]["files"] = ["a.h5"]
+    with pytest.raises(InputError, match="data.calo.files"):
+        calo_inputs(real)
+
+
+def test_verdict_and_config():
+    cfg = _cfg()
+    assert cfg.layer_flow.transforms == study_config("l2lflows")["layer_flow"]["transforms"]
+    m = {"auc_low_l2lflows": 0.7, "auc_high_l2lflows": 0.6, "auc_low_baseline": 0.99, "auc_high_baseline": 0.9,
+         "max_w1_layer_energy_l2lflows": cfg.w1_tolerance / 2}
+    v = STUDY.verdict(m, cfg)
+    assert v.holds is True and v.key_metric["value"] == 0.7 and v.key_metric["baseline"] == 0.99
+    assert STUDY.verdict({**m, "auc_high_l2lflows": 0.9 - cfg.auc_margin}, cfg).holds is False
+    assert STUDY.verdict({**m, "max_w1_layer_energy_l2lflows": 2 * cfg.w1_tolerance}, cfg).holds is False
+    # the config as written into metrics.json: plain JSON types
+    plain = l2lflows.plain(dataclasses.replace(cfg, max_train=5))
+    assert plain["max_train"] == 5 and plain["energy_flow"]["hidden"] == list(cfg.energy_flow.hidden)
+
+
+# ----------------------------------------------------------------------------- the claim, smoke tier
+
+
+def test_smoke_l2lflows_beats_naive_baseline(smoke_run):
+    doc = json.loads((smoke_run / "results/l2lflows/metrics.json").read_text())
+    m = doc["metrics"]
+    margin, tol = m["auc_margin"], m["w1_tolerance"]
+    # the classifier separates L2LFlows showers from the reference much less well than independent voxels
+    assert m["auc_low_l2lflows"] < m["auc_low_baseline"] - margin
+    assert m["auc_high_l2lflows"] < m["auc_high_baseline"] - margin
+    # reference vs reference is indistinguishable (the classifier is not fooled by the split)
+    assert abs(m["auc_low_reference"] - 0.5) < 0.06 and abs(m["auc_high_reference"] - 0.5) < 0.06
+    # per-layer energies: W1 small against the reference spread, every layer
+    assert max(m["w1_layer_energy_l2lflows"]) <= tol
+    assert doc["holds"] is True and doc["tier"] == "smoke"
+    assert m["generation_ms_per_shower_cpu"] > 0
+    for f in ("layer_energies", "shower_shapes", "auc"):
+        assert (smoke_run / f"results/l2lflows/{f}.png").stat().st_size > 10_000
+        assert (smoke_run / f"results/l2lflows/{f}.pdf").exists()
+    with h5py.File(smoke_run / "results/l2lflows/generated.h5") as f:
+        assert f["showers"].shape[0] == f["incident_energies"].shape[0] > 0
