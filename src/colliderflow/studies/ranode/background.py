@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,7 +72,7 @@ def from_flow_space(x: np.ndarray) -> np.ndarray:
                             1 / (1 + np.exp(-x[:, 3]))])
 
 
-def check_events(df: pd.DataFrame, source="events") -> None:
+def check_events(df: pd.DataFrame, source: str | Path="events") -> None:
     for c in ["mjj", *FEATURES, "label"]:
         if c not in df.columns:
             raise InputError(source, c, "column missing from the AD table")
@@ -95,8 +98,8 @@ class Split:
     sig_test: tuple
 
 
-def split_events(df: pd.DataFrame, regions: Regions, fractions=(0.6, 0.2, 0.2), max_injection: int = 0,
-                 seed: int = 0, source="events") -> Split:
+def split_events(df: pd.DataFrame, regions: Regions, fractions: Sequence[float]=(0.6, 0.2, 0.2), max_injection: int = 0,
+                 seed: int = 0, source: str | Path="events") -> Split:
     """Partition the AD table (fixed by ``seed``; the same for every injection).
 
     SR background and SR signal are each split by ``fractions`` into data /
@@ -109,7 +112,7 @@ def split_events(df: pd.DataFrame, regions: Regions, fractions=(0.6, 0.2, 0.2), 
     x, m, y = flow_space(df), df["mjj"].to_numpy(np.float32), df["label"].to_numpy()
     sr, sb = regions.sr(m), regions.sb(m)
 
-    def parts(mask):
+    def parts(mask: np.ndarray):
         idx = rng.permutation(np.flatnonzero(mask))
         cuts = np.cumsum([int(round(f * len(idx))) for f in fractions[:-1]])
         return [(x[i], m[i]) for i in np.split(idx, cuts)]
@@ -117,7 +120,8 @@ def split_events(df: pd.DataFrame, regions: Regions, fractions=(0.6, 0.2, 0.2), 
     bg_data, bg_iad, bg_test = parts(sr & (y == 0))
     sig_inject, sig_sup, sig_test = parts(sr & (y == 1))
     if len(sig_inject[0]) < max_injection:
-        raise InputError(source, "label", f"only {len(sig_inject[0])} SR signal events for an injection of {max_injection}")
+        raise InputError(source, "label",
+                         f"only {len(sig_inject[0])} SR signal events for an injection of {max_injection}")
     sb_bg = np.flatnonzero(sb & (y == 0))
     sb_sig = np.flatnonzero(sb & (y == 1))
     n_sr_sig = max(int((sr & (y == 1)).sum()), 1)
@@ -128,7 +132,7 @@ def split_events(df: pd.DataFrame, regions: Regions, fractions=(0.6, 0.2, 0.2), 
     return Split(x[sb_idx], m[sb_idx], bg_data, bg_iad, bg_test, sig_inject, sig_sup, sig_test)
 
 
-def inject(split: Split, n_sig: int, seed: int):
+def inject(split: Split, n_sig: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SR 'data': all data-part background plus ``n_sig`` signal events drawn
     (seeded) from the injection reserve. Returns x, m, truth label."""
     rng = np.random.default_rng(seed)
@@ -140,7 +144,7 @@ def inject(split: Split, n_sig: int, seed: int):
     return x[order], m[order], y[order]
 
 
-def test_set(split: Split):
+def test_set(split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.concatenate([split.bg_test[0], split.sig_test[0]])
     m = np.concatenate([split.bg_test[1], split.sig_test[1]])
     y = np.concatenate([np.zeros(len(split.bg_test[0])), np.ones(len(split.sig_test[0]))])
@@ -151,7 +155,7 @@ def test_set(split: Split):
 # background model p_B(x | m) p_B(m)
 # --------------------------------------------------------------------------
 
-def fit_mass_density(m_sb, regions: Regions, bins: int = 40, degree: int = 2) -> np.ndarray:
+def fit_mass_density(m_sb: np.ndarray, regions: Regions, bins: int = 40, degree: int = 2) -> np.ndarray:
     """Polynomial in (m - centre) fitted to log counts of the sideband mjj
     histogram (Poisson-weighted); interpolated into the SR as p_B(m)."""
     m_sb = np.asarray(m_sb, float)
@@ -165,7 +169,7 @@ def fit_mass_density(m_sb, regions: Regions, bins: int = 40, degree: int = 2) ->
     return np.concatenate([coef, [mid]])
 
 
-def mass_log_density(m, coef, regions: Regions) -> np.ndarray:
+def mass_log_density(m: np.ndarray, coef: np.ndarray, regions: Regions) -> np.ndarray:
     """log p_B(m), normalised to 1 over the SR."""
     poly, mid = coef[:-1], coef[-1]
     grid = np.linspace(regions.sr_lo, regions.sr_hi, 401)
@@ -177,13 +181,15 @@ def flow_kwargs(cfg: Flow) -> dict:
     return dict(kind=cfg.kind, transforms=cfg.transforms, hidden=tuple(cfg.hidden), bins=cfg.bins)
 
 
-def train_config(cfg, seed: int, desc: str) -> TrainConfig:  # noqa: ANN001 (a Flow or the transit Config)
-    """The shared training loop's settings from a config with epochs, batch_size, lr, patience."""
+def train_config(cfg: Any, seed: int, desc: str) -> TrainConfig:
+    """The shared training loop's settings from a config with epochs, batch_size, lr, patience
+    (a :class:`Flow` or the transit Config)."""
     return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, patience=cfg.patience,
                        seed=seed, desc=desc)
 
 
-def train_background_flow(x, m, flow_cfg: Flow, seed: int, max_events: int = 0):
+def train_background_flow(x: np.ndarray, m: np.ndarray, flow_cfg: Flow, seed: int, max_events: int = 0) -> tuple[Any,
+                          Any]:
     """Conditional flow p_B(x | m) on sideband events; returns (flow, history)."""
     if max_events and len(x) > max_events:
         pick = np.random.default_rng(seed).choice(len(x), max_events, replace=False)
@@ -195,7 +201,7 @@ def train_background_flow(x, m, flow_cfg: Flow, seed: int, max_events: int = 0):
     return flow, hist
 
 
-def log_prob(flow, x, m=None, batch: int = 8192) -> np.ndarray:
+def log_prob(flow: Any, x: np.ndarray, m: np.ndarray | None = None, batch: int = 8192) -> np.ndarray:
     """Flow log-density in batches without gradients (m = context or None)."""
     out = []
     flow.eval()
@@ -207,7 +213,7 @@ def log_prob(flow, x, m=None, batch: int = 8192) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def sample_background(flow, m, seed: int, batch: int = 8192) -> np.ndarray:
+def sample_background(flow: Any, m: np.ndarray, seed: int, batch: int = 8192) -> np.ndarray:
     """One p_B(x | m) sample per mass in ``m``."""
     torch.manual_seed(seed)
     out = []
@@ -222,12 +228,12 @@ def sample_background(flow, m, seed: int, batch: int = 8192) -> np.ndarray:
 # scores and figures of merit
 # --------------------------------------------------------------------------
 
-def kfold(n: int, k: int, seed: int):
+def kfold(n: int, k: int, seed: int) -> np.ndarray:
     """Fold index (0..k-1) of each of n events, balanced and seeded."""
     return np.random.default_rng(seed).permutation(np.arange(n) % k)
 
 
-def sic_curve(y, score):
+def sic_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(signal efficiency, SIC = eps_S / sqrt(eps_B), eps_B) from sklearn's ROC."""
     from sklearn.metrics import roc_curve
 
@@ -237,7 +243,7 @@ def sic_curve(y, score):
     return tpr, sic, fpr
 
 
-def max_sic(y, score, min_bkg_pass: int = 20) -> float:
+def max_sic(y: np.ndarray, score: np.ndarray, min_bkg_pass: int = 20) -> float:
     """Maximum SIC over cuts keeping at least ``min_bkg_pass`` test background
     events (limits the statistical spike at tiny background efficiency)."""
     tpr, sic, fpr = sic_curve(y, score)
@@ -246,7 +252,8 @@ def max_sic(y, score, min_bkg_pass: int = 20) -> float:
     return float(sic[ok].max()) if ok.any() else float("nan")
 
 
-def classifier_scores(x1, x0, x_test, cfg: Classifier, k: int, seed: int, threads: int = 1):
+def classifier_scores(x1: np.ndarray, x0: np.ndarray, x_test: np.ndarray, cfg: Classifier, k: int, seed: int,
+                      threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weak/idealised/supervised classifier: label-1 sample ``x1`` vs label-0
     sample ``x0`` (classes balanced by weights), k-fold: each fold's model
     scores its held-out part of ``x1`` (the 'every event scored' output) and
@@ -280,7 +287,7 @@ def classifier_scores(x1, x0, x_test, cfg: Classifier, k: int, seed: int, thread
     return test, held[:len(x1)], held[len(x1):]
 
 
-def closure_auc(template, truth, cfg: Classifier, k: int, seed: int, threads: int = 1) -> float:
+def closure_auc(template: np.ndarray, truth: np.ndarray, cfg: Classifier, k: int, seed: int, threads: int = 1) -> float:
     """AUC of a k-fold classifier separating ``template`` from ``truth`` on
     held-out events (0.5: indistinguishable, a closed template)."""
     from sklearn.metrics import roc_auc_score
@@ -296,7 +303,7 @@ def closure_auc(template, truth, cfg: Classifier, k: int, seed: int, threads: in
 # pipeline steps (one per workflow script) and figures
 # --------------------------------------------------------------------------
 
-def load_split(events_path, cfg: Config, seed: int) -> tuple[Split, Regions]:
+def load_split(events_path: str | Path, cfg: Config, seed: int) -> tuple[Split, Regions]:
     """Read the prepared AD table and split it (the same split in every step)."""
     from ...io import read_table
 
@@ -305,14 +312,14 @@ def load_split(events_path, cfg: Config, seed: int) -> tuple[Split, Regions]:
     return split, cfg.regions
 
 
-def save_background(flow, coef, path, hist, cpu: float, regions: Regions) -> None:
+def save_background(flow: Any, coef: np.ndarray, path: str | Path, hist: Any, cpu: float, regions: Regions) -> None:
     from ...nn.train import save_model
 
     save_model(flow, path, {**flow.hparams, "history": hist.as_dict(), "cpu_seconds": cpu,
                             "mass_coef": list(map(float, coef)), "regions": regions.__dict__})
 
 
-def load_background(path):
+def load_background(path: str | Path) -> tuple[Any, np.ndarray, dict]:
     from ...nn.train import load_state
 
     state, hp = load_state(path)
@@ -323,7 +330,7 @@ def load_background(path):
     return flow, np.asarray(hp["mass_coef"]), hp
 
 
-def background_step(events_path, out_model, cfg: Config, seed: int) -> dict:
+def background_step(events_path: str | Path, out_model: str | Path, cfg: Config, seed: int) -> dict:
     """Train and save the frozen background model (flow + p_B(m) fit)."""
     split, regions = load_split(events_path, cfg, seed)
     with Stopwatch() as sw:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...errors import InputError
 
 
@@ -21,15 +23,11 @@ class Regions:
         if not (self.sb_lo < self.sr_lo < self.sr_hi < self.sb_hi):
             raise InputError("config", "studies.ranode.regions", f"need sb_lo < sr_lo < sr_hi < sb_hi, got {self}")
 
-    def sr(self, m):  # noqa: ANN001, ANN201 (arrays)
-        import numpy as np
-
+    def sr(self, m: np.ndarray) -> np.ndarray:
         m = np.asarray(m)
         return (m >= self.sr_lo) & (m < self.sr_hi)
 
-    def sb(self, m):  # noqa: ANN001, ANN201
-        import numpy as np
-
+    def sb(self, m: np.ndarray) -> np.ndarray:
         m = np.asarray(m)
         return ((m >= self.sb_lo) & (m < self.sr_lo)) | ((m >= self.sr_hi) & (m < self.sb_hi))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +27,8 @@ STYLE = {"supervised": ("k", "-"), "iad": ("0.45", "--"), "anode": ("tab:green",
          "ranode_learn_w": ("tab:purple", "--"), "transit": ("tab:cyan", "-")}
 
 
-def plot_sic_curves(scan: dict, path, rlabel: str = "", methods=METHODS, min_bkg_pass: int = 20):
+def plot_sic_curves(scan: dict, path: str | Path, rlabel: str = "", methods: Sequence[str]=METHODS,
+                    min_bkg_pass: int = 20) -> list:
     """SIC vs signal efficiency for every method at one injection (one seed);
     cuts keeping fewer than ``min_bkg_pass`` test background events are not
     drawn (the same rule as :func:`max_sic`)."""
@@ -51,7 +54,8 @@ def plot_sic_curves(scan: dict, path, rlabel: str = "", methods=METHODS, min_bkg
     return plotting.save(fig, path)
 
 
-def plot_max_sic(agg: dict, n_bg: int, path, rlabel: str = "", methods=METHODS, ceiling: float | None = None):
+def plot_max_sic(agg: dict, n_bg: int, path: str | Path, rlabel: str = "", methods: Sequence[str]=METHODS,
+                 ceiling: float | None = None) -> list:
     """max SIC (median, 16-84 % band over seeds) vs S/sqrt(B): R-ANODE's headline figure.
 
     ``ceiling``: the largest SIC the test set can show (all signal kept at the
@@ -79,7 +83,7 @@ def plot_max_sic(agg: dict, n_bg: int, path, rlabel: str = "", methods=METHODS, 
     return plotting.save(fig, path)
 
 
-def plot_w(agg: dict, path, rlabel: str = ""):
+def plot_w(agg: dict, path: str | Path, rlabel: str = "") -> list:
     """Learned w (median, 16-84 % over seeds) vs true w with the diagonal."""
     from ... import plotting
 
@@ -105,7 +109,8 @@ def _low_injection_mean(agg: dict, method: str, n_bg: int, max_s_over_sqrt_b: fl
     return float(np.mean([r["median"] for r in rows])) if rows else None  # None: no injection in range
 
 
-def ranode_report(scans: list[dict], cfg: Config, max_sic_png, curves_png, w_png) -> dict:  # noqa: ANN001
+def ranode_report(scans: list[dict], cfg: Config, max_sic_png: str | Path, curves_png: str | Path,
+                  w_png: str | Path) -> dict:
     """R-ANODE study: the three figures and the metrics (for metrics.json) from the per-seed scans."""
     agg = aggregate(scans)
     n_bg = scans[0]["n_background_sr"]

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,12 +33,13 @@ from .background import (
     test_set,
     train_config,
 )
-from .config import Config, Flow, Regions
+from .config import Config, Regions
 
 log = logging.getLogger(__name__)
 
 
-def anode_scores(x, m, x_test, m_test, logpb_test, flow_cfg: dict, k: int, seed: int):
+def anode_scores(x: np.ndarray, m: np.ndarray, x_test: np.ndarray, m_test: np.ndarray, logpb_test: np.ndarray,
+                 flow_cfg: dict, k: int, seed: int) -> np.ndarray:
     """ANODE: conditional flow p_data(x | m) on SR data (k-fold); score =
     log p_data - log p_B on the test set (mean over folds)."""
     folds = kfold(len(x), k, seed)
@@ -60,7 +64,7 @@ class RANODE(torch.nn.Module):
     than the flow weights). Batches are (xm, log p_B(x|m) + log p_B(m)).
     """
 
-    def __init__(self, flow: StandardizedFlow, w: float, learnable: bool, w_scale: float = 1.0):
+    def __init__(self, flow: StandardizedFlow, w: float, learnable: bool, w_scale: float = 1.0) -> None:
         super().__init__()
         self.flow = flow
         self.w_scale = float(w_scale)
@@ -74,15 +78,16 @@ class RANODE(torch.nn.Module):
     def w(self) -> torch.Tensor:
         return torch.sigmoid(self.w_scale * self.theta)
 
-    def nll(self, batch):
+    def nll(self, batch: Any) -> torch.Tensor:
         xm, logpb = batch
         lps = self.flow.log_prob(xm)
         w = self.w
         return -torch.logaddexp(torch.log(w) + lps, torch.log1p(-w) + logpb).mean()
 
 
-def ranode_scores(xm, logpb, xm_test, logpb_test, w: float, learnable: bool, flow_cfg: dict, k: int, seed: int,
-                  w_scale: float = 1.0):
+def ranode_scores(xm: np.ndarray, logpb: np.ndarray, xm_test: np.ndarray, logpb_test: np.ndarray, w: float,
+                  learnable: bool, flow_cfg: dict, k: int, seed: int,
+                  w_scale: float = 1.0) -> tuple[np.ndarray, float]:
     """R-ANODE k-fold: returns (test score log p_S - log p_B, mean fitted w)."""
     folds = kfold(len(xm), k, seed)
     test, ws = np.zeros(len(xm_test)), []
@@ -101,7 +106,8 @@ def ranode_scores(xm, logpb, xm_test, logpb_test, w: float, learnable: bool, flo
 # one seed of the injection scan
 # --------------------------------------------------------------------------
 
-def run_seed(split: Split, bg_flow, mass_coef, transit_model, regions: Regions, cfg: Config, source_width: float,
+def run_seed(split: Split, bg_flow: Any, mass_coef: np.ndarray, transit_model: Any, regions: Regions, cfg: Config,
+             source_width: float,
              seed: int, threads: int = 1, curve_injection: int | None = None) -> dict:
     """Every method at every injection of ``cfg.injections`` for one seed.
 
@@ -124,7 +130,7 @@ def run_seed(split: Split, bg_flow, mass_coef, transit_model, regions: Regions, 
            "n_test_signal": int((yt == 1).sum()), "injections": {}, "curves": {}}
     cpu = {}
 
-    def timed(name, fn, *a, **kw):
+    def timed(name: str, fn: Callable, *a, **kw):
         with Stopwatch() as sw:
             r = fn(*a, **kw)
         cpu[name] = cpu.get(name, 0.0) + sw.cpu
@@ -170,7 +176,7 @@ def run_seed(split: Split, bg_flow, mass_coef, transit_model, regions: Regions, 
     return out
 
 
-def _thin_curve(y, score, n: int = 200):
+def _thin_curve(y: np.ndarray, score: np.ndarray, n: int = 200):
     """SIC curve on a log grid of signal efficiency (for plotting)."""
     tpr, sic, fpr = sic_curve(y, score)
     grid = np.linspace(0.0, 1.0, n)
@@ -206,7 +212,8 @@ def aggregate(scans: list[dict]) -> dict:
 
 
 
-def scan_step(events_path, bg_model, transit_model, out_json, cfg: Config, source_width: float, seed: int,
+def scan_step(events_path: str | Path, bg_model: str | Path, transit_model: str | Path, out_json: str | Path,
+              cfg: Config, source_width: float, seed: int,
               scan_seed: int, threads: int = 1) -> dict:
     """One seed of the injection scan (all methods), written as JSON."""
     from ...io import write_json

@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +54,7 @@ class EmptyRegionError(InputError):
     """An ABCD region holds no events, so N_B N_C / N_D (or its closure
     ratio) is undefined. Raised instead of writing inf/NaN anywhere."""
 
-    def __init__(self, region: str, counts: dict, cuts: str):
+    def __init__(self, region: str, counts: dict, cuts: str) -> None:
         super().__init__(None, f"ABCD region {region}",
                          f"zero events ({cuts}; counts {counts}): N_A = N_B N_C / N_D is undefined; "
                          "loosen the MET cut or the score efficiency")
@@ -61,12 +64,12 @@ class EmptyRegionError(InputError):
 
 # --------------------------------------------------------------------------
 # toy
-def _pt_resolution(t):
+def _pt_resolution(t: np.ndarray):
     """Relative leading-jet pT resolution vs t (worse at low t)."""
     return 0.10 + 0.15 * (200.0 / np.asarray(t))
 
 
-def _background_like_y(t, rng):
+def _background_like_y(t: np.ndarray, rng: np.random.Generator):
     n = len(t)
     pt = t * np.exp(rng.normal(0.0, _pt_resolution(t), n))
     mass = pt * MASS_FRACTION * rng.gamma(MASS_SHAPE, 1.0 / MASS_SHAPE, n)
@@ -76,7 +79,8 @@ def _background_like_y(t, rng):
 
 def generate_toy(n_background: int, n_control: int, n_signal: int, seed: int, met_min: float = 200.0,
                  met_scale_background: float = 80.0, met_scale_control: float = 70.0,
-                 met_mean_signal: float = 500.0, signal_mass: float = 90.0, signal_mass_width: float = 6.0) -> pd.DataFrame:
+                 met_mean_signal: float = 500.0, signal_mass: float = 90.0,
+                 signal_mass_width: float = 6.0) -> pd.DataFrame:
     """The tails toy as one table (:data:`COLUMNS`), deterministic in ``seed``.
 
     Background t = met_min + Exp(met_scale_background), control the same with
@@ -111,7 +115,7 @@ def true_latent(df: pd.DataFrame) -> np.ndarray:
     return np.column_stack([z1, z2])
 
 
-def check_table(df: pd.DataFrame, source) -> None:
+def check_table(df: pd.DataFrame, source: str | Path) -> None:
     """Every process needed is present (the reader already checked columns/finite)."""
     for proc, name in ((BACKGROUND, "background"), (CONTROL, "control")):
         if not (df["process"] == proc).any():
@@ -139,8 +143,9 @@ def flow_inputs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return x, np.log(t).astype(np.float32)[:, None]
 
 
-def train_flow(df_control: pd.DataFrame, *, transforms: int, hidden, bins: int, epochs: int, batch_size: int,
-               lr: float, patience: int, seed: int):
+def train_flow(df_control: pd.DataFrame, *, transforms: int, hidden: Sequence[int], bins: int, epochs: int,
+               batch_size: int,
+               lr: float, patience: int, seed: int) -> tuple[Any, Any]:
     """Fit a zuko NSF p(x(y, t) | log t) (:func:`flow_inputs`) on control events; returns (flow, history)."""
     import torch
 
@@ -156,7 +161,7 @@ def train_flow(df_control: pd.DataFrame, *, transforms: int, hidden, bins: int, 
     return flow, hist
 
 
-def flow_latent(flow, df: pd.DataFrame, batch: int = 65536) -> np.ndarray:
+def flow_latent(flow: Any, df: pd.DataFrame, batch: int = 65536) -> np.ndarray:
     """z = f(y; t) for every row of ``df``, shape (n, 2)."""
     import torch
 
@@ -173,7 +178,7 @@ def flow_latent(flow, df: pd.DataFrame, batch: int = 65536) -> np.ndarray:
 
 # --------------------------------------------------------------------------
 # dependence measures
-def distance_correlation(x, y, max_events: int = 2000, seed: int = 0) -> float:
+def distance_correlation(x: np.ndarray, y: np.ndarray, max_events: int = 2000, seed: int = 0) -> float:
     """Sample distance correlation dCor(x, y) in [0, 1] (Szekely et al. 2007) on
     at most ``max_events`` random rows (O(n^2) memory)."""
     x = np.asarray(x, float).reshape(len(x), -1)
@@ -182,7 +187,7 @@ def distance_correlation(x, y, max_events: int = 2000, seed: int = 0) -> float:
         idx = np.random.default_rng(seed).choice(len(x), max_events, replace=False)
         x, y = x[idx], y[idx]
 
-    def centred(a):
+    def centred(a: Any):
         d = np.sqrt(((a[:, None, :] - a[None, :, :]) ** 2).sum(-1))
         return d - d.mean(0) - d.mean(1)[:, None] + d.mean()
 
@@ -191,7 +196,7 @@ def distance_correlation(x, y, max_events: int = 2000, seed: int = 0) -> float:
     return float(math.sqrt(max(dcov2, 0.0) / math.sqrt(vx * vy))) if vx > 0 and vy > 0 else 0.0
 
 
-def independence_test(z, t, max_events: int = 20000, seed: int = 0) -> dict:
+def independence_test(z: np.ndarray, t: np.ndarray, max_events: int = 20000, seed: int = 0) -> dict:
     """Chatterjee's xi test of independence of each latent dimension from t
     (scipy.stats.chatterjeexi, asymptotic p-values), Bonferroni-combined."""
     z = np.asarray(z, float).reshape(len(z), -1)
@@ -217,7 +222,8 @@ class ClassifierConfig:
     seed: int = 0
 
 
-def cwola_percentiles(x_data, x_control, cfg: ClassifierConfig, x_extra=None) -> tuple[np.ndarray, np.ndarray | None]:
+def cwola_percentiles(x_data: np.ndarray, x_control: np.ndarray, cfg: ClassifierConfig,
+                      x_extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Data-vs-control classifier (xgboost BDT), k-fold so that no event is
     scored by a model trained on it.
 
@@ -260,7 +266,8 @@ def cwola_percentiles(x_data, x_control, cfg: ClassifierConfig, x_extra=None) ->
 REGIONS = ("A", "B", "C", "D")
 
 
-def abcd_counts(t, score, t_cut: float, score_cut: float, weights=None) -> dict:
+def abcd_counts(t: np.ndarray, score: np.ndarray, t_cut: float, score_cut: float,
+                weights: np.ndarray | None = None) -> dict:
     """Events (or summed weights) in A (t>cut, s>cut), B (t>cut, s<=cut),
     C (t<=cut, s>cut), D (t<=cut, s<=cut)."""
     t, score = np.asarray(t, float), np.asarray(score, float)
@@ -289,7 +296,7 @@ def abcd_predict(counts: dict, cuts: str = "") -> dict:
             "closure_ratio": ratio, "closure_ratio_err": ratio_err, "closure_pull": (pred - a) / excess_err}
 
 
-def closure_scan(t, score, t_cuts, score_cut: float) -> list[dict]:
+def closure_scan(t: np.ndarray, score: np.ndarray, t_cuts: Sequence[float], score_cut: float) -> list[dict]:
     """Closure vs the t cut; a cut leaving a region empty is reported as
     ``{"t_cut": .., "empty_region": "A"}`` (documented limit), never as inf."""
     out = []
@@ -303,7 +310,7 @@ def closure_scan(t, score, t_cuts, score_cut: float) -> list[dict]:
     return out
 
 
-def _discovery_z(model, data) -> float:
+def _discovery_z(model: Any, data: Any) -> float:
     """Asymptotic discovery significance sqrt(q0) (q0 from pyhf, mu >= 0)."""
     import pyhf
 
@@ -371,13 +378,14 @@ CONFIG_LABELS = {"raw": "CWoLa on raw y (no decorrelation)", "flow": "CWoLa on f
 CONFIG_STYLE = {"raw": "C3", "flow": "C0", "ideal": "C2", "classic": "0.4"}
 
 
-def _features(df, kind, z):
+def _features(df: pd.DataFrame, kind: str, z: np.ndarray):
     if kind == "raw":
         return df[Y_COLUMNS].to_numpy(np.float32)
     return z
 
 
-def run_study(df: pd.DataFrame, z: np.ndarray, *, t_cut: float, t_cut_scan, score_efficiency: float, injections,
+def run_study(df: pd.DataFrame, z: np.ndarray, *, t_cut: float, t_cut_scan: Sequence[float], score_efficiency: float,
+              injections: Sequence[int],
               reference_injection: int, ccfg: ClassifierConfig, dcor_events: int = 2000,
               independence_events: int = 20000, seed: int = 0) -> dict:
     """Everything the figures and metrics.json show.
@@ -390,7 +398,8 @@ def run_study(df: pd.DataFrame, z: np.ndarray, *, t_cut: float, t_cut_scan, scor
     bkg, ctrl, sig = proc == BACKGROUND, proc == CONTROL, proc == SIGNAL
     n_sig_pool = int(sig.sum())
     if max(list(injections) + [reference_injection]) > n_sig_pool:
-        raise InputError("config", "studies.tails_abcd.abcd.injections", f"largest injection exceeds the signal pool ({n_sig_pool})")
+        raise InputError("config", "studies.tails_abcd.abcd.injections",
+                         f"largest injection exceeds the signal pool ({n_sig_pool})")
     rng = np.random.default_rng(seed)
     sig_idx = np.flatnonzero(sig)[rng.permutation(n_sig_pool)]
     s_cut = 1.0 - score_efficiency
@@ -398,7 +407,7 @@ def run_study(df: pd.DataFrame, z: np.ndarray, *, t_cut: float, t_cut_scan, scor
     feats = {"raw": df[Y_COLUMNS].to_numpy(np.float32), "flow": np.asarray(z, np.float32),
              "ideal": true_latent(df).astype(np.float32)}
 
-    def scores(kind, data_idx, extra_idx):
+    def scores(kind: str, data_idx: np.ndarray, extra_idx: np.ndarray):
         if kind == "classic":  # handcrafted: central leading jet = high score; rank among data
             eta = df["jet1_abseta"].to_numpy(float)
             ref = np.sort(-eta[data_idx])
@@ -460,7 +469,7 @@ def run_study(df: pd.DataFrame, z: np.ndarray, *, t_cut: float, t_cut_scan, scor
     return out
 
 
-def _efficiency_profile(t, passed, n_bins: int = 12) -> dict:
+def _efficiency_profile(t: np.ndarray, passed: np.ndarray, n_bins: int = 12) -> dict:
     """Score-cut efficiency in log-spaced MET bins with binomial errors."""
     edges = np.unique(np.geomspace(t.min(), np.quantile(t, 0.999), n_bins + 1))
     idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)
@@ -491,7 +500,7 @@ def summarise(res: dict, reference_injection: int) -> dict:
 
 # --------------------------------------------------------------------------
 # figures
-def plot_correlation(res: dict, path) -> list:
+def plot_correlation(res: dict, path: str | Path) -> list:
     """Score-cut efficiency vs MET on background-only data, raw vs decorrelated."""
     import matplotlib.pyplot as plt
 
@@ -519,7 +528,7 @@ def plot_correlation(res: dict, path) -> list:
     return plotting.save(fig, path)
 
 
-def plot_closure(res: dict, path) -> list:
+def plot_closure(res: dict, path: str | Path) -> list:
     """ABCD closure (predicted / observed in A) vs the MET cut, with errors:
     all configurations on a log scale (top) and a linear zoom around 1 (bottom)."""
     import matplotlib.pyplot as plt
@@ -545,7 +554,7 @@ def plot_closure(res: dict, path) -> list:
     return plotting.save(fig, path)
 
 
-def plot_significance(res: dict, path) -> list:
+def plot_significance(res: dict, path: str | Path) -> list:
     """Discovery significance (pyhf, ABCD-constrained) vs injected signal."""
     import matplotlib.pyplot as plt
 
@@ -573,7 +582,7 @@ def plot_significance(res: dict, path) -> list:
 
 # --------------------------------------------------------------------------
 # pipeline steps (called by steps.py)
-def read_toy(path) -> pd.DataFrame:
+def read_toy(path: str | Path) -> pd.DataFrame:
     from ...io import read_table
 
     df, _ = read_table(path, COLUMNS)
@@ -581,7 +590,8 @@ def read_toy(path) -> pd.DataFrame:
     return df
 
 
-def flow_step(toy_path, model_path, latent_path, *, flow_fraction: float, seed: int, **train_kw) -> dict:
+def flow_step(toy_path: str | Path, model_path: str | Path, latent_path: str | Path, *, flow_fraction: float,
+              seed: int, **train_kw) -> dict:
     """Train p(y | MET) on a random ``flow_fraction`` of the control events and
     write the latent of every event (columns z1, z2, flow_train) to ``latent_path``."""
     from ...io import write_table
@@ -604,8 +614,10 @@ def flow_step(toy_path, model_path, latent_path, *, flow_fraction: float, seed: 
     return hist.as_dict()
 
 
-def analysis_step(toy_path, latent_path, results_path, figures, *, t_cut: float, t_cut_scan,
-                  score_efficiency: float, injections, reference_injection: int, ccfg: ClassifierConfig, seed: int,
+def analysis_step(toy_path: str | Path, latent_path: str | Path, results_path: str | Path, figures: tuple[str | Path,
+                  str | Path, str | Path], *, t_cut: float, t_cut_scan: Sequence[float],
+                  score_efficiency: float, injections: Sequence[int], reference_injection: int,
+                  ccfg: ClassifierConfig, seed: int,
                   dcor_events: int = 2000, independence_events: int = 20000) -> dict:
     """ABCD study on the toy with the flow latent; writes results.json and the
     three figures (``figures``: score_vs_met, abcd_closure, significance PNGs;

@@ -6,6 +6,9 @@ split, background flow and classifiers are the R-ANODE family's
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,12 +28,11 @@ from ..ranode.config import Config as RanodeConfig
 from ..ranode.config import Regions
 from . import Config, closes
 
-
 # --------------------------------------------------------------------------
 # TRANSIT: mass-conditioned transport of sideband events into the SR
 # --------------------------------------------------------------------------
 
-def _mlp(n_in, n_out, hidden):
+def _mlp(n_in: int, n_out: int, hidden: Sequence[int]):
     layers, d = [], n_in
     for h in hidden:
         layers += [torch.nn.Linear(d, h), torch.nn.SiLU()]
@@ -54,8 +56,9 @@ class Transit(torch.nn.Module):
     standardised with stored buffers; the latent has the features' dimension.
     """
 
-    def __init__(self, n_features: int, hidden, x_mean, x_std, m_mean, m_std,
-                 w_consistency: float = 1.0, w_adversary: float = 1.0):
+    def __init__(self, n_features: int, hidden: Sequence[int], x_mean: np.ndarray, x_std: np.ndarray,
+                 m_mean: np.ndarray, m_std: np.ndarray,
+                 w_consistency: float = 1.0, w_adversary: float = 1.0) -> None:
         super().__init__()
         self.hparams = dict(n_features=n_features, hidden=list(hidden),
                             w_consistency=w_consistency, w_adversary=w_adversary)
@@ -68,16 +71,16 @@ class Transit(torch.nn.Module):
         for k, v in dict(x_mean=x_mean, x_std=x_std, m_mean=m_mean, m_std=m_std).items():
             self.register_buffer(k, torch.as_tensor(v, dtype=torch.float32).reshape(-1))
 
-    def _m(self, m):
+    def _m(self, m: np.ndarray) -> torch.Tensor:
         return ((m.reshape(-1, 1) - self.m_mean) / self.m_std)
 
-    def encode(self, xs, m):
+    def encode(self, xs: np.ndarray, m: np.ndarray) -> torch.Tensor:
         return xs + self.enc(torch.cat([xs, self._m(m)], 1))
 
-    def decode(self, z, m):
+    def decode(self, z: np.ndarray, m: np.ndarray) -> torch.Tensor:
         return z + self.dec(torch.cat([z, self._m(m)], 1))
 
-    def loss(self, batch):
+    def loss(self, batch: Any) -> torch.Tensor:
         x, m = batch
         xs = (x - self.x_mean) / self.x_std
         z = self.encode(xs, m)
@@ -94,14 +97,14 @@ class Transit(torch.nn.Module):
         return rec + h["w_consistency"] * cons + adv + h["w_adversary"] * pred.var()
 
     @torch.no_grad()
-    def transport(self, x, m_from, m_to):
+    def transport(self, x: np.ndarray, m_from: np.ndarray, m_to: np.ndarray) -> np.ndarray:
         self.eval()
         xs = (torch.as_tensor(x) - self.x_mean) / self.x_std
         out = self.decode(self.encode(xs, torch.as_tensor(m_from)), torch.as_tensor(m_to))
         return (out * self.x_std + self.x_mean).numpy()
 
 
-def train_transit(x, m, cfg: Config, seed: int, max_events: int = 0):
+def train_transit(x: np.ndarray, m: np.ndarray, cfg: Config, seed: int, max_events: int = 0) -> tuple[Transit, Any]:
     """Train :class:`Transit` on sideband events; returns (model, history)."""
     if max_events and len(x) > max_events:
         pick = np.random.default_rng(seed).choice(len(x), max_events, replace=False)
@@ -114,7 +117,7 @@ def train_transit(x, m, cfg: Config, seed: int, max_events: int = 0):
     return model, hist
 
 
-def transit_template(model: Transit, sb_x, sb_m, m_target, seed: int) -> np.ndarray:
+def transit_template(model: Transit, sb_x: np.ndarray, sb_m: np.ndarray, m_target: np.ndarray, seed: int) -> np.ndarray:
     """Template of SR background: sideband events (drawn with replacement)
     transported to the target SR masses ``m_target`` (one per target)."""
     rng = np.random.default_rng(seed)
@@ -123,19 +126,19 @@ def transit_template(model: Transit, sb_x, sb_m, m_target, seed: int) -> np.ndar
     return out[np.isfinite(out).all(axis=1)]
 
 
-def near_sidebands(x, m, regions: Regions, width: float):
+def near_sidebands(x: np.ndarray, m: np.ndarray, regions: Regions, width: float) -> tuple[np.ndarray, np.ndarray]:
     """Sideband events within ``width`` TeV of the SR edges (TRANSIT sources)."""
     sel = ((m >= regions.sr_lo - width) & (m < regions.sr_lo)) | ((m >= regions.sr_hi) & (m < regions.sr_hi + width))
     return x[sel], m[sel]
 
 
-def save_transit(model: Transit, path, hist, cpu: float) -> None:
+def save_transit(model: Transit, path: str | Path, hist: Any, cpu: float) -> None:
     from ...nn.train import save_model
 
     save_model(model, path, {**model.hparams, "history": hist.as_dict(), "cpu_seconds": cpu})
 
 
-def load_transit(path) -> Transit:
+def load_transit(path: str | Path) -> tuple[Transit, dict]:
     from ...nn.train import load_state
 
     state, hp = load_state(path)
@@ -147,7 +150,7 @@ def load_transit(path) -> Transit:
     return model, hp
 
 
-def transit_step(events_path, out_model, cfg: RanodeConfig, tcfg: Config, seed: int) -> dict:
+def transit_step(events_path: str | Path, out_model: str | Path, cfg: RanodeConfig, tcfg: Config, seed: int) -> dict:
     """Train and save the TRANSIT transport network on the sidebands."""
     split, _ = load_split(events_path, cfg, seed)
     with Stopwatch() as sw:
@@ -156,7 +159,8 @@ def transit_step(events_path, out_model, cfg: RanodeConfig, tcfg: Config, seed: 
     return {"cpu_seconds": sw.cpu}
 
 
-def closure_step(events_path, bg_model, transit_model, out_json, out_fig, cfg: RanodeConfig, tcfg: Config, seed: int,
+def closure_step(events_path: str | Path, bg_model: str | Path, transit_model: str | Path, out_json: str | Path,
+                 out_fig: str | Path, cfg: RanodeConfig, tcfg: Config, seed: int,
                  threads: int = 1, tier: str = "default") -> dict:
     """Template closure in the SR: TRANSIT template, CATHODE flow samples and
     untransported sideband events, each vs the true SR background (the IAD
@@ -181,7 +185,7 @@ def closure_step(events_path, bg_model, transit_model, out_json, out_fig, cfg: R
     return doc
 
 
-def plot_templates(templates: dict, truth_x, auc: dict, path):
+def plot_templates(templates: dict, truth_x: np.ndarray, auc: dict, path: str | Path) -> list:
     """Per-feature template vs true SR background (and ratio), closure AUC in the legend."""
     from ... import plotting
 
@@ -217,8 +221,8 @@ def plot_templates(templates: dict, truth_x, auc: dict, path):
     return plotting.save(fig, path)
 
 
-def transit_report(scans: list[dict], closure: dict, bg_hp: dict, transit_hp: dict, png, cfg: RanodeConfig,  # noqa: ANN001
-                   tcfg: Config) -> dict:
+def transit_report(scans: list[dict], closure: dict, bg_hp: dict, transit_hp: dict, png: str | Path,
+                   cfg: RanodeConfig, tcfg: Config) -> dict:
     """TRANSIT study: closure, CWoLa max SIC vs injection (with CATHODE and IAD), training time; the metrics."""
     from ..ranode.plots import plot_max_sic
     from ..ranode.scan import aggregate
@@ -233,7 +237,8 @@ def transit_report(scans: list[dict], closure: dict, bg_hp: dict, transit_hp: di
     big = {m: agg["max_sic"][m][-1]["median"] for m in ("transit", "cathode", "iad")}
     return {
         "closure_auc": auc, "closure_tolerance": tol, "closes": bool(closes(auc, tcfg)),
-        "closure_distance_transit_minus_untransported": abs(auc["transit"] - 0.5) - abs(auc["sideband_untransported"] - 0.5),
+        "closure_distance_transit_minus_untransported":
+            abs(auc["transit"] - 0.5) - abs(auc["sideband_untransported"] - 0.5),
         "max_sic": {m: agg["max_sic"][m] for m in ("supervised", "iad", "cathode", "transit")},
         "largest_injection": max(agg["injections"]), "largest_injection_median_max_sic": big,
         "training_cpu_seconds": {"transit_network": transit_hp.get("cpu_seconds"),
