@@ -300,7 +300,7 @@ def closure_auc(template: np.ndarray, truth: np.ndarray, cfg: Classifier, k: int
 
 
 # --------------------------------------------------------------------------
-# pipeline steps (one per workflow script) and figures
+# the data split and the saved background model (the steps of ranode.steps)
 # --------------------------------------------------------------------------
 
 def load_split(events_path: str | Path, cfg: Config, seed: int) -> tuple[Split, Regions]:

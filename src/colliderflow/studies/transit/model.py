@@ -32,7 +32,7 @@ from . import Config, closes
 # TRANSIT: mass-conditioned transport of sideband events into the SR
 # --------------------------------------------------------------------------
 
-def _mlp(n_in: int, n_out: int, hidden: Sequence[int]):
+def _mlp(n_in: int, n_out: int, hidden: Sequence[int]) -> torch.nn.Sequential:
     layers, d = [], n_in
     for h in hidden:
         layers += [torch.nn.Linear(d, h), torch.nn.SiLU()]
