@@ -25,8 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from colliderflow.nn.flows import StandardizedFlow  # noqa: E402
 from colliderflow.io import read_table  # noqa: E402
+from colliderflow.nn.flows import StandardizedFlow  # noqa: E402
 from colliderflow.studies.ranode import Regions  # noqa: E402
 from colliderflow.studies.ranode import background as R  # noqa: E402
 
