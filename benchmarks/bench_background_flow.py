@@ -25,8 +25,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from colliderflow.io import read_table  # noqa: E402
 from colliderflow.nn.flows import StandardizedFlow  # noqa: E402
-from colliderflow.studies import resonant_ad as R  # noqa: E402
+from colliderflow.studies.ranode import Regions  # noqa: E402
+from colliderflow.studies.ranode import background as R  # noqa: E402
 
 
 def nflows_maf(features: int, context: int, blocks: int = 8, hidden: int = 64):
@@ -71,9 +73,9 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    cfg = {"regions": {"sr_lo": 3.3, "sr_hi": 3.7, "sb_lo": 2.6, "sb_hi": 5.0}, "split_fractions": [0.6, 0.2, 0.2],
-           "injections": [0]}
-    split, _ = R.load_split(a.events, cfg, 0)
+    df, _ = read_table(a.events, columns=["mjj", *R.FEATURES, "label"])
+    regions = Regions(sr_lo=3.3, sr_hi=3.7, sb_lo=2.6, sb_hi=5.0)
+    split = R.split_events(df, regions, (0.6, 0.2, 0.2), 0, 0, a.events)
     rng = np.random.default_rng(0)
     pick = rng.permutation(len(split.sb_x))[:a.max_events]
     x, m = torch.as_tensor(split.sb_x[pick]), torch.as_tensor(split.sb_m[pick]).reshape(-1, 1)

@@ -1,1 +1,237 @@
-# (rules being converted to the study contract)
+# Anomaly detection: the resonant-AD family on LHCO R&D -- R-ANODE (ANODE,
+# CATHODE, R-ANODE, IAD, supervised) and TRANSIT share the prepared events,
+# one frozen background flow (ranode_background) and the per-seed injection
+# scans (ranode_scan) -- and the tails search with ABCD (tails_abcd).
+
+
+# --- dataset rules (move to data.smk) ---
+# The tails toy: MET, jet features; background, control, signal pool.
+S = step("tails_abcd", "toy")
+
+
+rule tails_abcd_toy:
+    output:
+        "resources/tails_abcd/toy/tails.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# --- R-ANODE (arXiv:2312.11629) ---
+S = step("ranode", "background")
+
+
+rule ranode_background:
+    input:
+        events="resources/lhco/events.h5",
+    output:
+        model="results/ranode/models/background_flow.pt",
+        hparams="results/ranode/models/background_flow.json",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# One seed of the injection scan; it scores TRANSIT too (transit_train's model).
+S = step("ranode", "scan", "seed{scan_seed}")
+
+
+rule ranode_scan:
+    input:
+        events="resources/lhco/events.h5",
+        background=rules.ranode_background.output.model,
+        transit="results/transit/models/transit.pt",
+    output:
+        scan="results/ranode/scan/seed{scan_seed}.json",
+    wildcard_constraints:
+        scan_seed=r"\d+",
+    params:
+        **S.params,
+        transit=config["studies"]["transit"],
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("ranode", "report")
+
+
+rule ranode_report:
+    input:
+        scans=expand("results/ranode/scan/seed{s}.json", s=range(config["studies"]["ranode"]["seeds"])),
+    output:
+        metrics="results/ranode/metrics.json",
+        max_sic=S.figure("results/ranode/max_sic_vs_injection.png"),
+        curves=S.figure("results/ranode/sic_curves.png"),
+        w=S.figure("results/ranode/learned_w.png"),
+        pdfs=expand("results/ranode/{f}.pdf", f=["max_sic_vs_injection", "sic_curves", "learned_w"]),
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# --- TRANSIT: also reads studies.ranode (param `ranode`) and ranode's background flow and scans ---
+S = step("transit", "train")
+
+
+rule transit_train:
+    input:
+        events="resources/lhco/events.h5",
+    output:
+        model="results/transit/models/transit.pt",
+        hparams="results/transit/models/transit.json",
+    params:
+        **S.params,
+        ranode=config["studies"]["ranode"],
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("transit", "closure")
+
+
+rule transit_closure:
+    input:
+        events="resources/lhco/events.h5",
+        background="results/ranode/models/background_flow.pt",
+        transit=rules.transit_train.output.model,
+    output:
+        json="results/transit/closure.json",
+        png=S.figure("results/transit/template_closure.png"),
+        pdf="results/transit/template_closure.pdf",
+    params:
+        **S.params,
+        ranode=config["studies"]["ranode"],
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("transit", "report")
+
+
+rule transit_report:
+    input:
+        scans=expand("results/ranode/scan/seed{s}.json", s=range(config["studies"]["ranode"]["seeds"])),
+        closure=rules.transit_closure.output.json,
+        background="results/ranode/models/background_flow.pt",
+        transit=rules.transit_train.output.model,
+    output:
+        metrics="results/transit/metrics.json",
+        png=S.figure("results/transit/transit_max_sic.png"),
+        pdf="results/transit/transit_max_sic.pdf",
+    params:
+        **S.params,
+        ranode=config["studies"]["ranode"],
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# --- tails search with ABCD (arXiv:2404.07258) ---
+S = step("tails_abcd", "flow")
+
+
+rule tails_abcd_flow:
+    input:
+        toy="resources/tails_abcd/toy/tails.h5",
+    output:
+        model="results/tails_abcd/flow.pt",
+        hparams="results/tails_abcd/flow.json",
+        latent="results/tails_abcd/latent.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("tails_abcd", "analysis")
+
+
+rule tails_abcd_analysis:
+    input:
+        toy="resources/tails_abcd/toy/tails.h5",
+        latent=rules.tails_abcd_flow.output.latent,
+    output:
+        metrics="results/tails_abcd/metrics.json",
+        results="results/tails_abcd/results.json",
+        corr=S.figure("results/tails_abcd/score_vs_met.png"),
+        closure=S.figure("results/tails_abcd/abcd_closure.png"),
+        significance=S.figure("results/tails_abcd/significance.png"),
+        pdfs=expand("results/tails_abcd/{f}.pdf", f=["score_vs_met", "abcd_closure", "significance"]),
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script

@@ -1,4 +1,5 @@
-"""Resonant anomaly detection family (studies `ranode` and `transit`).
+"""R-ANODE (study `ranode`): data split, background model, the injection
+scan (shared with `transit`, tests/studies/test_transit.py).
 
 Unit tests run on tiny inputs (seconds); physics checks use statistical
 tolerances; the smoke-tier outputs are checked through `smoke_run`.
@@ -6,10 +7,9 @@ tolerances; the smoke-tier outputs are checked through `smoke_run`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -18,13 +18,26 @@ import torch
 
 from colliderflow.data import lhco
 from colliderflow.errors import InputError
-from colliderflow.studies import resonant_ad as R
+from colliderflow.studies import transit
+from colliderflow.studies.ranode import Classifier, Config, Flow, Regions
+from colliderflow.studies.ranode import background as R
+from colliderflow.studies.ranode import scan as S
+from colliderflow.studies.transit import model as T
+from colliderflow.study import build_config, run_job
+
+from ..conftest import REPO, strict_metrics, study_config
 
 torch.set_num_threads(1)  # the tests' timings assume one thread (CI machines are small and shared)
 
-TINY_FLOW = dict(kind="nsf", transforms=2, hidden=[16, 16], bins=8, epochs=4, batch_size=512, lr=3e-3, patience=2,
+TINY_FLOW = Flow(kind="nsf", transforms=2, hidden=(16, 16), bins=8, epochs=4, batch_size=512, lr=3e-3, patience=2,
                  max_events=20000)
-TINY_CLF = dict(n_estimators=60, max_depth=3, learning_rate=0.2, early_stopping=5, min_child_weight=20.0)
+TINY_CLF = Classifier(n_estimators=60, max_depth=3, learning_rate=0.2, early_stopping=5, min_child_weight=20.0)
+REG = Regions(sr_lo=3.3, sr_hi=3.7, sb_lo=2.6, sb_hi=5.0)
+
+
+def ranode_config(**changes) -> Config:
+    """The default-tier studies.ranode section as its frozen Config, with changes."""
+    return dataclasses.replace(build_config(Config, study_config("ranode"), "studies.ranode"), **changes)
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +58,16 @@ def test_flow_space_roundtrip(toy_events):
 
 def test_regions_reject_bad_order():
     with pytest.raises(InputError, match="regions"):
-        R.Regions(sr_lo=3.7, sr_hi=3.3)
+        Regions(sr_lo=3.7, sr_hi=3.3, sb_lo=2.6, sb_hi=5.0)
 
 
 def test_missing_column_is_input_error(toy_events):
     with pytest.raises(InputError, match="tau21_j2"):
-        R.split_events(toy_events.drop(columns="tau21_j2"), R.Regions(), source="x.h5")
+        R.split_events(toy_events.drop(columns="tau21_j2"), REG, source="x.h5")
 
 
 def test_split_disjoint_and_exact_injection(toy_events):
-    reg = R.Regions()
+    reg = REG
     sp = R.split_events(toy_events, reg, (0.6, 0.2, 0.2), max_injection=200, seed=1)
     n_bg_sr = int((reg.sr(toy_events["mjj"]) & (toy_events["label"] == 0)).sum())
     assert sum(len(p[0]) for p in (sp.bg_data, sp.bg_iad, sp.bg_test)) == n_bg_sr
@@ -70,7 +83,7 @@ def test_split_disjoint_and_exact_injection(toy_events):
 
 
 def test_mass_density_normalised_and_falling(toy_events):
-    reg = R.Regions()
+    reg = REG
     m_sb = toy_events["mjj"].to_numpy()[reg.sb(toy_events["mjj"])]
     coef = R.fit_mass_density(m_sb, reg)
     grid = np.linspace(reg.sr_lo, reg.sr_hi, 1001)
@@ -102,42 +115,26 @@ def test_ranode_learns_injected_fraction():
     n_s = int(w_true * n)
     x = np.r_[rng.normal(0, 1, (n - n_s, 2)), rng.normal(1.5, 0.15, (n_s, 2))].astype(np.float32)
     logpb = (-0.5 * (x**2).sum(1) - math.log(2 * math.pi)).astype(np.float32)
-    cfg = dict(TINY_FLOW, epochs=20, batch_size=256, patience=5)
-    _, w_fit = R.ranode_scores(x, logpb, x[:10], logpb[:10], 0.005, True, cfg, k=2, seed=0, w_scale=30.0)
+    cfg = dataclasses.replace(TINY_FLOW, epochs=20, batch_size=256, patience=5)
+    _, w_fit = S.ranode_scores(x, logpb, x[:10], logpb[:10], 0.005, True, cfg, k=2, seed=0, w_scale=30.0)
     assert w_true / 1.8 < w_fit < w_true * 1.8, w_fit
-
-
-def test_transit_starts_as_identity_and_learns_mass_shift():
-    """x | m ~ N(m, 0.3) in each feature: transporting from m to m' must shift by m' - m."""
-    rng = np.random.default_rng(2)
-    m = rng.uniform(0.0, 2.0, 6000).astype(np.float32)
-    x = (m[:, None] + rng.normal(0, 0.3, (len(m), 2))).astype(np.float32)
-    cfg = dict(hidden=[32, 32], w_consistency=1.0, w_adversary=10.0, epochs=10, batch_size=256, lr=3e-3, patience=10)
-    xt = torch.as_tensor(x)
-    fresh = R.Transit(2, [8], xt.mean(0), xt.std(0), float(m.mean()), float(m.std()))
-    np.testing.assert_allclose(fresh.transport(x[:50], m[:50], m[:50] + 1), x[:50], atol=1e-5)
-    model, _ = R.train_transit(x, m, cfg, seed=0)
-    src = m < 0.5
-    out = model.transport(x[src], m[src], np.full(int(src.sum()), 1.5, np.float32))
-    shift = out.mean(0) - x[src].mean(0)
-    expected = 1.5 - m[src].mean()
-    assert np.all(np.abs(shift - expected) < 0.25 * expected), (shift, expected)
-    assert np.all(np.abs(out.std(0) - 0.3) < 0.12), out.std(0)
 
 
 def test_family_on_tiny_toy(toy_events):
     """Large injection: every method finds the signal, supervised/IAD on top;
     zero injection: the classifier-based and R-ANODE methods find nothing."""
-    reg = R.Regions()
-    cfg = dict(injections=[0, 500], kfold=2, classifier=TINY_CLF, signal_flow=dict(TINY_FLOW, batch_size=256),
-               anode_flow=TINY_FLOW, oversample=2.0, w_wrong_factor=3.0, w_floor=1e-3, w_init=0.005,
-               w_lr_scale=30.0, min_bkg_pass=20, transit=dict(source_width=0.4))
+    reg = REG
+    cfg = ranode_config(injections=(0, 500), curve_injection=500, kfold=2, classifier=TINY_CLF,
+                        signal_flow=dataclasses.replace(TINY_FLOW, batch_size=256), anode_flow=TINY_FLOW,
+                        oversample=2.0, w_wrong_factor=3.0, w_floor=1e-3, w_init=0.005, w_lr_scale=30.0,
+                        min_bkg_pass=20)
     sp = R.split_events(toy_events, reg, (0.6, 0.2, 0.2), max_injection=500, seed=0)
     flow, _ = R.train_background_flow(sp.sb_x, sp.sb_m, TINY_FLOW, seed=0, max_events=20000)
     coef = R.fit_mass_density(sp.sb_m, reg)
-    tm, _ = R.train_transit(sp.sb_x, sp.sb_m, dict(hidden=[16, 16], w_consistency=1.0, w_adversary=1.0, epochs=2,
-                                                   batch_size=1024, lr=3e-3, patience=2), seed=0, max_events=20000)
-    res = R.run_seed(sp, flow, coef, tm, reg, cfg, seed=0, curve_injection=500)
+    tcfg = dataclasses.replace(build_config(transit.Config, study_config("transit")), hidden=(16, 16),
+                               w_consistency=1.0, w_adversary=1.0, epochs=2, batch_size=1024, lr=3e-3, patience=2)
+    tm, _ = T.train_transit(sp.sb_x, sp.sb_m, tcfg, seed=0, max_events=20000)
+    res = S.run_seed(sp, flow, coef, tm, reg, cfg, 0.4, seed=0, curve_injection=500)
     big, zero = res["injections"]["500"]["max_sic"], res["injections"]["0"]["max_sic"]
     weak = [m for m in R.METHODS if m not in ("supervised", "iad")]
     assert all(big[m] > 2.0 for m in R.METHODS), big
@@ -152,8 +149,6 @@ def test_family_on_tiny_toy(toy_events):
 
 @pytest.mark.workflow
 def test_dry_run_smoke_tier(run_snakemake, tmp_path):
-    from .conftest import REPO
-
     out = run_snakemake(tmp_path, "-n", "results/ranode/metrics.json", "results/transit/metrics.json",
                         configfiles=[REPO / "config" / "tiers" / "smoke.yaml"])
     assert "ranode_scan" in out.stdout and "transit_closure" in out.stdout
@@ -163,8 +158,6 @@ def test_dry_run_smoke_tier(run_snakemake, tmp_path):
 @pytest.mark.real
 def test_dry_run_real_tier(run_snakemake, tmp_path, shared_data):
     """The real tier's files are given relative to the workdir (../shared/data)."""
-    from .conftest import REPO
-
     wd = tmp_path / "wd"
     wd.mkdir()
     (tmp_path / "shared").symlink_to(shared_data.parent)
@@ -173,36 +166,34 @@ def test_dry_run_real_tier(run_snakemake, tmp_path, shared_data):
     assert "lhco_prepare" in out.stdout and "ranode_scan" in out.stdout
 
 
-def test_script_reports_bad_input(tmp_path):
-    from .conftest import REPO
-
-    bad = tmp_path / "events.h5"
+def test_step_reports_bad_input(tmp_path, capfd):
+    """A table without the feature columns: exit status 2 and one line naming the file and the column."""
     from colliderflow.io import write_table
 
+    bad = tmp_path / "events.h5"
     write_table(bad, pd.DataFrame({"mjj": [3.5], "label": [0.0]}))
-    proc = subprocess.run([sys.executable, str(REPO / "workflow/scripts/resonant_ad_background.py"), "--events",
-                           str(bad), "--out", str(tmp_path / "m.pt"), "--cfg",
-                           json.dumps({"regions": {}, "split_fractions": [0.6, 0.2, 0.2], "injections": [0]})],
-                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
-    assert proc.returncode == 2 and "events.h5" in proc.stderr and "mj1" in proc.stderr, proc.stderr
+    out = str(tmp_path / "m.pt")
+    job = {"step": "ranode.background", "cfg": study_config("ranode"), "seed": 0, "tier": "default",
+           "input": {"all": [str(bad)], "named": {"events": str(bad)}},
+           "output": {"all": [out, out[:-3] + ".json"], "named": {"model": out, "hparams": out[:-3] + ".json"}}}
+    assert run_job(job) == 2
+    err = capfd.readouterr().err
+    assert "events.h5" in err and "mj1" in err and "Traceback" not in err, err
 
 
 @pytest.mark.workflow
 def test_smoke_outputs(smoke_run):
-    r = json.loads((smoke_run / "results/ranode/metrics.json").read_text())
-    t = json.loads((smoke_run / "results/transit/metrics.json").read_text())
-    assert isinstance(r["holds"], bool) and isinstance(t["holds"], bool)
+    r = strict_metrics(smoke_run / "results/ranode/metrics.json")
+    assert isinstance(r["holds"], bool) and r["paper"] == "arXiv:2312.11629" and r["tier"] == "smoke"
     big = r["metrics"]["largest_injection_median_max_sic"]
     for m in ["supervised", "iad", "cathode", "ranode_true_w", "ranode_learn_w", "transit"]:
         assert big[m] > 2.0, (m, big)
-    assert abs(t["metrics"]["closure_auc"]["transit"] - 0.5) < 0.06
-    for f in ["ranode/max_sic_vs_injection", "ranode/sic_curves", "ranode/learned_w", "transit/template_closure",
-              "transit/transit_max_sic"]:
+    for f in ["max_sic_vs_injection", "sic_curves", "learned_w"]:
         for ext in ("png", "pdf"):
-            assert (smoke_run / "results" / f"{f}.{ext}").stat().st_size > 1000
+            assert (smoke_run / "results" / "ranode" / f"{f}.{ext}").stat().st_size > 1000
 
 
-def test_curve_injection_must_be_scanned(tmp_path):
-    cfg = {"regions": {}, "split_fractions": [0.6, 0.2, 0.2], "injections": [0, 100], "curve_injection": 50}
+def test_curve_injection_must_be_scanned():
+    cfg = {**study_config("ranode"), "injections": [0, 100], "curve_injection": 50}
     with pytest.raises(InputError, match="curve_injection"):
-        R.load_split(tmp_path / "missing.h5", cfg, 0)
+        build_config(Config, cfg, "studies.ranode")

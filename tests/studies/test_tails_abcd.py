@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from colliderflow.errors import InputError
 from colliderflow.io import write_table
-from colliderflow.studies import tails_abcd as T
+from colliderflow.studies import tails_abcd
+from colliderflow.studies.tails_abcd import core as T
+from colliderflow.study import run_job
 
-from .conftest import strict_metrics
+from ..conftest import REPO, strict_metrics, study_config
 
-REPO = Path(__file__).resolve().parents[1]
 SMALL = T.ClassifierConfig(folds=2, n_estimators=40, max_depth=3, threads=1, seed=3)
 
 
@@ -82,13 +80,44 @@ def test_read_toy_rejects_bad_tables(tmp_path, toy):
         T.read_toy(p)
 
 
-def test_toy_script_bad_config_is_one_line_error(tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "workflow/scripts/tails_abcd_toy.py"), "--out",
-                           str(tmp_path / "x.h5"), "--n-background", "0", "--n-control", "10", "--n-signal", "1"],
-                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
-    assert proc.returncode == 2
-    assert "n_background" in proc.stderr and "Traceback" not in proc.stderr
+def test_toy_step_bad_config_is_one_line_error(tmp_path, capfd):
+    """A signal MET mean below the threshold (a check across fields): exit 2, one line, no output."""
+    cfg = study_config("tails_abcd")
+    cfg["toy"].update(n_background=10, n_control=10, n_signal=1, met_mean_signal=150.0)
+    out = str(tmp_path / "x.h5")
+    job = {"step": "tails_abcd.toy", "cfg": cfg, "seed": 0, "tier": "default", "input": {"all": [], "named": {}},
+           "output": {"all": [out], "named": {}}}
+    assert run_job(job) == 2
+    err = capfd.readouterr().err
+    assert "met_mean_signal" in err and "Traceback" not in err, err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_schema_rejects_empty_toy():
+    """Single values (here n_background >= 1) are the schema's to check."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    cfg = study_config("tails_abcd")
+    cfg["toy"]["n_background"] = 0
+    with pytest.raises(WorkflowError, match="n_background|minimum"):
+        validate(cfg, str(tails_abcd.STUDY.schema))
+
+
+def test_verdict_is_all_checks():
+    """holds only when every check passes; key metric: the flow closure pull."""
+    cfg = tails_abcd.STUDY.config
+    from colliderflow.study import build_config
+
+    c = build_config(cfg, study_config("tails_abcd"))
+    ref = str(c.abcd.reference_injection)
+    m = {"closure_pull": {"flow": 0.5, "raw": 4.0}, "latent_independence": {"p_combined": 0.3},
+         "injection": {"flow": [{"injected": c.abcd.reference_injection, "mu_pull": 0.4}]},
+         "significance": {"flow": {ref: 5.0}, "classic": {ref: 3.0}}}
+    v = tails_abcd.verdict(m, c)
+    assert v.holds and v.key_metric["value"] == 0.5 and "raw y: 4.0" in v.key_metric["name"]
+    assert not tails_abcd.verdict({**m, "closure_pull": {"flow": 2.5, "raw": 4.0}}, c).holds
+    assert not tails_abcd.verdict({**m, "significance": {"flow": {ref: 2.0}, "classic": {ref: 3.0}}}, c).holds
 
 
 # ---------------------------------------------------------------- ABCD arithmetic
@@ -215,6 +244,7 @@ def test_smoke_metrics_show_the_claims(smoke_run):
     assert abs(ref["signal_A_fit"] - ref["signal_truth_A"]) < 3 * ref["signal_A_fit_err"] + 3 * math.sqrt(
         max(ref["signal_truth_A"], 1))
     assert doc["holds"] == all(m["checks"].values())
+    assert m["checks"] == tails_abcd.checks(m, m["reference_injection"])
     for name in ("score_vs_met", "abcd_closure", "significance"):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").exists()
 

@@ -1,0 +1,85 @@
+"""The frozen config of ``studies.ranode`` (defaults: schema.yaml). The
+transit study reads this section too (regions, data split, classifier)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import InputError
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Signal region [sr_lo, sr_hi) and sidebands [sb_lo, sr_lo) + [sr_hi, sb_hi) in TeV."""
+
+    sr_lo: float
+    sr_hi: float
+    sb_lo: float
+    sb_hi: float
+
+    def __post_init__(self) -> None:
+        if not (self.sb_lo < self.sr_lo < self.sr_hi < self.sb_hi):
+            raise InputError("config", "studies.ranode.regions", f"need sb_lo < sr_lo < sr_hi < sb_hi, got {self}")
+
+    def sr(self, m: np.ndarray) -> np.ndarray:
+        m = np.asarray(m)
+        return (m >= self.sr_lo) & (m < self.sr_hi)
+
+    def sb(self, m: np.ndarray) -> np.ndarray:
+        m = np.asarray(m)
+        return ((m >= self.sb_lo) & (m < self.sr_lo)) | ((m >= self.sr_hi) & (m < self.sb_hi))
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A zuko flow and its training (background, ANODE and R-ANODE signal flows)."""
+
+    kind: str
+    transforms: int
+    hidden: tuple[int, ...]
+    bins: int
+    epochs: int
+    batch_size: int
+    lr: float
+    patience: int
+    max_events: int
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """The xgboost classifier of CATHODE, TRANSIT (CWoLa), IAD, supervised and the closure test."""
+
+    n_estimators: int
+    max_depth: int
+    learning_rate: float
+    early_stopping: int
+    min_child_weight: float
+
+
+@dataclass(frozen=True)
+class Config:
+    regions: Regions
+    split_fractions: tuple[float, ...]
+    injections: tuple[int, ...]
+    seeds: int
+    curve_injection: int
+    kfold: int
+    oversample: float
+    w_init: float
+    w_lr_scale: float
+    w_wrong_factor: float
+    w_floor: float
+    min_bkg_pass: int
+    low_injection_s_over_sqrt_b: float
+    background_flow: Flow
+    anode_flow: Flow
+    signal_flow: Flow
+    classifier: Classifier
+    reduced_vs_paper: str
+
+    def __post_init__(self) -> None:
+        if self.curve_injection not in self.injections:
+            raise InputError("config", "studies.ranode.curve_injection",
+                             f"{self.curve_injection} is not one of the injections {list(self.injections)}")
