@@ -20,7 +20,7 @@ rule dimuon_spectrum:
         masses="results/dimuon/dimuon_masses.npy",
     params:
         **S.params,
-        source=data_source("dimuon"),
+        source=config["data"]["dimuon"]["source"],
     log:
         S.log,
     benchmark:
