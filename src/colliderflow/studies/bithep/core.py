@@ -41,55 +41,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ...errors import InputError
+from . import PRECISIONS, PUBLISHED, TASKS, Config, GenerationConfig, RegressionConfig, TaggingConfig, claim_holds
 
 log = logging.getLogger(__name__)
 
-PAPER = "BitHEP (Krause, Wang, Winterhalder)"
-TITLE = "BitHEP: the limits of low-precision ML in HEP"
-TASKS = ("tagging", "regression", "generation")
-PRECISIONS = ("full", "binary", "ternary")
 GEN_OBSERVABLES = ("mass", "multiplicity", "girth")
 
 
-# ----------------------------------------------------------------- config
-def check_config(cfg: dict, source: str = "config") -> None:
-    """The keys the study reads; a wrong value is an InputError naming it."""
-    for key in ("n_constituents", "test_fraction", "auc_loss_max", "keep_first_last", "act_bits", "full_norm"):
-        if key not in cfg:
-            raise InputError(source, f"studies.bithep.{key}", "missing")
-    if not isinstance(cfg["n_constituents"], int) or cfg["n_constituents"] < 2:
-        raise InputError(source, "studies.bithep.n_constituents", f"must be an integer >= 2, got {cfg['n_constituents']!r}")
-    if not 0 < cfg["test_fraction"] < 1:
-        raise InputError(source, "studies.bithep.test_fraction", f"must be in (0, 1), got {cfg['test_fraction']!r}")
-    if not 0 < cfg["auc_loss_max"] < 1:
-        raise InputError(source, "studies.bithep.auc_loss_max", f"must be in (0, 1), got {cfg['auc_loss_max']!r}")
-    if cfg["act_bits"] is not None and not 2 <= cfg["act_bits"] <= 16:
-        raise InputError(source, "studies.bithep.act_bits", f"must be 2..16 or null, got {cfg['act_bits']!r}")
-    for task in TASKS:
-        t = cfg.get(task)
-        if not isinstance(t, dict):
-            raise InputError(source, f"studies.bithep.{task}", "missing section")
-        for key, lo in (("epochs", 1), ("batch_size", 1), ("max_jets", 0)):
-            if not isinstance(t.get(key), int) or t[key] < lo:
-                raise InputError(source, f"studies.bithep.{task}.{key}", f"must be an integer >= {lo}, got {t.get(key)!r}")
-        if not (isinstance(t.get("lr"), (int, float)) and t["lr"] > 0):
-            raise InputError(source, f"studies.bithep.{task}.lr", f"must be > 0, got {t.get('lr')!r}")
-
-
 # ----------------------------------------------------------------- data
-def load_jets(path, cfg: dict, task: str) -> dict:
-    """The jets of one task: q/g (``tagging.classes``) for tagging and
-    generation, every jet in the file for the regression; at most the
-    task's ``max_jets`` (0: all), deterministic in the seed."""
-    from ..data.jet_constituents import read_jets, select_classes
+def load_jets(path, task: str, classes, max_jets: int, seed: int = 0) -> dict:
+    """The jets of one task: q/g (``classes``, from ``tagging.classes``) for
+    tagging and generation, every jet in the file for the regression; at
+    most ``max_jets`` (0: all), deterministic in the seed."""
+    from ...data.jet_constituents import read_jets, select_classes
 
     jets = read_jets(path)
     if task in ("tagging", "generation"):
-        jets = select_classes(jets, cfg["tagging"]["classes"])
-    n, n_max = len(jets["labels"]), cfg[task]["max_jets"]
+        jets = select_classes(jets, list(classes))
+    n, n_max = len(jets["labels"]), max_jets
     if n_max and n > n_max:
-        keep = np.sort(np.random.default_rng(cfg.get("seed", 0)).choice(n, n_max, replace=False))
+        keep = np.sort(np.random.default_rng(seed).choice(n, n_max, replace=False))
         jets = {k: (v[keep] if isinstance(v, np.ndarray) and len(v) == n else v) for k, v in jets.items()}
     if len(jets["labels"]) < 20:
         raise InputError(path, "labels", f"only {len(jets['labels'])} jets for the {task} task")
@@ -105,7 +77,7 @@ def jet_girth(constituents: np.ndarray) -> np.ndarray:
 
 def generation_features(constituents: np.ndarray) -> np.ndarray:
     """(n, 3) jet observables GEN_OBSERVABLES in physical units."""
-    from ..data.jet_constituents import jet_observables
+    from ...data.jet_constituents import jet_observables
 
     obs = jet_observables(constituents)
     return np.stack([obs["mass"], obs["multiplicity"].astype(np.float64), jet_girth(constituents)], 1)
@@ -158,7 +130,7 @@ def quantise(model: nn.Module, precision: str, keep: list[str], act_bits, norm: 
     ``full`` with ``norm and full_norm``: float layers behind the same
     LayerNorm (the reference differs from the quantised nets only in
     precision); otherwise ``full`` leaves the model as it is."""
-    from ..nn.bitlinear import swap_linear
+    from ...nn.bitlinear import swap_linear
 
     if precision not in PRECISIONS:
         raise InputError("config", "precision", f"unknown precision '{precision}' (known {list(PRECISIONS)})")
@@ -180,11 +152,11 @@ def flow_first_last(flow: nn.Module) -> list[str]:
     return names
 
 
-def _train_cfg(tcfg: dict, seed: int, desc: str):
-    from ..nn.train import TrainConfig
+def _train_cfg(tcfg: TaggingConfig | RegressionConfig | GenerationConfig, seed: int, desc: str):
+    from ...nn.train import TrainConfig
 
-    return TrainConfig(epochs=tcfg["epochs"], batch_size=tcfg["batch_size"], lr=tcfg["lr"], seed=seed,
-                       patience=max(3, tcfg["epochs"] // 3), desc=desc)
+    return TrainConfig(epochs=tcfg.epochs, batch_size=tcfg.batch_size, lr=tcfg.lr, seed=seed,
+                       patience=max(3, tcfg.epochs // 3), desc=desc)
 
 
 @torch.no_grad()
@@ -194,28 +166,28 @@ def _predict(model, x, mask, batch: int = 4096) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- tasks
-def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, seed: int, model_path=None,
+def _train_deepsets(tensors, tr, te, cfg: Config, task: str, prec: str, loss_fn, seed: int, model_path=None,
                     data: dict | None = None):
     """Train one Deep Sets network of ``task`` at precision ``prec`` on
     ``tensors`` = (features, mask, target)[tr]; returns its test outputs
     (n_test,) and the training/memory record. ``model_path``: the trained
     network is saved there (:func:`colliderflow.nn.train.save_model`) with the
     hyper-parameters :func:`load_deepsets` rebuilds it from (+ ``data``)."""
-    from ..nn.bitlinear import weight_bits
-    from ..nn.train import fit, save_model
+    from ...nn.bitlinear import weight_bits
+    from ...nn.train import fit, save_model
 
-    t = cfg[task]
+    t = getattr(cfg, task)
     x, m, target = tensors
     torch.manual_seed(seed)
-    model = DeepSets(x.shape[-1], t["hidden"], 1, t["phi_layers"], t["rho_layers"])
-    keep = model.first_last() if cfg["keep_first_last"] else []
-    swapped = quantise(model, prec, keep, cfg["act_bits"], full_norm=cfg["full_norm"])
+    model = DeepSets(x.shape[-1], t.hidden, 1, t.phi_layers, t.rho_layers)
+    keep = model.first_last() if cfg.keep_first_last else []
+    swapped = quantise(model, prec, keep, cfg.act_bits, full_norm=cfg.full_norm)
     hist = fit(model, loss_fn, (x[tr], m[tr], target[tr]), _train_cfg(t, seed, f"{task}-{prec}"))
     if model_path is not None:
         save_model(model, model_path, {
-            "task": task, "precision": prec, "in_dim": int(x.shape[-1]), "hidden": t["hidden"],
-            "phi_layers": t["phi_layers"], "rho_layers": t["rho_layers"], "keep": keep, "act_bits": cfg["act_bits"],
-            "full_norm": cfg["full_norm"], "n_constituents": int(x.shape[1]), "seed": seed,
+            "task": task, "precision": prec, "in_dim": int(x.shape[-1]), "hidden": t.hidden,
+            "phi_layers": t.phi_layers, "rho_layers": t.rho_layers, "keep": keep, "act_bits": cfg.act_bits,
+            "full_norm": cfg.full_norm, "n_constituents": int(x.shape[1]), "seed": seed,
             "memory": weight_bits(model), **(data or {})})
     out = _predict(model, x[te], m[te])[:, 0]
     if not np.isfinite(out).all():
@@ -225,7 +197,7 @@ def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, s
 
 
 def _inputs(jets: dict, n: int):
-    from ..nn.jets import particle_features
+    from ...nn.jets import particle_features
 
     if jets["constituents"].shape[1] < n:
         raise InputError(jets.get("source") or None, "n_constituents",
@@ -237,7 +209,7 @@ def _inputs(jets: dict, n: int):
 def load_deepsets(path) -> tuple[DeepSets, dict]:
     """(trained Deep Sets network in eval mode, its hyper-parameters) from a
     file :func:`_train_deepsets` saved."""
-    from ..nn.train import load_state
+    from ...nn.train import load_state
 
     state, hp = load_state(path)
     for key in ("precision", "in_dim", "hidden", "phi_layers", "rho_layers", "keep", "act_bits", "full_norm"):
@@ -252,14 +224,14 @@ def load_deepsets(path) -> tuple[DeepSets, dict]:
     return model.eval(), hp
 
 
-def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200, model_paths: dict | None = None) -> tuple[dict, dict]:
+def run_tagging(jets: dict, cfg: Config, seed: int, n_boot: int = 200, model_paths: dict | None = None) -> tuple[dict, dict]:
     """q/g AUC for full / binary / ternary Deep Sets; returns (metrics, arrays).
     ``model_paths``: {precision: .pt path} to save the trained taggers."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    x, m = _inputs(jets, cfg["n_constituents"])
+    x, m = _inputs(jets, cfg.n_constituents)
     y = torch.as_tensor(jets["labels"] == 0, dtype=torch.float32)  # 1 = quark (first class), 0 = gluon
-    tr, te = train_test(len(y), cfg["test_fraction"], seed)
+    tr, te = train_test(len(y), cfg.test_fraction, seed)
     bce = nn.functional.binary_cross_entropy_with_logits
 
     def loss_fn(model, b):
@@ -267,8 +239,8 @@ def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200, model_paths
 
     res, arrays, scores = {}, {"y_test": y[te].numpy()}, {}
     for prec in PRECISIONS:
-        data = {"classes": list(cfg["tagging"]["classes"]), "max_jets": cfg["tagging"]["max_jets"],
-                "test_fraction": cfg["test_fraction"], "n_train": int(len(tr))}
+        data = {"classes": list(cfg.tagging.classes), "max_jets": cfg.tagging.max_jets,
+                "test_fraction": cfg.test_fraction, "n_train": int(len(tr))}
         s, info = _train_deepsets((x, m, y), tr, te, cfg, "tagging", prec, loss_fn, seed,
                                   (model_paths or {}).get(prec), data)
         scores[prec] = arrays[f"score_{prec}"] = s
@@ -311,19 +283,19 @@ def resolution(pred: np.ndarray, true: np.ndarray) -> dict:
     return {"resolution": float((q84 - q16) / 2), "bias": float(q50)}
 
 
-def run_regression(jets: dict, cfg: dict, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
+def run_regression(jets: dict, cfg: Config, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
     """Jet-mass regression (log m, standardised) for full / binary / ternary."""
-    from ..data.jet_constituents import jet_observables
+    from ...data.jet_constituents import jet_observables
 
-    t = cfg["regression"]
-    n = cfg["n_constituents"]
+    t = cfg.regression
+    n = cfg.n_constituents
     mass = jet_observables(jets["constituents"][:, :n])["mass"]
-    ok = mass > t["min_mass"]
+    ok = mass > t.min_mass
     if ok.sum() < 20:
         raise InputError(jets.get("source") or None, "constituents", f"only {int(ok.sum())} jets above min_mass")
     x, m = _inputs(jets, n)
     x, m, mass = x[ok], m[ok], mass[ok]
-    tr, te = train_test(len(mass), cfg["test_fraction"], seed)
+    tr, te = train_test(len(mass), cfg.test_fraction, seed)
     logm = np.log(mass)
     mu, sd = float(logm[tr].mean()), float(logm[tr].std())
     target = torch.as_tensor((logm - mu) / sd, dtype=torch.float32)
@@ -363,17 +335,17 @@ def w1_scaled(a: np.ndarray, b: np.ndarray, ref_std: np.ndarray) -> list[float]:
     return [float(wasserstein_distance(a[:, i], b[:, i]) / ref_std[i]) for i in range(a.shape[1])]
 
 
-def run_generation(jets: dict, cfg: dict, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
+def run_generation(jets: dict, cfg: Config, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
     """NSF on (log m, n, log girth) for full / binary / ternary hyper-networks."""
-    from ..nn.bitlinear import weight_bits
-    from ..nn.flows import StandardizedFlow
-    from ..nn.train import fit, save_model
+    from ...nn.bitlinear import weight_bits
+    from ...nn.flows import StandardizedFlow
+    from ...nn.train import fit, save_model
 
-    t = cfg["generation"]
+    t = cfg.generation
     obs = generation_features(jets["constituents"])
     ok = (obs[:, 0] > 0) & (obs[:, 2] > 0)
     obs = obs[ok]
-    tr, te = train_test(len(obs), cfg["test_fraction"], seed)
+    tr, te = train_test(len(obs), cfg.test_fraction, seed)
     rng = np.random.default_rng(seed)
     z_tr = torch.from_numpy(to_flow_space(obs[tr], rng))
     truth = obs[te]
@@ -384,16 +356,16 @@ def run_generation(jets: dict, cfg: dict, seed: int, model_paths: dict | None = 
     res, arrays = {}, {"truth": truth}
     for prec in PRECISIONS:
         torch.manual_seed(seed)
-        flow = StandardizedFlow.fitted_to(z_tr, kind="nsf", transforms=t["transforms"], hidden=tuple(t["hidden"]),
-                                          bins=t["bins"])
-        keep = flow_first_last(flow) if cfg["keep_first_last"] else []
+        flow = StandardizedFlow.fitted_to(z_tr, kind="nsf", transforms=t.transforms, hidden=tuple(t.hidden),
+                                          bins=t.bins)
+        keep = flow_first_last(flow) if cfg.keep_first_last else []
         swapped = quantise(flow, prec, keep, act_bits=None, norm=False)
         hist = fit(flow, lambda f, b: f.nll(b), (z_tr,), _train_cfg(t, seed, f"generation-{prec}"))
         if (model_paths or {}).get(prec):
             save_model(flow, model_paths[prec], {
                 "task": "generation", "precision": prec, "kind": "nsf", "features": list(GEN_OBSERVABLES),
-                "flow_space": "log mass, multiplicity + U(0, 1), log girth", "transforms": t["transforms"],
-                "hidden": list(t["hidden"]), "bins": t["bins"], "keep": keep, "act_bits": None, "norm": False,
+                "flow_space": "log mass, multiplicity + U(0, 1), log girth", "transforms": t.transforms,
+                "hidden": list(t.hidden), "bins": t.bins, "keep": keep, "act_bits": None, "norm": False,
                 "seed": seed, "memory": weight_bits(flow)})
         torch.manual_seed(seed + 7)
         with torch.no_grad():
@@ -416,21 +388,20 @@ def run_generation(jets: dict, cfg: dict, seed: int, model_paths: dict | None = 
 RUNNERS = {"tagging": run_tagging, "regression": run_regression, "generation": run_generation}
 
 
-def run_task(task: str, jets_path, cfg: dict, seed: int, out_json, out_npz, out_models=None) -> dict:
+def run_task(task: str, jets_path, cfg: Config, seed: int, out_json, out_npz, out_models=None) -> dict:
     """Run one task on the jets file; write its metrics JSON and arrays (.npz).
     ``out_models``: one .pt path per precision (order ``PRECISIONS``) where the
     trained networks are saved (+ hyper-parameters in the .json beside each)."""
-    from ..io import atomic_path, write_json
+    from ...io import atomic_path, write_json
 
     if task not in TASKS:
         raise InputError("config", "task", f"unknown task '{task}' (known {list(TASKS)})")
-    check_config(cfg)
     if out_models is not None and len(out_models) != len(PRECISIONS):
         raise InputError("--out-models", None, f"needs one path per precision {list(PRECISIONS)}, got {len(out_models)}")
-    jets = load_jets(jets_path, {**cfg, "seed": seed}, task)
+    jets = load_jets(jets_path, task, cfg.tagging.classes, getattr(cfg, task).max_jets, seed)
     doc, arrays = RUNNERS[task](jets, cfg, seed, model_paths=dict(zip(PRECISIONS, out_models or ())))
     doc.update(source=jets.get("source", ""), jets=str(jets_path), seed=seed,
-               keep_first_last=cfg["keep_first_last"], act_bits=cfg["act_bits"], full_norm=cfg["full_norm"])
+               keep_first_last=cfg.keep_first_last, act_bits=cfg.act_bits, full_norm=cfg.full_norm)
     with atomic_path(out_npz) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -441,8 +412,6 @@ def run_task(task: str, jets_path, cfg: dict, seed: int, out_json, out_npz, out_
 
 
 # ----------------------------------------------------------------- publish
-#: precisions whose q/g taggers are published as ONNX (results/bithep/published/<precision>/)
-PUBLISHED = ("full", "ternary")
 #: validation jets keep every quantised activation at least this far (relative,
 #: ~17 float32 ulps) from a rounding tie (colliderflow.nn.bitlinear.rounding_margin)
 TIE_MARGIN = 1e-6
@@ -490,10 +459,9 @@ def _validation_jets(export, hp: dict, jets_path, n_val: int):
     """The tagger's test jets (features, float mask) in split order and the
     indices of the first ``n_val`` whose quantised activations stay
     ``TIE_MARGIN`` from a rounding tie."""
-    from ..nn.bitlinear import rounding_margin
+    from ...nn.bitlinear import rounding_margin
 
-    jets = load_jets(jets_path, {"tagging": {"classes": hp["classes"], "max_jets": hp["max_jets"]},
-                                 "seed": hp["seed"]}, "tagging")
+    jets = load_jets(jets_path, "tagging", hp["classes"], hp["max_jets"], hp["seed"])
     _, te = train_test(len(jets["labels"]), hp["test_fraction"], hp["seed"])
     x, m = _inputs(jets, hp["n_constituents"])
     x, m = x[te], m[te].float()
@@ -519,10 +487,10 @@ def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 2
     for published_check.json."""
     import onnxruntime as ort
 
-    from ..io import read_json
-    from ..nn.bitlinear import BitLinear, freeze
-    from ..nn.jets import PARTICLE_FEATURES
-    from ..publish import publish_checked
+    from ...io import read_json
+    from ...nn.bitlinear import BitLinear, freeze
+    from ...nn.jets import PARTICLE_FEATURES
+    from ...publish import publish_checked
 
     doc = read_json(tagging_json)
     if doc.get("task") != "tagging":
@@ -604,7 +572,7 @@ def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 2
 # ----------------------------------------------------------------- report
 def load_results(paths) -> tuple[dict, dict]:
     """Task JSONs (and the .npz beside each) -> ({task: doc}, {task: arrays})."""
-    from ..io import read_json
+    from ...io import read_json
 
     docs, arrays = {}, {}
     for p in map(Path, paths):
@@ -621,23 +589,15 @@ def load_results(paths) -> tuple[dict, dict]:
     return docs, arrays
 
 
-def claim_holds(tagging: dict, auc_loss_max: float) -> bool:
-    """The rule: AUC(full) - AUC(ternary) <= auc_loss_max (point estimate)."""
-    return bool(tagging["results"]["ternary"]["auc_loss"] <= auc_loss_max)
-
-
-def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str, published: dict | None = None) -> dict:
+def report(docs: dict, arrays: dict, png, auc_loss_max: float, published: dict | None = None) -> dict:
     """Figure (per task: metric and weight memory for full / binary /
-    ternary) and metrics.json from the three task results; ``published``:
-    the record of :func:`publish` (metrics.json carries it as ``published``)."""
-    from ..metrics import write_metrics
-
+    ternary; ``png``, and the PDF beside it) and the metrics of metrics.json
+    from the three task results; ``published``: the record of :func:`publish`
+    (the metrics carry it as ``published``). Returns the metrics."""
     missing = [t for t in TASKS if t not in docs]
     if missing:
         raise InputError("inputs", missing[0], "task result missing")
-    outdir = Path(outdir)
     tag, reg, gen = docs["tagging"], docs["regression"], docs["generation"]
-    holds = claim_holds(tag, auc_loss_max)
     summary = {}
     for task in TASKS:
         for prec, r in docs[task]["results"].items():
@@ -667,22 +627,15 @@ def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str, pub
     }
     if published is not None:
         metrics["published"] = published
-    loss = tr["ternary"]["auc_loss"]
-    doc = write_metrics(
-        outdir / "metrics.json", study="bithep", paper=PAPER, title=TITLE,
-        key_metric={"name": "q/g AUC loss of ternary (1.58-bit) vs full precision", "value": round(loss, 4)},
-        claim=f"BitNet stays competitive in classification: ternary weights lose at most {auc_loss_max} AUC on "
-              "quark/gluon tagging; regression and generation degrade depending on the network",
-        holds=holds, metrics=metrics, tier=tier)
-    plot(docs, arrays, outdir / "bithep.png")
-    return doc
+    plot(docs, arrays, png)
+    return metrics
 
 
 COLORS = {"full": "black", "binary": "tab:red", "ternary": "tab:blue"}
 
 
 def _finish(ax, xlabel: str, ylabel: str, headroom: float = 0.0, fontsize: int = 15) -> None:
-    from .. import plotting
+    from ... import plotting
 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -698,7 +651,7 @@ def plot(docs: dict, arrays: dict, path) -> None:
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_curve
 
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     fig, axes = plt.subplots(1, 4, figsize=(30, 7.5))
