@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +56,9 @@ def check_config(cfg: Config, source: str = "config") -> None:
 
 
 # ------------------------------------------------------------------ data
-def load_data(jets_path, *, signal, background, ood, n_constituents: int, test_fraction: float, seed: int,
-              ood_path=None) -> dict:
+def load_data(jets_path: str | Path, *, signal: Sequence[str], background: Sequence[str], ood: Sequence[str],
+              n_constituents: int, test_fraction: float, seed: int,
+              ood_path: str | Path | None = None) -> dict:
     """Features of the ID training/test jets (labels: 1 = signal) and of the
     OOD jets (from ``ood_path``, default the same file), as float32 arrays
     (n, n_constituents * 5), unstandardised."""
@@ -89,7 +91,8 @@ def load_data(jets_path, *, signal, background, ood, n_constituents: int, test_f
 class Tagger(nn.Module):
     """Standardisation (buffers from the training set) + MLP -> one logit."""
 
-    def __init__(self, n_in: int, hidden, mean=None, std=None):
+    def __init__(self, n_in: int, hidden: Sequence[int], mean: np.ndarray | None = None,
+                 std: np.ndarray | None = None) -> None:
         super().__init__()
         sizes = [n_in, *hidden, 1]
         layers = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())][:-1]
@@ -97,24 +100,25 @@ class Tagger(nn.Module):
         self.register_buffer("mean", torch.zeros(n_in) if mean is None else torch.as_tensor(mean))
         self.register_buffer("std", torch.ones(n_in) if std is None else torch.as_tensor(std))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std).squeeze(-1)
 
 
-def make_tagger(x_train: np.ndarray, hidden) -> Tagger:
+def make_tagger(x_train: np.ndarray, hidden: Sequence[int]) -> Tagger:
     mean = x_train.mean(0)
     std = x_train.std(0)
     return Tagger(x_train.shape[1], hidden, mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32))
 
 
-def _bce(model, batch):
+def _bce(model: torch.nn.Module, batch: Sequence[torch.Tensor]):
     x, y = batch
     return nn.functional.binary_cross_entropy_with_logits(model(x), y)
 
 
-def train_taggers(jets_path, out_dir, *, signal, background, ood, n_constituents: int, hidden, epochs: int,
+def train_taggers(jets_path: str | Path, out_dir: str | Path, *, signal: Sequence[str], background: Sequence[str],
+                  ood: Sequence[str], n_constituents: int, hidden: Sequence[int], epochs: int,
                   batch_size: int, train_lr: float, test_fraction: float, n_samples: int, seed: int,
-                  ood_path=None) -> dict:
+                  ood_path: str | Path | None = None) -> dict:
     """The pretrained tagger (``tagger.pt``) and a deep ensemble of
     ``n_samples`` taggers with other seeds (``ensemble_<k>.pt``)."""
     data = load_data(jets_path, signal=signal, background=background, ood=ood, n_constituents=n_constituents,
@@ -136,7 +140,7 @@ def train_taggers(jets_path, out_dir, *, signal, background, ood, n_constituents
     return summary
 
 
-def load_tagger(path) -> tuple[Tagger, dict]:
+def load_tagger(path: str | Path) -> tuple[Tagger, dict]:
     state, hp = load_state(path)
     if "hidden" not in hp or "n_in" not in hp:
         raise InputError(Path(path).with_suffix(".json"), "hidden", "hyper-parameters missing")
@@ -147,7 +151,7 @@ def load_tagger(path) -> tuple[Tagger, dict]:
 
 
 # ------------------------------------------------------------------ sampling
-def gibbs_loss(model, x, y, prior_std: float):
+def gibbs_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, prior_std: float) -> torch.Tensor:
     """The sampled loss L: mean binary cross-entropy on (x, y) plus the
     Gaussian weight prior N(0, prior_std^2) per weight, scaled by 1/n so that
     ``exp(-n L)`` is the Bayesian posterior (without a prior the posterior of
@@ -156,12 +160,13 @@ def gibbs_loss(model, x, y, prior_std: float):
     return nn.functional.binary_cross_entropy_with_logits(model(x), y) + sq / (2 * len(y) * prior_std ** 2)
 
 
-def _closure(model, x, y, prior_std):
+def _closure(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, prior_std: float):
     return lambda: gibbs_loss(model, x, y, prior_std)
 
 
-def run_chain(model, x, y, *, lr, sigma, stretch, temperature, steps, prior_std: float, reverse="same_step",
-              seed=0, keep_every: int = 0, burn_in: int = 0) -> dict:
+def run_chain(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, sigma: float, stretch: float,
+              temperature: float, steps: int, prior_std: float, reverse: str = "same_step",
+              seed: int = 0, keep_every: int = 0, burn_in: int = 0) -> dict:
     """AdamMCMC chain on ``model`` (modified in place) for ``steps`` steps on
     the full batch (x, y). Returns the acceptance rate and, with
     ``keep_every``, the flat weight vectors after ``burn_in`` every
@@ -179,12 +184,12 @@ def run_chain(model, x, y, *, lr, sigma, stretch, temperature, steps, prior_std:
     return {"acceptance": sampler.acceptance_rate, "samples": kept, "losses": losses}
 
 
-def _predict(model, x: torch.Tensor) -> np.ndarray:
+def _predict(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         return torch.sigmoid(model(x)).numpy()
 
 
-def _predict_vectors(model, vectors, x) -> np.ndarray:
+def _predict_vectors(model: torch.nn.Module, vectors: Sequence[torch.Tensor], x: torch.Tensor) -> np.ndarray:
     out = []
     for v in vectors:
         nn.utils.vector_to_parameters(v, model.parameters())
@@ -192,8 +197,10 @@ def _predict_vectors(model, vectors, x) -> np.ndarray:
     return np.stack(out)
 
 
-def sample(tagger_path, ensemble_paths, out_npz, out_json, *, lr, sigma, stretch, temperature_per_jet, prior_std,
-           scan_sigmas, scan_steps: int, burn_in: int, thin: int, n_samples: int, reverse: str, seed: int) -> dict:
+def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_npz: str | Path, out_json: str | Path,
+           *, lr: float, sigma: float, stretch: float, temperature_per_jet: float, prior_std: float,
+           scan_sigmas: Sequence[float], scan_steps: int, burn_in: int, thin: int, n_samples: int, reverse: str,
+           seed: int) -> dict:
     """Acceptance scan, the sampling chain, and the predictions of the MCMC
     samples, the ensemble and the pretrained tagger on the ID test and OOD
     jets (``out_npz``); scan and chain numbers to ``out_json``."""
@@ -262,7 +269,7 @@ def spread_summary(pred: np.ndarray) -> dict:
             "mean_err": float(std.std(ddof=1) / math.sqrt(len(std)))}
 
 
-def load_samples(samples_npz) -> dict:
+def load_samples(samples_npz: str | Path) -> dict:
     """The predictions written by :func:`sample`, checked for missing arrays and NaN/inf."""
     p = Path(samples_npz)
     if not p.exists():
@@ -276,8 +283,9 @@ def load_samples(samples_npz) -> dict:
     return arr
 
 
-def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: float,
-           n_sigma: float = 3.0, published=None) -> dict:
+def report(samples_npz: str | Path, sample_json: str | Path, out_dir: str | Path, *, tier: str,
+           acceptance_margin: float,
+           n_sigma: float = 3.0, published: str | Path | None = None) -> dict:
     """Figures (acceptance vs sigma; spread distributions ID vs OOD, MCMC vs
     ensemble) and the metrics of metrics.json; returns the metrics.
     ``holds`` (:func:`colliderflow.studies.adammcmc.verdict`): the prolate
@@ -337,7 +345,8 @@ def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: f
 
 
 # ------------------------------------------------------------------ publishing
-def publish(tagger_path, samples_npz, sample_json, out_dir, n_val: int = 200) -> dict:
+def publish(tagger_path: str | Path, samples_npz: str | Path, sample_json: str | Path, out_dir: str | Path,
+            n_val: int = 200) -> dict:
     """ONNX + model card of the pretrained tagger (the point every AdamMCMC
     chain starts from), checked in onnxruntime on ``n_val`` frozen ID test
     jets. The card's metrics are the tagger's test AUC and the study's
@@ -386,7 +395,7 @@ def publish(tagger_path, samples_npz, sample_json, out_dir, n_val: int = 200) ->
                  "chain_acceptance": info["chain_acceptance"]})
 
 
-def _figures(arr, info, spreads, auc, out_dir, tier):
+def _figures(arr: dict, info: dict, spreads: dict, auc: dict, out_dir: str | Path, tier: str):
     import matplotlib.pyplot as plt
 
     from ... import plotting

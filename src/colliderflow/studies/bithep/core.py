@@ -35,14 +35,16 @@ float32 constants {-s, 0, +s} (ONNX has no 1.58-bit type).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ...errors import InputError
-from . import PRECISIONS, PUBLISHED, TASKS, Config, GenerationConfig, RegressionConfig, TaggingConfig, claim_holds
+from . import PRECISIONS, TASKS, Config, GenerationConfig, RegressionConfig, TaggingConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ GEN_OBSERVABLES = ("mass", "multiplicity", "girth")
 
 
 # ----------------------------------------------------------------- data
-def load_jets(path, task: str, classes, max_jets: int, seed: int = 0) -> dict:
+def load_jets(path: str | Path, task: str, classes: Sequence[str], max_jets: int, seed: int = 0) -> dict:
     """The jets of one task: q/g (``classes``, from ``tagging.classes``) for
     tagging and generation, every jet in the file for the regression; at
     most ``max_jets`` (0: all), deterministic in the seed."""
@@ -83,16 +85,17 @@ def generation_features(constituents: np.ndarray) -> np.ndarray:
     return np.stack([obs["mass"], obs["multiplicity"].astype(np.float64), jet_girth(constituents)], 1)
 
 
-def to_flow_space(obs: np.ndarray, rng) -> np.ndarray:
+def to_flow_space(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(mass, n, girth) -> (log mass, n + U(0, 1), log girth) for the flow."""
-    return np.stack([np.log(obs[:, 0]), obs[:, 1] + rng.uniform(size=len(obs)), np.log(obs[:, 2])], 1).astype(np.float32)
+    return np.stack([np.log(obs[:, 0]), obs[:, 1] + rng.uniform(size=len(obs)), np.log(obs[:, 2])],
+                    1).astype(np.float32)
 
 
 def from_flow_space(z: np.ndarray) -> np.ndarray:
     return np.stack([np.exp(z[:, 0]), np.floor(np.clip(z[:, 1], 0, None)), np.exp(z[:, 2])], 1)
 
 
-def train_test(n: int, test_fraction: float, seed: int):
+def train_test(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) index arrays, a random split deterministic in ``seed``."""
     from sklearn.model_selection import train_test_split
 
@@ -104,7 +107,7 @@ class DeepSets(nn.Module):
     """phi (per constituent) -> masked sum / n_slots -> rho. Input (B, N, F)
     features and (B, N) mask; output (B, n_out)."""
 
-    def __init__(self, in_dim: int, hidden: int, n_out: int, phi_layers: int = 3, rho_layers: int = 3):
+    def __init__(self, in_dim: int, hidden: int, n_out: int, phi_layers: int = 3, rho_layers: int = 3) -> None:
         super().__init__()
         phi, width = [], in_dim
         for _ in range(phi_layers):
@@ -116,7 +119,7 @@ class DeepSets(nn.Module):
         rho.append(nn.Linear(hidden, n_out))
         self.phi, self.rho = nn.Sequential(*phi), nn.Sequential(*rho)
 
-    def forward(self, x, mask):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.phi(x) * mask[..., None].float()
         return self.rho(h.sum(1) / x.shape[1])
 
@@ -124,7 +127,7 @@ class DeepSets(nn.Module):
         return ["phi.0", f"rho.{len(self.rho) - 1}"]
 
 
-def quantise(model: nn.Module, precision: str, keep: list[str], act_bits, norm: bool = True,
+def quantise(model: nn.Module, precision: str, keep: list[str], act_bits: int | None, norm: bool = True,
              full_norm: bool = True) -> list[str]:
     """Swap the Linear layers (except ``keep``) for BitLinear at ``precision``.
     ``full`` with ``norm and full_norm``: float layers behind the same
@@ -160,13 +163,14 @@ def _train_cfg(tcfg: TaggingConfig | RegressionConfig | GenerationConfig, seed: 
 
 
 @torch.no_grad()
-def _predict(model, x, mask, batch: int = 4096) -> np.ndarray:
+def _predict(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, batch: int = 4096) -> np.ndarray:
     model.eval()
     return torch.cat([model(x[i:i + batch], mask[i:i + batch]) for i in range(0, len(x), batch)]).numpy()
 
 
 # ----------------------------------------------------------------- tasks
-def _train_deepsets(tensors, tr, te, cfg: Config, task: str, prec: str, loss_fn, seed: int, model_path=None,
+def _train_deepsets(tensors: tuple[torch.Tensor, ...], tr: np.ndarray, te: np.ndarray, cfg: Config, task: str,
+                    prec: str, loss_fn: Callable, seed: int, model_path: str | Path | None = None,
                     data: dict | None = None):
     """Train one Deep Sets network of ``task`` at precision ``prec`` on
     ``tensors`` = (features, mask, target)[tr]; returns its test outputs
@@ -206,7 +210,7 @@ def _inputs(jets: dict, n: int):
     return torch.from_numpy(f), torch.from_numpy(m)
 
 
-def load_deepsets(path) -> tuple[DeepSets, dict]:
+def load_deepsets(path: str | Path) -> tuple[DeepSets, dict]:
     """(trained Deep Sets network in eval mode, its hyper-parameters) from a
     file :func:`_train_deepsets` saved."""
     from ...nn.train import load_state
@@ -224,7 +228,8 @@ def load_deepsets(path) -> tuple[DeepSets, dict]:
     return model.eval(), hp
 
 
-def run_tagging(jets: dict, cfg: Config, seed: int, n_boot: int = 200, model_paths: dict | None = None) -> tuple[dict, dict]:
+def run_tagging(jets: dict, cfg: Config, seed: int, n_boot: int = 200,
+                model_paths: dict | None = None) -> tuple[dict, dict]:
     """q/g AUC for full / binary / ternary Deep Sets; returns (metrics, arrays).
     ``model_paths``: {precision: .pt path} to save the trained taggers."""
     from sklearn.metrics import roc_auc_score, roc_curve
@@ -234,7 +239,7 @@ def run_tagging(jets: dict, cfg: Config, seed: int, n_boot: int = 200, model_pat
     tr, te = train_test(len(y), cfg.test_fraction, seed)
     bce = nn.functional.binary_cross_entropy_with_logits
 
-    def loss_fn(model, b):
+    def loss_fn(model: torch.nn.Module, b: Sequence[torch.Tensor]):
         return bce(model(b[0], b[1])[:, 0], b[2])
 
     res, arrays, scores = {}, {"y_test": y[te].numpy()}, {}
@@ -245,7 +250,8 @@ def run_tagging(jets: dict, cfg: Config, seed: int, n_boot: int = 200, model_pat
                                   (model_paths or {}).get(prec), data)
         scores[prec] = arrays[f"score_{prec}"] = s
         fpr, tpr, _ = roc_curve(y[te].numpy(), s)
-        res[prec] = {"auc": float(roc_auc_score(y[te].numpy(), s)), **info, "rejection_at_50": _rejection(fpr, tpr, 0.5)}
+        res[prec] = {"auc": float(roc_auc_score(y[te].numpy(), s)), **info, "rejection_at_50": _rejection(fpr, tpr,
+                                  0.5)}
     boot = paired_auc_bootstrap(y[te].numpy(), scores, n_boot, seed)
     for prec in ("binary", "ternary"):
         res[prec]["auc_loss"] = res["full"]["auc"] - res[prec]["auc"]
@@ -254,7 +260,7 @@ def run_tagging(jets: dict, cfg: Config, seed: int, n_boot: int = 200, model_pat
             "classes": list(jets["class_names"]), "signal": jets["class_names"][0], "results": res}, arrays
 
 
-def _rejection(fpr, tpr, eff: float) -> float:
+def _rejection(fpr: np.ndarray, tpr: np.ndarray, eff: float) -> float:
     """Background rejection 1 / eps_b at signal efficiency ``eff``."""
     e_b = float(np.interp(eff, tpr, fpr))
     return 1.0 / max(e_b, 1e-6)
@@ -300,7 +306,7 @@ def run_regression(jets: dict, cfg: Config, seed: int, model_paths: dict | None 
     mu, sd = float(logm[tr].mean()), float(logm[tr].std())
     target = torch.as_tensor((logm - mu) / sd, dtype=torch.float32)
 
-    def loss_fn(model, b):
+    def loss_fn(model: torch.nn.Module, b: Sequence[torch.Tensor]):
         return nn.functional.mse_loss(model(b[0], b[1])[:, 0], b[2])
 
     res, arrays = {}, {"mass_test": mass[te]}
@@ -388,7 +394,8 @@ def run_generation(jets: dict, cfg: Config, seed: int, model_paths: dict | None 
 RUNNERS = {"tagging": run_tagging, "regression": run_regression, "generation": run_generation}
 
 
-def run_task(task: str, jets_path, cfg: Config, seed: int, out_json, out_npz, out_models=None) -> dict:
+def run_task(task: str, jets_path: str | Path, cfg: Config, seed: int, out_json: str | Path, out_npz: str | Path,
+             out_models: Sequence[str | Path] | None = None) -> dict:
     """Run one task on the jets file; write its metrics JSON and arrays (.npz).
     ``out_models``: one .pt path per precision (order ``PRECISIONS``) where the
     trained networks are saved (+ hyper-parameters in the .json beside each)."""
@@ -397,7 +404,8 @@ def run_task(task: str, jets_path, cfg: Config, seed: int, out_json, out_npz, ou
     if task not in TASKS:
         raise InputError("config", "task", f"unknown task '{task}' (known {list(TASKS)})")
     if out_models is not None and len(out_models) != len(PRECISIONS):
-        raise InputError("--out-models", None, f"needs one path per precision {list(PRECISIONS)}, got {len(out_models)}")
+        raise InputError("--out-models", None,
+                         f"needs one path per precision {list(PRECISIONS)}, got {len(out_models)}")
     jets = load_jets(jets_path, task, cfg.tagging.classes, getattr(cfg, task).max_jets, seed)
     doc, arrays = RUNNERS[task](jets, cfg, seed, model_paths=dict(zip(PRECISIONS, out_models or ())))
     doc.update(source=jets.get("source", ""), jets=str(jets_path), seed=seed,
@@ -417,7 +425,7 @@ def run_task(task: str, jets_path, cfg: Config, seed: int, out_json, out_npz, ou
 TIE_MARGIN = 1e-6
 
 
-def onnx_weight_values(onnx_path, layers) -> dict:
+def onnx_weight_values(onnx_path: str | Path, layers: Sequence[str]) -> dict:
     """{layer: number of distinct values of its weight initializer} in an
     ONNX file (the :class:`~colliderflow.nn.bitlinear.FrozenBitLinear`
     buffer ``<layer>.weight``); a layer whose weight is no initializer
@@ -455,7 +463,7 @@ def _card_text(prec: str, hp: dict, mem: dict, quantised: list[str]) -> str:
         f"({mem['ratio']:.2f}x smaller); the float32 ONNX file does not realise that saving.")
 
 
-def _validation_jets(export, hp: dict, jets_path, n_val: int):
+def _validation_jets(export: torch.nn.Module, hp: dict, jets_path: str | Path, n_val: int):
     """The tagger's test jets (features, float mask) in split order and the
     indices of the first ``n_val`` whose quantised activations stay
     ``TIE_MARGIN`` from a rounding tie."""
@@ -469,7 +477,8 @@ def _validation_jets(export, hp: dict, jets_path, n_val: int):
     return x, m, tie_free[:n_val]
 
 
-def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 200, atol: float = 1e-5) -> dict:
+def publish(model_paths: dict, tagging_json: str | Path, jets_path: str | Path, out_root: str | Path,
+            n_val: int = 200, atol: float = 1e-5) -> dict:
     """ONNX export + model card of the trained q/g taggers ``{precision: .pt}``
     (saved by the tagging task) into ``out_root/<precision>/``, each checked
     in onnxruntime on ``n_val`` frozen test jets. The exported network is
@@ -516,7 +525,8 @@ def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 2
             unfiltered = export(x_te[:n_val], m_te[:n_val]).numpy()
         study = study_scores[f"score_{prec}"][keep]
         selection = (f"the first {len(keep)} test jets whose quantised activations stay at least {TIE_MARGIN} "
-                     f"(relative) from a rounding tie, colliderflow.nn.bitlinear.rounding_margin ({n_scanned - len(keep)}"
+                     "(relative) from a rounding tie, colliderflow.nn.bitlinear.rounding_margin "
+                     f"({n_scanned - len(keep)}"
                      f" of the first {n_scanned} test jets excluded: at a tie torch and onnxruntime may round to "
                      "different levels)") if prec != "full" else f"the first {len(keep)} test jets"
         res, mem = doc["results"][prec], doc["results"][prec]["memory"]
@@ -570,7 +580,7 @@ def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 2
 
 
 # ----------------------------------------------------------------- report
-def load_results(paths) -> tuple[dict, dict]:
+def load_results(paths: Sequence[str | Path]) -> tuple[dict, dict]:
     """Task JSONs (and the .npz beside each) -> ({task: doc}, {task: arrays})."""
     from ...io import read_json
 
@@ -589,7 +599,7 @@ def load_results(paths) -> tuple[dict, dict]:
     return docs, arrays
 
 
-def report(docs: dict, arrays: dict, png, auc_loss_max: float, published: dict | None = None) -> dict:
+def report(docs: dict, arrays: dict, png: str | Path, auc_loss_max: float, published: dict | None = None) -> dict:
     """Figure (per task: metric and weight memory for full / binary /
     ternary; ``png``, and the PDF beside it) and the metrics of metrics.json
     from the three task results; ``published``: the record of :func:`publish`
@@ -634,7 +644,7 @@ def report(docs: dict, arrays: dict, png, auc_loss_max: float, published: dict |
 COLORS = {"full": "black", "binary": "tab:red", "ternary": "tab:blue"}
 
 
-def _finish(ax, xlabel: str, ylabel: str, headroom: float = 0.0, fontsize: int = 15) -> None:
+def _finish(ax: Any, xlabel: str, ylabel: str, headroom: float = 0.0, fontsize: int = 15) -> None:
     from ... import plotting
 
     ax.set_xlabel(xlabel)
@@ -645,7 +655,7 @@ def _finish(ax, xlabel: str, ylabel: str, headroom: float = 0.0, fontsize: int =
     plotting.label(ax)
 
 
-def plot(docs: dict, arrays: dict, path) -> None:
+def plot(docs: dict, arrays: dict, path: str | Path) -> None:
     """Four panels: q/g ROC, mass response, generated vs truth mass, weight memory."""
     import matplotlib
     import matplotlib.pyplot as plt

@@ -42,16 +42,25 @@ import dataclasses
 import json
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from lgatr import (LGATr, MLPConfig, PrimitivesConfig, SelfAttentionConfig, embed_vector, extract_scalar, get_num_spurions,
-                   get_spurions)
+from lgatr import (
+    LGATr,
+    MLPConfig,
+    PrimitivesConfig,
+    SelfAttentionConfig,
+    embed_vector,
+    extract_scalar,
+    get_num_spurions,
+    get_spurions,
+)
 
 from ...errors import InputError
 from ...nn.jets import JetTransformer
-from . import Config, InvarianceConfig, baseline_breaks, invariance_ok
+from . import Config, baseline_breaks, invariance_ok
 from . import TrainConfig as TrainSection
 
 log = logging.getLogger(__name__)
@@ -62,7 +71,7 @@ KINDS = ("lgatr", "lgatr_sb", "baseline")
 
 
 # ----------------------------------------------------------------- data
-def load_task(path, signal: str, background, n_constituents: int) -> dict:
+def load_task(path: str | Path, signal: str, background: Sequence[str], n_constituents: int) -> dict:
     """Signal vs background jets of a jet-constituent file as four-momenta.
 
     Returns ``p4`` (n, N, 4) float64 (E, px, py, pz) in GeV in the jet frame,
@@ -124,7 +133,7 @@ class LGATrTagger(torch.nn.Module):
 
     def __init__(self, scale: float, blocks: int = 2, mv_channels: int = 4, s_channels: int = 8,
                  heads: int = 2, mlp_ratio: int = 2, readout: str = "mean", spurions: bool = False,
-                 spurion_scale: float = 1.0):
+                 spurion_scale: float = 1.0) -> None:
         super().__init__()
         if readout not in READOUTS:
             raise InputError("config", "studies.lgatr.lgatr.readout", f"unknown readout {readout!r} ({READOUTS})")
@@ -138,7 +147,7 @@ class LGATrTagger(torch.nn.Module):
                          attention=SelfAttentionConfig(num_heads=heads), mlp=MLPConfig(mlp_ratio=mlp_ratio),
                          primitives=PrimitivesConfig(sparse_gp=False))
 
-    def forward(self, p4, mask):
+    def forward(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mask = mask.bool()
         dtype = next(self.net.parameters()).dtype
         mv = embed_vector((p4 / self.scale).to(dtype))[..., None, :]  # (B, N, 1, 16)
@@ -170,13 +179,13 @@ class BaselineTagger(torch.nn.Module):
     pz) standardised per component with ``mean``, ``std`` (4,):
     ``forward(p4 (B, N, 4) GeV, mask (B, N)) -> logit (B,)``."""
 
-    def __init__(self, mean, std, dim: int = 24, heads: int = 2, layers: int = 2):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, dim: int = 24, heads: int = 2, layers: int = 2) -> None:
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(np.asarray(mean, np.float64)))
         self.register_buffer("std", torch.as_tensor(np.asarray(std, np.float64)))
         self.net = JetTransformer(4, dim=dim, heads=heads, layers=layers, n_out=1)
 
-    def forward(self, p4, mask):
+    def forward(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         dtype = next(self.net.parameters()).dtype
         x = ((p4 - self.mean) / self.std).to(dtype) * mask[..., None].to(dtype)
         return self.net(x, mask)[:, 0]
@@ -188,11 +197,11 @@ def component_stats(p4: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nd
     return vals.mean(0), np.maximum(vals.std(0), 1e-6)
 
 
-def n_params(model) -> int:
+def n_params(model: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
-def predict(model, p4: np.ndarray, mask: np.ndarray, batch: int = 512) -> np.ndarray:
+def predict(model: torch.nn.Module, p4: np.ndarray, mask: np.ndarray, batch: int = 512) -> np.ndarray:
     """Logits (n,) in float64, the model evaluated in its own dtype."""
     model.eval()
     out = []
@@ -215,7 +224,8 @@ def model_hparams(cfg: Config, kind: str, spurion_scale: float = 1.0) -> dict:
     raise InputError("config", "model", f"unknown model kind {kind!r} (known {KINDS})")
 
 
-def train_model(kind: str, p4, mask, y, hp: dict, train: TrainSection, seed: int, scale: float):
+def train_model(kind: str, p4: np.ndarray, mask: np.ndarray, y: np.ndarray, hp: dict, train: TrainSection, seed: int,
+                scale: float) -> tuple[torch.nn.Module, dict]:
     """Train one tagger (``kind`` in :data:`KINDS`) with the shared loop
     (:func:`colliderflow.nn.train.fit`, binary cross-entropy on the logit).
     The number of epochs is ``train.samples / n_train`` (rounded up,
@@ -233,7 +243,7 @@ def train_model(kind: str, p4, mask, y, hp: dict, train: TrainSection, seed: int
     epochs = int(min(train.max_epochs, max(1, math.ceil(train.samples / len(y)))))
     loss = torch.nn.BCEWithLogitsLoss()
 
-    def loss_fn(m, batch):
+    def loss_fn(m: torch.nn.Module, batch: Sequence[torch.Tensor]):
         return loss(m(batch[0], batch[1]), batch[2])
 
     tensors = (torch.as_tensor(p4), torch.as_tensor(mask), torch.as_tensor(np.asarray(y, np.float32)))
@@ -244,7 +254,7 @@ def train_model(kind: str, p4, mask, y, hp: dict, train: TrainSection, seed: int
 
 
 # ----------------------------------------------------------------- metrics
-def roc_summary(y, score, eff_s: float) -> dict:
+def roc_summary(y: np.ndarray, score: np.ndarray, eff_s: float) -> dict:
     """AUC and background rejection 1/eps_B at signal efficiency ``eff_s``
     (sklearn's ROC, eps_B interpolated in eps_S; when no background passes
     the rejection is the lower bound n_background)."""
@@ -258,7 +268,8 @@ def roc_summary(y, score, eff_s: float) -> dict:
             "eps_b": eps_b, "n_background": n_b}
 
 
-def invariance_scan(model, p4: np.ndarray, mask: np.ndarray, rapidities, n_transforms: int,
+def invariance_scan(model: torch.nn.Module, p4: np.ndarray, mask: np.ndarray, rapidities: Sequence[float],
+                    n_transforms: int,
                     seed: int) -> dict:
     """Output shift |logit(Lambda p) - logit(p)| under random Lorentz
     transformations (random rotation, then a boost of each rapidity along a
@@ -294,7 +305,7 @@ def _validate(cfg: Config) -> None:
         raise InputError("config", "studies.lgatr.train_sizes", f"need increasing sizes >= 10, got {list(sizes)}")
 
 
-def run_seed(jets_path, out_dir, cfg: Config, seed: int, data_seed: int) -> dict:
+def run_seed(jets_path: str | Path, out_dir: str | Path, cfg: Config, seed: int, data_seed: int) -> dict:
     """Train L-GATr and the baseline on nested training sets (the first
     ``n`` jets of a seed-dependent shuffle of the training pool) for every
     size in ``cfg.train_sizes``; evaluate on the fixed test set. Saves the
@@ -341,7 +352,7 @@ def run_seed(jets_path, out_dir, cfg: Config, seed: int, data_seed: int) -> dict
     return res
 
 
-def load_model(path):
+def load_model(path: str | Path) -> torch.nn.Module:
     """A tagger saved by :func:`run_seed` (state dict + hyper-parameters)."""
     from ...nn.train import load_state
 
@@ -376,8 +387,9 @@ def aggregate(results: list[dict]) -> dict:
     return out
 
 
-def report(result_paths, model_dir, jets_path, out_dir, cfg: Config, data_seed: int, tier: str,
-           published=None) -> dict:
+def report(result_paths: Sequence[str | Path], model_dir: str | Path, jets_path: str | Path, out_dir: str | Path,
+           cfg: Config, data_seed: int, tier: str,
+           published: str | Path | None = None) -> dict:
     """Invariance scan (models of the first seed at the largest size; L-GATr
     in float32 and float64), the two figures and the metrics of metrics.json
     (with the record of the ONNX exports, :func:`publish`, under ``published``
@@ -405,12 +417,12 @@ def report(result_paths, model_dir, jets_path, out_dir, cfg: Config, data_seed: 
     models = {kind: load_model(Path(model_dir) / f"{kind}.pt") for kind in KINDS}
     rap = inv_cfg.rapidities
     args = (p4, mask, rap, inv_cfg.n_transforms, data_seed)
-    inv = {"lgatr_float32": invariance_scan(models["lgatr"], *args), "baseline": invariance_scan(models["baseline"], *args),
+    inv = {"lgatr_float32": invariance_scan(models["lgatr"], *args), "baseline": invariance_scan(models["baseline"],
+                                            *args),
            "lgatr_sb": invariance_scan(models["lgatr_sb"], *args),
            "lgatr_float64": invariance_scan(models["lgatr"].double(), *args)}
     for d in inv.values():
         d["relative_median"] = [m / d["logit_std"] for m in d["median"]]
-    lg32, lg64, base = inv["lgatr_float32"], inv["lgatr_float64"], inv["baseline"]
     for d in inv.values():
         d["relative_max"] = [m / d["logit_std"] for m in d["max"]]
     inv_ok = invariance_ok(inv, inv_cfg)
@@ -460,7 +472,7 @@ def report(result_paths, model_dir, jets_path, out_dir, cfg: Config, data_seed: 
 PUBLISHED = ("lgatr", "baseline")
 
 
-def onnx_boost_shift(onnx_path, p4: np.ndarray, mask: np.ndarray, rapidity: float, seed: int) -> dict:
+def onnx_boost_shift(onnx_path: str | Path, p4: np.ndarray, mask: np.ndarray, rapidity: float, seed: int) -> dict:
     """Run a published model in onnxruntime on jets and on the same jets after
     a random rotation and a boost of ``rapidity``
     (:func:`colliderflow.data.kinematics.random_lorentz`, one per jet): the
@@ -480,7 +492,8 @@ def onnx_boost_shift(onnx_path, p4: np.ndarray, mask: np.ndarray, rapidity: floa
             "median_abs_shift": float(np.median(shift)), "logit_std": float(ref.std())}
 
 
-def publish(model_dir, jets_path, out_dir, cfg: Config, data_seed: int, n_val: int = 200) -> dict:
+def publish(model_dir: str | Path, jets_path: str | Path, out_dir: str | Path, cfg: Config, data_seed: int,
+            n_val: int = 200) -> dict:
     """ONNX + model card of the invariant L-GATr and the plain transformer of
     one seed (``model_dir``: ``{kind}.pt`` and ``result.json`` written by
     :func:`run_seed`) under ``out_dir/{kind}``, each checked in onnxruntime on
@@ -560,7 +573,7 @@ _COLORS = {"lgatr": "tab:red", "lgatr_sb": "tab:orange", "baseline": "tab:blue"}
 _LABELS = {"lgatr": "L-GATr (invariant)", "lgatr_sb": "L-GATr + spurions", "baseline": "Transformer"}
 
 
-def plot_performance(agg: dict, cfg: Config, n_background: int, path) -> None:
+def plot_performance(agg: dict, cfg: Config, n_background: int, path: str | Path) -> None:
     """AUC and 1/eps_B vs training-set size for every model, seed spread as
     error bars; the dotted line is the largest measurable rejection
     (n_background test jets)."""
@@ -591,7 +604,7 @@ def plot_performance(agg: dict, cfg: Config, n_background: int, path) -> None:
     plotting.save(fig, path)
 
 
-def plot_invariance(inv: dict, inv_cfg: Config, path) -> None:
+def plot_invariance(inv: dict, inv_cfg: Config, path: str | Path) -> None:
     """Median |d logit| / logit spread vs boost rapidity (random rotation +
     boost), band up to the 90 % quantile."""
     import matplotlib.pyplot as plt
