@@ -23,7 +23,8 @@ def _cfg(**over):
 
 
 def _section(**over):
-    cfg = dict(excerpt="", n_constituents=16, test_fraction=0.3, auc_loss_max=0.02, keep_first_last=True, act_bits=8, full_norm=True,
+    cfg = dict(excerpt="", n_constituents=16, test_fraction=0.3, auc_loss_max=0.02, keep_first_last=True, act_bits=8,
+               full_norm=True,
                tagging=dict(classes=["q", "g"], hidden=32, phi_layers=2, rho_layers=2, epochs=12, batch_size=128,
                             lr=0.003, max_jets=0),
                regression=dict(hidden=32, phi_layers=2, rho_layers=2, epochs=3, batch_size=128, lr=0.003, max_jets=0,
@@ -216,7 +217,8 @@ def test_ternary_tagging_within_the_auc_loss(qg_jets, tmp_path):
     tern = res["ternary"]
     print({p: r["auc"] for p, r in res.items()}, tern["auc_loss_err"])
     assert tern["auc_loss"] <= cfg.auc_loss_max + 2 * tern["auc_loss_err"], tern
-    assert res["ternary"]["memory"]["ratio"] > 4 and res["binary"]["memory"]["ratio"] > res["ternary"]["memory"]["ratio"]
+    mem_ratio = {p: res[p]["memory"]["ratio"] for p in ("binary", "ternary")}
+    assert mem_ratio["ternary"] > 4 and mem_ratio["binary"] > mem_ratio["ternary"]
     assert spec.claim_holds(doc, 1.0) and not spec.claim_holds(doc, tern["auc_loss"] - 1e-6)
 
 
@@ -266,7 +268,8 @@ def test_saved_taggers_reload_and_publish(qg_jets, tiny_taggers, tmp_path):
     for prec, path in paths.items():
         models[prec], hp = bithep.load_deepsets(path)
         assert hp["precision"] == prec and hp["memory"] == doc["results"][prec]["memory"]
-        np.testing.assert_allclose(bithep._predict(models[prec], x[te], m[te])[:, 0], scores[f"score_{prec}"], atol=1e-6)
+        np.testing.assert_allclose(bithep._predict(models[prec], x[te], m[te])[:, 0], scores[f"score_{prec}"],
+                                   atol=1e-6)
     rec = bithep.publish({p: paths[p] for p in spec.PUBLISHED}, d / "tagging.json", qg_jets, tmp_path, n_val=40)
     assert rec["exported"] and rec["passed"], rec
     # jets and a batch size the export never saw, away from activation rounding ties
@@ -289,7 +292,8 @@ def test_saved_taggers_reload_and_publish(qg_jets, tiny_taggers, tmp_path):
         np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
         graph = onnx.load(str(tmp_path / prec / "model.onnx")).graph
         inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-        quantised = [k for k, mod in models[prec].named_modules() if isinstance(mod, bl.BitLinear) and mod.mode != "full"]
+        quantised = [k for k, mod in models[prec].named_modules()
+                     if isinstance(mod, bl.BitLinear) and mod.mode != "full"]
         assert r["quantised_layers"] == quantised
         if prec == "full":
             assert not quantised and len(np.unique(inits["phi.2.weight"])) > 3, "float weights: many values"
@@ -314,7 +318,8 @@ def test_load_deepsets_names_a_missing_hyper_parameter(tiny_taggers, tmp_path):
     with pytest.raises(InputError, match="act_bits"):
         bithep.load_deepsets(tmp_path / "t.pt")
     with pytest.raises(InputError, match="out-models"):
-        bithep.run_task("tagging", d / "none.h5", _cfg(), 0, tmp_path / "a.json", tmp_path / "a.npz", [tmp_path / "a.pt"])
+        bithep.run_task("tagging", d / "none.h5", _cfg(), 0, tmp_path / "a.json", tmp_path / "a.npz",
+                        [tmp_path / "a.pt"])
 
 
 @pytest.mark.real

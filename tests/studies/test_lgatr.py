@@ -191,18 +191,18 @@ def test_bad_config_and_input_raise_input_error(tmp_path):
     # single values are the schema's: it rejects them before any step runs
     schema = yaml.safe_load(spec.STUDY.schema.read_text())
     jsonschema.validate(good, schema)
-    for change, field in (({"efficiency": 1.5}, "efficiency"), ({"lgatr": dict(good["lgatr"], readout="max")}, "readout"),
-                          ({"train_sizes": [5, 20]}, "train_sizes")):
+    for change, field in (({"efficiency": 1.5}, "efficiency"), ({"train_sizes": [5, 20]}, "train_sizes"),
+                          ({"lgatr": dict(good["lgatr"], readout="max")}, "readout")):
         with pytest.raises(jsonschema.ValidationError) as err:
             jsonschema.validate(dict(good, **change), schema)
         assert field in err.value.json_path, err.value.json_path
     # the step through its job record: one line naming the field, exit status 2
     out = tmp_path / "out"
+    outputs = {"result": "result.json", "lgatr": "lgatr.pt", "lgatr_sb": "lgatr_sb.pt", "baseline": "baseline.pt"}
     job = {"step": "lgatr.train", "cfg": dict(good, train_sizes=[20, 10]), "seed": 0, "tier": "test",
            "input": {"all": [str(path)], "named": {"jets": str(path)}},
-           "output": {"all": [str(out / f) for f in ("result.json", "lgatr.pt", "lgatr_sb.pt", "baseline.pt")],
-                      "named": {k: str(out / f) for k, f in (("result", "result.json"), ("lgatr", "lgatr.pt"),
-                                                             ("lgatr_sb", "lgatr_sb.pt"), ("baseline", "baseline.pt"))}},
+           "output": {"all": [str(out / f) for f in outputs.values()],
+                      "named": {k: str(out / f) for k, f in outputs.items()}},
            "wildcards": {"seed": "0"}, "log": None}
     (tmp_path / "job.json").write_text(json.dumps(job))
     proc = subprocess.run([sys.executable, "-m", "colliderflow", "step", str(tmp_path / "job.json")],
