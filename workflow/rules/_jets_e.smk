@@ -4,15 +4,14 @@
 # L-GATr (arXiv:2411.00446): a Lorentz-equivariant transformer (lgatr package) vs a plain
 # transformer for top tagging on constituent four-momenta, across training-set sizes and
 # seeds, plus a boost/rotation invariance scan.
-def lgatr_jets(wildcards):
-    """The toy fine-class file, or the named ParT-format excerpt (real tier)."""
-    dataset = config["studies"]["lgatr"]["dataset"]
-    return "resources/jetclass/toy/jets.h5" if dataset == "toy" else f"resources/jetclass/excerpt/{dataset}/jets.h5"
-
-
-def lgatr_seeds():
-    """The training seeds: the global seed and the next studies.lgatr.seeds - 1."""
-    return [config["seed"] + k for k in range(config["studies"]["lgatr"]["seeds"])]
+# jets: the toy fine-class file, or the named ParT-format excerpt (real tier); training
+# seeds: the global seed and the next studies.lgatr.seeds - 1.
+LGATR_JETS = (
+    "resources/jetclass/toy/jets.h5"
+    if config["studies"]["lgatr"]["dataset"] == "toy"
+    else f"resources/jetclass/excerpt/{config['studies']['lgatr']['dataset']}/jets.h5"
+)
+LGATR_SEEDS = [config["seed"] + k for k in range(config["studies"]["lgatr"]["seeds"])]
 
 
 S = step("lgatr", "train", "seed{seed}")
@@ -20,7 +19,7 @@ S = step("lgatr", "train", "seed{seed}")
 
 rule lgatr_train:
     input:
-        jets=lgatr_jets,
+        jets=LGATR_JETS,
     output:
         result="results/lgatr/seed{seed}/result.json",
         lgatr="results/lgatr/seed{seed}/lgatr.pt",
@@ -47,9 +46,9 @@ S = step("lgatr", "publish")
 
 rule lgatr_publish:
     input:
-        jets=lgatr_jets,
-        models=expand("results/lgatr/seed{seed}/{kind}.pt", seed=lgatr_seeds()[:1], kind=("lgatr", "baseline")),
-        result=expand("results/lgatr/seed{seed}/result.json", seed=lgatr_seeds()[:1]),
+        jets=LGATR_JETS,
+        models=expand("results/lgatr/seed{seed}/{kind}.pt", seed=LGATR_SEEDS[:1], kind=("lgatr", "baseline")),
+        result=expand("results/lgatr/seed{seed}/result.json", seed=LGATR_SEEDS[:1]),
     output:
         check="results/lgatr/published_check.json",
         onnx=expand("results/lgatr/published/{kind}/model.onnx", kind=("lgatr", "baseline")),
@@ -73,11 +72,11 @@ S = step("lgatr", "report")
 
 rule lgatr_report:
     input:
-        jets=lgatr_jets,
+        jets=LGATR_JETS,
         publish="results/lgatr/published_check.json",
-        results=expand("results/lgatr/seed{seed}/result.json", seed=lgatr_seeds()),
+        results=expand("results/lgatr/seed{seed}/result.json", seed=LGATR_SEEDS),
         models=expand(
-            "results/lgatr/seed{seed}/{kind}.pt", seed=lgatr_seeds()[:1], kind=("lgatr", "lgatr_sb", "baseline")
+            "results/lgatr/seed{seed}/{kind}.pt", seed=LGATR_SEEDS[:1], kind=("lgatr", "lgatr_sb", "baseline")
         ),
     output:
         metrics="results/lgatr/metrics.json",
@@ -102,10 +101,12 @@ rule lgatr_report:
 # BitHEP (Krause, Wang, Winterhalder): binary / ternary BitLinear vs full precision on q/g
 # tagging, jet-mass regression and a small flow. One training job per task (three
 # precisions each), the ONNX export of two q/g taggers, then the figure and metrics.
-def bithep_jets(wildcards):
-    """The fine-class toy, or a real excerpt (data.jetclass.excerpts) by name."""
-    excerpt = config["studies"]["bithep"]["excerpt"]
-    return f"resources/jetclass/excerpt/{excerpt}/jets.h5" if excerpt else "resources/jetclass/toy/jets.h5"
+# jets: the fine-class toy, or a real excerpt (data.jetclass.excerpts) by name
+BITHEP_JETS = (
+    f"resources/jetclass/excerpt/{config['studies']['bithep']['excerpt']}/jets.h5"
+    if config["studies"]["bithep"]["excerpt"]
+    else "resources/jetclass/toy/jets.h5"
+)
 
 
 S = step("bithep", "task", "{task}")
@@ -113,7 +114,7 @@ S = step("bithep", "task", "{task}")
 
 rule bithep_task:
     input:
-        jets=bithep_jets,
+        jets=BITHEP_JETS,
     output:
         json="results/bithep/tasks/{task}.json",
         npz="results/bithep/tasks/{task}.npz",
@@ -141,7 +142,7 @@ S = step("bithep", "publish")
 
 rule bithep_publish:
     input:
-        jets=bithep_jets,
+        jets=BITHEP_JETS,
         tagging="results/bithep/tasks/tagging.json",
         npz="results/bithep/tasks/tagging.npz",
         # the published precisions: colliderflow.studies.bithep.PUBLISHED
