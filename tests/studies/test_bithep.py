@@ -12,11 +12,19 @@ from torch import nn
 
 from colliderflow.errors import InputError
 from colliderflow.nn import bitlinear as bl
-from colliderflow.studies import bithep
+from colliderflow.studies import bithep as spec
+from colliderflow.studies.bithep import core as bithep
+from colliderflow.study import build_config
 
 
 def _cfg(**over):
-    cfg = dict(n_constituents=16, test_fraction=0.3, auc_loss_max=0.02, keep_first_last=True, act_bits=8, full_norm=True,
+    """A small typed config (colliderflow.studies.bithep.Config) of :func:`_section`."""
+    return build_config(spec.Config, _section(**over), "studies.bithep")
+
+
+def _section(**over):
+    cfg = dict(enabled=True, excerpt="", n_constituents=16, test_fraction=0.3, auc_loss_max=0.02, keep_first_last=True, act_bits=8,
+               full_norm=True,
                tagging=dict(classes=["q", "g"], hidden=32, phi_layers=2, rho_layers=2, epochs=12, batch_size=128,
                             lr=0.003, max_jets=0),
                regression=dict(hidden=32, phi_layers=2, rho_layers=2, epochs=3, batch_size=128, lr=0.003, max_jets=0,
@@ -167,13 +175,21 @@ def test_resolution_girth_and_bad_config(tmp_path):
     assert r["resolution"] == pytest.approx(0.1, rel=0.05) and r["bias"] == pytest.approx(0.02, abs=0.005)
     jet = np.array([[[30.0, 0.1, 0.0], [10.0, 0.0, -0.2], [0.0, 0.0, 0.0]]])
     assert bithep.jet_girth(jet)[0] == pytest.approx((30 * 0.1 + 10 * 0.2) / 40)
+    # single values are the schema's: it rejects them before any step runs
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(spec.STUDY.schema.read_text())
+    jsonschema.validate(_section(), schema)
     for key, value in (("n_constituents", 1), ("test_fraction", 1.5), ("auc_loss_max", 0.0), ("act_bits", 1)):
-        with pytest.raises(InputError, match=key):
-            bithep.check_config(_cfg(**{key: value}))
-    bad = _cfg()
+        with pytest.raises(jsonschema.ValidationError) as err:
+            jsonschema.validate(_section(**{key: value}), schema)
+        assert key in err.value.json_path
+    bad = _section()
     bad["regression"]["epochs"] = 0
-    with pytest.raises(InputError, match="regression.epochs"):
-        bithep.check_config(bad)
+    with pytest.raises(jsonschema.ValidationError) as err:
+        jsonschema.validate(bad, schema)
+    assert err.value.json_path == "$.regression.epochs"
     with pytest.raises(InputError, match="does not exist"):
         bithep.run_task("tagging", tmp_path / "missing.h5", _cfg(), 0, tmp_path / "t.json", tmp_path / "t.npz")
     with pytest.raises(InputError, match="task"):
@@ -200,9 +216,10 @@ def test_ternary_tagging_within_the_auc_loss(qg_jets, tmp_path):
     assert res["full"]["auc"] > 0.85, "the full-precision tagger learned"
     tern = res["ternary"]
     print({p: r["auc"] for p, r in res.items()}, tern["auc_loss_err"])
-    assert tern["auc_loss"] <= cfg["auc_loss_max"] + 2 * tern["auc_loss_err"], tern
-    assert res["ternary"]["memory"]["ratio"] > 4 and res["binary"]["memory"]["ratio"] > res["ternary"]["memory"]["ratio"]
-    assert bithep.claim_holds(doc, 1.0) and not bithep.claim_holds(doc, tern["auc_loss"] - 1e-6)
+    assert tern["auc_loss"] <= cfg.auc_loss_max + 2 * tern["auc_loss_err"], tern
+    mem_ratio = {p: res[p]["memory"]["ratio"] for p in ("binary", "ternary")}
+    assert mem_ratio["ternary"] > 4 and mem_ratio["binary"] > mem_ratio["ternary"]
+    assert spec.claim_holds(doc, 1.0) and not spec.claim_holds(doc, tern["auc_loss"] - 1e-6)
 
 
 def test_regression_and_generation_run_on_tiny_inputs(qg_jets, tmp_path):
@@ -223,8 +240,9 @@ def tiny_taggers(qg_jets, tmp_path_factory):
     """The tagging task on 600 jets, 2 epochs, saving its three networks."""
     torch.set_num_threads(1)
     d = tmp_path_factory.mktemp("bithep_models")
-    cfg = _cfg()
-    cfg["tagging"].update(epochs=2, max_jets=600)
+    section = _section()
+    section["tagging"].update(epochs=2, max_jets=600)
+    cfg = build_config(spec.Config, section)
     paths = [d / f"tagging_{p}.pt" for p in bithep.PRECISIONS]
     doc = bithep.run_task("tagging", qg_jets, cfg, 0, d / "tagging.json", d / "tagging.npz", paths)
     return d, doc, dict(zip(bithep.PRECISIONS, paths))
@@ -243,20 +261,21 @@ def test_saved_taggers_reload_and_publish(qg_jets, tiny_taggers, tmp_path):
     d, doc, paths = tiny_taggers
     with np.load(d / "tagging.npz") as z:
         scores = {k: z[k] for k in z.files}
-    jets = bithep.load_jets(qg_jets, {"tagging": {"classes": ["q", "g"], "max_jets": 600}, "seed": 0}, "tagging")
+    jets = bithep.load_jets(qg_jets, "tagging", ["q", "g"], 600, 0)
     _, te = bithep.train_test(len(jets["labels"]), 0.3, 0)
     x, m = bithep._inputs(jets, 16)
     models = {}
     for prec, path in paths.items():
         models[prec], hp = bithep.load_deepsets(path)
         assert hp["precision"] == prec and hp["memory"] == doc["results"][prec]["memory"]
-        np.testing.assert_allclose(bithep._predict(models[prec], x[te], m[te])[:, 0], scores[f"score_{prec}"], atol=1e-6)
-    rec = bithep.publish({p: paths[p] for p in bithep.PUBLISHED}, d / "tagging.json", qg_jets, tmp_path, n_val=40)
+        np.testing.assert_allclose(bithep._predict(models[prec], x[te], m[te])[:, 0], scores[f"score_{prec}"],
+                                   atol=1e-6)
+    rec = bithep.publish({p: paths[p] for p in spec.PUBLISHED}, d / "tagging.json", qg_jets, tmp_path, n_val=40)
     assert rec["exported"] and rec["passed"], rec
     # jets and a batch size the export never saw, away from activation rounding ties
     tie_free = bl.rounding_margin(models["ternary"], x[te], m[te], token_mask=m[te]) >= bithep.TIE_MARGIN
     sel = te[tie_free.numpy()][-7:]
-    for prec in bithep.PUBLISHED:
+    for prec in spec.PUBLISHED:
         r = rec["models"][prec]
         assert r["passed"] and r["max_abs_diff"] <= 1e-5 and r["export_vs_training_forward"] <= 1e-5
         assert r["training_forward_vs_study_scores"] <= 1e-5 and r["unfiltered"]["n"] == 40
@@ -273,7 +292,8 @@ def test_saved_taggers_reload_and_publish(qg_jets, tiny_taggers, tmp_path):
         np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
         graph = onnx.load(str(tmp_path / prec / "model.onnx")).graph
         inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-        quantised = [k for k, mod in models[prec].named_modules() if isinstance(mod, bl.BitLinear) and mod.mode != "full"]
+        quantised = [k for k, mod in models[prec].named_modules()
+                     if isinstance(mod, bl.BitLinear) and mod.mode != "full"]
         assert r["quantised_layers"] == quantised
         if prec == "full":
             assert not quantised and len(np.unique(inits["phi.2.weight"])) > 3, "float weights: many values"
@@ -298,7 +318,8 @@ def test_load_deepsets_names_a_missing_hyper_parameter(tiny_taggers, tmp_path):
     with pytest.raises(InputError, match="act_bits"):
         bithep.load_deepsets(tmp_path / "t.pt")
     with pytest.raises(InputError, match="out-models"):
-        bithep.run_task("tagging", d / "none.h5", _cfg(), 0, tmp_path / "a.json", tmp_path / "a.npz", [tmp_path / "a.pt"])
+        bithep.run_task("tagging", d / "none.h5", _cfg(), 0, tmp_path / "a.json", tmp_path / "a.npz",
+                        [tmp_path / "a.pt"])
 
 
 @pytest.mark.real
@@ -319,6 +340,8 @@ def test_smoke_outputs(smoke_run):
     assert doc["study"] == "bithep" and isinstance(doc["holds"], bool)
     assert doc["holds"] == (m["tagging_auc_loss"]["ternary"] <= m["auc_loss_max"])
     assert doc["key_metric"]["value"] == pytest.approx(m["tagging_auc"]["full"] - m["tagging_auc"]["ternary"], abs=1e-4)
+    v = spec.verdict(m, _cfg(auc_loss_max=m["auc_loss_max"]))
+    assert doc["holds"] == v.holds and doc["key_metric"] == v.key_metric and doc["claim"] == v.claim
     for task in bithep.TASKS:
         mem = m["memory_kbit"][task]
         assert mem["full"] > mem["ternary"] > mem["binary"] > 0
@@ -327,7 +350,7 @@ def test_smoke_outputs(smoke_run):
     for suffix in ("png", "pdf"):
         assert (smoke_run / f"results/bithep/bithep.{suffix}").stat().st_size > 1000
     pub = m["published"]
-    assert pub["exported"] and pub["passed"] and set(pub["models"]) == set(bithep.PUBLISHED)
+    assert pub["exported"] and pub["passed"] and set(pub["models"]) == set(spec.PUBLISHED)
     for prec, r in pub["models"].items():
         assert r["max_abs_diff"] <= 1e-5 and r["training_forward_vs_study_scores"] <= 1e-5
         assert r["packed_weight_kbit"] == pytest.approx(m["memory_kbit"]["tagging"][prec])

@@ -3,6 +3,7 @@ plain transformer under boosts and rotations, metrics, bad config, smoke outputs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -12,14 +13,15 @@ import numpy as np
 import pytest
 
 from colliderflow.data import jet_constituents as jc
-from colliderflow.data.kinematics import (MINKOWSKI, apply_lorentz, boost_matrix, random_lorentz,
-                                          rotation_matrix)
+from colliderflow.data.kinematics import MINKOWSKI, apply_lorentz, boost_matrix, random_lorentz, rotation_matrix
 from colliderflow.errors import InputError
+from colliderflow.study import build_config
 
-from .conftest import REPO, study_config
+from ..conftest import REPO, study_config
 
 torch = pytest.importorskip("torch")
-lg = pytest.importorskip("colliderflow.studies.lgatr")
+lg = pytest.importorskip("colliderflow.studies.lgatr.core")
+spec = pytest.importorskip("colliderflow.studies.lgatr")
 
 
 def _minkowski(a, b):
@@ -144,8 +146,8 @@ def test_padding_and_order_do_not_matter(jets):
 
 def test_parameter_counts_are_comparable():
     cfg = _cfg()
-    a = lg.n_params(lg.LGATrTagger(1.0, **cfg["lgatr"]))
-    b = lg.n_params(lg.BaselineTagger(np.zeros(4), np.ones(4), **cfg["baseline"]))
+    a = lg.n_params(lg.LGATrTagger(1.0, **dataclasses.asdict(cfg.lgatr)))
+    b = lg.n_params(lg.BaselineTagger(np.zeros(4), np.ones(4), **dataclasses.asdict(cfg.baseline)))
     assert 0.5 < a / b < 2.0, (a, b)
 
 
@@ -160,28 +162,51 @@ def test_roc_summary_separation_and_chance():
 
 
 # ------------------------------------------------------------- bad input
-def _cfg():
-    return study_config("lgatr")
+def _section(**over):
+    """The default-tier config section (a dict, as the rule passes it) with ``over`` changed."""
+    return dict(study_config("lgatr"), **over)
+
+
+def _cfg(**over):
+    """The typed config (colliderflow.studies.lgatr.Config) of :func:`_section`."""
+    return build_config(spec.Config, _section(**over), "studies.lgatr")
 
 
 def test_bad_config_and_input_raise_input_error(tmp_path):
+    import jsonschema
+    import yaml
+
     path = tmp_path / "jets.h5"
     jc.write_jets(path, jc.generate_toy(110, 16, seed=0, classes=jc.FINE_CLASSES), "toy")
-    good = dict(_cfg(), n_test=10, train_sizes=[10, 20], n_constituents=8)
+    good = _section(n_test=10, train_sizes=[10, 20], n_constituents=8)
     bad = [({"train_sizes": [20, 10]}, "train_sizes"), ({"background": ["t"]}, "background"),
            ({"signal": "top"}, "class_names"), ({"n_constituents": 32}, "constituents"),
            ({"n_test": 30}, "n_test"), ({"train_sizes": [10, 500]}, "train_sizes"),
-           ({"lgatr": dict(good["lgatr"], readout="max")}, "readout"), ({"efficiency": 1.5}, "efficiency")]
+           ({"lgatr": dict(good["lgatr"], readout="max")}, "readout")]
     for change, field in bad:
         with pytest.raises(InputError, match=field):
-            lg.run_seed(path, tmp_path / "out", dict(good, **change), 0, 0)
+            lg.run_seed(path, tmp_path / "out", build_config(spec.Config, dict(good, **change)), 0, 0)
     with pytest.raises(InputError, match="does not exist"):
-        lg.run_seed(tmp_path / "missing.h5", tmp_path / "out", good, 0, 0)
-    # the command line: one line naming the field, exit status 2
-    proc = subprocess.run([sys.executable, str(REPO / "workflow" / "scripts" / "lgatr_train.py"), "--jets", str(path),
-                           "--outdir", str(tmp_path / "out"), "--cfg", json.dumps(dict(good, train_sizes=[20, 10])),
-                           "--seed", "0", "--data-seed", "0"], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
+        lg.run_seed(tmp_path / "missing.h5", tmp_path / "out", build_config(spec.Config, good), 0, 0)
+    # single values are the schema's: it rejects them before any step runs
+    schema = yaml.safe_load(spec.STUDY.schema.read_text())
+    jsonschema.validate(good, schema)
+    for change, field in (({"efficiency": 1.5}, "efficiency"), ({"train_sizes": [5, 20]}, "train_sizes"),
+                          ({"lgatr": dict(good["lgatr"], readout="max")}, "readout")):
+        with pytest.raises(jsonschema.ValidationError) as err:
+            jsonschema.validate(dict(good, **change), schema)
+        assert field in err.value.json_path, err.value.json_path
+    # the step through its job record: one line naming the field, exit status 2
+    out = tmp_path / "out"
+    outputs = {"result": "result.json", "lgatr": "lgatr.pt", "lgatr_sb": "lgatr_sb.pt", "baseline": "baseline.pt"}
+    job = {"step": "lgatr.train", "cfg": dict(good, train_sizes=[20, 10]), "seed": 0, "tier": "test",
+           "input": {"all": [str(path)], "named": {"jets": str(path)}},
+           "output": {"all": [str(out / f) for f in outputs.values()],
+                      "named": {k: str(out / f) for k, f in outputs.items()}},
+           "wildcards": {"seed": "0"}, "log": None}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    proc = subprocess.run([sys.executable, "-m", "colliderflow", "step", str(tmp_path / "job.json")],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
     assert proc.returncode == 2 and "train_sizes" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -196,7 +221,7 @@ def test_publish_onnx_checked_and_the_exported_lgatr_is_lorentz_invariant(tmp_pa
 
     path = tmp_path / "jets.h5"
     jc.write_jets(path, jc.generate_toy(75, 16, seed=0, classes=("t", "q", "g")), "toy")
-    cfg = dict(_cfg(), n_test=30, train_sizes=[40], n_constituents=8,
+    cfg = _cfg(n_test=30, train_sizes=[40], n_constituents=8,
                lgatr=dict(blocks=1, mv_channels=2, s_channels=4, heads=1, mlp_ratio=2, readout="mean"),
                baseline=dict(dim=8, heads=1, layers=1),
                train=dict(samples=40, max_epochs=1, batch_size=20, lr=5e-3, patience=1))
@@ -214,7 +239,7 @@ def test_publish_onnx_checked_and_the_exported_lgatr_is_lorentz_invariant(tmp_pa
     assert rec["lgatr"]["exporter"] == "dynamo" and not ts["exported"] and "Error" in ts["error"]
     assert rec["baseline"]["exporter"] == "torchscript" and "torchscript_export" not in rec["baseline"]
 
-    task = lg.load_task(path, cfg["signal"], cfg["background"], 8)
+    task = lg.load_task(path, cfg.signal, cfg.background, 8)
     p4, mask = task["p4"][:7], task["mask"][:7]  # another batch size than the frozen 25
     sess = {k: ort.InferenceSession(str(tmp_path / "pub" / k / "model.onnx"), providers=["CPUExecutionProvider"])
             for k in lg.PUBLISHED}
@@ -242,12 +267,12 @@ def test_smoke_outputs(smoke_run):
     for name in ("lgatr_performance", "lgatr_invariance"):
         assert (out / f"{name}.png").stat().st_size > 0 and (out / f"{name}.pdf").stat().st_size > 0
     m, cfg = doc["metrics"], _cfg()
-    inv, tol = m["invariance"], cfg["invariance"]
+    inv, tol = m["invariance"], cfg.invariance
     smoke_sizes = m["performance"]["lgatr"]["n_train"]
     assert len(smoke_sizes) >= 2 and len(m["seeds"]) >= 2
     # the invariance numbers themselves: float64 L-GATr at rounding level, the baseline clearly not invariant
-    assert max(inv["lgatr_float64"]["relative_max"]) < tol["tol_float64"]
-    assert min(inv["baseline"]["relative_median"]) > tol["baseline_min_shift"]
+    assert max(inv["lgatr_float64"]["relative_max"]) < tol.tol_float64
+    assert min(inv["baseline"]["relative_median"]) > tol.baseline_min_shift
     # the published ONNX models: checked in onnxruntime, the exported L-GATr invariant under a boost
     check = json.loads((out / "published_check.json").read_text())
     assert m["published"] == check
@@ -256,8 +281,8 @@ def test_smoke_outputs(smoke_run):
         for f in ("model.onnx", "model_card.json", "model_card.md", "validation.npz"):
             assert (out / "published" / kind / f).stat().st_size > 0
     b = check["lgatr"]["boost"], check["baseline"]["boost"]
-    assert b[0]["max_abs_shift"] < tol["tol_float64"] * b[0]["logit_std"]
-    assert b[1]["median_abs_shift"] > tol["baseline_min_shift"] * b[1]["logit_std"]
+    assert b[0]["max_abs_shift"] < tol.tol_float64 * b[0]["logit_std"]
+    assert b[1]["median_abs_shift"] > tol.baseline_min_shift * b[1]["logit_std"]
     assert max(inv["lgatr_float32"]["relative_median"]) < 1e3 * max(inv["lgatr_float64"]["relative_max"]) + 1e-2
     # trained taggers separate top from QCD on the toy
     for kind in ("lgatr", "baseline"):
@@ -268,3 +293,4 @@ def test_smoke_outputs(smoke_run):
     assert small["lgatr_not_worse"] == (small["auc_lgatr"] >= small["auc_baseline"] - small["seed_spread"])
     assert doc["holds"] == (m["invariance_within_tolerance"] and m["baseline_not_invariant"]
                             and small["lgatr_not_worse"])
+    assert doc["holds"] == spec.verdict(m, cfg).holds and doc["key_metric"] == spec.verdict(m, cfg).key_metric

@@ -35,61 +35,35 @@ float32 constants {-s, 0, +s} (ONNX has no 1.58-bit type).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ...errors import InputError
+from . import PRECISIONS, TASKS, Config, GenerationConfig, RegressionConfig, TaggingConfig
 
 log = logging.getLogger(__name__)
 
-PAPER = "BitHEP (Krause, Wang, Winterhalder)"
-TITLE = "BitHEP: the limits of low-precision ML in HEP"
-TASKS = ("tagging", "regression", "generation")
-PRECISIONS = ("full", "binary", "ternary")
 GEN_OBSERVABLES = ("mass", "multiplicity", "girth")
 
 
-# ----------------------------------------------------------------- config
-def check_config(cfg: dict, source: str = "config") -> None:
-    """The keys the study reads; a wrong value is an InputError naming it."""
-    for key in ("n_constituents", "test_fraction", "auc_loss_max", "keep_first_last", "act_bits", "full_norm"):
-        if key not in cfg:
-            raise InputError(source, f"studies.bithep.{key}", "missing")
-    if not isinstance(cfg["n_constituents"], int) or cfg["n_constituents"] < 2:
-        raise InputError(source, "studies.bithep.n_constituents", f"must be an integer >= 2, got {cfg['n_constituents']!r}")
-    if not 0 < cfg["test_fraction"] < 1:
-        raise InputError(source, "studies.bithep.test_fraction", f"must be in (0, 1), got {cfg['test_fraction']!r}")
-    if not 0 < cfg["auc_loss_max"] < 1:
-        raise InputError(source, "studies.bithep.auc_loss_max", f"must be in (0, 1), got {cfg['auc_loss_max']!r}")
-    if cfg["act_bits"] is not None and not 2 <= cfg["act_bits"] <= 16:
-        raise InputError(source, "studies.bithep.act_bits", f"must be 2..16 or null, got {cfg['act_bits']!r}")
-    for task in TASKS:
-        t = cfg.get(task)
-        if not isinstance(t, dict):
-            raise InputError(source, f"studies.bithep.{task}", "missing section")
-        for key, lo in (("epochs", 1), ("batch_size", 1), ("max_jets", 0)):
-            if not isinstance(t.get(key), int) or t[key] < lo:
-                raise InputError(source, f"studies.bithep.{task}.{key}", f"must be an integer >= {lo}, got {t.get(key)!r}")
-        if not (isinstance(t.get("lr"), (int, float)) and t["lr"] > 0):
-            raise InputError(source, f"studies.bithep.{task}.lr", f"must be > 0, got {t.get('lr')!r}")
-
-
 # ----------------------------------------------------------------- data
-def load_jets(path, cfg: dict, task: str) -> dict:
-    """The jets of one task: q/g (``tagging.classes``) for tagging and
-    generation, every jet in the file for the regression; at most the
-    task's ``max_jets`` (0: all), deterministic in the seed."""
-    from ..data.jet_constituents import read_jets, select_classes
+def load_jets(path: str | Path, task: str, classes: Sequence[str], max_jets: int, seed: int = 0) -> dict:
+    """The jets of one task: q/g (``classes``, from ``tagging.classes``) for
+    tagging and generation, every jet in the file for the regression; at
+    most ``max_jets`` (0: all), deterministic in the seed."""
+    from ...data.jet_constituents import read_jets, select_classes
 
     jets = read_jets(path)
     if task in ("tagging", "generation"):
-        jets = select_classes(jets, cfg["tagging"]["classes"])
-    n, n_max = len(jets["labels"]), cfg[task]["max_jets"]
+        jets = select_classes(jets, list(classes))
+    n, n_max = len(jets["labels"]), max_jets
     if n_max and n > n_max:
-        keep = np.sort(np.random.default_rng(cfg.get("seed", 0)).choice(n, n_max, replace=False))
+        keep = np.sort(np.random.default_rng(seed).choice(n, n_max, replace=False))
         jets = {k: (v[keep] if isinstance(v, np.ndarray) and len(v) == n else v) for k, v in jets.items()}
     if len(jets["labels"]) < 20:
         raise InputError(path, "labels", f"only {len(jets['labels'])} jets for the {task} task")
@@ -105,22 +79,23 @@ def jet_girth(constituents: np.ndarray) -> np.ndarray:
 
 def generation_features(constituents: np.ndarray) -> np.ndarray:
     """(n, 3) jet observables GEN_OBSERVABLES in physical units."""
-    from ..data.jet_constituents import jet_observables
+    from ...data.jet_constituents import jet_observables
 
     obs = jet_observables(constituents)
     return np.stack([obs["mass"], obs["multiplicity"].astype(np.float64), jet_girth(constituents)], 1)
 
 
-def to_flow_space(obs: np.ndarray, rng) -> np.ndarray:
+def to_flow_space(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(mass, n, girth) -> (log mass, n + U(0, 1), log girth) for the flow."""
-    return np.stack([np.log(obs[:, 0]), obs[:, 1] + rng.uniform(size=len(obs)), np.log(obs[:, 2])], 1).astype(np.float32)
+    return np.stack([np.log(obs[:, 0]), obs[:, 1] + rng.uniform(size=len(obs)), np.log(obs[:, 2])],
+                    1).astype(np.float32)
 
 
 def from_flow_space(z: np.ndarray) -> np.ndarray:
     return np.stack([np.exp(z[:, 0]), np.floor(np.clip(z[:, 1], 0, None)), np.exp(z[:, 2])], 1)
 
 
-def train_test(n: int, test_fraction: float, seed: int):
+def train_test(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) index arrays, a random split deterministic in ``seed``."""
     from sklearn.model_selection import train_test_split
 
@@ -132,7 +107,7 @@ class DeepSets(nn.Module):
     """phi (per constituent) -> masked sum / n_slots -> rho. Input (B, N, F)
     features and (B, N) mask; output (B, n_out)."""
 
-    def __init__(self, in_dim: int, hidden: int, n_out: int, phi_layers: int = 3, rho_layers: int = 3):
+    def __init__(self, in_dim: int, hidden: int, n_out: int, phi_layers: int = 3, rho_layers: int = 3) -> None:
         super().__init__()
         phi, width = [], in_dim
         for _ in range(phi_layers):
@@ -144,7 +119,7 @@ class DeepSets(nn.Module):
         rho.append(nn.Linear(hidden, n_out))
         self.phi, self.rho = nn.Sequential(*phi), nn.Sequential(*rho)
 
-    def forward(self, x, mask):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.phi(x) * mask[..., None].float()
         return self.rho(h.sum(1) / x.shape[1])
 
@@ -152,13 +127,13 @@ class DeepSets(nn.Module):
         return ["phi.0", f"rho.{len(self.rho) - 1}"]
 
 
-def quantise(model: nn.Module, precision: str, keep: list[str], act_bits, norm: bool = True,
+def quantise(model: nn.Module, precision: str, keep: list[str], act_bits: int | None, norm: bool = True,
              full_norm: bool = True) -> list[str]:
     """Swap the Linear layers (except ``keep``) for BitLinear at ``precision``.
     ``full`` with ``norm and full_norm``: float layers behind the same
     LayerNorm (the reference differs from the quantised nets only in
     precision); otherwise ``full`` leaves the model as it is."""
-    from ..nn.bitlinear import swap_linear
+    from ...nn.bitlinear import swap_linear
 
     if precision not in PRECISIONS:
         raise InputError("config", "precision", f"unknown precision '{precision}' (known {list(PRECISIONS)})")
@@ -180,42 +155,43 @@ def flow_first_last(flow: nn.Module) -> list[str]:
     return names
 
 
-def _train_cfg(tcfg: dict, seed: int, desc: str):
-    from ..nn.train import TrainConfig
+def _train_cfg(tcfg: TaggingConfig | RegressionConfig | GenerationConfig, seed: int, desc: str):
+    from ...nn.train import TrainConfig
 
-    return TrainConfig(epochs=tcfg["epochs"], batch_size=tcfg["batch_size"], lr=tcfg["lr"], seed=seed,
-                       patience=max(3, tcfg["epochs"] // 3), desc=desc)
+    return TrainConfig(epochs=tcfg.epochs, batch_size=tcfg.batch_size, lr=tcfg.lr, seed=seed,
+                       patience=max(3, tcfg.epochs // 3), desc=desc)
 
 
 @torch.no_grad()
-def _predict(model, x, mask, batch: int = 4096) -> np.ndarray:
+def _predict(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, batch: int = 4096) -> np.ndarray:
     model.eval()
     return torch.cat([model(x[i:i + batch], mask[i:i + batch]) for i in range(0, len(x), batch)]).numpy()
 
 
 # ----------------------------------------------------------------- tasks
-def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, seed: int, model_path=None,
+def _train_deepsets(tensors: tuple[torch.Tensor, ...], tr: np.ndarray, te: np.ndarray, cfg: Config, task: str,
+                    prec: str, loss_fn: Callable, seed: int, model_path: str | Path | None = None,
                     data: dict | None = None):
     """Train one Deep Sets network of ``task`` at precision ``prec`` on
     ``tensors`` = (features, mask, target)[tr]; returns its test outputs
     (n_test,) and the training/memory record. ``model_path``: the trained
     network is saved there (:func:`colliderflow.nn.train.save_model`) with the
     hyper-parameters :func:`load_deepsets` rebuilds it from (+ ``data``)."""
-    from ..nn.bitlinear import weight_bits
-    from ..nn.train import fit, save_model
+    from ...nn.bitlinear import weight_bits
+    from ...nn.train import fit, save_model
 
-    t = cfg[task]
+    t = getattr(cfg, task)
     x, m, target = tensors
     torch.manual_seed(seed)
-    model = DeepSets(x.shape[-1], t["hidden"], 1, t["phi_layers"], t["rho_layers"])
-    keep = model.first_last() if cfg["keep_first_last"] else []
-    swapped = quantise(model, prec, keep, cfg["act_bits"], full_norm=cfg["full_norm"])
+    model = DeepSets(x.shape[-1], t.hidden, 1, t.phi_layers, t.rho_layers)
+    keep = model.first_last() if cfg.keep_first_last else []
+    swapped = quantise(model, prec, keep, cfg.act_bits, full_norm=cfg.full_norm)
     hist = fit(model, loss_fn, (x[tr], m[tr], target[tr]), _train_cfg(t, seed, f"{task}-{prec}"))
     if model_path is not None:
         save_model(model, model_path, {
-            "task": task, "precision": prec, "in_dim": int(x.shape[-1]), "hidden": t["hidden"],
-            "phi_layers": t["phi_layers"], "rho_layers": t["rho_layers"], "keep": keep, "act_bits": cfg["act_bits"],
-            "full_norm": cfg["full_norm"], "n_constituents": int(x.shape[1]), "seed": seed,
+            "task": task, "precision": prec, "in_dim": int(x.shape[-1]), "hidden": t.hidden,
+            "phi_layers": t.phi_layers, "rho_layers": t.rho_layers, "keep": keep, "act_bits": cfg.act_bits,
+            "full_norm": cfg.full_norm, "n_constituents": int(x.shape[1]), "seed": seed,
             "memory": weight_bits(model), **(data or {})})
     out = _predict(model, x[te], m[te])[:, 0]
     if not np.isfinite(out).all():
@@ -225,7 +201,7 @@ def _train_deepsets(tensors, tr, te, cfg: dict, task: str, prec: str, loss_fn, s
 
 
 def _inputs(jets: dict, n: int):
-    from ..nn.jets import particle_features
+    from ...nn.jets import particle_features
 
     if jets["constituents"].shape[1] < n:
         raise InputError(jets.get("source") or None, "n_constituents",
@@ -234,10 +210,10 @@ def _inputs(jets: dict, n: int):
     return torch.from_numpy(f), torch.from_numpy(m)
 
 
-def load_deepsets(path) -> tuple[DeepSets, dict]:
+def load_deepsets(path: str | Path) -> tuple[DeepSets, dict]:
     """(trained Deep Sets network in eval mode, its hyper-parameters) from a
     file :func:`_train_deepsets` saved."""
-    from ..nn.train import load_state
+    from ...nn.train import load_state
 
     state, hp = load_state(path)
     for key in ("precision", "in_dim", "hidden", "phi_layers", "rho_layers", "keep", "act_bits", "full_norm"):
@@ -252,28 +228,30 @@ def load_deepsets(path) -> tuple[DeepSets, dict]:
     return model.eval(), hp
 
 
-def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200, model_paths: dict | None = None) -> tuple[dict, dict]:
+def run_tagging(jets: dict, cfg: Config, seed: int, n_boot: int = 200,
+                model_paths: dict | None = None) -> tuple[dict, dict]:
     """q/g AUC for full / binary / ternary Deep Sets; returns (metrics, arrays).
     ``model_paths``: {precision: .pt path} to save the trained taggers."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    x, m = _inputs(jets, cfg["n_constituents"])
+    x, m = _inputs(jets, cfg.n_constituents)
     y = torch.as_tensor(jets["labels"] == 0, dtype=torch.float32)  # 1 = quark (first class), 0 = gluon
-    tr, te = train_test(len(y), cfg["test_fraction"], seed)
+    tr, te = train_test(len(y), cfg.test_fraction, seed)
     bce = nn.functional.binary_cross_entropy_with_logits
 
-    def loss_fn(model, b):
+    def loss_fn(model: torch.nn.Module, b: Sequence[torch.Tensor]):
         return bce(model(b[0], b[1])[:, 0], b[2])
 
     res, arrays, scores = {}, {"y_test": y[te].numpy()}, {}
     for prec in PRECISIONS:
-        data = {"classes": list(cfg["tagging"]["classes"]), "max_jets": cfg["tagging"]["max_jets"],
-                "test_fraction": cfg["test_fraction"], "n_train": int(len(tr))}
+        data = {"classes": list(cfg.tagging.classes), "max_jets": cfg.tagging.max_jets,
+                "test_fraction": cfg.test_fraction, "n_train": int(len(tr))}
         s, info = _train_deepsets((x, m, y), tr, te, cfg, "tagging", prec, loss_fn, seed,
                                   (model_paths or {}).get(prec), data)
         scores[prec] = arrays[f"score_{prec}"] = s
         fpr, tpr, _ = roc_curve(y[te].numpy(), s)
-        res[prec] = {"auc": float(roc_auc_score(y[te].numpy(), s)), **info, "rejection_at_50": _rejection(fpr, tpr, 0.5)}
+        res[prec] = {"auc": float(roc_auc_score(y[te].numpy(), s)), **info, "rejection_at_50": _rejection(fpr, tpr,
+                                  0.5)}
     boot = paired_auc_bootstrap(y[te].numpy(), scores, n_boot, seed)
     for prec in ("binary", "ternary"):
         res[prec]["auc_loss"] = res["full"]["auc"] - res[prec]["auc"]
@@ -282,7 +260,7 @@ def run_tagging(jets: dict, cfg: dict, seed: int, n_boot: int = 200, model_paths
             "classes": list(jets["class_names"]), "signal": jets["class_names"][0], "results": res}, arrays
 
 
-def _rejection(fpr, tpr, eff: float) -> float:
+def _rejection(fpr: np.ndarray, tpr: np.ndarray, eff: float) -> float:
     """Background rejection 1 / eps_b at signal efficiency ``eff``."""
     e_b = float(np.interp(eff, tpr, fpr))
     return 1.0 / max(e_b, 1e-6)
@@ -311,24 +289,24 @@ def resolution(pred: np.ndarray, true: np.ndarray) -> dict:
     return {"resolution": float((q84 - q16) / 2), "bias": float(q50)}
 
 
-def run_regression(jets: dict, cfg: dict, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
+def run_regression(jets: dict, cfg: Config, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
     """Jet-mass regression (log m, standardised) for full / binary / ternary."""
-    from ..data.jet_constituents import jet_observables
+    from ...data.jet_constituents import jet_observables
 
-    t = cfg["regression"]
-    n = cfg["n_constituents"]
+    t = cfg.regression
+    n = cfg.n_constituents
     mass = jet_observables(jets["constituents"][:, :n])["mass"]
-    ok = mass > t["min_mass"]
+    ok = mass > t.min_mass
     if ok.sum() < 20:
         raise InputError(jets.get("source") or None, "constituents", f"only {int(ok.sum())} jets above min_mass")
     x, m = _inputs(jets, n)
     x, m, mass = x[ok], m[ok], mass[ok]
-    tr, te = train_test(len(mass), cfg["test_fraction"], seed)
+    tr, te = train_test(len(mass), cfg.test_fraction, seed)
     logm = np.log(mass)
     mu, sd = float(logm[tr].mean()), float(logm[tr].std())
     target = torch.as_tensor((logm - mu) / sd, dtype=torch.float32)
 
-    def loss_fn(model, b):
+    def loss_fn(model: torch.nn.Module, b: Sequence[torch.Tensor]):
         return nn.functional.mse_loss(model(b[0], b[1])[:, 0], b[2])
 
     res, arrays = {}, {"mass_test": mass[te]}
@@ -363,17 +341,17 @@ def w1_scaled(a: np.ndarray, b: np.ndarray, ref_std: np.ndarray) -> list[float]:
     return [float(wasserstein_distance(a[:, i], b[:, i]) / ref_std[i]) for i in range(a.shape[1])]
 
 
-def run_generation(jets: dict, cfg: dict, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
+def run_generation(jets: dict, cfg: Config, seed: int, model_paths: dict | None = None) -> tuple[dict, dict]:
     """NSF on (log m, n, log girth) for full / binary / ternary hyper-networks."""
-    from ..nn.bitlinear import weight_bits
-    from ..nn.flows import StandardizedFlow
-    from ..nn.train import fit, save_model
+    from ...nn.bitlinear import weight_bits
+    from ...nn.flows import StandardizedFlow
+    from ...nn.train import fit, save_model
 
-    t = cfg["generation"]
+    t = cfg.generation
     obs = generation_features(jets["constituents"])
     ok = (obs[:, 0] > 0) & (obs[:, 2] > 0)
     obs = obs[ok]
-    tr, te = train_test(len(obs), cfg["test_fraction"], seed)
+    tr, te = train_test(len(obs), cfg.test_fraction, seed)
     rng = np.random.default_rng(seed)
     z_tr = torch.from_numpy(to_flow_space(obs[tr], rng))
     truth = obs[te]
@@ -384,16 +362,16 @@ def run_generation(jets: dict, cfg: dict, seed: int, model_paths: dict | None = 
     res, arrays = {}, {"truth": truth}
     for prec in PRECISIONS:
         torch.manual_seed(seed)
-        flow = StandardizedFlow.fitted_to(z_tr, kind="nsf", transforms=t["transforms"], hidden=tuple(t["hidden"]),
-                                          bins=t["bins"])
-        keep = flow_first_last(flow) if cfg["keep_first_last"] else []
+        flow = StandardizedFlow.fitted_to(z_tr, kind="nsf", transforms=t.transforms, hidden=tuple(t.hidden),
+                                          bins=t.bins)
+        keep = flow_first_last(flow) if cfg.keep_first_last else []
         swapped = quantise(flow, prec, keep, act_bits=None, norm=False)
         hist = fit(flow, lambda f, b: f.nll(b), (z_tr,), _train_cfg(t, seed, f"generation-{prec}"))
         if (model_paths or {}).get(prec):
             save_model(flow, model_paths[prec], {
                 "task": "generation", "precision": prec, "kind": "nsf", "features": list(GEN_OBSERVABLES),
-                "flow_space": "log mass, multiplicity + U(0, 1), log girth", "transforms": t["transforms"],
-                "hidden": list(t["hidden"]), "bins": t["bins"], "keep": keep, "act_bits": None, "norm": False,
+                "flow_space": "log mass, multiplicity + U(0, 1), log girth", "transforms": t.transforms,
+                "hidden": list(t.hidden), "bins": t.bins, "keep": keep, "act_bits": None, "norm": False,
                 "seed": seed, "memory": weight_bits(flow)})
         torch.manual_seed(seed + 7)
         with torch.no_grad():
@@ -416,21 +394,22 @@ def run_generation(jets: dict, cfg: dict, seed: int, model_paths: dict | None = 
 RUNNERS = {"tagging": run_tagging, "regression": run_regression, "generation": run_generation}
 
 
-def run_task(task: str, jets_path, cfg: dict, seed: int, out_json, out_npz, out_models=None) -> dict:
+def run_task(task: str, jets_path: str | Path, cfg: Config, seed: int, out_json: str | Path, out_npz: str | Path,
+             out_models: Sequence[str | Path] | None = None) -> dict:
     """Run one task on the jets file; write its metrics JSON and arrays (.npz).
     ``out_models``: one .pt path per precision (order ``PRECISIONS``) where the
     trained networks are saved (+ hyper-parameters in the .json beside each)."""
-    from ..io import atomic_path, write_json
+    from ...io import atomic_path, write_json
 
     if task not in TASKS:
         raise InputError("config", "task", f"unknown task '{task}' (known {list(TASKS)})")
-    check_config(cfg)
     if out_models is not None and len(out_models) != len(PRECISIONS):
-        raise InputError("--out-models", None, f"needs one path per precision {list(PRECISIONS)}, got {len(out_models)}")
-    jets = load_jets(jets_path, {**cfg, "seed": seed}, task)
+        raise InputError("--out-models", None,
+                         f"needs one path per precision {list(PRECISIONS)}, got {len(out_models)}")
+    jets = load_jets(jets_path, task, cfg.tagging.classes, getattr(cfg, task).max_jets, seed)
     doc, arrays = RUNNERS[task](jets, cfg, seed, model_paths=dict(zip(PRECISIONS, out_models or ())))
     doc.update(source=jets.get("source", ""), jets=str(jets_path), seed=seed,
-               keep_first_last=cfg["keep_first_last"], act_bits=cfg["act_bits"], full_norm=cfg["full_norm"])
+               keep_first_last=cfg.keep_first_last, act_bits=cfg.act_bits, full_norm=cfg.full_norm)
     with atomic_path(out_npz) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -441,14 +420,12 @@ def run_task(task: str, jets_path, cfg: dict, seed: int, out_json, out_npz, out_
 
 
 # ----------------------------------------------------------------- publish
-#: precisions whose q/g taggers are published as ONNX (results/bithep/published/<precision>/)
-PUBLISHED = ("full", "ternary")
 #: validation jets keep every quantised activation at least this far (relative,
 #: ~17 float32 ulps) from a rounding tie (colliderflow.nn.bitlinear.rounding_margin)
 TIE_MARGIN = 1e-6
 
 
-def onnx_weight_values(onnx_path, layers) -> dict:
+def onnx_weight_values(onnx_path: str | Path, layers: Sequence[str]) -> dict:
     """{layer: number of distinct values of its weight initializer} in an
     ONNX file (the :class:`~colliderflow.nn.bitlinear.FrozenBitLinear`
     buffer ``<layer>.weight``); a layer whose weight is no initializer
@@ -486,14 +463,13 @@ def _card_text(prec: str, hp: dict, mem: dict, quantised: list[str]) -> str:
         f"({mem['ratio']:.2f}x smaller); the float32 ONNX file does not realise that saving.")
 
 
-def _validation_jets(export, hp: dict, jets_path, n_val: int):
+def _validation_jets(export: torch.nn.Module, hp: dict, jets_path: str | Path, n_val: int):
     """The tagger's test jets (features, float mask) in split order and the
     indices of the first ``n_val`` whose quantised activations stay
     ``TIE_MARGIN`` from a rounding tie."""
-    from ..nn.bitlinear import rounding_margin
+    from ...nn.bitlinear import rounding_margin
 
-    jets = load_jets(jets_path, {"tagging": {"classes": hp["classes"], "max_jets": hp["max_jets"]},
-                                 "seed": hp["seed"]}, "tagging")
+    jets = load_jets(jets_path, "tagging", hp["classes"], hp["max_jets"], hp["seed"])
     _, te = train_test(len(jets["labels"]), hp["test_fraction"], hp["seed"])
     x, m = _inputs(jets, hp["n_constituents"])
     x, m = x[te], m[te].float()
@@ -501,7 +477,8 @@ def _validation_jets(export, hp: dict, jets_path, n_val: int):
     return x, m, tie_free[:n_val]
 
 
-def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 200, atol: float = 1e-5) -> dict:
+def publish(model_paths: dict, tagging_json: str | Path, jets_path: str | Path, out_root: str | Path,
+            n_val: int = 200, atol: float = 1e-5) -> dict:
     """ONNX export + model card of the trained q/g taggers ``{precision: .pt}``
     (saved by the tagging task) into ``out_root/<precision>/``, each checked
     in onnxruntime on ``n_val`` frozen test jets. The exported network is
@@ -519,10 +496,10 @@ def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 2
     for published_check.json."""
     import onnxruntime as ort
 
-    from ..io import read_json
-    from ..nn.bitlinear import BitLinear, freeze
-    from ..nn.jets import PARTICLE_FEATURES
-    from ..publish import publish_checked
+    from ...io import read_json
+    from ...nn.bitlinear import BitLinear, freeze
+    from ...nn.jets import PARTICLE_FEATURES
+    from ...publish import publish_checked
 
     doc = read_json(tagging_json)
     if doc.get("task") != "tagging":
@@ -548,7 +525,8 @@ def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 2
             unfiltered = export(x_te[:n_val], m_te[:n_val]).numpy()
         study = study_scores[f"score_{prec}"][keep]
         selection = (f"the first {len(keep)} test jets whose quantised activations stay at least {TIE_MARGIN} "
-                     f"(relative) from a rounding tie, colliderflow.nn.bitlinear.rounding_margin ({n_scanned - len(keep)}"
+                     "(relative) from a rounding tie, colliderflow.nn.bitlinear.rounding_margin "
+                     f"({n_scanned - len(keep)}"
                      f" of the first {n_scanned} test jets excluded: at a tie torch and onnxruntime may round to "
                      "different levels)") if prec != "full" else f"the first {len(keep)} test jets"
         res, mem = doc["results"][prec], doc["results"][prec]["memory"]
@@ -602,9 +580,9 @@ def publish(model_paths: dict, tagging_json, jets_path, out_root, n_val: int = 2
 
 
 # ----------------------------------------------------------------- report
-def load_results(paths) -> tuple[dict, dict]:
+def load_results(paths: Sequence[str | Path]) -> tuple[dict, dict]:
     """Task JSONs (and the .npz beside each) -> ({task: doc}, {task: arrays})."""
-    from ..io import read_json
+    from ...io import read_json
 
     docs, arrays = {}, {}
     for p in map(Path, paths):
@@ -621,23 +599,15 @@ def load_results(paths) -> tuple[dict, dict]:
     return docs, arrays
 
 
-def claim_holds(tagging: dict, auc_loss_max: float) -> bool:
-    """The rule: AUC(full) - AUC(ternary) <= auc_loss_max (point estimate)."""
-    return bool(tagging["results"]["ternary"]["auc_loss"] <= auc_loss_max)
-
-
-def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str, published: dict | None = None) -> dict:
+def report(docs: dict, arrays: dict, png: str | Path, auc_loss_max: float, published: dict | None = None) -> dict:
     """Figure (per task: metric and weight memory for full / binary /
-    ternary) and metrics.json from the three task results; ``published``:
-    the record of :func:`publish` (metrics.json carries it as ``published``)."""
-    from ..metrics import write_metrics
-
+    ternary; ``png``, and the PDF beside it) and the metrics of metrics.json
+    from the three task results; ``published``: the record of :func:`publish`
+    (the metrics carry it as ``published``). Returns the metrics."""
     missing = [t for t in TASKS if t not in docs]
     if missing:
         raise InputError("inputs", missing[0], "task result missing")
-    outdir = Path(outdir)
     tag, reg, gen = docs["tagging"], docs["regression"], docs["generation"]
-    holds = claim_holds(tag, auc_loss_max)
     summary = {}
     for task in TASKS:
         for prec, r in docs[task]["results"].items():
@@ -667,22 +637,15 @@ def report(docs: dict, arrays: dict, outdir, auc_loss_max: float, tier: str, pub
     }
     if published is not None:
         metrics["published"] = published
-    loss = tr["ternary"]["auc_loss"]
-    doc = write_metrics(
-        outdir / "metrics.json", study="bithep", paper=PAPER, title=TITLE,
-        key_metric={"name": "q/g AUC loss of ternary (1.58-bit) vs full precision", "value": round(loss, 4)},
-        claim=f"BitNet stays competitive in classification: ternary weights lose at most {auc_loss_max} AUC on "
-              "quark/gluon tagging; regression and generation degrade depending on the network",
-        holds=holds, metrics=metrics, tier=tier)
-    plot(docs, arrays, outdir / "bithep.png")
-    return doc
+    plot(docs, arrays, png)
+    return metrics
 
 
 COLORS = {"full": "black", "binary": "tab:red", "ternary": "tab:blue"}
 
 
-def _finish(ax, xlabel: str, ylabel: str, headroom: float = 0.0, fontsize: int = 15) -> None:
-    from .. import plotting
+def _finish(ax: Any, xlabel: str, ylabel: str, headroom: float = 0.0, fontsize: int = 15) -> None:
+    from ... import plotting
 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -692,13 +655,13 @@ def _finish(ax, xlabel: str, ylabel: str, headroom: float = 0.0, fontsize: int =
     plotting.label(ax)
 
 
-def plot(docs: dict, arrays: dict, path) -> None:
+def plot(docs: dict, arrays: dict, path: str | Path) -> None:
     """Four panels: q/g ROC, mass response, generated vs truth mass, weight memory."""
     import matplotlib
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_curve
 
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     fig, axes = plt.subplots(1, 4, figsize=(30, 7.5))

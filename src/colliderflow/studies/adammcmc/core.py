@@ -28,66 +28,37 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..data.jet_constituents import read_jets, select_classes
-from ..errors import InputError
-from ..nn.adammcmc import AdamMCMC, check_sampler_config
-from ..nn.jets import PARTICLE_FEATURES, particle_features
-from ..nn.train import TrainConfig, fit, load_state, save_model, seed_everything
+from ...data.jet_constituents import read_jets, select_classes
+from ...errors import InputError
+from ...nn.adammcmc import AdamMCMC, check_sampler_config
+from ...nn.jets import PARTICLE_FEATURES, particle_features
+from ...nn.train import TrainConfig, fit, load_state, save_model, seed_everything
+from . import Config, acceptance_holds, spread_ood_gt_id
 
 log = logging.getLogger(__name__)
 
-PAPER = "arXiv:2312.14027"
-TITLE = "AdamMCMC: Metropolis-adjusted Adam with a prolate proposal"
 
 
 # ------------------------------------------------------------------ config
-def check_config(cfg: dict, source="config") -> None:
-    """InputError naming the key for bad study settings (``cfg``: the
-    studies.adammcmc section; keys that are absent are not checked)."""
-    ints = ("n_constituents", "epochs", "n_samples", "burn_in", "thin", "scan_steps", "batch_size")
-    for k in ints:
-        low = 0 if k == "burn_in" else 1
-        if k in cfg and (not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < low):
-            raise InputError(source, f"studies.adammcmc.{k}", f"must be an integer >= {low}, got {cfg[k]!r}")
-    if "n_samples" in cfg and cfg["n_samples"] < 2:
-        raise InputError(source, "studies.adammcmc.n_samples", "need at least 2 samples for a spread")
-    for k in ("train_lr", "temperature_per_jet", "test_fraction", "prior_std"):
-        if k in cfg and not (isinstance(cfg[k], (int, float)) and math.isfinite(cfg[k]) and cfg[k] > 0):
-            raise InputError(source, f"studies.adammcmc.{k}", f"must be a finite number > 0, got {cfg[k]!r}")
-    if "test_fraction" in cfg and not cfg["test_fraction"] < 1:
-        raise InputError(source, "studies.adammcmc.test_fraction", "must be < 1")
-    if "hidden" in cfg and (not cfg["hidden"] or any(not isinstance(h, int) or h < 1 for h in cfg["hidden"])):
-        raise InputError(source, "studies.adammcmc.hidden", f"need positive layer widths, got {cfg['hidden']!r}")
-    if "scan_sigmas" in cfg:
-        if len(cfg["scan_sigmas"]) < 1:
-            raise InputError(source, "studies.adammcmc.scan_sigmas", "need at least one sigma")
-        bad = [s for s in cfg["scan_sigmas"] if not (isinstance(s, (int, float)) and math.isfinite(s) and s > 0)]
-        if bad:
-            raise InputError(source, "studies.adammcmc.scan_sigmas", f"must be finite numbers > 0, got {bad[0]!r}")
-    if {"lr", "sigma", "stretch"} <= set(cfg):
-        try:
-            check_sampler_config(cfg["lr"], cfg["sigma"], cfg["stretch"], 1.0, source=source)
-        except InputError as exc:
-            raise InputError(source, f"studies.adammcmc.{exc.field}", exc.problem) from None
-    if "stretch" in cfg and cfg["stretch"] <= 0:
-        raise InputError(source, "studies.adammcmc.stretch", "the prolate proposal needs stretch > 0")
-    if "reverse" in cfg and cfg["reverse"] not in AdamMCMC.REVERSE:
-        raise InputError(source, "studies.adammcmc.reverse",
-                         f"unknown {cfg['reverse']!r} (known {list(AdamMCMC.REVERSE)})")
-    classes = [*cfg.get("signal", []), *cfg.get("background", []), *cfg.get("ood", [])]
+def check_config(cfg: Config, source: str = "config") -> None:
+    """Checks that span several keys (single values are checked by the schema):
+    the signal, background and OOD classes must not overlap."""
+    classes = [*cfg.signal, *cfg.background, *cfg.ood]
     if len(set(classes)) != len(classes):
         raise InputError(source, "studies.adammcmc.ood", f"signal, background and ood classes overlap: {classes}")
 
 
 # ------------------------------------------------------------------ data
-def load_data(jets_path, *, signal, background, ood, n_constituents: int, test_fraction: float, seed: int,
-              ood_path=None) -> dict:
+def load_data(jets_path: str | Path, *, signal: Sequence[str], background: Sequence[str], ood: Sequence[str],
+              n_constituents: int, test_fraction: float, seed: int,
+              ood_path: str | Path | None = None) -> dict:
     """Features of the ID training/test jets (labels: 1 = signal) and of the
     OOD jets (from ``ood_path``, default the same file), as float32 arrays
     (n, n_constituents * 5), unstandardised."""
@@ -120,7 +91,8 @@ def load_data(jets_path, *, signal, background, ood, n_constituents: int, test_f
 class Tagger(nn.Module):
     """Standardisation (buffers from the training set) + MLP -> one logit."""
 
-    def __init__(self, n_in: int, hidden, mean=None, std=None):
+    def __init__(self, n_in: int, hidden: Sequence[int], mean: np.ndarray | None = None,
+                 std: np.ndarray | None = None) -> None:
         super().__init__()
         sizes = [n_in, *hidden, 1]
         layers = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())][:-1]
@@ -128,24 +100,25 @@ class Tagger(nn.Module):
         self.register_buffer("mean", torch.zeros(n_in) if mean is None else torch.as_tensor(mean))
         self.register_buffer("std", torch.ones(n_in) if std is None else torch.as_tensor(std))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std).squeeze(-1)
 
 
-def make_tagger(x_train: np.ndarray, hidden) -> Tagger:
+def make_tagger(x_train: np.ndarray, hidden: Sequence[int]) -> Tagger:
     mean = x_train.mean(0)
     std = x_train.std(0)
     return Tagger(x_train.shape[1], hidden, mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32))
 
 
-def _bce(model, batch):
+def _bce(model: torch.nn.Module, batch: Sequence[torch.Tensor]):
     x, y = batch
     return nn.functional.binary_cross_entropy_with_logits(model(x), y)
 
 
-def train_taggers(jets_path, out_dir, *, signal, background, ood, n_constituents: int, hidden, epochs: int,
+def train_taggers(jets_path: str | Path, out_dir: str | Path, *, signal: Sequence[str], background: Sequence[str],
+                  ood: Sequence[str], n_constituents: int, hidden: Sequence[int], epochs: int,
                   batch_size: int, train_lr: float, test_fraction: float, n_samples: int, seed: int,
-                  ood_path=None) -> dict:
+                  ood_path: str | Path | None = None) -> dict:
     """The pretrained tagger (``tagger.pt``) and a deep ensemble of
     ``n_samples`` taggers with other seeds (``ensemble_<k>.pt``)."""
     data = load_data(jets_path, signal=signal, background=background, ood=ood, n_constituents=n_constituents,
@@ -167,7 +140,7 @@ def train_taggers(jets_path, out_dir, *, signal, background, ood, n_constituents
     return summary
 
 
-def load_tagger(path) -> tuple[Tagger, dict]:
+def load_tagger(path: str | Path) -> tuple[Tagger, dict]:
     state, hp = load_state(path)
     if "hidden" not in hp or "n_in" not in hp:
         raise InputError(Path(path).with_suffix(".json"), "hidden", "hyper-parameters missing")
@@ -178,7 +151,7 @@ def load_tagger(path) -> tuple[Tagger, dict]:
 
 
 # ------------------------------------------------------------------ sampling
-def gibbs_loss(model, x, y, prior_std: float):
+def gibbs_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, prior_std: float) -> torch.Tensor:
     """The sampled loss L: mean binary cross-entropy on (x, y) plus the
     Gaussian weight prior N(0, prior_std^2) per weight, scaled by 1/n so that
     ``exp(-n L)`` is the Bayesian posterior (without a prior the posterior of
@@ -187,12 +160,13 @@ def gibbs_loss(model, x, y, prior_std: float):
     return nn.functional.binary_cross_entropy_with_logits(model(x), y) + sq / (2 * len(y) * prior_std ** 2)
 
 
-def _closure(model, x, y, prior_std):
+def _closure(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, prior_std: float):
     return lambda: gibbs_loss(model, x, y, prior_std)
 
 
-def run_chain(model, x, y, *, lr, sigma, stretch, temperature, steps, prior_std: float, reverse="same_step",
-              seed=0, keep_every: int = 0, burn_in: int = 0) -> dict:
+def run_chain(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, sigma: float, stretch: float,
+              temperature: float, steps: int, prior_std: float, reverse: str = "same_step",
+              seed: int = 0, keep_every: int = 0, burn_in: int = 0) -> dict:
     """AdamMCMC chain on ``model`` (modified in place) for ``steps`` steps on
     the full batch (x, y). Returns the acceptance rate and, with
     ``keep_every``, the flat weight vectors after ``burn_in`` every
@@ -210,12 +184,12 @@ def run_chain(model, x, y, *, lr, sigma, stretch, temperature, steps, prior_std:
     return {"acceptance": sampler.acceptance_rate, "samples": kept, "losses": losses}
 
 
-def _predict(model, x: torch.Tensor) -> np.ndarray:
+def _predict(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         return torch.sigmoid(model(x)).numpy()
 
 
-def _predict_vectors(model, vectors, x) -> np.ndarray:
+def _predict_vectors(model: torch.nn.Module, vectors: Sequence[torch.Tensor], x: torch.Tensor) -> np.ndarray:
     out = []
     for v in vectors:
         nn.utils.vector_to_parameters(v, model.parameters())
@@ -223,14 +197,16 @@ def _predict_vectors(model, vectors, x) -> np.ndarray:
     return np.stack(out)
 
 
-def sample(tagger_path, ensemble_paths, out_npz, out_json, *, lr, sigma, stretch, temperature_per_jet, prior_std,
-           scan_sigmas, scan_steps: int, burn_in: int, thin: int, n_samples: int, reverse: str, seed: int) -> dict:
+def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_npz: str | Path, out_json: str | Path,
+           *, lr: float, sigma: float, stretch: float, temperature_per_jet: float, prior_std: float,
+           scan_sigmas: Sequence[float], scan_steps: int, burn_in: int, thin: int, n_samples: int, reverse: str,
+           seed: int) -> dict:
     """Acceptance scan, the sampling chain, and the predictions of the MCMC
     samples, the ensemble and the pretrained tagger on the ID test and OOD
     jets (``out_npz``); scan and chain numbers to ``out_json``."""
     import time
 
-    from ..io import atomic_path, write_json
+    from ...io import atomic_path, write_json
 
     check_sampler_config(lr, sigma, stretch, temperature_per_jet, source="config")
     model, hp = load_tagger(tagger_path)
@@ -293,7 +269,7 @@ def spread_summary(pred: np.ndarray) -> dict:
             "mean_err": float(std.std(ddof=1) / math.sqrt(len(std)))}
 
 
-def load_samples(samples_npz) -> dict:
+def load_samples(samples_npz: str | Path) -> dict:
     """The predictions written by :func:`sample`, checked for missing arrays and NaN/inf."""
     p = Path(samples_npz)
     if not p.exists():
@@ -307,18 +283,20 @@ def load_samples(samples_npz) -> dict:
     return arr
 
 
-def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: float,
-           n_sigma: float = 3.0, published=None) -> dict:
+def report(samples_npz: str | Path, sample_json: str | Path, out_dir: str | Path, *, tier: str,
+           acceptance_margin: float,
+           n_sigma: float = 3.0, published: str | Path | None = None) -> dict:
     """Figures (acceptance vs sigma; spread distributions ID vs OOD, MCMC vs
-    ensemble) and metrics.json. ``holds``: the prolate acceptance exceeds the
-    spherical one by more than ``acceptance_margin`` (absolute) at every
-    scanned sigma up to the chain's sigma (the small-step regime the paper's
-    stretch is for) and is nowhere lower by more than the margin, and the
-    MCMC OOD mean spread exceeds the ID one by ``n_sigma`` standard errors."""
+    ensemble) and the metrics of metrics.json; returns the metrics.
+    ``holds`` (:func:`colliderflow.studies.adammcmc.verdict`): the prolate
+    acceptance exceeds the spherical one by more than ``acceptance_margin``
+    (absolute) at every scanned sigma up to the chain's sigma (the small-step
+    regime the paper's stretch is for) and is nowhere lower by more than the
+    margin, and the MCMC OOD mean spread exceeds the ID one by ``n_sigma``
+    standard errors."""
     from sklearn.metrics import roc_auc_score
 
-    from ..io import read_json
-    from ..metrics import write_metrics
+    from ...io import read_json
 
     arr = load_samples(samples_npz)
     info = read_json(sample_json)
@@ -339,20 +317,13 @@ def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: f
     sig, sph, pro = np.array(scan["sigma"]), np.array(scan["spherical"]), np.array(scan["prolate"])
     gain = pro - sph
     small = sig <= info["sigma"] * (1 + 1e-9)  # the regime the sampler is run in
-    accept_holds = bool(small.any() and (gain[small] > acceptance_margin).all() and (gain > -acceptance_margin).all())
-    def ood_gt_id(m):
-        a, b = spreads[f"{m}_ood"], spreads[f"{m}_test"]
-        return bool(a["mean"] - b["mean"] > n_sigma * math.hypot(a["mean_err"], b["mean_err"]))
-
-    spread_holds = ood_gt_id("mcmc")
-    holds = accept_holds and spread_holds
     _figures(arr, info, spreads, auc, out_dir, tier)
     metrics = {
         "acceptance_scan": {"sigma": scan["sigma"], "spherical": scan["spherical"], "prolate": scan["prolate"],
                             "steps_per_point": info["scan_steps"], "stretch": info["stretch"], "lr": info["lr"]},
         "acceptance_gain": gain.tolist(),
         "acceptance_gain_min_at_small_sigma": float(gain[small].min()) if small.any() else None,
-        "acceptance_claim_holds": accept_holds,
+        "acceptance_claim_holds": acceptance_holds(scan, info["sigma"], acceptance_margin),
         "chain": {k: info[k] for k in ("sigma", "stretch", "lr", "temperature", "temperature_per_jet", "prior_std",
                                        "n_train", "reverse", "chain_acceptance", "chain_steps", "burn_in", "thin",
                                        "n_samples", "chain_loss_start", "chain_loss_end")},
@@ -360,8 +331,8 @@ def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: f
         "spread_ood_over_id": {m: spreads[f"{m}_ood"]["mean"] / max(spreads[f"{m}_test"]["mean"], 1e-12)
                                for m in ("mcmc", "ensemble")},
         "spread_per_ood_class": per_class,
-        "spread_claim_holds": spread_holds,
-        "ensemble_spread_ood_gt_id": ood_gt_id("ensemble"),
+        "spread_claim_holds": spread_ood_gt_id(spreads, "mcmc", n_sigma),
+        "ensemble_spread_ood_gt_id": spread_ood_gt_id(spreads, "ensemble", n_sigma),
         "auc": auc,
         "classes": {"signal": info["signal"], "background": info["background"], "ood": info["ood_names"]},
         "n_test": info["n_test"], "n_ood": info["n_ood"],
@@ -370,18 +341,12 @@ def report(samples_npz, sample_json, out_dir, *, tier: str, acceptance_margin: f
     }
     if published is not None:  # the ONNX export of the pretrained tagger (:func:`publish`)
         metrics["published"] = read_json(published)
-    i_ref = int(np.argmin(np.abs(np.log(sig / info["sigma"]))))
-    return write_metrics(
-        out_dir / "metrics.json", study="adammcmc", paper=PAPER, title=TITLE,
-        key_metric={"name": f"acceptance prolate / spherical at sigma={scan['sigma'][i_ref]:.2g}",
-                    "value": f"{pro[i_ref]:.2f} / {sph[i_ref]:.2f}"},
-        claim=("the proposal stretched along the Adam step keeps a higher acceptance than the spherical one at "
-               "equal step size sigma (and the sampled taggers' spread is larger out of distribution than in)"),
-        holds=holds, metrics=metrics, tier=tier)
+    return metrics
 
 
 # ------------------------------------------------------------------ publishing
-def publish(tagger_path, samples_npz, sample_json, out_dir, n_val: int = 200) -> dict:
+def publish(tagger_path: str | Path, samples_npz: str | Path, sample_json: str | Path, out_dir: str | Path,
+            n_val: int = 200) -> dict:
     """ONNX + model card of the pretrained tagger (the point every AdamMCMC
     chain starts from), checked in onnxruntime on ``n_val`` frozen ID test
     jets. The card's metrics are the tagger's test AUC and the study's
@@ -389,8 +354,8 @@ def publish(tagger_path, samples_npz, sample_json, out_dir, n_val: int = 200) ->
     predictions). Returns the check record (``exported``, ``passed``, ...)."""
     from sklearn.metrics import roc_auc_score
 
-    from ..io import read_json
-    from ..publish import publish_checked
+    from ...io import read_json
+    from ...publish import publish_checked
 
     model, hp = load_tagger(tagger_path)
     arr, info = load_samples(samples_npz), read_json(sample_json)
@@ -430,10 +395,10 @@ def publish(tagger_path, samples_npz, sample_json, out_dir, n_val: int = 200) ->
                  "chain_acceptance": info["chain_acceptance"]})
 
 
-def _figures(arr, info, spreads, auc, out_dir, tier):
+def _figures(arr: dict, info: dict, spreads: dict, auc: dict, out_dir: str | Path, tier: str):
     import matplotlib.pyplot as plt
 
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     scan = info["scan"]

@@ -38,36 +38,46 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from lgatr import (LGATr, MLPConfig, PrimitivesConfig, SelfAttentionConfig, embed_vector, extract_scalar, get_num_spurions,
-                   get_spurions)
+from lgatr import (
+    LGATr,
+    MLPConfig,
+    PrimitivesConfig,
+    SelfAttentionConfig,
+    embed_vector,
+    extract_scalar,
+    get_num_spurions,
+    get_spurions,
+)
 
-from ..errors import InputError
-from ..nn.jets import JetTransformer
+from ...errors import InputError
+from ...nn.jets import JetTransformer
+from . import Config, baseline_breaks, invariance_ok
+from . import TrainConfig as TrainSection
 
 log = logging.getLogger(__name__)
 
-PAPER = "arXiv:2411.00446"
-TITLE = "L-GATr: a Lorentz-equivariant transformer vs a plain transformer for top tagging"
 READOUTS = ("mean", "token")
 #: the exactly invariant L-GATr, L-GATr with the paper's symmetry-breaking spurions, the plain transformer
 KINDS = ("lgatr", "lgatr_sb", "baseline")
 
 
 # ----------------------------------------------------------------- data
-def load_task(path, signal: str, background, n_constituents: int) -> dict:
+def load_task(path: str | Path, signal: str, background: Sequence[str], n_constituents: int) -> dict:
     """Signal vs background jets of a jet-constituent file as four-momenta.
 
     Returns ``p4`` (n, N, 4) float64 (E, px, py, pz) in GeV in the jet frame,
     ``mask`` (n, N) bool, ``y`` (n,) 1 = signal, and the class names.
     """
-    from ..data.jet_constituents import four_vectors, read_jets, select_classes
+    from ...data.jet_constituents import four_vectors, read_jets, select_classes
 
     background = list(background)
     if signal in background:
@@ -123,7 +133,7 @@ class LGATrTagger(torch.nn.Module):
 
     def __init__(self, scale: float, blocks: int = 2, mv_channels: int = 4, s_channels: int = 8,
                  heads: int = 2, mlp_ratio: int = 2, readout: str = "mean", spurions: bool = False,
-                 spurion_scale: float = 1.0):
+                 spurion_scale: float = 1.0) -> None:
         super().__init__()
         if readout not in READOUTS:
             raise InputError("config", "studies.lgatr.lgatr.readout", f"unknown readout {readout!r} ({READOUTS})")
@@ -137,7 +147,7 @@ class LGATrTagger(torch.nn.Module):
                          attention=SelfAttentionConfig(num_heads=heads), mlp=MLPConfig(mlp_ratio=mlp_ratio),
                          primitives=PrimitivesConfig(sparse_gp=False))
 
-    def forward(self, p4, mask):
+    def forward(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mask = mask.bool()
         dtype = next(self.net.parameters()).dtype
         mv = embed_vector((p4 / self.scale).to(dtype))[..., None, :]  # (B, N, 1, 16)
@@ -169,13 +179,13 @@ class BaselineTagger(torch.nn.Module):
     pz) standardised per component with ``mean``, ``std`` (4,):
     ``forward(p4 (B, N, 4) GeV, mask (B, N)) -> logit (B,)``."""
 
-    def __init__(self, mean, std, dim: int = 24, heads: int = 2, layers: int = 2):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, dim: int = 24, heads: int = 2, layers: int = 2) -> None:
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(np.asarray(mean, np.float64)))
         self.register_buffer("std", torch.as_tensor(np.asarray(std, np.float64)))
         self.net = JetTransformer(4, dim=dim, heads=heads, layers=layers, n_out=1)
 
-    def forward(self, p4, mask):
+    def forward(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         dtype = next(self.net.parameters()).dtype
         x = ((p4 - self.mean) / self.std).to(dtype) * mask[..., None].to(dtype)
         return self.net(x, mask)[:, 0]
@@ -187,11 +197,11 @@ def component_stats(p4: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nd
     return vals.mean(0), np.maximum(vals.std(0), 1e-6)
 
 
-def n_params(model) -> int:
+def n_params(model: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
-def predict(model, p4: np.ndarray, mask: np.ndarray, batch: int = 512) -> np.ndarray:
+def predict(model: torch.nn.Module, p4: np.ndarray, mask: np.ndarray, batch: int = 512) -> np.ndarray:
     """Logits (n,) in float64, the model evaluated in its own dtype."""
     model.eval()
     out = []
@@ -202,25 +212,26 @@ def predict(model, p4: np.ndarray, mask: np.ndarray, batch: int = 512) -> np.nda
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def model_hparams(cfg: dict, kind: str, spurion_scale: float = 1.0) -> dict:
+def model_hparams(cfg: Config, kind: str, spurion_scale: float = 1.0) -> dict:
     """Hyper-parameters of one of :data:`KINDS` from the study config
-    (``lgatr_sb`` is ``cfg["lgatr"]`` with the spurions switched on)."""
+    (``lgatr_sb`` is ``cfg.lgatr`` with the spurions switched on)."""
     if kind == "baseline":
-        return dict(cfg["baseline"])
+        return dataclasses.asdict(cfg.baseline)
     if kind == "lgatr":
-        return dict(cfg["lgatr"])
+        return dataclasses.asdict(cfg.lgatr)
     if kind == "lgatr_sb":
-        return dict(cfg["lgatr"], spurions=True, spurion_scale=spurion_scale)
+        return dict(dataclasses.asdict(cfg.lgatr), spurions=True, spurion_scale=spurion_scale)
     raise InputError("config", "model", f"unknown model kind {kind!r} (known {KINDS})")
 
 
-def train_model(kind: str, p4, mask, y, hp: dict, train: dict, seed: int, scale: float):
+def train_model(kind: str, p4: np.ndarray, mask: np.ndarray, y: np.ndarray, hp: dict, train: TrainSection, seed: int,
+                scale: float) -> tuple[torch.nn.Module, dict]:
     """Train one tagger (``kind`` in :data:`KINDS`) with the shared loop
     (:func:`colliderflow.nn.train.fit`, binary cross-entropy on the logit).
-    The number of epochs is ``train["samples"] / n_train`` (rounded up,
-    at most ``train["max_epochs"]``): every size sees about the same number
+    The number of epochs is ``train.samples / n_train`` (rounded up,
+    at most ``train.max_epochs``): every size sees about the same number
     of jets, as in a fixed-iteration training."""
-    from ..nn.train import TrainConfig, fit
+    from ...nn.train import TrainConfig, fit
 
     torch.manual_seed(seed)
     if kind in ("lgatr", "lgatr_sb"):
@@ -229,21 +240,21 @@ def train_model(kind: str, p4, mask, y, hp: dict, train: dict, seed: int, scale:
         model = BaselineTagger(*component_stats(p4, mask), **hp)
     else:
         raise InputError("config", "model", f"unknown model kind {kind!r}")
-    epochs = int(min(train["max_epochs"], max(1, math.ceil(train["samples"] / len(y)))))
+    epochs = int(min(train.max_epochs, max(1, math.ceil(train.samples / len(y)))))
     loss = torch.nn.BCEWithLogitsLoss()
 
-    def loss_fn(m, batch):
+    def loss_fn(m: torch.nn.Module, batch: Sequence[torch.Tensor]):
         return loss(m(batch[0], batch[1]), batch[2])
 
     tensors = (torch.as_tensor(p4), torch.as_tensor(mask), torch.as_tensor(np.asarray(y, np.float32)))
     hist = fit(model, loss_fn, tensors, TrainConfig(
-        epochs=epochs, batch_size=train["batch_size"], lr=train["lr"], seed=seed,
-        patience=train["patience"], desc=f"{kind}-n{len(y)}-s{seed}"))
+        epochs=epochs, batch_size=train.batch_size, lr=train.lr, seed=seed,
+        patience=train.patience, desc=f"{kind}-n{len(y)}-s{seed}"))
     return model, {"epochs": epochs, "best_epoch": hist.best_epoch, "best_val_loss": hist.best_val}
 
 
 # ----------------------------------------------------------------- metrics
-def roc_summary(y, score, eff_s: float) -> dict:
+def roc_summary(y: np.ndarray, score: np.ndarray, eff_s: float) -> dict:
     """AUC and background rejection 1/eps_B at signal efficiency ``eff_s``
     (sklearn's ROC, eps_B interpolated in eps_S; when no background passes
     the rejection is the lower bound n_background)."""
@@ -257,7 +268,8 @@ def roc_summary(y, score, eff_s: float) -> dict:
             "eps_b": eps_b, "n_background": n_b}
 
 
-def invariance_scan(model, p4: np.ndarray, mask: np.ndarray, rapidities, n_transforms: int,
+def invariance_scan(model: torch.nn.Module, p4: np.ndarray, mask: np.ndarray, rapidities: Sequence[float],
+                    n_transforms: int,
                     seed: int) -> dict:
     """Output shift |logit(Lambda p) - logit(p)| under random Lorentz
     transformations (random rotation, then a boost of each rapidity along a
@@ -267,7 +279,7 @@ def invariance_scan(model, p4: np.ndarray, mask: np.ndarray, rapidities, n_trans
     jets and repetitions) and the typical logit spread (std over the jets),
     against which a shift is small or large.
     """
-    from ..data.kinematics import apply_lorentz, random_lorentz
+    from ...data.kinematics import apply_lorentz, random_lorentz
 
     rng = np.random.default_rng(seed)
     ref = predict(model, p4, mask)
@@ -286,31 +298,28 @@ def invariance_scan(model, p4: np.ndarray, mask: np.ndarray, rapidities, n_trans
 
 
 # ----------------------------------------------------------------- steps
-def _validate(cfg: dict) -> None:
-    sizes = cfg["train_sizes"]
-    if not sizes or any(int(s) < 10 for s in sizes) or sorted(sizes) != list(sizes):
-        raise InputError("config", "studies.lgatr.train_sizes", f"need increasing sizes >= 10, got {sizes}")
-    if cfg["lgatr"]["readout"] not in READOUTS:
-        raise InputError("config", "studies.lgatr.lgatr.readout", f"unknown readout {cfg['lgatr']['readout']!r}")
-    if not 0 < cfg["efficiency"] < 1:
-        raise InputError("config", "studies.lgatr.efficiency", "signal efficiency must lie in (0, 1)")
+def _validate(cfg: Config) -> None:
+    """Checks that span values (single values are checked by the schema)."""
+    sizes = cfg.train_sizes
+    if sorted(sizes) != list(sizes):
+        raise InputError("config", "studies.lgatr.train_sizes", f"need increasing sizes >= 10, got {list(sizes)}")
 
 
-def run_seed(jets_path, out_dir, cfg: dict, seed: int, data_seed: int) -> dict:
+def run_seed(jets_path: str | Path, out_dir: str | Path, cfg: Config, seed: int, data_seed: int) -> dict:
     """Train L-GATr and the baseline on nested training sets (the first
     ``n`` jets of a seed-dependent shuffle of the training pool) for every
-    size in ``cfg["train_sizes"]``; evaluate on the fixed test set. Saves the
+    size in ``cfg.train_sizes``; evaluate on the fixed test set. Saves the
     models of the largest size and ``result.json``."""
-    from ..io import write_json
-    from ..metrics import Stopwatch
-    from ..nn.train import save_model
+    from ...io import write_json
+    from ...metrics import Stopwatch
+    from ...nn.train import save_model
 
     _validate(cfg)
-    task = load_task(jets_path, cfg["signal"], cfg["background"], cfg["n_constituents"])
-    pool, test = split_indices(len(task["y"]), cfg["n_test"], data_seed)
-    if cfg["train_sizes"][-1] > len(pool):
+    task = load_task(jets_path, cfg.signal, cfg.background, cfg.n_constituents)
+    pool, test = split_indices(len(task["y"]), cfg.n_test, data_seed)
+    if cfg.train_sizes[-1] > len(pool):
         raise InputError(jets_path, "studies.lgatr.train_sizes",
-                         f"largest size {cfg['train_sizes'][-1]} exceeds the {len(pool)} jets outside the test set")
+                         f"largest size {cfg.train_sizes[-1]} exceeds the {len(pool)} jets outside the test set")
     order = pool[np.random.default_rng(seed).permutation(len(pool))]
     p4, mask, y = task["p4"], task["mask"], task["y"]
     scale = global_scale(p4[pool], mask[pool])
@@ -319,22 +328,22 @@ def run_seed(jets_path, out_dir, cfg: dict, seed: int, data_seed: int) -> dict:
     # spurion's E_i / scale ~ 10 made some seeds diverge)
     spurion_scale = scale / float(np.median(p4[pool][mask[pool]][:, 0]))
     out_dir = Path(out_dir)
-    res = {"seed": seed, "signal": cfg["signal"], "background": list(cfg["background"]),
+    res = {"seed": seed, "signal": cfg.signal, "background": list(cfg.background),
            "source": task["source"], "n_test": int(len(test)), "n_signal_test": int(y[test].sum()),
            "scale": scale, "spurion_scale": spurion_scale, "runs": []}
-    for n in cfg["train_sizes"]:
+    for n in cfg.train_sizes:
         idx = order[:n]
         for kind in KINDS:
             hp = model_hparams(cfg, kind, spurion_scale)
             with Stopwatch() as sw:
-                model, info = train_model(kind, p4[idx], mask[idx], y[idx], hp, cfg["train"], seed, scale)
+                model, info = train_model(kind, p4[idx], mask[idx], y[idx], hp, cfg.train, seed, scale)
                 score = predict(model, p4[test], mask[test])
             row = {"model": kind, "n_train": int(n), "n_params": n_params(model), "cpu_s": round(sw.cpu, 2),
-                   **info, **roc_summary(y[test], score, cfg["efficiency"])}
+                   **info, **roc_summary(y[test], score, cfg.efficiency)}
             log.info("%s n=%d seed=%d: AUC %.4f, 1/eps_B %.1f (%.1f s CPU)", kind, n, seed, row["auc"],
                      row["rejection"], sw.cpu)
             res["runs"].append(row)
-            if n == cfg["train_sizes"][-1]:
+            if n == cfg.train_sizes[-1]:
                 hp = dict(hp, kind=kind, scale=scale)
                 if kind == "baseline":
                     hp["mean"], hp["std"] = (v.tolist() for v in component_stats(p4[idx], mask[idx]))
@@ -343,9 +352,9 @@ def run_seed(jets_path, out_dir, cfg: dict, seed: int, data_seed: int) -> dict:
     return res
 
 
-def load_model(path):
+def load_model(path: str | Path) -> torch.nn.Module:
     """A tagger saved by :func:`run_seed` (state dict + hyper-parameters)."""
-    from ..nn.train import load_state
+    from ...nn.train import load_state
 
     state, hp = load_state(path)
     hp = dict(hp)
@@ -378,14 +387,15 @@ def aggregate(results: list[dict]) -> dict:
     return out
 
 
-def report(result_paths, model_dir, jets_path, out_dir, cfg: dict, data_seed: int, tier: str,
-           published=None) -> dict:
+def report(result_paths: Sequence[str | Path], model_dir: str | Path, jets_path: str | Path, out_dir: str | Path,
+           cfg: Config, data_seed: int, tier: str,
+           published: str | Path | None = None) -> dict:
     """Invariance scan (models of the first seed at the largest size; L-GATr
-    in float32 and float64), the two figures and metrics.json (with the
-    record of the ONNX exports, :func:`publish`, under ``published`` when its
-    JSON path is given).
+    in float32 and float64), the two figures and the metrics of metrics.json
+    (with the record of the ONNX exports, :func:`publish`, under ``published``
+    when its JSON path is given); returns the metrics.
 
-    ``holds`` (stated in the metrics): (a) L-GATr's shift relative to the
+    ``holds`` (:func:`colliderflow.studies.lgatr.verdict`): (a) L-GATr's shift relative to the
     logit spread is at most ``tol_float64`` (maximum) in float64 at every
     tested rapidity, and at most ``tol_float32`` (median) in float32 up to
     ``float32_max_rapidity`` (beyond it float32 rounding of the boosted
@@ -396,36 +406,31 @@ def report(result_paths, model_dir, jets_path, out_dir, cfg: dict, data_seed: in
     L-GATr in the paper's tagging setup (beam and time spurions) is at least
     the baseline's minus the combined seed spread sqrt(sd_L^2 + sd_B^2).
     """
-    from ..metrics import write_metrics
-
     _validate(cfg)
     results = [json.loads(Path(p).read_text()) for p in result_paths]
     agg = aggregate(results)
-    task = load_task(jets_path, cfg["signal"], cfg["background"], cfg["n_constituents"])
-    _, test = split_indices(len(task["y"]), cfg["n_test"], data_seed)
-    inv_cfg = cfg["invariance"]
-    sel = test[:inv_cfg["n_jets"]]
+    task = load_task(jets_path, cfg.signal, cfg.background, cfg.n_constituents)
+    _, test = split_indices(len(task["y"]), cfg.n_test, data_seed)
+    inv_cfg = cfg.invariance
+    sel = test[:inv_cfg.n_jets]
     p4, mask = task["p4"][sel], task["mask"][sel]
     models = {kind: load_model(Path(model_dir) / f"{kind}.pt") for kind in KINDS}
-    rap = inv_cfg["rapidities"]
-    args = (p4, mask, rap, inv_cfg["n_transforms"], data_seed)
-    inv = {"lgatr_float32": invariance_scan(models["lgatr"], *args), "baseline": invariance_scan(models["baseline"], *args),
+    rap = inv_cfg.rapidities
+    args = (p4, mask, rap, inv_cfg.n_transforms, data_seed)
+    inv = {"lgatr_float32": invariance_scan(models["lgatr"], *args), "baseline": invariance_scan(models["baseline"],
+                                            *args),
            "lgatr_sb": invariance_scan(models["lgatr_sb"], *args),
            "lgatr_float64": invariance_scan(models["lgatr"].double(), *args)}
     for d in inv.values():
         d["relative_median"] = [m / d["logit_std"] for m in d["median"]]
-    lg32, lg64, base = inv["lgatr_float32"], inv["lgatr_float64"], inv["baseline"]
     for d in inv.values():
         d["relative_max"] = [m / d["logit_std"] for m in d["max"]]
-    low = [k for k, w in enumerate(rap) if w <= inv_cfg["float32_max_rapidity"]]
-    inv_ok = bool(max(lg64["relative_max"]) <= inv_cfg["tol_float64"]
-                  and max(lg32["relative_median"][k] for k in low) <= inv_cfg["tol_float32"])
-    base_breaks = bool(base["relative_median"][-1] > inv_cfg["baseline_min_shift"])
+    inv_ok = invariance_ok(inv, inv_cfg)
+    base_breaks = baseline_breaks(inv, inv_cfg)
     l, b, li = agg["lgatr_sb"], agg["baseline"], agg["lgatr"]
     spread = math.hypot(l["auc_std"][0], b["auc_std"][0])
     small_ok = bool(l["auc"][0] >= b["auc"][0] - spread)
     spread_inv = math.hypot(li["auc_std"][0], b["auc_std"][0])
-    holds = inv_ok and base_breaks and small_ok
 
     out_dir = Path(out_dir)
     plot_performance(agg, cfg, results[0]["n_test"] - results[0]["n_signal_test"], out_dir / "lgatr_performance.png")
@@ -442,31 +447,24 @@ def report(result_paths, model_dir, jets_path, out_dir, cfg: dict, data_seed: in
                           "lgatr_invariant_not_worse": bool(li["auc"][0] >= b["auc"][0] - spread_inv)},
         "invariance_within_tolerance": inv_ok,
         "baseline_not_invariant": base_breaks,
-        "rule": (f"holds = (L-GATr in float64: max |d logit| / logit std <= {inv_cfg['tol_float64']:g} for every "
+        "rule": (f"holds = (L-GATr in float64: max |d logit| / logit std <= {inv_cfg.tol_float64:g} for every "
                  f"rapidity <= {max(rap):g} (beta <= {max(beta):.4f}); in float32: median |d logit| / logit std <= "
-                 f"{inv_cfg['tol_float32']:g} for rapidity <= {inv_cfg['float32_max_rapidity']:g} (beta <= "
-                 f"{math.tanh(inv_cfg['float32_max_rapidity']):.3f})) and (baseline median |d logit| / logit std > "
-                 f"{inv_cfg['baseline_min_shift']:g} at the largest rapidity) and (L-GATr in the paper's tagging "
+                 f"{inv_cfg.tol_float32:g} for rapidity <= {inv_cfg.float32_max_rapidity:g} (beta <= "
+                 f"{math.tanh(inv_cfg.float32_max_rapidity):.3f})) and (baseline median |d logit| / logit std > "
+                 f"{inv_cfg.baseline_min_shift:g} at the largest rapidity) and (L-GATr in the paper's tagging "
                  f"setup, with beam and time spurions: mean AUC >= baseline mean AUC - sqrt(sd_L^2 + sd_B^2) at "
                  f"the smallest training size, {len(results)} seeds). The invariance part uses the L-GATr without "
                  f"spurions (exactly invariant); the spurion variant is only invariant under rotations about the beam"),
-        "task": {"signal": cfg["signal"], "background": list(cfg["background"]),
-                 "n_constituents": cfg["n_constituents"], "source": results[0]["source"],
-                 "n_test": results[0]["n_test"], "efficiency": cfg["efficiency"]},
+        "task": {"signal": cfg.signal, "background": list(cfg.background),
+                 "n_constituents": cfg.n_constituents, "source": results[0]["source"],
+                 "n_test": results[0]["n_test"], "efficiency": cfg.efficiency},
         "seeds": [r["seed"] for r in results],
     }
     if published is not None:
-        from ..io import read_json
+        from ...io import read_json
 
         metrics["published"] = read_json(published)
-    return write_metrics(
-        out_dir / "metrics.json", study="lgatr", paper=PAPER, title=TITLE,
-        key_metric={"name": f"L-GATr (spurions) AUC at n_train={l['n_train'][0]} (baseline {b['auc'][0]:.3f})",
-                    "value": round(l["auc"][0], 4)},
-        claim=("L-GATr's output is Lorentz invariant (boosts and rotations change it only at floating-point "
-               "precision, unlike a plain transformer's), and the equivariant network is at least as "
-               "data-efficient as a non-equivariant transformer of similar size"),
-        holds=holds, metrics=metrics, tier=tier)
+    return metrics
 
 
 # ----------------------------------------------------------------- publishing
@@ -474,14 +472,14 @@ def report(result_paths, model_dir, jets_path, out_dir, cfg: dict, data_seed: in
 PUBLISHED = ("lgatr", "baseline")
 
 
-def onnx_boost_shift(onnx_path, p4: np.ndarray, mask: np.ndarray, rapidity: float, seed: int) -> dict:
+def onnx_boost_shift(onnx_path: str | Path, p4: np.ndarray, mask: np.ndarray, rapidity: float, seed: int) -> dict:
     """Run a published model in onnxruntime on jets and on the same jets after
     a random rotation and a boost of ``rapidity``
     (:func:`colliderflow.data.kinematics.random_lorentz`, one per jet): the
     largest and median |d logit| and the logit spread (std over the jets)."""
     import onnxruntime as ort
 
-    from ..data.kinematics import apply_lorentz, random_lorentz
+    from ...data.kinematics import apply_lorentz, random_lorentz
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     dtype = np.float64 if sess.get_inputs()[0].type == "tensor(double)" else np.float32
@@ -494,7 +492,8 @@ def onnx_boost_shift(onnx_path, p4: np.ndarray, mask: np.ndarray, rapidity: floa
             "median_abs_shift": float(np.median(shift)), "logit_std": float(ref.std())}
 
 
-def publish(model_dir, jets_path, out_dir, cfg: dict, data_seed: int, n_val: int = 200) -> dict:
+def publish(model_dir: str | Path, jets_path: str | Path, out_dir: str | Path, cfg: Config, data_seed: int,
+            n_val: int = 200) -> dict:
     """ONNX + model card of the invariant L-GATr and the plain transformer of
     one seed (``model_dir``: ``{kind}.pt`` and ``result.json`` written by
     :func:`run_seed`) under ``out_dir/{kind}``, each checked in onnxruntime on
@@ -508,19 +507,19 @@ def publish(model_dir, jets_path, out_dir, cfg: dict, data_seed: int, n_val: int
     about the size of the 1e-5 check and of the float32 invariance violation
     the study measures. Returns ``{kind: record}``.
     """
-    from ..io import read_json
-    from ..publish import publish_checked
+    from ...io import read_json
+    from ...publish import publish_checked
 
     _validate(cfg)
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     res_path = model_dir / "result.json"
     res = read_json(res_path)
-    task = load_task(jets_path, cfg["signal"], cfg["background"], cfg["n_constituents"])
-    _, test = split_indices(len(task["y"]), cfg["n_test"], data_seed)
+    task = load_task(jets_path, cfg.signal, cfg.background, cfg.n_constituents)
+    _, test = split_indices(len(task["y"]), cfg.n_test, data_seed)
     sel = test[:n_val]
     p4, mask = task["p4"][sel], task["mask"][sel].astype(np.float32)
-    n, n_train = cfg["n_constituents"], cfg["train_sizes"][-1]
-    task_text = f"{cfg['signal']} (signal) vs {'+'.join(cfg['background'])}"
+    n, n_train = cfg.n_constituents, cfg.train_sizes[-1]
+    task_text = f"{cfg.signal} (signal) vs {'+'.join(cfg.background)}"
     p4_prep = (f"colliderflow.data.jet_constituents.four_vectors of the {n} leading constituents (massless "
                "(E, px, py, pz) from pT, eta_rel, phi_rel, jet axis along x), zero on padding")
     out = {}
@@ -549,8 +548,8 @@ def publish(model_dir, jets_path, out_dir, cfg: dict, data_seed: int, n_val: int
                              "constituent_mask), 0.0 for padding")}},
             outputs={"logit": {"description": f"{task_text} logit; sigmoid gives the signal probability"}},
             training_data={"file": str(jets_path), "source": res["source"], "n_train": n_train,
-                           "signal": cfg["signal"], "background": list(cfg["background"]), "seed": res["seed"]},
-            metrics={"test_auc": row["auc"], f"rejection_at_eff_s_{cfg['efficiency']:g}": row["rejection"],
+                           "signal": cfg.signal, "background": list(cfg.background), "seed": res["seed"]},
+            metrics={"test_auc": row["auc"], f"rejection_at_eff_s_{cfg.efficiency:g}": row["rejection"],
                      "n_test": res["n_test"], "n_background_test": row["n_background"],
                      "note": "the rejection equals n_background_test where no test background passes (a lower bound)",
                      "n_params": row["n_params"]},
@@ -563,7 +562,7 @@ def publish(model_dir, jets_path, out_dir, cfg: dict, data_seed: int, n_val: int
         rec["exporter"] = ("dynamo" if "torchscript_export" in rec else "torchscript") if rec["exported"] else None
         if rec["exported"]:
             rec["boost"] = onnx_boost_shift(out_dir / kind / "model.onnx", p4, mask,
-                                            max(cfg["invariance"]["rapidities"]), data_seed)
+                                            max(cfg.invariance.rapidities), data_seed)
         log.info("published %s: %s", kind, rec)
         out[kind] = rec
     return out
@@ -574,13 +573,13 @@ _COLORS = {"lgatr": "tab:red", "lgatr_sb": "tab:orange", "baseline": "tab:blue"}
 _LABELS = {"lgatr": "L-GATr (invariant)", "lgatr_sb": "L-GATr + spurions", "baseline": "Transformer"}
 
 
-def plot_performance(agg: dict, cfg: dict, n_background: int, path) -> None:
+def plot_performance(agg: dict, cfg: Config, n_background: int, path: str | Path) -> None:
     """AUC and 1/eps_B vs training-set size for every model, seed spread as
     error bars; the dotted line is the largest measurable rejection
     (n_background test jets)."""
     import matplotlib.pyplot as plt
 
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     fig, axes = plt.subplots(1, 2, figsize=(17, 7))
@@ -595,22 +594,22 @@ def plot_performance(agg: dict, cfg: dict, n_background: int, path) -> None:
         ax.set_xlabel("Training jets")
         plotting.label(ax)
     axes[0].set_ylabel("AUC")
-    axes[1].set_ylabel(rf"$1/\epsilon_B$ at $\epsilon_S = {cfg['efficiency']:g}$")
+    axes[1].set_ylabel(rf"$1/\epsilon_B$ at $\epsilon_S = {cfg.efficiency:g}$")
     axes[1].set_yscale("log")
     low = min(min(d["rejection"]) for d in agg.values())
     axes[1].set_ylim(bottom=max(1.0, 0.3 * low), top=3 * n_background)
     axes[1].axhline(n_background, color="grey", ls=":", label="no test background passes")
     axes[1].legend(fontsize=14, loc="lower right")
-    axes[0].legend(fontsize=14, title=f"{cfg['signal']} vs {'+'.join(cfg['background'])}", title_fontsize=14)
+    axes[0].legend(fontsize=14, title=f"{cfg.signal} vs {'+'.join(cfg.background)}", title_fontsize=14)
     plotting.save(fig, path)
 
 
-def plot_invariance(inv: dict, inv_cfg: dict, path) -> None:
+def plot_invariance(inv: dict, inv_cfg: Config, path: str | Path) -> None:
     """Median |d logit| / logit spread vs boost rapidity (random rotation +
     boost), band up to the 90 % quantile."""
     import matplotlib.pyplot as plt
 
-    from .. import plotting
+    from ... import plotting
 
     plotting.style()
     fig, ax = plt.subplots(figsize=(8.5, 6.5))
@@ -626,9 +625,9 @@ def plot_invariance(inv: dict, inv_cfg: dict, path) -> None:
         q90 = np.maximum(np.asarray(d["q90"]) / sd, 1e-17)
         ax.plot(w, med, ls, marker="o", color=col, label=lab)
         ax.fill_between(w, med, q90, color=col, alpha=0.15)
-    ax.plot([0, inv_cfg["float32_max_rapidity"]], [inv_cfg["tol_float32"]] * 2, color="grey", ls=":",
+    ax.plot([0, inv_cfg.float32_max_rapidity], [inv_cfg.tol_float32] * 2, color="grey", ls=":",
             label="float32 tolerance")
-    ax.plot([0, max(inv_cfg["rapidities"])], [inv_cfg["tol_float64"]] * 2, color="grey", ls="--", label="float64 tolerance")
+    ax.plot([0, max(inv_cfg.rapidities)], [inv_cfg.tol_float64] * 2, color="grey", ls="--", label="float64 tolerance")
     ax.set_yscale("log")
     ax.set_xlabel(r"Boost rapidity $\omega$ (after a random rotation)")
     ax.set_ylabel(r"$|\Delta\,\mathrm{logit}|$ / logit std")

@@ -13,6 +13,16 @@ import torch
 
 import colliderflow.nn.adammcmc as am
 from colliderflow.errors import InputError
+from colliderflow.study import build_config
+
+from ..conftest import study_config
+
+
+def _cfg(**over):
+    """The default-tier typed config (colliderflow.studies.adammcmc.Config) with ``over`` changed."""
+    from colliderflow.studies import adammcmc as spec
+
+    return build_config(spec.Config, dict(study_config("adammcmc"), **over), "studies.adammcmc")
 
 MU = torch.tensor([1.0, -2.0])
 SD = torch.tensor([1.0, 0.5])
@@ -145,12 +155,13 @@ def test_study_pipeline_on_a_tiny_toy(tmp_path):
     from sklearn.metrics import roc_auc_score
 
     from colliderflow.io import write_json
-    from colliderflow.studies import adammcmc as study
+    from colliderflow.studies import adammcmc as spec
+    from colliderflow.studies.adammcmc import core as study
 
     jets = _toy(tmp_path)
     cfg = dict(signal=["t"], background=["q", "g"], ood=["X2p300", "X4p125"], n_constituents=8, hidden=[8],
                epochs=2, batch_size=64, train_lr=3e-3, test_fraction=0.4, n_samples=3)
-    study.check_config(cfg)
+    study.check_config(_cfg(**cfg))
     study.train_taggers(jets, tmp_path / "models", seed=1, **cfg)
     ens = [tmp_path / "models" / f"ensemble_{k}.pt" for k in range(3)]
     info = study.sample(tmp_path / "models" / "tagger.pt", ens, tmp_path / "s.npz", tmp_path / "s.json", lr=1e-3,
@@ -175,30 +186,42 @@ def test_study_pipeline_on_a_tiny_toy(tmp_path):
     got = ort.InferenceSession(str(tmp_path / "pub" / "model.onnx")).run(["logit"], {"x": x})[0]
     np.testing.assert_allclose(got, model(torch.from_numpy(x)).detach().numpy(), atol=1e-5)
     write_json(tmp_path / "pub_check.json", rec)
-    doc = study.report(tmp_path / "s.npz", tmp_path / "s.json", tmp_path / "out", tier="test",
-                       acceptance_margin=0.1, published=tmp_path / "pub_check.json")
-    m = doc["metrics"]
+    m = study.report(tmp_path / "s.npz", tmp_path / "s.json", tmp_path / "out", tier="test",
+                     acceptance_margin=0.1, published=tmp_path / "pub_check.json")
     assert m["published"] == rec
-    assert isinstance(doc["holds"], bool)
-    assert doc["holds"] == (m["acceptance_claim_holds"] and m["spread_claim_holds"])
-    for f in ("acceptance_vs_sigma.png", "acceptance_vs_sigma.pdf", "predictive_spread.png", "metrics.json"):
+    v = spec.verdict(m, _cfg(acceptance_margin=0.1, spread_n_sigma=3.0))
+    assert isinstance(v.holds, bool)
+    assert v.holds == (m["acceptance_claim_holds"] and m["spread_claim_holds"])
+    for f in ("acceptance_vs_sigma.png", "acceptance_vs_sigma.pdf", "predictive_spread.png"):
         assert (tmp_path / "out" / f).stat().st_size > 0
     assert 0.5 <= m["auc"]["ensemble_mean"] <= 1.0
 
 
 def test_bad_input_raises_input_error(tmp_path):
-    from colliderflow.studies import adammcmc as study
+    import jsonschema
+    import yaml
+
+    from colliderflow.studies import adammcmc as spec
+    from colliderflow.studies.adammcmc import core as study
 
     with pytest.raises(InputError, match="sigma"):
         am.AdamMCMC([torch.nn.Parameter(torch.zeros(2))], sigma=-1.0)
     with pytest.raises(InputError, match="reverse"):
         am.AdamMCMC([torch.nn.Parameter(torch.zeros(2))], reverse="backwards")
-    for bad, key in ((dict(n_samples=1), "n_samples"), (dict(stretch=0.0, lr=1e-3, sigma=1e-3), "stretch"),
-                     (dict(lr=float("nan"), sigma=1e-3, stretch=1.0), "lr"), (dict(hidden=[]), "hidden"),
+    # single values are the schema's: it rejects them before any step runs
+    schema = yaml.safe_load(spec.STUDY.schema.read_text())
+    good = study_config("adammcmc")
+    jsonschema.validate(good, schema)
+    for bad, key in ((dict(n_samples=1), "n_samples"), (dict(stretch=0.0), "stretch"), (dict(hidden=[]), "hidden"),
                      (dict(scan_sigmas=[0.0]), "scan_sigmas"), (dict(test_fraction=1.5), "test_fraction"),
-                     (dict(signal=["t"], background=["q"], ood=["t"]), "ood"), (dict(reverse="x"), "reverse")):
-        with pytest.raises(InputError, match=key):
-            study.check_config(bad)
+                     (dict(reverse="x"), "reverse")):
+        with pytest.raises(jsonschema.ValidationError) as err:
+            jsonschema.validate(dict(good, **bad), schema)
+        assert key in err.value.json_path
+    with pytest.raises(InputError, match="lr"):  # NaN passes the schema's bounds; the sampler rejects it
+        am.check_sampler_config(float("nan"), 1e-3, 1.0, 1.0)
+    with pytest.raises(InputError, match="ood"):  # spans several keys: checked by the train step
+        study.check_config(_cfg(signal=["t"], background=["q"], ood=["t"]))
     jets = _toy(tmp_path)
     with pytest.raises(InputError, match="class_names"):
         study.load_data(jets, signal=["t"], background=["q"], ood=["X3p400"], n_constituents=4, test_fraction=0.4,
@@ -227,6 +250,10 @@ def test_smoke_outputs(smoke_run):
     s = m["spread"]
     assert all(np.isfinite(v["mean"]) and v["mean"] >= 0 for v in s.values())
     assert doc["holds"] == (m["acceptance_claim_holds"] and m["spread_claim_holds"])
+    from colliderflow.studies import adammcmc as spec
+
+    v = spec.verdict(m, _cfg(acceptance_margin=margin, spread_n_sigma=m["tolerances"]["spread_n_sigma"]))
+    assert doc["holds"] == v.holds and doc["key_metric"] == v.key_metric
     assert m["chain"]["n_samples"] >= 2 and 0 < m["chain"]["chain_acceptance"] <= 1
     assert 0.5 < m["auc"]["mcmc_mean"] <= 1.0 and 0.5 < m["auc"]["ensemble_mean"] <= 1.0
     # the published pretrained tagger
