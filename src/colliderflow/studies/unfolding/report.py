@@ -1,4 +1,4 @@
-"""chi2 tables, prior shift, figures and metrics.json of the unfolding study."""
+"""chi2 tables, prior shift and figures of the unfolding study (the claims: :func:`colliderflow.studies.unfolding.claims`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import plotting
 from .data import arrays, binning, chi2_ndf, histogram, load_pairs, n_effective
-from .study import METHODS, PRIORS
+from . import METHODS, PRIORS
 
 COLORS = {"ibu": "tab:blue", "omnifold": "tab:orange", "spinup": "tab:red"}
 NAMES = {"ibu": "IBU", "omnifold": "OmniFold", "spinup": "SPINUP"}
@@ -72,14 +72,6 @@ def evaluate(ref: dict, results: dict) -> dict:
             name = meth if tag == "final" else f"{meth}_{tag}"
             m["prior_shift"][name] = {**dict(zip(obs, vals)), "mean": float(np.mean(vals))}
     return m
-
-
-def claims(m: dict) -> dict:
-    """The paper's claims as booleans computed from the numbers."""
-    ok_reco = {key: v["mean"] < m["chi2_ndf_reco"]["mean"] for key, v in m["chi2_ndf"].items()}
-    ps = m["prior_shift"]
-    spinup_vs_of1 = ps.get("spinup", {}).get("mean", np.inf) < ps.get("omnifold_iteration_1", {}).get("mean", -np.inf)
-    return {"closer_than_reco": ok_reco, "spinup_less_prior_dependent_than_omnifold_1it": bool(spinup_vs_of1)}
 
 
 def plot_distributions(ref: dict, results: dict, prior: str, path, rlabel: str = ""):

@@ -14,12 +14,9 @@ import numpy as np
 
 from ...errors import InputError
 from ...io import atomic_path
-from . import ibu, omnifold, spinup
+from . import METHODS, PRIORS, ibu, omnifold, spinup
 from .data import arrays, binning, histogram, load_pairs
 from .nets import Features, NetConfig
-
-METHODS = ("ibu", "omnifold", "spinup")
-PRIORS = ("sim_a", "sim_b")
 
 
 def run(table, method: str, prior: str, *, nbins: int, ibu_iterations: int, omnifold_iterations: int,
