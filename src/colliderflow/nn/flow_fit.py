@@ -4,15 +4,19 @@ mle_calibration, likelihood_flows) and l2lflows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from .flows import StandardizedFlow
 from .train import TrainConfig, fit
 
 
-def train_flow(x, c=None, *, kind="nsf", transforms=3, hidden=(64, 64), bins=8, epochs=30, batch_size=512,
-               lr=2e-3, seed=0, patience=8, desc="flow") -> tuple[StandardizedFlow, dict]:
+def train_flow(x: ArrayLike, c: ArrayLike | None = None, *, kind: str = "nsf", transforms: int = 3,
+               hidden: Sequence[int] = (64, 64), bins: int = 8, epochs: int = 30, batch_size: int = 512,
+               lr: float = 2e-3, seed: int = 0, patience: int = 8, desc: str = "flow") -> tuple[StandardizedFlow, dict]:
     """A (conditional) :class:`StandardizedFlow` fitted by maximum likelihood with
     the shared training loop; returns (flow, history dict)."""
     x = torch.as_tensor(np.asarray(x), dtype=torch.float32)

@@ -13,8 +13,12 @@ Coverage of the Hessian intervals is measured over pseudo-experiments.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from scipy.stats import chi2
 
 from ...errors import InputError
@@ -23,7 +27,7 @@ from ...nn.flow_fit import train_flow
 PARAMS = ("m", "g")
 
 
-def generate(theta, n_per: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def generate(theta: ArrayLike, n_per: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n_per`` events for each row of ``theta`` (K, 2); returns (x (K*n_per, 2),
     theta repeated (K*n_per, 2))."""
     theta = np.atleast_2d(np.asarray(theta, dtype=float))
@@ -40,12 +44,12 @@ def generate(theta, n_per: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float32), th.astype(np.float32)
 
 
-def theta_grid(m_range, g_range, n_m: int, n_g: int) -> np.ndarray:
+def theta_grid(m_range: Sequence[float], g_range: Sequence[float], n_m: int, n_g: int) -> np.ndarray:
     mm, gg = np.meshgrid(np.linspace(*m_range, n_m), np.linspace(*g_range, n_g), indexing="ij")
     return np.stack([mm.ravel(), gg.ravel()], axis=1)
 
 
-def loglik(flow, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+def loglik(flow: torch.nn.Module, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """Summed log-likelihood for each row of ``theta`` (T, 2) given data ``x``
     (N, 2) (or x (T, N, 2)); returns (T,)."""
     t = theta.reshape(-1, 2)
@@ -56,7 +60,8 @@ def loglik(flow, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return lp.reshape(len(t), n).sum(1)
 
 
-def grid_scan(flow, x, m_range, g_range, n: int, chunk: int = 64) -> dict:
+def grid_scan(flow: torch.nn.Module, x: ArrayLike, m_range: Sequence[float], g_range: Sequence[float], n: int,
+              chunk: int = 64) -> dict:
     """Brute-force scan of the summed log-likelihood on an n x n grid."""
     grid = theta_grid(m_range, g_range, n, n)
     x = torch.as_tensor(x)
@@ -70,7 +75,8 @@ def grid_scan(flow, x, m_range, g_range, n: int, chunk: int = 64) -> dict:
             "best": np.array([np.linspace(*m_range, n)[i], np.linspace(*g_range, n)[j]])}
 
 
-def gradient_fit(flow, x, starts, lo, hi, steps: int = 150, lr: float = 0.05) -> dict:
+def gradient_fit(flow: torch.nn.Module, x: ArrayLike, starts: ArrayLike, lo: ArrayLike, hi: ArrayLike,
+                 steps: int = 150, lr: float = 0.05) -> dict:
     """Gradient ascent (Adam, in units of the grid's standardisation) on the summed
     log-likelihood of ``x`` (B, N, 2) or (N, 2) from each start (S, 2), all
     optimised together. Returns the best fit per data set, the paths and the
@@ -108,7 +114,7 @@ def gradient_fit(flow, x, starts, lo, hi, steps: int = 150, lr: float = 0.05) ->
     return out
 
 
-def hessian_cov(flow, x, theta) -> np.ndarray:
+def hessian_cov(flow: torch.nn.Module, x: ArrayLike, theta: ArrayLike) -> np.ndarray:
     """Covariance = inverse of minus the Hessian of the summed log-likelihood."""
     x = torch.as_tensor(x)
     h = torch.autograd.functional.hessian(lambda t: loglik(flow, x, t[None])[0],
@@ -191,7 +197,7 @@ def summarise(res: dict, cfg: dict) -> dict:
     return metrics
 
 
-def plot(res: dict, path, rlabel: str = "") -> list:
+def plot(res: dict, path: str | Path, rlabel: str = "") -> list:
     from ... import plotting
 
     plotting.style()
@@ -239,5 +245,5 @@ def plot(res: dict, path, rlabel: str = "") -> list:
     return plotting.save(fig, path)
 
 
-def rlabel(metrics) -> str:
+def rlabel(metrics: dict) -> str:
     return f"{metrics['n_observed']} events"
