@@ -152,22 +152,24 @@ rule likelihood_flows_run:
 
 
 # Classifier surrogate (arXiv:2402.15558) on the top/QCD jets: the toy
-# (rule toptag_toy) or the files[0] prefix of config data.toptag.
-def toptag_input(kind):
-    d = config["data"]["toptag"]
-    prefix = d["files"][0] if d["source"] == "file" else "resources/toptag/toy/tl"
-    return f"{prefix}_{kind}.npy"
-
-
+# (rule toptag_toy, prefix resources/toptag/toy/tl) or the files[0] prefix of config data.toptag.
 S = step("classifier_surrogates", "run")
 
 
 rule classifier_surrogates_run:
     input:
-        vectors=toptag_input("pf_vectors"),
-        points=toptag_input("pf_points"),
-        mask=toptag_input("pf_mask"),
-        labels=toptag_input("labels"),
+        unpack(
+            lambda w: {
+                name: (data_files("toptag")[0] if data_source("toptag") == "file" else "resources/toptag/toy/tl")
+                + f"_{suffix}.npy"
+                for name, suffix in (
+                    ("vectors", "pf_vectors"),
+                    ("points", "pf_points"),
+                    ("mask", "pf_mask"),
+                    ("labels", "labels"),
+                )
+            }
+        ),
     output:
         metrics="results/classifier_surrogates/metrics.json",
         png=S.figure("results/classifier_surrogates/classifier_surrogates.png", subcategory="classifier_surrogates"),
@@ -191,17 +193,12 @@ rule classifier_surrogates_run:
 from colliderflow.studies import unfolding as UNFOLDING  # noqa: E402
 
 
-def unfolding_table(wildcards):
-    source = config["data"]["unfolding"]["source"]
-    return f"resources/unfolding/{'toy' if source == 'toy' else 'nanoaod'}/pairs.h5"
-
-
 S = step("unfolding", "unfold", "{method}_{prior}")
 
 
 rule unfolding_unfold:
     input:
-        table=unfolding_table,
+        table=lambda w: f"resources/unfolding/{'toy' if data_source('unfolding') == 'toy' else 'nanoaod'}/pairs.h5",
     output:
         unfolded="results/unfolding/unfolded/{method}_{prior}.npz",
     wildcard_constraints:
@@ -226,7 +223,7 @@ S = step("unfolding", "report")
 
 rule unfolding_report:
     input:
-        table=unfolding_table,
+        table=lambda w: f"resources/unfolding/{'toy' if data_source('unfolding') == 'toy' else 'nanoaod'}/pairs.h5",
         results=expand(
             "results/unfolding/unfolded/{method}_{prior}.npz", method=UNFOLDING.METHODS, prior=UNFOLDING.PRIORS
         ),
