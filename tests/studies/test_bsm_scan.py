@@ -60,7 +60,7 @@ def test_theta_true_outside_the_grid_is_a_config_error(tmp_path, capfd):
     with pytest.raises(InputError, match="theta_true"):
         bsm_scan.run(dict(m_range=[1, 2], g_range=[0.5, 1.5], theta_true=[2.5, 1.0], grid_points=2), seed=0)
     assert run_job(_job(tmp_path, theta_true=[2.5, 1.0])) == 2
-    assert "error: config: studies.bsm_scan.theta_true" in capfd.readouterr().err
+    assert "error: config: field 'studies.bsm_scan.theta_true'" in capfd.readouterr().err
 
 
 # ---------------------------------------------------------------- smoke-tier outputs

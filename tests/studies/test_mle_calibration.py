@@ -70,7 +70,7 @@ def test_bad_config_values_raise_input_error(tmp_path, capfd):
     with pytest.raises(InputError, match="test_e_min"):
         mle_calibration.check_config({**cfg, "mismatched_prior": "falling", "test_e_max": 500.0})
     assert run_job(_job(tmp_path, mismatched_prior="log_uniform")) == 2
-    assert "error: config: studies.mle_calibration.mismatched_prior" in capfd.readouterr().err
+    assert "error: config: field 'studies.mle_calibration.mismatched_prior'" in capfd.readouterr().err
 
 
 # ---------------------------------------------------------------- smoke-tier outputs
