@@ -31,3 +31,217 @@ rule dimuon_spectrum:
         **S.resources,
     script:
         S.script
+
+
+# --- dataset rules (move to data.smk) ---
+
+
+# Unfolding pair table: the jet-substructure toy (two simulation priors + data) ...
+S = step("unfolding", "toy")
+
+
+rule unfolding_toy:
+    output:
+        pairs="resources/unfolding/toy/pairs.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# ... or GenJet/Jet pairs of the NanoAOD files of config data.unfolding (source: file).
+S = step("unfolding", "nanoaod")
+
+
+rule unfolding_nanoaod:
+    input:
+        files=data_files("unfolding"),
+    output:
+        pairs="resources/unfolding/nanoaod/pairs.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# --- study rules ---
+
+
+# Conditional flows for inference, one job per study: BSM scan (arXiv:2409.13201),
+# MLE calibration (Du et al.), likelihood communication (Araz et al., nabu).
+S = step("bsm_scan", "run")
+
+
+rule bsm_scan_run:
+    output:
+        metrics="results/bsm_scan/metrics.json",
+        png=S.figure("results/bsm_scan/bsm_scan.png", subcategory="bsm_scan"),
+        pdf="results/bsm_scan/bsm_scan.pdf",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("mle_calibration", "run")
+
+
+rule mle_calibration_run:
+    output:
+        metrics="results/mle_calibration/metrics.json",
+        png=S.figure("results/mle_calibration/mle_calibration.png", subcategory="mle_calibration"),
+        pdf="results/mle_calibration/mle_calibration.pdf",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("likelihood_flows", "run")
+
+
+rule likelihood_flows_run:
+    output:
+        metrics="results/likelihood_flows/metrics.json",
+        png=S.figure("results/likelihood_flows/likelihood_flows.png", subcategory="likelihood_flows"),
+        pdf="results/likelihood_flows/likelihood_flows.pdf",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# Classifier surrogate (arXiv:2402.15558) on the top/QCD jets: the toy
+# (rule toptag_toy, prefix resources/toptag/toy/tl) or the files[0] prefix of config data.toptag.
+S = step("classifier_surrogates", "run")
+
+
+rule classifier_surrogates_run:
+    input:
+        unpack(
+            lambda w: {
+                name: (data_files("toptag")[0] if data_source("toptag") == "file" else "resources/toptag/toy/tl")
+                + f"_{suffix}.npy"
+                for name, suffix in (
+                    ("vectors", "pf_vectors"),
+                    ("points", "pf_points"),
+                    ("mask", "pf_mask"),
+                    ("labels", "labels"),
+                )
+            }
+        ),
+    output:
+        metrics="results/classifier_surrogates/metrics.json",
+        png=S.figure("results/classifier_surrogates/classifier_surrogates.png", subcategory="classifier_surrogates"),
+        pdf="results/classifier_surrogates/classifier_surrogates.pdf",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# Unfolding (SPINUP paper): IBU, OmniFold and SPINUP, each with two simulation
+# priors, on the pair table of the toy or of the NanoAOD files.
+from colliderflow.studies import unfolding as UNFOLDING  # noqa: E402
+
+
+S = step("unfolding", "unfold", "{method}_{prior}")
+
+
+rule unfolding_unfold:
+    input:
+        table=lambda w: f"resources/unfolding/{'toy' if data_source('unfolding') == 'toy' else 'nanoaod'}/pairs.h5",
+    output:
+        unfolded="results/unfolding/unfolded/{method}_{prior}.npz",
+    wildcard_constraints:
+        method="|".join(UNFOLDING.METHODS),
+        prior="|".join(UNFOLDING.PRIORS),
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("unfolding", "report")
+
+
+rule unfolding_report:
+    input:
+        table=lambda w: f"resources/unfolding/{'toy' if data_source('unfolding') == 'toy' else 'nanoaod'}/pairs.h5",
+        results=expand(
+            "results/unfolding/unfolded/{method}_{prior}.npz", method=UNFOLDING.METHODS, prior=UNFOLDING.PRIORS
+        ),
+    output:
+        metrics="results/unfolding/metrics.json",
+        a=S.figure("results/unfolding/unfolded_sim_a.png"),
+        b=S.figure("results/unfolding/unfolded_sim_b.png"),
+        it=S.figure("results/unfolding/chi2_vs_iteration.png"),
+        pdfs=expand("results/unfolding/{f}.pdf", f=UNFOLDING.STUDY.figures),
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script

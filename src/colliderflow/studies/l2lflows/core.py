@@ -4,7 +4,7 @@ arXiv:2405.20407) in miniature, evaluated the CaloChallenge way.
 Model (layer to layer):
 
 * an **energy flow** p(log(E_l / E_inc), l = 1..L | log E_inc): a zuko NSF
-  (:func:`colliderflow.studies.flow_inference.train_flow`);
+  (:func:`colliderflow.nn.flow_fit.train_flow`);
 * one **layer flow** per layer, p(y_l | log E_inc, log E_l, y_{l-1}), over the
   preprocessed voxels y_l of the layer seen as an (angular x radial) image.
   Each is a stack of coupling transforms with checkerboard masks and
@@ -273,7 +273,7 @@ def train(incident: np.ndarray, showers: np.ndarray, geometry: calochallenge.Geo
           seed: int) -> tuple[L2LFlow, dict]:
     """Train the energy flow and every layer flow (teacher forcing: each layer
     flow sees the true previous layer); returns (model, histories)."""
-    from ..flow_inference import train_flow
+    from ...nn.flow_fit import train_flow
 
     shape = layer_shape(geometry)
     pre = preprocess(incident, showers, geometry, cfg.threshold_mev, cfg.alpha, seed, cfg.noise_fraction)

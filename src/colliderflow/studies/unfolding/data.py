@@ -20,8 +20,12 @@ smearing and shifts, constituent loss and pile-up, 5 % fakes) acts on all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from ...errors import InputError
 
@@ -39,14 +43,15 @@ PRIORS = {
 FAKE_FRACTION = 0.05
 
 
-def _zg(rng, a):
+def _zg(rng: np.random.Generator, a: ArrayLike):
     """z_g in [0.1, 0.5] with density ~ z^-a (inverse CDF; a != 1)."""
     u = rng.random(len(a))
     lo, hi = 0.1 ** (1 - a), 0.5 ** (1 - a)
     return (lo + u * (hi - lo)) ** (1 / (1 - a))
 
 
-def toy_truth(n: int, rng, f_gluon: float, mass_scale: float, mult_scale: float, zg_slope: float) -> dict:
+def toy_truth(n: int, rng: np.random.Generator, f_gluon: float, mass_scale: float, mult_scale: float,
+              zg_slope: float) -> dict:
     """Particle-level observables of ``n`` jets for one prior."""
     g = rng.random(n) < f_gluon
     lam = mult_scale * np.where(g, 30.0, 16.0) * rng.lognormal(0.0, 0.2, n)
@@ -62,7 +67,7 @@ def efficiency(truth: dict) -> np.ndarray:
     return np.clip(0.92 - 0.45 * np.exp(-truth["mass"] / 12.0), 0.0, 1.0)
 
 
-def detector(truth: dict, rng) -> dict:
+def detector(truth: dict, rng: np.random.Generator) -> dict:
     """Reco-level observables of jets that are reconstructed: smearing, shifts,
     constituent loss and pile-up constituents, z_g migration."""
     n = len(truth["mass"])
@@ -74,7 +79,7 @@ def detector(truth: dict, rng) -> dict:
     return {"mass": mass, "mult": mult.astype(float), "width": width, "zg": zg}
 
 
-def fakes(n: int, rng) -> dict:
+def fakes(n: int, rng: np.random.Generator) -> dict:
     """Reco-level jets without a particle-level partner (pile-up, noise)."""
     mass = rng.lognormal(np.log(14.0), 0.45, n)
     mult = 3 + rng.poisson(9.0, n)
@@ -83,7 +88,8 @@ def fakes(n: int, rng) -> dict:
     return {"mass": mass, "mult": mult.astype(float), "width": width, "zg": zg}
 
 
-def _frame(sample, gen, reco, gen_pass, reco_pass, observables):
+def _frame(sample: str, gen: ArrayLike, reco: ArrayLike, gen_pass: ArrayLike, reco_pass: ArrayLike,
+           observables: Sequence[str]):
     n = len(gen_pass)
     cols = {}
     for o in observables:
@@ -122,7 +128,8 @@ NANO_OBSERVABLES = ("pt", "mass")
 NANO_LABELS = {"pt": r"jet $p_T$ [GeV]", "mass": r"jet mass $m$ [GeV]"}
 
 
-def nanoaod_pairs(paths, min_pt: float = 20.0, prior_slope: float = 0.02, entry_stop: int | None = None):
+def nanoaod_pairs(paths: list[str], min_pt: float = 20.0, prior_slope: float = 0.02,
+                  entry_stop: int | None = None) -> tuple[pd.DataFrame, dict]:
     """GenJet/Jet pairs of NanoAOD files through ``Jet_genJetIdx``.
 
     Matched jets are pairs, reco jets without a partner are fakes, GenJets
@@ -183,7 +190,7 @@ def nanoaod_pairs(paths, min_pt: float = 20.0, prior_slope: float = 0.02, entry_
 
 # ---------------------------------------------------------------- reading, binning, chi2
 
-def load_pairs(path):
+def load_pairs(path: str | Path) -> tuple[pd.DataFrame, dict]:
     """Read a pair table; returns ``(df, attrs)`` after checking its columns."""
     from ...io import read_table
 
@@ -201,7 +208,7 @@ def load_pairs(path):
     return df, attrs
 
 
-def arrays(df, sample: str, observables) -> dict:
+def arrays(df: pd.DataFrame, sample: str, observables: Sequence[str]) -> dict:
     """numpy arrays of one sample: gen, reco (n, d), gen_pass, reco_pass, weight."""
     s = df[df["sample"] == sample]
     return {"gen": s[[f"gen_{o}" for o in observables]].to_numpy(float),
@@ -210,7 +217,7 @@ def arrays(df, sample: str, observables) -> dict:
             "weight": s["weight"].to_numpy(float)}
 
 
-def binning(df, observables, integer, nbins: int) -> list[np.ndarray]:
+def binning(df: pd.DataFrame, observables: Sequence[str], integer: Sequence[str], nbins: int) -> list[np.ndarray]:
     """Bin edges per observable, shared by every method: from the 0.5 % and
     99.5 % quantiles of both simulations' particle level; integer
     observables get half-integer edges."""
@@ -226,13 +233,13 @@ def binning(df, observables, integer, nbins: int) -> list[np.ndarray]:
     return edges
 
 
-def histogram(x, edges, weights=None) -> np.ndarray:
+def histogram(x: ArrayLike, edges: ArrayLike, weights: ArrayLike | None = None) -> np.ndarray:
     """Counts with under/overflow folded into the first/last bin."""
     x = np.clip(x, edges[0], np.nextafter(edges[-1], -np.inf))
     return np.histogram(x, edges, weights=weights)[0].astype(float)
 
 
-def chi2_ndf(h, h_ref, n_eff: float, n_ref: float, extra_var=None) -> float:
+def chi2_ndf(h: ArrayLike, h_ref: ArrayLike, n_eff: float, n_ref: float, extra_var: ArrayLike | None = None) -> float:
     """chi2/ndf between two histograms normalised to unit sum, with Poisson
     variances of ``n_eff`` and ``n_ref`` events (plus ``extra_var``, e.g. an
     ensemble spread) per bin; ndf = number of bins with content."""
@@ -242,6 +249,6 @@ def chi2_ndf(h, h_ref, n_eff: float, n_ref: float, extra_var=None) -> float:
     return float(np.sum((p[ok] - q[ok]) ** 2 / var[ok]) / max(ok.sum(), 1))
 
 
-def n_effective(w) -> float:
+def n_effective(w: ArrayLike) -> float:
     w = np.asarray(w, float)
     return float(w.sum() ** 2 / max((w**2).sum(), 1e-300))

@@ -12,11 +12,13 @@ Each iteration applies Bayes' theorem with the previous estimate as prior.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .data import histogram
 
 
-def response(gen, reco, gen_pass, reco_pass, weight, edges):
+def response(gen: ArrayLike, reco: ArrayLike, gen_pass: ArrayLike, reco_pass: ArrayLike, weight: ArrayLike,
+             edges: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(R, fakes_per_jet, truth)`` of one observable from simulated pairs:
     ``fakes_per_jet[i]`` = fakes in reco bin i per particle-level jet."""
     nb = len(edges) - 1
@@ -31,7 +33,8 @@ def response(gen, reco, gen_pass, reco_pass, weight, edges):
     return R, fake / max(truth.sum(), 1e-300), truth
 
 
-def ibu(data_counts, R, prior, fakes_per_jet, iterations: int) -> np.ndarray:
+def ibu(data_counts: ArrayLike, R: ArrayLike, prior: ArrayLike, fakes_per_jet: ArrayLike,
+        iterations: int) -> np.ndarray:
     """Unfolded truth histograms after 1..``iterations`` iterations, shape
     (iterations, bins); ``prior`` is the simulated truth histogram."""
     eff = R.sum(axis=0)
@@ -47,7 +50,7 @@ def ibu(data_counts, R, prior, fakes_per_jet, iterations: int) -> np.ndarray:
     return np.array(out)
 
 
-def unfold(sim: dict, data: dict, edges_list, iterations: int) -> list[np.ndarray]:
+def unfold(sim: dict, data: dict, edges_list: list[np.ndarray], iterations: int) -> list[np.ndarray]:
     """IBU of every observable; a list (per observable) of (iterations, bins)."""
     out = []
     for k, edges in enumerate(edges_list):

@@ -4,10 +4,12 @@ trained with the project's training loop."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from ...nn.train import TrainConfig, fit
 
@@ -29,7 +31,8 @@ class Features:
     integer observables are spread uniformly over their unit bin (for
     densities). :meth:`inverse` maps back."""
 
-    def __init__(self, observables, log=(), integer=(), bounds=None):
+    def __init__(self, observables: Sequence[str], log: Sequence[str] = (), integer: Sequence[str] = (),
+                 bounds: dict | None = None) -> None:
         self.log = np.array([o in log for o in observables])
         self.integer = np.array([o in integer for o in observables])
         bounds = bounds or {}
@@ -37,7 +40,7 @@ class Features:
         self.lo = np.array([bounds.get(o, (0, 1))[0] for o in observables], dtype=float)[self.bounded]
         self.hi = np.array([bounds.get(o, (0, 1))[1] for o in observables], dtype=float)[self.bounded]
 
-    def __call__(self, x, rng=None):
+    def __call__(self, x: ArrayLike, rng: np.random.Generator | None = None) -> np.ndarray:
         x = np.array(x, dtype=float, copy=True)
         if rng is not None and self.integer.any():
             x[:, self.integer] += rng.uniform(-0.5, 0.5, (len(x), int(self.integer.sum())))
@@ -46,7 +49,7 @@ class Features:
         x[:, self.bounded] = np.log(u / (1 - u))
         return x
 
-    def inverse(self, y):
+    def inverse(self, y: ArrayLike) -> np.ndarray:
         y = np.array(y, dtype=float, copy=True)
         y[:, self.log] = np.expm1(y[:, self.log])
         y[:, self.bounded] = self.lo + (self.hi - self.lo) / (1 + np.exp(-y[:, self.bounded]))
@@ -56,7 +59,7 @@ class Features:
 class Classifier(torch.nn.Module):
     """MLP with input standardisation; ``forward`` returns the logit."""
 
-    def __init__(self, d: int, hidden: int, layers: int, mean, std):
+    def __init__(self, d: int, hidden: int, layers: int, mean: ArrayLike, std: ArrayLike) -> None:
         super().__init__()
         mods, width = [], d
         for _ in range(layers):
@@ -66,16 +69,17 @@ class Classifier(torch.nn.Module):
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> torch.Tensor:
         return self.net((x - self.mean) / self.std).squeeze(-1)
 
 
-def _bce(model, batch):
+def _bce(model: torch.nn.Module, batch: list[torch.Tensor]):
     x, y, w = batch
     return (w * torch.nn.functional.binary_cross_entropy_with_logits(model(x), y, reduction="none")).mean()
 
 
-def train_classifier(x0, w0, x1, w1, cfg: NetConfig, desc: str = "classifier") -> Classifier:
+def train_classifier(x0: ArrayLike, w0: ArrayLike, x1: ArrayLike, w1: ArrayLike, cfg: NetConfig,
+                     desc: str = "classifier") -> Classifier:
     """Weighted classifier of class 1 (``x1``, ``w1``) against class 0; the
     classes are balanced to equal total weight, so ``exp(logit)`` estimates
     ``p1(x) / p0(x)`` of the normalised densities."""
@@ -85,10 +89,12 @@ def train_classifier(x0, w0, x1, w1, cfg: NetConfig, desc: str = "classifier") -
     return _natural_classifier(x, y, w, cfg, desc)
 
 
-def logit(model: Classifier, x, batch: int = 65536) -> np.ndarray:
+def logit(model: Classifier, x: ArrayLike, batch: int = 65536) -> np.ndarray:
     with torch.no_grad():
         x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-        return np.concatenate([model(x[i:i + batch]).numpy() for i in range(0, len(x), batch)]) if len(x) else np.zeros(0)
+        if not len(x):
+            return np.zeros(0)
+        return np.concatenate([model(x[i:i + batch]).numpy() for i in range(0, len(x), batch)])
 
 
 def efficiency_model(sim: dict, feats: Features, cfg: NetConfig) -> Classifier:
@@ -97,7 +103,7 @@ def efficiency_model(sim: dict, feats: Features, cfg: NetConfig) -> Classifier:
     return _natural_classifier(feats(sim["gen"][gp]), sim["reco_pass"][gp], sim["weight"][gp], cfg, "efficiency")
 
 
-def _natural_classifier(x, y, w, cfg, desc):
+def _natural_classifier(x: ArrayLike, y: ArrayLike, w: ArrayLike, cfg: NetConfig, desc: str):
     """Classifier with natural class weights: sigmoid(logit) = P(y=1 | x)."""
     x = x.astype(np.float32)
     model = Classifier(x.shape[1], cfg.hidden, cfg.layers, x.mean(0), x.std(0) + 1e-6)

@@ -19,7 +19,8 @@ import numpy as np
 from .nets import Features, NetConfig, logit, train_classifier
 
 
-def unfold(sim: dict, data: dict, feats: Features, iterations: int, cfg: NetConfig, max_weight: float = 50.0):
+def unfold(sim: dict, data: dict, feats: Features, iterations: int, cfg: NetConfig,
+           max_weight: float = 50.0) -> np.ndarray:
     """Push weights on the simulated particle-level jets (``sim['gen_pass']``
     rows) after each of 1..``iterations`` iterations: (iterations, n_gen)."""
     matched = sim["gen_pass"] & sim["reco_pass"]

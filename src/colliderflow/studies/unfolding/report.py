@@ -1,19 +1,22 @@
-"""chi2 tables, prior shift, figures and metrics.json of the unfolding study."""
+"""chi2 tables, prior shift and figures of the unfolding study (the claims:
+:func:`colliderflow.studies.unfolding.claims`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from ... import plotting
+from . import METHODS, PRIORS
 from .data import arrays, binning, chi2_ndf, histogram, load_pairs, n_effective
-from .study import METHODS, PRIORS
 
 COLORS = {"ibu": "tab:blue", "omnifold": "tab:orange", "spinup": "tab:red"}
 NAMES = {"ibu": "IBU", "omnifold": "OmniFold", "spinup": "SPINUP"}
 PRIOR_NAMES = {"sim_a": "simulation A", "sim_b": "simulation B"}
 
 
-def reference(table, nbins: int) -> dict:
+def reference(table: str | Path | tuple, nbins: int) -> dict:
     """Data truth and data reco histograms in the shared binning."""
     df, attrs = load_pairs(table)
     obs = attrs["observables"]
@@ -26,7 +29,7 @@ def reference(table, nbins: int) -> dict:
             "n_truth": n_effective(d["weight"][g]), "n_reco": n_effective(d["weight"][r])}
 
 
-def central(result: dict, k: int):
+def central(result: dict, k: int) -> tuple:
     """(final histogram, extra variance per normalised bin, per-step curve) of observable k."""
     h = result["hists"][k]
     if result["method"] == "spinup":
@@ -74,15 +77,7 @@ def evaluate(ref: dict, results: dict) -> dict:
     return m
 
 
-def claims(m: dict) -> dict:
-    """The paper's claims as booleans computed from the numbers."""
-    ok_reco = {key: v["mean"] < m["chi2_ndf_reco"]["mean"] for key, v in m["chi2_ndf"].items()}
-    ps = m["prior_shift"]
-    spinup_vs_of1 = ps.get("spinup", {}).get("mean", np.inf) < ps.get("omnifold_iteration_1", {}).get("mean", -np.inf)
-    return {"closer_than_reco": ok_reco, "spinup_less_prior_dependent_than_omnifold_1it": bool(spinup_vs_of1)}
-
-
-def plot_distributions(ref: dict, results: dict, prior: str, path, rlabel: str = ""):
+def plot_distributions(ref: dict, results: dict, prior: str, path: str | Path, rlabel: str = "") -> list:
     """Per observable: data truth, data reco and each method's unfolded result
     with the simulation ``prior``; ratio to the truth below."""
     import matplotlib.pyplot as plt
@@ -90,8 +85,8 @@ def plot_distributions(ref: dict, results: dict, prior: str, path, rlabel: str =
 
     plotting.style()
     obs = ref["observables"]
-    fig, axes = plt.subplots(2, len(obs), figsize=(6.5 * len(obs), 8), gridspec_kw={"height_ratios": [3, 1], "wspace": 0.35},
-                             sharex="col", squeeze=False)
+    fig, axes = plt.subplots(2, len(obs), figsize=(6.5 * len(obs), 8),
+                             gridspec_kw={"height_ratios": [3, 1], "wspace": 0.35}, sharex="col", squeeze=False)
     for k, o in enumerate(obs):
         ax, rx = axes[0, k], axes[1, k]
         e = ref["edges"][k]
@@ -125,7 +120,7 @@ def plot_distributions(ref: dict, results: dict, prior: str, path, rlabel: str =
     return plotting.save(fig, path)
 
 
-def plot_iterations(m: dict, path, rlabel: str = ""):
+def plot_iterations(m: dict, path: str | Path, rlabel: str = "") -> list:
     """Mean chi2/ndf to the data truth vs iteration (IBU, OmniFold), both
     priors, with the SPINUP results and the reco level as lines."""
     import matplotlib.pyplot as plt

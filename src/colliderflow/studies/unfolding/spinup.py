@@ -26,10 +26,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from ...nn.flows import StandardizedFlow
 from ...nn.train import TrainConfig, fit, seed_everything
@@ -54,25 +56,27 @@ class SpinupConfig:
     seed: int = 0
 
 
-def _flow(x, c, cfg: SpinupConfig) -> StandardizedFlow:
+def _flow(x: ArrayLike, c: ArrayLike, cfg: SpinupConfig) -> StandardizedFlow:
     return StandardizedFlow.fitted_to(x, c, kind=cfg.kind, transforms=cfg.transforms,
                                       hidden=(cfg.hidden, cfg.hidden), bins=cfg.bins)
 
 
-def _train(flow, tensors, cfg: SpinupConfig, seed: int, desc: str, loss=None):
+def _train(flow: StandardizedFlow, tensors: list[torch.Tensor], cfg: SpinupConfig, seed: int, desc: str,
+           loss: Callable | None = None):
     fit(flow, loss or (lambda m, b: m.nll(b)), tensors,
         TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, patience=cfg.patience, seed=seed,
                     desc=desc))
     return flow
 
 
-def _batched(fn, *arrays, batch: int = 32768):
+def _batched(fn: Callable, *arrays, batch: int = 32768):
     with torch.no_grad():
         n = len(arrays[0])
         return torch.cat([fn(*(a[i:i + batch] for a in arrays)) for i in range(0, n, batch)])
 
 
-def detector_models(sim: dict, feats: Features, cfg: SpinupConfig, rng):
+def detector_models(sim: dict, feats: Features, cfg: SpinupConfig, rng: np.random.Generator) -> tuple[StandardizedFlow,
+                    StandardizedFlow]:
     """Forward model p(x|z) and proposal q(z|x), trained on the matched simulated pairs."""
     m = sim["gen_pass"] & sim["reco_pass"]
     z = torch.tensor(feats(sim["gen"][m], rng), dtype=torch.float32)
@@ -82,7 +86,8 @@ def detector_models(sim: dict, feats: Features, cfg: SpinupConfig, rng):
     return forward, proposal
 
 
-def fake_model(sim: dict, feats: Features, cfg: SpinupConfig, rng):
+def fake_model(sim: dict, feats: Features, cfg: SpinupConfig, rng: np.random.Generator) -> tuple[StandardizedFlow,
+               float]:
     """Density of the simulated fakes and the fake share phi of reco jets,
     from the fakes per particle-level jet and the mean efficiency."""
     w = sim["weight"]
@@ -94,7 +99,7 @@ def fake_model(sim: dict, feats: Features, cfg: SpinupConfig, rng):
     return flow, float(rho / (rho + eff_mean))
 
 
-def importance_terms(x, forward, proposal, K: int, seed: int):
+def importance_terms(x: ArrayLike, forward: StandardizedFlow, proposal: StandardizedFlow, K: int, seed: int) -> tuple:
     """Proposal samples z (n, K, d) and the fixed log terms
     log p(x|z) - log q(z|x) (n, K) for data ``x`` (n, d)."""
     torch.manual_seed(seed)
@@ -106,7 +111,7 @@ def importance_terms(x, forward, proposal, K: int, seed: int):
     return z.reshape(n, K, d), a.reshape(n, K)
 
 
-def _nll(model, batch):
+def _nll(model: torch.nn.Module, batch: list[torch.Tensor]):
     """-log of the mixture likelihood; batch: z (n,K,d), a (n,K), log phi p_fake(x) (n), log(1-phi), w (n)."""
     z, a, lfake, lreal, w = batch
     n, K, d = z.shape
@@ -116,14 +121,15 @@ def _nll(model, batch):
     return -(w * ll).sum() / w.sum()
 
 
-def fit_density(z, a, lfake, lreal, w, z_init, cfg: SpinupConfig, seed: int) -> StandardizedFlow:
+def fit_density(z: ArrayLike, a: ArrayLike, lfake: ArrayLike, lreal: ArrayLike, w: ArrayLike, z_init: ArrayLike,
+                cfg: SpinupConfig, seed: int) -> StandardizedFlow:
     """The unfolded density p_theta(z), fitted to the data likelihood."""
     flow = _flow(z_init, None, cfg)
     return _train(flow, [z, a, lfake, lreal, torch.as_tensor(w, dtype=torch.float32)], cfg, seed,
                   f"spinup density s{seed}", _nll)
 
 
-def unfold(sim: dict, data: dict, feats: Features, cfg: SpinupConfig, net: NetConfig):
+def unfold(sim: dict, data: dict, feats: Features, cfg: SpinupConfig, net: NetConfig) -> list:
     """Unfolded particle-level samples per ensemble member: a list of
     ``(samples (n, d) in observable units, weights 1/eff)``."""
     rng = np.random.default_rng(cfg.seed)

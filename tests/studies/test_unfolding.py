@@ -14,8 +14,8 @@ import pytest
 from colliderflow.data.nanoaod import read_nanoaod
 from colliderflow.errors import InputError
 from colliderflow.io import write_table
+from colliderflow.studies.unfolding import METHODS, PRIORS, claims, ibu, methods, omnifold, report, spinup
 from colliderflow.studies.unfolding import data as D
-from colliderflow.studies.unfolding import ibu, omnifold, report, spinup, study
 from colliderflow.studies.unfolding.nets import Features, NetConfig
 
 
@@ -67,7 +67,7 @@ def test_pair_table_roundtrip_and_bad_input(toy, tmp_path):
     with pytest.raises(InputError, match="reco_width"):
         D.load_pairs(tmp_path / "bad.h5")
     with pytest.raises(InputError, match="method"):
-        study.run((df, attrs), "svd", "sim_a", nbins=5, ibu_iterations=1, omnifold_iterations=1, net=NetConfig(),
+        methods.run((df, attrs), "svd", "sim_a", nbins=5, ibu_iterations=1, omnifold_iterations=1, net=NetConfig(),
                   spinup_cfg=None)
 
 
@@ -82,9 +82,9 @@ def test_ibu_closure_and_data(toy):
     for k, h in enumerate(ibu.unfold(sim, sim, edges, 10)):
         assert D.chi2_ndf(h[-1], t_sim[k], nr, nt) < 2.5
     data, t, r, nt, nr = _truth(df, attrs, "data", edges)
-    res = {p: ibu.unfold(D.arrays(df, p, attrs["observables"]), data, edges, 8) for p in study.PRIORS}
+    res = {p: ibu.unfold(D.arrays(df, p, attrs["observables"]), data, edges, 8) for p in PRIORS}
     reco = np.mean([D.chi2_ndf(r[k], t[k], nr, nt) for k in range(4)])
-    for p in study.PRIORS:
+    for p in PRIORS:
         assert np.mean([D.chi2_ndf(res[p][k][-1], t[k], nr, nt) for k in range(4)]) < reco
     shift = [np.mean([D.chi2_ndf(res["sim_a"][k][i], res["sim_b"][k][i], nr, nr) for k in range(4)]) for i in (0, -1)]
     assert shift[1] < shift[0]
@@ -117,7 +117,7 @@ def test_spinup_closure():
                     other[other["sample"] == "sim_a"].assign(sample="data")], ignore_index=True)
     cfg = spinup.SpinupConfig(transforms=2, hidden=32, epochs=12, batch_size=128, proposals=16, ensemble=2,
                               samples=10000, seed=1)
-    res = study.run((df, attrs), "spinup", "sim_a", nbins=10, ibu_iterations=1, omnifold_iterations=1,
+    res = methods.run((df, attrs), "spinup", "sim_a", nbins=10, ibu_iterations=1, omnifold_iterations=1,
                     net=NetConfig(hidden=32, layers=2, epochs=5, batch_size=256), spinup_cfg=cfg)
     edges = res["edges"]
     _, t, r, nt, nr = _truth(df, attrs, "data", edges)
@@ -141,6 +141,25 @@ def test_chi2_ndf_statistics():
     expect = np.full(20, 500.0)
     vals = [D.chi2_ndf(rng.poisson(expect).astype(float), expect, 1e4, 1e12) for _ in range(200)]
     assert abs(np.mean(vals) - 1.0) < 0.1
+
+
+def test_toy_step_reads_the_data_section(tmp_path):
+    """The toy step gets config data.unfolding (its own section) and writes a pair table."""
+    import yaml
+
+    from colliderflow.study import run_job
+
+    from ..conftest import REPO
+
+    section = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["data"]["unfolding"]
+    section = {**section, "toy": {"n_sim": 300, "n_data": 200}}
+    out = tmp_path / "pairs.h5"
+    job = {"step": "unfolding.toy", "cfg": section, "seed": 3, "tier": "smoke", "input": {"all": [], "named": {}},
+           "output": {"all": [str(out)], "named": {"pairs": str(out)}}, "log": str(tmp_path / "toy.log")}
+    assert run_job(job) == 0
+    df, attrs = D.load_pairs(out)
+    assert df.equals(D.generate_toy(300, 200, seed=3)[0])
+    assert run_job({**job, "cfg": {**section, "toy": {"n_sim": 300}}}) == 2  # n_data missing: one-line error
 
 
 @pytest.mark.real
@@ -175,11 +194,11 @@ def test_smoke_outputs(smoke_run):
     m = doc["metrics"]
     for f in ("unfolded_sim_a", "unfolded_sim_b", "chi2_vs_iteration"):
         assert (out / f"{f}.png").stat().st_size > 0 and (out / f"{f}.pdf").exists()
-    assert set(m["chi2_ndf"]) == {f"{a}/{b}" for a in study.METHODS for b in study.PRIORS}
+    assert set(m["chi2_ndf"]) == {f"{a}/{b}" for a in METHODS for b in PRIORS}
     assert all(np.isfinite(v["mean"]) for v in m["chi2_ndf"].values())
     assert len(m["chi2_vs_iteration"]["ibu/sim_a"]["mass"]) >= 2
     # holds is computed from the numbers in the file
-    c = report.claims(m)
+    c = claims(m)
     assert doc["holds"] == bool(all(c["closer_than_reco"].values())
                                 and c["spinup_less_prior_dependent_than_omnifold_1it"])
     # the paper's claims on the smoke tier (tolerance: the comparison of mean chi2/ndf, see metrics "tolerance"):

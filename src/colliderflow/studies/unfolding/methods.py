@@ -14,15 +14,13 @@ import numpy as np
 
 from ...errors import InputError
 from ...io import atomic_path
-from . import ibu, omnifold, spinup
+from . import METHODS, PRIORS, ibu, omnifold, spinup
 from .data import arrays, binning, histogram, load_pairs
 from .nets import Features, NetConfig
 
-METHODS = ("ibu", "omnifold", "spinup")
-PRIORS = ("sim_a", "sim_b")
 
-
-def run(table, method: str, prior: str, *, nbins: int, ibu_iterations: int, omnifold_iterations: int,
+def run(table: str | Path | tuple, method: str, prior: str, *, nbins: int, ibu_iterations: int,
+        omnifold_iterations: int,
         net: NetConfig, spinup_cfg: spinup.SpinupConfig, max_events: int = 0) -> dict:
     """Unfold the data of ``table`` with simulation ``prior`` by ``method``;
     returns ``{"hists": [per observable (steps, bins)], "edges": [...], ...}``."""
@@ -52,7 +50,7 @@ def run(table, method: str, prior: str, *, nbins: int, ibu_iterations: int, omni
             "cpu_seconds": time.process_time() - c0, "wall_seconds": time.perf_counter() - t0}
 
 
-def save(result: dict, path) -> None:
+def save(result: dict, path: str | Path) -> None:
     arrs = {f"hist_{o}": h for o, h in zip(result["observables"], result["hists"])}
     arrs |= {f"edges_{o}": e for o, e in zip(result["observables"], result["edges"])}
     with atomic_path(path) as tmp:
@@ -60,7 +58,7 @@ def save(result: dict, path) -> None:
                  cpu_seconds=result["cpu_seconds"], wall_seconds=result["wall_seconds"], **arrs)
 
 
-def load(path) -> dict:
+def load(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise InputError(path, None, "file does not exist")

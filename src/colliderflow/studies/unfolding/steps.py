@@ -1,0 +1,59 @@
+"""Steps of the unfolding study (rules ``unfolding_<step>``): the pair table
+(``toy`` or ``nanoaod``, config ``data.unfolding``), ``unfold`` (one method,
+one simulation prior) and ``report``."""
+
+from __future__ import annotations
+
+from ...io import write_table
+from ...study import Context
+from . import PRIORS, claims, data, methods
+from . import report as evaluation
+from .nets import NetConfig
+from .spinup import SpinupConfig
+
+
+def toy(ctx: Context) -> None:
+    """The jet-substructure toy: gen/reco pairs of two simulations and the data."""
+    df, attrs = data.generate_toy(ctx.cfg.toy.n_sim, ctx.cfg.toy.n_data, ctx.seed)
+    write_table(ctx.output.pairs, df, attrs=attrs)
+
+
+def nanoaod(ctx: Context) -> None:
+    """GenJet/Jet pairs of NanoAOD files (Jet_genJetIdx) as a pair table."""
+    df, attrs = data.nanoaod_pairs(list(ctx.input.files), min_pt=ctx.cfg.min_pt, prior_slope=ctx.cfg.prior_slope)
+    write_table(ctx.output.pairs, df, attrs=attrs)
+
+
+def unfold(ctx: Context) -> None:
+    """Unfold the data of the pair table with method ``{method}`` and simulation prior ``{prior}``."""
+    c = ctx.cfg
+    net = NetConfig(hidden=c.classifier.hidden, layers=c.classifier.layers, epochs=c.classifier.epochs,
+                    batch_size=c.classifier.batch_size, seed=ctx.seed)
+    s = c.spinup
+    sc = SpinupConfig(kind=s.kind, transforms=s.transforms, hidden=s.hidden, epochs=s.epochs, batch_size=s.batch_size,
+                      proposals=s.proposals, ensemble=s.ensemble, samples=s.samples, seed=ctx.seed)
+    res = methods.run(ctx.input.table, ctx.wildcards["method"], ctx.wildcards["prior"], nbins=c.bins,
+                      ibu_iterations=c.ibu.iterations, omnifold_iterations=c.omnifold.iterations, net=net,
+                      spinup_cfg=sc, max_events=c.max_events)
+    methods.save(res, ctx.output.unfolded)
+
+
+def report(ctx: Context) -> None:
+    """chi2 to the data truth, prior shift, figures, metrics.json."""
+    ref = evaluation.reference(ctx.input.table, ctx.cfg.bins)
+    results = {}
+    for p in ctx.input.results:
+        r = methods.load(p)
+        results[(r["method"], r["prior"])] = r
+    m = evaluation.evaluate(ref, results)
+    c = claims(m)
+    rl = f"{ref['source']}, {int(ref['n_reco'])} reco jets"
+    figures = {"sim_a": ctx.output.a, "sim_b": ctx.output.b}
+    for prior in PRIORS:
+        evaluation.plot_distributions(ref, results, prior, figures[prior], rlabel=rl)
+    evaluation.plot_iterations(m, ctx.output.it, rlabel=rl)
+    ctx.write_metrics({
+        **m, "claims": c, "source": ref["source"], "n_data_reco": ref["n_reco"], "n_data_truth": ref["n_truth"],
+        "tolerance": "chi2/ndf with Poisson variances of the data (reco) and truth counts, plus the "
+                     "SPINUP ensemble variance; 'closer' = smaller mean chi2/ndf over observables"})
+
