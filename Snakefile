@@ -9,6 +9,7 @@
 # benchmark and conda env from the study's spec. See docs/adding-a-study.md.
 import os
 import sys
+from functools import partial
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
@@ -35,19 +36,11 @@ for _name, _section in config["studies"].items():
         raise WorkflowError(f"Error validating config section studies.{_name}", _exc) from None
 
 
-def step(study, name, tag=""):
-    """The directives of the rule that runs step `name` of `study` (dag.StepRule)."""
-    return dag.StepRule(study, name, config, workflow.basedir, tag)
-
-
-def data_source(dataset):
-    return config["data"][dataset]["source"]
-
-
-def data_files(dataset):
-    """The local files of a dataset (`file` source), else an empty list."""
-    d = config["data"][dataset]
-    return list(d["files"]) if d["source"] == "file" else []
+# step("<study>", "<step>"): the directives of the rule that runs it (dag.StepRule);
+# data_source/data_files: a dataset's source and its local files (`file` source).
+step = partial(dag.StepRule, config=config, basedir=workflow.basedir)
+data_source = partial(dag.data_source, config)
+data_files = partial(dag.data_files, config)
 
 
 include: "workflow/rules/data.smk"

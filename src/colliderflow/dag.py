@@ -75,7 +75,7 @@ class StepRule:
     wildcards (e.g. ``"{process}"``), so each job has its own files.
     """
 
-    def __init__(self, study: str, step: str, config: Mapping, basedir: str, tag: str = "") -> None:
+    def __init__(self, study: str, step: str, tag: str = "", *, config: Mapping, basedir: str) -> None:
         self.study: Study = load(study)
         self.step: Step = self.study.step(step)
         self.rule = self.study.rule_name(step)
@@ -151,6 +151,17 @@ def study_schema(name: str) -> str:
     if not os.path.isfile(path):
         raise KeyError(f"unknown study: no {os.path.relpath(path, os.path.dirname(os.path.dirname(_SRC)))}")
     return path
+
+
+def data_source(config: Mapping, dataset: str) -> str:
+    """Where a dataset comes from: toy, file or download."""
+    return config["data"][dataset]["source"]
+
+
+def data_files(config: Mapping, dataset: str) -> list[str]:
+    """The local files of a dataset (`file` source), else an empty list."""
+    d = config["data"][dataset]
+    return list(d["files"]) if d["source"] == "file" else []
 
 
 def enabled_studies(config: Mapping) -> list[str]:

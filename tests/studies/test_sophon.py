@@ -218,5 +218,5 @@ def test_pretrain_rule_is_cached_on_code_and_config():
     import yaml
 
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    rule = StepRule("sophon", "pretrain", config, str(REPO))
+    rule = StepRule("sophon", "pretrain", config=config, basedir=str(REPO))
     assert rule.cache == "omit-software" and "code" in rule.params and rule.params["cfg"] is config["studies"]["sophon"]

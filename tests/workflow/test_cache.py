@@ -71,5 +71,5 @@ def test_cached_rules_key_on_the_generator_code():
     for rule in ARTIFACTS:
         body = text.split(f"rule {rule}:")[1].split("\nrule ")[0]
         assert "cache: S.cache" in body and "benchmark:" not in body
-        step = StepRule("data", rule, config, str(REPO))
+        step = StepRule("data", rule, config=config, basedir=str(REPO))
         assert step.cache == "omit-software" and len(step.params["code"]) == 16

@@ -72,7 +72,7 @@ def test_step_requests_grow_with_the_attempt():
     from colliderflow.dag import StepRule
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    res = StepRule("data", "lhco_toy", config, str(REPO)).resources
+    res = StepRule("data", "lhco_toy", config=config, basedir=str(REPO)).resources
     assert res["mem_mb"](None, 1) == 4000 and res["mem_mb"](None, 2) == 8000
     assert res["classad_JobFlavour"](None, 1) == "espresso" and res["classad_JobFlavour"](None, 3) == "microcentury"
 

@@ -1,27 +1,3 @@
-# --- dataset rules (move to data.smk) ---
-
-
-# Staircase Z + jets toy of the jet-radiation study (truth for every multiplicity).
-S = step("jet_radiation", "toy")
-
-
-rule jet_radiation_toy:
-    output:
-        events="resources/jet_radiation/toy/events.h5",
-    params:
-        **S.params,
-    log:
-        S.log,
-    benchmark:
-        S.benchmark
-    conda:
-        S.conda
-    resources:
-        **S.resources,
-    script:
-        S.script
-
-
 # Sophon-style signature pre-training (arXiv:2405.12972): a ParT-like tagger
 # pre-trained on the fine jet-class toy with one resonance held out, then
 # transferred to that resonance vs QCD (fine-tune / linear probe / scratch).

@@ -4,28 +4,6 @@
 # scans (ranode_scan) -- and the tails search with ABCD (tails_abcd).
 
 
-# --- dataset rules (move to data.smk) ---
-# The tails toy: MET, jet features; background, control, signal pool.
-S = step("tails_abcd", "toy")
-
-
-rule tails_abcd_toy:
-    output:
-        "resources/tails_abcd/toy/tails.h5",
-    params:
-        **S.params,
-    log:
-        S.log,
-    benchmark:
-        S.benchmark
-    conda:
-        S.conda
-    resources:
-        **S.resources,
-    script:
-        S.script
-
-
 # --- R-ANODE (arXiv:2312.11629) ---
 S = step("ranode", "background")
 

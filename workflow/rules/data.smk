@@ -258,3 +258,91 @@ rule calo_toy:
         **S.resources,
     script:
         S.script
+
+
+# Study-specific toys: steps of their study, reading its config section
+# (unfolding: data.unfolding).
+
+
+# The tails toy: MET, jet features; background, control, signal pool.
+S = step("tails_abcd", "toy")
+
+
+rule tails_abcd_toy:
+    output:
+        "resources/tails_abcd/toy/tails.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+# Unfolding pair table: the jet-substructure toy (two simulation priors + data) ...
+S = step("unfolding", "toy")
+
+
+rule unfolding_toy:
+    output:
+        pairs="resources/unfolding/toy/pairs.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+# ... or GenJet/Jet pairs of the NanoAOD files of config data.unfolding (source: file).
+S = step("unfolding", "nanoaod")
+
+
+rule unfolding_nanoaod:
+    input:
+        files=data_files("unfolding"),
+    output:
+        pairs="resources/unfolding/nanoaod/pairs.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+# Staircase Z + jets toy of the jet-radiation study (truth for every multiplicity).
+S = step("jet_radiation", "toy")
+
+
+rule jet_radiation_toy:
+    output:
+        events="resources/jet_radiation/toy/events.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script

@@ -33,56 +33,6 @@ rule dimuon_spectrum:
         S.script
 
 
-# --- dataset rules (move to data.smk) ---
-
-
-# Unfolding pair table: the jet-substructure toy (two simulation priors + data) ...
-S = step("unfolding", "toy")
-
-
-rule unfolding_toy:
-    output:
-        pairs="resources/unfolding/toy/pairs.h5",
-    params:
-        **S.params,
-    log:
-        S.log,
-    benchmark:
-        S.benchmark
-    conda:
-        S.conda
-    resources:
-        **S.resources,
-    script:
-        S.script
-
-
-# ... or GenJet/Jet pairs of the NanoAOD files of config data.unfolding (source: file).
-S = step("unfolding", "nanoaod")
-
-
-rule unfolding_nanoaod:
-    input:
-        files=data_files("unfolding"),
-    output:
-        pairs="resources/unfolding/nanoaod/pairs.h5",
-    params:
-        **S.params,
-    log:
-        S.log,
-    benchmark:
-        S.benchmark
-    conda:
-        S.conda
-    resources:
-        **S.resources,
-    script:
-        S.script
-
-
-# --- study rules ---
-
-
 # Conditional flows for inference, one job per study: BSM scan (arXiv:2409.13201),
 # MLE calibration (Du et al.), likelihood communication (Araz et al., nabu).
 S = step("bsm_scan", "run")
