@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ...nn.train import TrainConfig
-from .common import auc, auc_curves, balanced_subset, labelled, predict, split_indices, torch_inputs, train_torch
-from .encoder import EventClassifier, load_encoder, load_table, objects, pretrain_contrastive, save_encoder
+from ...eventclass.common import auc, auc_curves, balanced_subset, labelled, predict, split_indices, torch_inputs, train_torch
+from ...eventclass.encoder import EventClassifier, load_encoder, load_table, objects, pretrain_contrastive, save_encoder
 
 #: How each toy file is partitioned (same seed everywhere, so disjoint sets).
 PARTS = {"unlabelled": 0.4, "labelled": 0.3, "test": 0.3}
@@ -81,20 +81,6 @@ def finetune_curves(encoder_path, files: dict, signal: str, background: str, siz
     gain = {s: summary["pretrained"][s]["mean"] - summary["scratch"][s]["mean"] for s in summary["scratch"]}
     return {"signal": signal, "background": background, "sizes": sizes, "seeds": seeds, "n_test": int(len(y_te)),
             "auc": summary, "gain": gain, "encoder": hp}
-
-
-def verdict(m: dict, min_gain: float) -> dict:
-    """Pre-training beats scratch at the smallest N by more than ``min_gain``
-    plus the standard error of the gain over seeds, and the gap at the
-    largest N is smaller than at the smallest."""
-    small, large = str(m["sizes"][0]), str(m["sizes"][-1])
-    g_small, g_large = m["gain"][small], m["gain"][large]
-    a = m["auc"]
-    se = float(np.sqrt((a["pretrained"][small]["std"] ** 2 + a["scratch"][small]["std"] ** 2) / len(m["seeds"])))
-    out = {"gain_smallest": g_small, "gain_largest": g_large, "min_gain": min_gain, "gain_smallest_se": se,
-           "beats_scratch_smallest": g_small > min_gain + se, "gap_shrinks": g_large < g_small}
-    out["holds"] = bool(out["beats_scratch_smallest"] and out["gap_shrinks"])
-    return out
 
 
 def plot(m: dict, path, rlabel: str = "") -> list:

@@ -24,8 +24,8 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 
 from ...nn.train import TrainConfig, fit
-from .common import auc, engineered, split_indices, train_xgb
-from .encoder import ContrastiveModel, build_encoder, load_table, objects, save_encoder, supcon
+from ...eventclass.common import auc, engineered, split_indices, train_xgb
+from ...eventclass.encoder import ContrastiveModel, build_encoder, load_table, objects, save_encoder, supcon
 
 
 def _embed(model: ContrastiveModel, raw, mask, batch: int = 4096) -> np.ndarray:
@@ -137,23 +137,6 @@ def run(files: dict, indistinguishable: list, hp: dict, proj_dim: int, cfg: Trai
             "map": {"xy": pca.transform(zall[show]).round(4).tolist(), "label": lab[show].tolist(),
                     "set_xy": pca.transform(zs).round(4).tolist(), "set_label": ls.tolist(),
                     "explained_variance": pca.explained_variance_ratio_.tolist()}}
-
-
-def verdict(m: dict, purity_min: float, overlap_tol: float, separation_min: float, rho_min: float) -> dict:
-    """The claims: the indistinguishable pair overlaps (latent AUC within
-    ``overlap_tol`` of 0.5), every distinct pair separates (latent AUC above
-    ``separation_min``), set purity above ``purity_min``, and latent distance
-    rank-correlates with the pairwise classifier AUC (rho above ``rho_min``)."""
-    same = [v["latent_auc"] for v in m["pairs"].values() if v["indistinguishable"]]
-    diff = [v["latent_auc"] for v in m["pairs"].values() if not v["indistinguishable"]]
-    out = {"indistinguishable_latent_auc": max(same), "min_distinct_latent_auc": min(diff),
-           "overlap": bool(max(same) < 0.5 + overlap_tol), "separate": bool(min(diff) > separation_min),
-           "purity_ok": bool(m["purity_sets"] > purity_min),
-           "correlated": bool(m["spearman_distance_vs_auc"] > rho_min),
-           "purity_min": purity_min, "overlap_tol": overlap_tol, "separation_min": separation_min,
-           "rho_min": rho_min}
-    out["holds"] = bool(out["overlap"] and out["separate"] and out["purity_ok"] and out["correlated"])
-    return out
 
 
 def plot_map(m: dict, path, labels: dict | None = None, rlabel: str = "") -> list:

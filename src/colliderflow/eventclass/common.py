@@ -4,6 +4,7 @@ training/prediction and the XGBoost baseline."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from itertools import combinations
 
@@ -12,9 +13,10 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from ...data.kinematics import p4
-from ...errors import InputError
-from ...nn.train import TrainConfig, fit
+from ..data.kinematics import p4
+from ..errors import InputError
+from ..nn.train import TrainConfig, fit
+from . import EncoderConfig
 from .encoder import N_OBJECTS, epochs_for, objects
 
 TOP_MASS = 172.5
@@ -148,7 +150,7 @@ def auc(y, s) -> float:
 def auc_curves(m: dict, curves: list[tuple[str, str, str]], xlabel: str, title: str, path, rlabel: str = ""):
     """Test AUC (mean +- spread over seeds) vs training size for several
     models: ``curves`` = [(key in m["auc"], marker, legend label)]."""
-    from ... import plotting
+    from .. import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt
@@ -168,45 +170,20 @@ def auc_curves(m: dict, curves: list[tuple[str, str, str]], xlabel: str, title: 
     return plotting.save(fig, path)
 
 
-def add_args(ap, sizes: bool = True) -> None:
-    """Command-line flags the event-classification scripts share."""
-    ap.add_argument("--inputs", nargs="+", required=True, help="process=path.root of the toy NanoAOD files")
-    ap.add_argument("--outdir", required=True)
-    ap.add_argument("--tier", default="default")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--max-events", type=int, default=0, help="events read per file (0 = all)")
-    ap.add_argument("--dim", type=int, default=32)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--out-dim", type=int, default=32)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--patience", type=int, default=6)
-    if sizes:
-        ap.add_argument("--signal", required=True)
-        ap.add_argument("--background", required=True)
-        ap.add_argument("--sizes", type=int, nargs="+", required=True)
-        ap.add_argument("--seeds", type=int, nargs="+", required=True)
-        ap.add_argument("--target-steps", type=int, default=200)
-        ap.add_argument("--max-epochs", type=int, default=60)
+#: training settings the event-classification steps share (not configurable, as before)
+BATCH_SIZE, LR, PATIENCE = 128, 2e-3, 6
 
 
-def parse_inputs(items: list[str]) -> dict:
-    """``process=path`` pairs -> {process: path}."""
-    out = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep:
-            raise InputError("command line", "--inputs", f"expected process=path, got {item!r}")
-        out[name] = path
-    return out
+def encoder_hp(enc: EncoderConfig) -> dict:
+    """The encoder section as the hyper-parameter dict of :func:`build_encoder`."""
+    return {"dim": enc.dim, "heads": enc.heads, "layers": enc.layers, "out_dim": enc.out_dim}
 
 
-def encoder_hp(args) -> dict:
-    return {"dim": args.dim, "heads": args.heads, "layers": args.layers, "out_dim": args.out_dim}
+def train_config(seed: int, **kw) -> TrainConfig:
+    """The shared training settings (batch 128, lr 2e-3, patience 6), ``kw`` overriding."""
+    return TrainConfig(**{"batch_size": BATCH_SIZE, "lr": LR, "patience": PATIENCE, "seed": seed, **kw})
 
 
-def train_config(args, **kw) -> TrainConfig:
-    return TrainConfig(**{"batch_size": args.batch_size, "lr": args.lr, "patience": args.patience,
-                          "seed": args.seed, **kw})
+def process_files(paths: list[str]) -> dict[str, str]:
+    """{process: path} of toy NanoAOD files named ``<process>.root``."""
+    return {os.path.basename(p).removesuffix(".root"): str(p) for p in paths}

@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ...data.nanoaod import event_table
-from ...errors import InputError
-from ...nn.train import TrainConfig, fit, load_state, save_model
+from ..data.nanoaod import event_table
+from ..errors import InputError
+from ..nn.train import TrainConfig, fit, load_state, save_model
 
 #: Objects per event in the table, in slot order.
 N_OBJECTS = {"Jet": 6, "Muon": 2, "Electron": 2}

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from ...nn.train import TrainConfig
-from .common import (auc, auc_curves, balanced_subset, engineered, labelled, predict, split_indices, torch_inputs,
+from ...eventclass.common import (auc, auc_curves, balanced_subset, engineered, labelled, predict, split_indices, torch_inputs,
                      train_torch, train_xgb)
-from .encoder import N_FEATURES, EventClassifier, featurize, load_table, mlp, pair_labels, save_encoder
+from ...eventclass.encoder import N_FEATURES, EventClassifier, featurize, load_table, mlp, pair_labels, save_encoder
 
 MODELS = ("bdt", "mlp", "set", "multitask")
 LABELS = {"bdt": "BDT (engineered features)", "mlp": "MLP (flat objects)", "set": "set encoder, no aux head",
@@ -140,25 +140,6 @@ def run(files: dict, signal: str, background: str, sizes: list[int], seeds: list
     aux_summary = {s: {k: float(np.mean([a[k] for a in v])) for k in v[0]} for s, v in aux.items()}
     return {"signal": signal, "background": background, "sizes": sizes, "seeds": seeds, "n_test": int(len(y_te)),
             "aux_weight": aux_weight, "auc": summary, "aux_head": aux_summary}
-
-
-def verdict(m: dict, auc_tolerance: float, aux_margin: float) -> dict:
-    """The claims, from the numbers: the auxiliary head beats chance by
-    ``aux_margin`` (balanced accuracy), and at the smallest size the
-    multi-task AUC is not below the MLP's by more than ``auc_tolerance``."""
-    small, large = str(m["sizes"][0]), str(m["sizes"][-1])
-    a = m["auc"]
-    gap_small = a["multitask"][small]["mean"] - a["mlp"][small]["mean"]
-    aux_bacc = m["aux_head"][large]["balanced_accuracy"]
-    out = {"aux_balanced_accuracy": aux_bacc, "aux_beats_chance": aux_bacc > 0.5 + aux_margin,
-           "multitask_minus_mlp_smallest": gap_small,
-           "multitask_not_worse_than_mlp_smallest": gap_small > -auc_tolerance,
-           "multitask_minus_bdt_smallest": a["multitask"][small]["mean"] - a["bdt"][small]["mean"],
-           "multitask_minus_set_smallest": a["multitask"][small]["mean"] - a["set"][small]["mean"],
-           "multitask_minus_mlp_largest": a["multitask"][large]["mean"] - a["mlp"][large]["mean"],
-           "auc_tolerance": auc_tolerance, "aux_margin": aux_margin}
-    out["holds"] = bool(out["aux_beats_chance"] and out["multitask_not_worse_than_mlp_smallest"])
-    return out
 
 
 def plot(m: dict, path, rlabel: str = "") -> list:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +224,8 @@ def train_pair(jets_path, out_dir, *, arch: str, n: int, hidden: dict, bits: int
     dicts, the test set, the predictions, and publish the float model."""
     import torch
 
-    from ..data.jet_constituents import model_inputs, read_jets
-    from ..nn.train import TrainConfig, fit, save_model
+    from ...data.jet_constituents import model_inputs, read_jets
+    from ...nn.train import TrainConfig, fit, save_model
 
     jets = read_jets(jets_path)
     x = arch_inputs(arch, model_inputs(jets["constituents"], n))
@@ -253,7 +253,7 @@ def train_pair(jets_path, out_dir, *, arch: str, n: int, hidden: dict, bits: int
         _save_npy(out_dir / f"{kind}_proba.npy", p)
         res[f"accuracy_{kind}"] = float((p.argmax(1) == y[te]).mean())
         if kind == "float" and publish:
-            from ..publish import publish_model
+            from ...publish import publish_model
 
             n_val = min(1000, len(te))
             publish_model(
@@ -273,7 +273,7 @@ def train_pair(jets_path, out_dir, *, arch: str, n: int, hidden: dict, bits: int
                 metrics={"test_accuracy": res["accuracy_float"], "n_test": int(len(te))})
     _save_npy(out_dir / "test_x.npy", x[te])
     _save_npy(out_dir / "test_y.npy", y[te])
-    from ..io import write_json
+    from ...io import write_json
 
     write_json(out_dir / "train.json", res)
     return res
@@ -297,7 +297,7 @@ class _SoftmaxWrap:
 
 
 def _save_npy(path, arr):
-    from ..io import atomic_path
+    from ...io import atomic_path
 
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
@@ -305,7 +305,7 @@ def _save_npy(path, arr):
 
 
 def load_pair(model_dir):
-    from ..nn.train import load_state
+    from ...nn.train import load_state
 
     out = {}
     for kind in ("float", "qat"):
@@ -465,7 +465,7 @@ def hls_csim(model_dir, out_dir, *, n_eval: int, reuse: int = 1) -> dict:
         "project": str(prj),
         "csim": "hls4ml compile(): g++ C simulation of the generated HLS code (bit-accurate ap_fixed)",
     }
-    from ..io import write_json
+    from ...io import write_json
 
     write_json(out_dir / "csim.json", res)
     _save_npy(out_dir / "hls_proba.npy", p_hls)
@@ -674,7 +674,7 @@ def open_rtl(model_dir, out_dir, *, n_sim: int, run_yosys: bool, yosys_timeout: 
 def synthesize(csim_files, out_path, *, rtl_models: dict[str, str], rtl_dir, n_sim: int, run_yosys: bool,
                yosys_timeout: int, vendor_timeout: int) -> dict:
     """The synthesis rule: vendor HLS if on PATH, else the open stand-in."""
-    from ..io import read_json, write_json
+    from ...io import read_json, write_json
 
     tool = vendor_tool()
     rows = []
@@ -706,16 +706,15 @@ def synthesize(csim_files, out_path, *, rtl_models: dict[str, str], rtl_dir, n_s
 
 
 # ----------------------------------------------------------------- report
-def report(train_files, csim_files, synth_path, verify_files, out_dir, *, tier: str, min_agreement: float,
+def report(train_files, csim_files, synth_path, verify_files, png, *, tier: str, min_agreement: float,
            acc_tolerance: float) -> dict:
-    """Figures (accuracy / latency / resources vs N) and metrics.json."""
+    """The scaling figure (accuracy / latency / resources vs N) at ``png``
+    (+ PDF) and the metrics of metrics.json (the verdict is the study's)."""
     import matplotlib.pyplot as plt
 
-    from .. import plotting
-    from ..io import read_json
-    from ..metrics import write_metrics
+    from ... import plotting
+    from ...io import read_json
 
-    out_dir = Path(out_dir)
     csim = [read_json(f) for f in csim_files]
     trains = [read_json(f) for f in train_files]
     synth = read_json(synth_path)
@@ -764,19 +763,15 @@ def report(train_files, csim_files, synth_path, verify_files, out_dir, *, tier: 
                   title="vendor numbers need vitis_hls/vivado_hls" if ax is axes[1] else None)
         plotting.label(ax, "" if tier != "real" else "Open data")
     fig.subplots_adjust(wspace=0.3)
-    plotting.save(fig, out_dir / "fpga_scaling.png")
+    plotting.save(fig, png)
 
     agree = {f"{c['arch']}_N{c['n']}": c["argmax_agreement_qat"] for c in csim}
-    main = list(agree.values())
-    min_agree = float(min(main)) if main else float("nan")
     ds = sorted((c["n"], c["accuracy_hls"], c["n_eval"]) for c in csim if c["arch"] == "deepsets")
     # accuracy must not drop with N beyond the binomial error of the larger-N estimate
     mono = all(b[1] >= a[1] - acc_tolerance - 2 * np.sqrt(max(b[1] * (1 - b[1]), 1e-4) / b[2])
                for a, b in zip(ds, ds[1:])) if len(ds) > 1 else None
-    onnx_ok = all(v["passed"] for v in verify) if verify else False
-    holds = bool(min_agree >= min_agreement and onnx_ok and (mono is not False))
     rtl_ok = {k: r.get("rtl_vs_interpreter_identical") for k, r in synth["open_rtl"].items()}
-    metrics = {
+    return {
         "csim_argmax_agreement_qat": agree,
         "csim": {f"{c['arch']}_N{c['n']}": {k: c[k] for k in (
             "argmax_agreement_float", "max_abs_diff_qat", "mean_abs_diff_qat", "max_abs_diff_float",
@@ -795,14 +790,3 @@ def report(train_files, csim_files, synth_path, verify_files, out_dir, *, tier: 
         "interaction_network_sizes": sorted(c["n"] for c in csim if c["arch"] == "interaction"),
         "min_agreement_required": min_agreement,
     }
-    return write_metrics(
-        out_dir / "metrics.json", study="fpga_tagging", paper=PAPER,
-        title="Jet tagging on FPGAs: QAT MLP, Deep Sets and interaction network through QONNX/hls4ml, "
-              "vendor-free synthesis stand-in",
-        key_metric={"name": "min C-sim argmax agreement with QAT torch (MLP, Deep Sets, interaction network)",
-                    "value": min_agree},
-        claim=(f"quantization-aware MLP, Deep Sets and interaction network taggers convert to bit-accurate hls4ml "
-               "firmware "
-               f"(C-sim argmax agreement >= {min_agreement:.0%}), Deep Sets accuracy grows with N, and the "
-               "published ONNX models reproduce within 1e-5"),
-        holds=holds, metrics=metrics, tier=tier)
