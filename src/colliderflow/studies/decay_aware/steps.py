@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...eventclass import common
 from ...errors import InputError
+from ...eventclass import common
 from ...study import Context
 from . import checks, core
 

@@ -51,8 +51,8 @@ def checks(m: dict, cfg: Config) -> dict:
 
 def verdict(metrics: dict, cfg: Config) -> Verdict:
     v = checks(metrics, cfg)
-    return Verdict(holds=v["holds"], key_metric={"name": f"AUC gain of pre-training at N={metrics['sizes'][0]} labelled",
-                                                 "value": round(v["gain_smallest"], 4)})
+    name = f"AUC gain of pre-training at N={metrics['sizes'][0]} labelled"
+    return Verdict(holds=v["holds"], key_metric={"name": name, "value": round(v["gain_smallest"], 4)})
 
 
 STUDY = Study(
