@@ -4,23 +4,15 @@
 # Jet tagging on FPGAs (arXiv:2402.01876) and published models (arXiv:2312.14575).
 
 
-def eventclass_toy(processes):
-    """The toy NanoAOD files (data.smk rule nanoaod_toy) of these processes."""
-    return [f"resources/nanoaod/toy/{p}.root" for p in processes]
-
-
-def eventclass_pair(study):
-    """Signal and background toy files of a study."""
-    c = config["studies"][study]
-    return eventclass_toy([c["signal"], c["background"]])
-
-
 S = step("decay_aware", "train")
 
 
 rule decay_aware_train:
     input:
-        toy=lambda w: eventclass_pair("decay_aware"),
+        toy=lambda w: expand(
+            "resources/nanoaod/toy/{process}.root",
+            process=[config["studies"]["decay_aware"][k] for k in ("signal", "background")],
+        ),
     output:
         metrics="results/decay_aware/metrics.json",
         png=S.figure("results/decay_aware/auc_vs_size.png"),
@@ -48,7 +40,7 @@ S = step("pretraining", "encoder")
 rule pretraining_encoder:
     input:
         toy=lambda w: (
-            eventclass_toy(config["data"]["nanoaod"]["toy"]["processes"])
+            expand("resources/nanoaod/toy/{process}.root", process=config["data"]["nanoaod"]["toy"]["processes"])
             if config["studies"]["pretraining"]["unlabelled"]["source"] == "toy"
             else config["studies"]["pretraining"]["unlabelled"]["files"]
         ),
@@ -73,7 +65,10 @@ S = step("pretraining", "finetune")
 
 rule pretraining_finetune:
     input:
-        toy=lambda w: eventclass_pair("pretraining"),
+        toy=lambda w: expand(
+            "resources/nanoaod/toy/{process}.root",
+            process=[config["studies"]["pretraining"][k] for k in ("signal", "background")],
+        ),
         encoder=rules.pretraining_encoder.output.model,
     output:
         metrics="results/pretraining/metrics.json",
@@ -98,7 +93,9 @@ S = step("latent_space", "train")
 
 rule latent_space_train:
     input:
-        toy=lambda w: eventclass_toy(config["studies"]["latent_space"]["models"]),
+        toy=lambda w: expand(
+            "resources/nanoaod/toy/{process}.root", process=config["studies"]["latent_space"]["models"]
+        ),
     output:
         metrics="results/latent_space/metrics.json",
         png=S.figure("results/latent_space/latent_map.png"),
@@ -124,11 +121,12 @@ rule latent_space_train:
 # published as ONNX + card and re-checked in onnxruntime.
 
 
-def fpga_tagging_models():
-    c = config["studies"]["fpga_tagging"]
-    return [f"{a}_N{n}" for a in c["archs"] for n in c["n_constituents"]] + [
-        f"interaction_N{n}" for n in c["in_sizes"]
-    ]
+# every tagger: <arch>_N<n> per architecture and N, and the interaction network at in_sizes
+FPGA_TAGGING_MODELS = [
+    f"{a}_N{n}"
+    for a in config["studies"]["fpga_tagging"]["archs"]
+    for n in config["studies"]["fpga_tagging"]["n_constituents"]
+] + [f"interaction_N{n}" for n in config["studies"]["fpga_tagging"]["in_sizes"]]
 
 
 S = step("fpga_tagging", "train", "{arch}_N{n}")
@@ -188,7 +186,7 @@ S = step("fpga_tagging", "synth")
 
 rule fpga_tagging_synth:
     input:
-        csim=lambda w: expand(rules.fpga_tagging_hls.output.csim, model=fpga_tagging_models()),
+        csim=lambda w: expand(rules.fpga_tagging_hls.output.csim, model=FPGA_TAGGING_MODELS),
         rtl=lambda w: expand(
             "results/fpga_tagging/models/{model}/qat.pt", model=config["studies"]["fpga_tagging"]["rtl_models"]
         ),
@@ -237,10 +235,10 @@ S = step("fpga_tagging", "report")
 
 rule fpga_tagging_report:
     input:
-        train=lambda w: expand("results/fpga_tagging/models/{model}/train.json", model=fpga_tagging_models()),
-        csim=lambda w: expand(rules.fpga_tagging_hls.output.csim, model=fpga_tagging_models()),
+        train=lambda w: expand("results/fpga_tagging/models/{model}/train.json", model=FPGA_TAGGING_MODELS),
+        csim=lambda w: expand(rules.fpga_tagging_hls.output.csim, model=FPGA_TAGGING_MODELS),
         synth=rules.fpga_tagging_synth.output.report,
-        verify=lambda w: expand(rules.fpga_tagging_verify.output.check, model=fpga_tagging_models()),
+        verify=lambda w: expand(rules.fpga_tagging_verify.output.check, model=FPGA_TAGGING_MODELS),
     output:
         metrics="results/fpga_tagging/metrics.json",
         png=S.figure("results/fpga_tagging/fpga_scaling.png"),

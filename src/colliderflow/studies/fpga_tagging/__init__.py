@@ -42,11 +42,6 @@ class Config:
     min_agreement: float
 
 
-def models(cfg: Config) -> list[str]:
-    """Every tagger built: ``<arch>_N<n>`` per architecture and N, plus the interaction network at ``in_sizes``."""
-    return [f"{a}_N{n}" for a in cfg.archs for n in cfg.n_constituents] + [f"interaction_N{n}" for n in cfg.in_sizes]
-
-
 def verdict(metrics: dict, cfg: Config) -> Verdict:
     """Every C simulation agrees with its QAT model (argmax) at least ``min_agreement``,
     every published ONNX model reproduces, and Deep Sets accuracy does not drop with N."""
