@@ -11,6 +11,9 @@ import pytest
 
 from colliderflow.data import jet_constituents as jc
 from colliderflow.errors import InputError
+from colliderflow.study import run_job
+
+from ..conftest import study_config
 
 
 def _mass(c):
@@ -34,7 +37,8 @@ def test_toy_layout_and_prong_physics():
     nq = (pt[lab == 0] > 0).sum(1).mean()
     ng = (pt[lab == 1] > 0).sum(1).mean()
     assert ng > nq + 3 * np.sqrt((pt[lab == 1] > 0).sum(1).var() / 300), "gluons radiate more"
-    assert np.array_equal(jc.generate_toy(50, 8, seed=1)["constituents"], jc.generate_toy(50, 8, seed=1)["constituents"])
+    again = [jc.generate_toy(50, 8, seed=1)["constituents"] for _ in range(2)]
+    assert np.array_equal(*again)
 
 
 def test_jets_roundtrip_and_bad_input(tmp_path):
@@ -85,14 +89,44 @@ def test_publish_verify_roundtrip(tmp_path):
     assert card["inputs"]["x"]["shape"] == ["batch", 3, 4] and card["versions"]["torch"]
     res = verify_published(tmp_path / "m")
     assert res["passed"] and res["max_abs_diff"] <= 1e-5
-    # a wrong stored output must fail the check
+    assert _verify_step(tmp_path) == 0  # the rule fpga_tagging_verify
+    assert json.loads((tmp_path / "check.json").read_text())["passed"]
+    # a wrong stored output must fail the check (and the step)
     val = dict(np.load(tmp_path / "m" / "validation.npz"))
     val["output__p"] = val["output__p"] + 1e-3
     np.savez(tmp_path / "m" / "validation.npz", **val)
     assert not verify_published(tmp_path / "m")["passed"]
+    assert _verify_step(tmp_path) == 1
+    assert "onnxruntime differs" in (tmp_path / "verify.log").read_text()
     with pytest.raises(InputError, match="preprocessing"):
         publish_model(model, {"x": x}, tmp_path / "n", name="bad", input_specs={"x": {"units": "1"}},
                       outputs={"p": {}}, training_data={})
+
+
+def _verify_step(tmp_path):
+    inp = {"onnx": str(tmp_path / "m" / "model.onnx"), "card": str(tmp_path / "m" / "model_card.json")}
+    out = {"check": str(tmp_path / "check.json")}
+    return run_job({"step": "fpga_tagging.verify", "cfg": study_config("fpga_tagging"), "seed": 0, "tier": "smoke",
+                    "input": {"all": list(inp.values()), "named": inp}, "output": {"all": list(out.values()),
+                                                                                   "named": out},
+                    "wildcards": {"model": "m"}, "log": str(tmp_path / "verify.log")})
+
+
+def test_verdict_needs_every_check():
+    """holds: C-sim agreement >= min_agreement, every published model passes, Deep Sets accuracy not falling."""
+    from colliderflow.studies.fpga_tagging import STUDY, Config
+    from colliderflow.study import build_config
+
+    cfg = build_config(Config, study_config("fpga_tagging"))
+    ok = {"csim_argmax_agreement_qat": {"mlp_N8": 0.995, "deepsets_N8": 1.0},
+          "published_models": {"a": {"passed": True}}, "deepsets_accuracy_non_decreasing_in_N": True}
+    v = STUDY.verdict(ok, cfg)
+    assert v.holds and v.key_metric["value"] == 0.995 and "99%" in v.claim
+    assert not STUDY.verdict({**ok, "csim_argmax_agreement_qat": {"mlp_N8": 0.98}}, cfg).holds
+    assert not STUDY.verdict({**ok, "published_models": {}}, cfg).holds
+    assert not STUDY.verdict({**ok, "published_models": {"a": {"passed": False}}}, cfg).holds
+    assert not STUDY.verdict({**ok, "deepsets_accuracy_non_decreasing_in_N": False}, cfg).holds
+    assert STUDY.verdict({**ok, "deepsets_accuracy_non_decreasing_in_N": None}, cfg).holds
 
 
 def test_publish_checked_token_inputs_and_exporter_failure(tmp_path):
@@ -135,7 +169,7 @@ def _fake_csim(tmp_path):
 
 
 def test_synthesis_without_vendor_tools_is_labelled(tmp_path, monkeypatch):
-    from colliderflow.studies import fpga_tagging as ft
+    from colliderflow.studies.fpga_tagging import core as ft
 
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no vitis_hls / vivado_hls
     assert ft.vendor_tool() is None
@@ -151,7 +185,7 @@ def test_synthesis_without_vendor_tools_is_labelled(tmp_path, monkeypatch):
 
 
 def test_parse_yosys_stat():
-    from colliderflow.studies.fpga_tagging import parse_yosys_stat
+    from colliderflow.studies.fpga_tagging.core import parse_yosys_stat
 
     text = """
    Number of cells:               1234
@@ -167,7 +201,7 @@ def test_parse_yosys_stat():
 def test_qat_models_and_macs():
     import torch
 
-    from colliderflow.studies import fpga_tagging as ft
+    from colliderflow.studies.fpga_tagging import core as ft
 
     hidden = {"mlp": [8], "deepsets_phi": [4, 4], "deepsets_rho": [4], "in_edge": [4], "in_node": [4]}
     for arch in ft.ARCHS:
@@ -201,7 +235,7 @@ def test_open_rtl_bit_identical_to_interpreter(tmp_path):
     import torch
 
     from colliderflow.nn.train import save_model
-    from colliderflow.studies import fpga_tagging as ft
+    from colliderflow.studies.fpga_tagging import core as ft
 
     hidden = {"mlp": [4], "deepsets_phi": [4], "deepsets_rho": []}
     for kind, bits in (("float", None), ("qat", 8)):
@@ -228,7 +262,7 @@ def test_interaction_network_csim_agrees(tmp_path):
     import torch
 
     from colliderflow.nn.train import save_model
-    from colliderflow.studies import fpga_tagging as ft
+    from colliderflow.studies.fpga_tagging import core as ft
 
     hidden = {"mlp": [4], "deepsets_phi": [4], "deepsets_rho": [], "in_edge": [6], "in_node": [6]}
     n = 4

@@ -4,17 +4,22 @@ training/prediction and the XGBoost baseline."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
+from torch import nn
 
-from ...data.kinematics import p4
-from ...errors import InputError
-from ...nn.train import TrainConfig, fit
+from ..data.kinematics import p4
+from ..errors import InputError
+from ..nn.train import History, TrainConfig, fit
+from . import EncoderConfig
 from .encoder import N_OBJECTS, epochs_for, objects
 
 TOP_MASS = 172.5
@@ -31,7 +36,8 @@ def split_indices(n: int, parts: dict[str, float], seed: int) -> dict[str, np.nd
     return out
 
 
-def labelled(tables: dict[str, pd.DataFrame], signal: str, background: str, idx: dict[str, np.ndarray] | None = None):
+def labelled(tables: dict[str, pd.DataFrame], signal: str, background: str, idx: dict[str, np.ndarray] | None = None
+             ) -> tuple[pd.DataFrame, np.ndarray]:
     """Concatenate signal (y=1) and background (y=0) rows."""
     for name in (signal, background):
         if name not in tables:
@@ -51,7 +57,7 @@ def balanced_subset(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
     return np.r_[rng.choice(pos, k, replace=False), rng.choice(neg, k, replace=False)]
 
 
-def _p4_slots(table, coll, k):
+def _p4_slots(table: pd.DataFrame, coll: str, k: int):
     cols = lambda q: np.stack([table[f"{coll}{i}_{q}"] for i in range(k)], 1)  # noqa: E731
     m = np.stack([table[f"{coll}{i}_mask"] for i in range(k)], 1) > 0
     v = p4(cols("pt").ravel(), cols("eta").ravel(), cols("phi").ravel(), cols("mass").ravel())
@@ -99,7 +105,8 @@ def engineered(table: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
-def train_xgb(x_tr, y_tr, x_te, seed: int, n_estimators: int = 200, max_depth: int = 4, threads: int = 1):
+def train_xgb(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, seed: int, n_estimators: int = 200,
+              max_depth: int = 4, threads: int = 1) -> np.ndarray:
     """Gradient-boosted trees (xgboost) on the engineered features; returns test scores."""
     import xgboost
 
@@ -109,18 +116,18 @@ def train_xgb(x_tr, y_tr, x_te, seed: int, n_estimators: int = 200, max_depth: i
     return clf.predict_proba(np.asarray(x_te))[:, 1]
 
 
-def torch_inputs(table: pd.DataFrame):
+def torch_inputs(table: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
     raw, mask = objects(table)
     return torch.as_tensor(raw), torch.as_tensor(mask)
 
 
-def train_torch(model, inputs: list[torch.Tensor], y: np.ndarray, cfg: TrainConfig, target_steps: int,
-                max_epochs: int, aux_loss=None, aux_weight: float = 0.0):
+def train_torch(model: nn.Module, inputs: list[torch.Tensor], y: np.ndarray, cfg: TrainConfig, target_steps: int,
+                max_epochs: int, aux_loss: Callable | None = None, aux_weight: float = 0.0) -> History:
     """Binary classifier training through the shared loop: BCE on
     ``model(*inputs)[0]`` (+ ``aux_weight * aux_loss(model_out, batch)``)."""
     bce = torch.nn.functional.binary_cross_entropy_with_logits
 
-    def loss_fn(m, batch):
+    def loss_fn(m: nn.Module, batch: list[torch.Tensor]):
         *x, yb = batch
         out = m(*x)
         loss = bce(out[0], yb)
@@ -134,21 +141,22 @@ def train_torch(model, inputs: list[torch.Tensor], y: np.ndarray, cfg: TrainConf
 
 
 @torch.no_grad()
-def predict(model, inputs: list[torch.Tensor], batch_size: int = 4096) -> np.ndarray:
+def predict(model: nn.Module, inputs: list[torch.Tensor], batch_size: int = 4096) -> np.ndarray:
     model.eval()
     n = len(inputs[0])
     out = [torch.sigmoid(model(*(t[i:i + batch_size] for t in inputs))[0]) for i in range(0, n, batch_size)]
     return torch.cat(out).numpy()
 
 
-def auc(y, s) -> float:
+def auc(y: np.ndarray, s: np.ndarray) -> float:
     return float(roc_auc_score(y, s))
 
 
-def auc_curves(m: dict, curves: list[tuple[str, str, str]], xlabel: str, title: str, path, rlabel: str = ""):
+def auc_curves(m: dict, curves: list[tuple[str, str, str]], xlabel: str, title: str, path: str | Path, rlabel: str = ""
+               ) -> list:
     """Test AUC (mean +- spread over seeds) vs training size for several
     models: ``curves`` = [(key in m["auc"], marker, legend label)]."""
-    from ... import plotting
+    from .. import plotting
 
     plotting.style()
     import matplotlib.pyplot as plt
@@ -168,45 +176,20 @@ def auc_curves(m: dict, curves: list[tuple[str, str, str]], xlabel: str, title: 
     return plotting.save(fig, path)
 
 
-def add_args(ap, sizes: bool = True) -> None:
-    """Command-line flags the event-classification scripts share."""
-    ap.add_argument("--inputs", nargs="+", required=True, help="process=path.root of the toy NanoAOD files")
-    ap.add_argument("--outdir", required=True)
-    ap.add_argument("--tier", default="default")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--max-events", type=int, default=0, help="events read per file (0 = all)")
-    ap.add_argument("--dim", type=int, default=32)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--out-dim", type=int, default=32)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--patience", type=int, default=6)
-    if sizes:
-        ap.add_argument("--signal", required=True)
-        ap.add_argument("--background", required=True)
-        ap.add_argument("--sizes", type=int, nargs="+", required=True)
-        ap.add_argument("--seeds", type=int, nargs="+", required=True)
-        ap.add_argument("--target-steps", type=int, default=200)
-        ap.add_argument("--max-epochs", type=int, default=60)
+#: training settings the event-classification steps share (not configurable, as before)
+BATCH_SIZE, LR, PATIENCE = 128, 2e-3, 6
 
 
-def parse_inputs(items: list[str]) -> dict:
-    """``process=path`` pairs -> {process: path}."""
-    out = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep:
-            raise InputError("command line", "--inputs", f"expected process=path, got {item!r}")
-        out[name] = path
-    return out
+def encoder_hp(enc: EncoderConfig) -> dict:
+    """The encoder section as the hyper-parameter dict of :func:`build_encoder`."""
+    return {"dim": enc.dim, "heads": enc.heads, "layers": enc.layers, "out_dim": enc.out_dim}
 
 
-def encoder_hp(args) -> dict:
-    return {"dim": args.dim, "heads": args.heads, "layers": args.layers, "out_dim": args.out_dim}
+def train_config(seed: int, **kw) -> TrainConfig:
+    """The shared training settings (batch 128, lr 2e-3, patience 6), ``kw`` overriding."""
+    return TrainConfig(**{"batch_size": BATCH_SIZE, "lr": LR, "patience": PATIENCE, "seed": seed, **kw})
 
 
-def train_config(args, **kw) -> TrainConfig:
-    return TrainConfig(**{"batch_size": args.batch_size, "lr": args.lr, "patience": args.patience,
-                          "seed": args.seed, **kw})
+def process_files(paths: list[str]) -> dict[str, str]:
+    """{process: path} of toy NanoAOD files named ``<process>.root``."""
+    return {os.path.basename(p).removesuffix(".root"): str(p) for p in paths}

@@ -11,14 +11,26 @@ auxiliary loss; AUC versus training-set size over several seeds.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 
+from ...eventclass.common import (
+    auc,
+    auc_curves,
+    balanced_subset,
+    engineered,
+    labelled,
+    predict,
+    split_indices,
+    torch_inputs,
+    train_torch,
+    train_xgb,
+)
+from ...eventclass.encoder import N_FEATURES, EventClassifier, featurize, load_table, mlp, pair_labels, save_encoder
 from ...nn.train import TrainConfig
-from .common import (auc, auc_curves, balanced_subset, engineered, labelled, predict, split_indices, torch_inputs,
-                     train_torch, train_xgb)
-from .encoder import N_FEATURES, EventClassifier, featurize, load_table, mlp, pair_labels, save_encoder
 
 MODELS = ("bdt", "mlp", "set", "multitask")
 LABELS = {"bdt": "BDT (engineered features)", "mlp": "MLP (flat objects)", "set": "set encoder, no aux head",
@@ -28,11 +40,11 @@ LABELS = {"bdt": "BDT (engineered features)", "mlp": "MLP (flat objects)", "set"
 class MultiTaskNet(EventClassifier):
     """Encoder + event-classification head + pairwise same-parent head."""
 
-    def __init__(self, hp: dict, hidden: int = 64):
+    def __init__(self, hp: dict, hidden: int = 64) -> None:
         super().__init__(hp, hidden)
         self.pair = mlp(2 * hp["dim"], hidden, 1, depth=1)
 
-    def pair_logits(self, h):
+    def pair_logits(self, h: torch.Tensor) -> torch.Tensor:
         hi, hj = h.unsqueeze(2), h.unsqueeze(1)
         return self.pair(torch.cat([hi * hj, (hi + hj).expand(-1, -1, h.shape[1], -1)], -1)).squeeze(-1)
 
@@ -40,15 +52,15 @@ class MultiTaskNet(EventClassifier):
 class FlatMLP(nn.Module):
     """Plain MLP on the flattened, featurised object slots."""
 
-    def __init__(self, n_slots: int, hidden: int = 128):
+    def __init__(self, n_slots: int, hidden: int = 128) -> None:
         super().__init__()
         self.net = mlp(n_slots * N_FEATURES, hidden, 1, depth=2)
 
-    def forward(self, raw, mask, *_):
+    def forward(self, raw: torch.Tensor, mask: torch.Tensor, *_: torch.Tensor) -> tuple[torch.Tensor]:
         return (self.net(featurize(raw, mask).flatten(1)).squeeze(-1),)
 
 
-def pair_loss(out, x):
+def pair_loss(out: tuple, x: list[torch.Tensor]) -> torch.Tensor:
     """Auxiliary loss: BCE of the same-parent head on the defined pairs;
     ``out`` = (class logit, object embeddings, pair head), ``x[2]`` the labels."""
     _, h, pair_head = out
@@ -64,21 +76,21 @@ def pair_loss(out, x):
 class _WithPair(nn.Module):
     """Adapter so the shared training step sees (logit, h, pair_fn)."""
 
-    def __init__(self, net: MultiTaskNet):
+    def __init__(self, net: MultiTaskNet) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, raw, mask, *_):
+    def forward(self, raw: torch.Tensor, mask: torch.Tensor, *_: torch.Tensor) -> tuple:
         logit, h = self.net(raw, mask)
         return logit, h, self.net.pair_logits
 
 
 @torch.no_grad()
-def pair_accuracy(net: MultiTaskNet, raw, mask, lab) -> dict:
+def pair_accuracy(net: MultiTaskNet, raw: torch.Tensor, mask: torch.Tensor, lab: torch.Tensor) -> dict:
     """Decay-assignment accuracy of the auxiliary head on defined pairs:
     plain and balanced accuracy, and the chance levels (majority class; 0.5)."""
     net.eval()
-    correct, pos_ok, neg_ok, n_pos, n_neg = 0, 0, 0, 0, 0
+    pos_ok, neg_ok, n_pos, n_neg = 0, 0, 0, 0
     for i in range(0, len(raw), 2048):
         _, h = net(raw[i:i + 2048], mask[i:i + 2048])
         pred = net.pair_logits(h) > 0
@@ -97,7 +109,7 @@ def pair_accuracy(net: MultiTaskNet, raw, mask, lab) -> dict:
 
 def run(files: dict, signal: str, background: str, sizes: list[int], seeds: list[int], hp: dict, aux_weight: float,
         cfg: TrainConfig, target_steps: int, max_epochs: int, n_events: int | None = None, test_fraction: float = 0.3,
-        bdt_trees: int = 200, model_out=None) -> dict:
+        bdt_trees: int = 200, model_out: str | Path | None=None) -> dict:
     """The whole study; returns the metrics dict (AUCs per model, size, seed)."""
     tables = {p: load_table(files[p], n_events, truth=True) for p in (signal, background)}
     split = {p: split_indices(len(t), {"test": test_fraction, "pool": 1 - test_fraction}, cfg.seed)
@@ -142,26 +154,7 @@ def run(files: dict, signal: str, background: str, sizes: list[int], seeds: list
             "aux_weight": aux_weight, "auc": summary, "aux_head": aux_summary}
 
 
-def verdict(m: dict, auc_tolerance: float, aux_margin: float) -> dict:
-    """The claims, from the numbers: the auxiliary head beats chance by
-    ``aux_margin`` (balanced accuracy), and at the smallest size the
-    multi-task AUC is not below the MLP's by more than ``auc_tolerance``."""
-    small, large = str(m["sizes"][0]), str(m["sizes"][-1])
-    a = m["auc"]
-    gap_small = a["multitask"][small]["mean"] - a["mlp"][small]["mean"]
-    aux_bacc = m["aux_head"][large]["balanced_accuracy"]
-    out = {"aux_balanced_accuracy": aux_bacc, "aux_beats_chance": aux_bacc > 0.5 + aux_margin,
-           "multitask_minus_mlp_smallest": gap_small,
-           "multitask_not_worse_than_mlp_smallest": gap_small > -auc_tolerance,
-           "multitask_minus_bdt_smallest": a["multitask"][small]["mean"] - a["bdt"][small]["mean"],
-           "multitask_minus_set_smallest": a["multitask"][small]["mean"] - a["set"][small]["mean"],
-           "multitask_minus_mlp_largest": a["multitask"][large]["mean"] - a["mlp"][large]["mean"],
-           "auc_tolerance": auc_tolerance, "aux_margin": aux_margin}
-    out["holds"] = bool(out["aux_beats_chance"] and out["multitask_not_worse_than_mlp_smallest"])
-    return out
-
-
-def plot(m: dict, path, rlabel: str = "") -> list:
+def plot(m: dict, path: str | Path, rlabel: str = "") -> list:
     """AUC vs training-set size for the four classifiers (the paper's figure)."""
     bacc = m["aux_head"][str(m["sizes"][-1])]["balanced_accuracy"]
     return auc_curves(m, [(name, marker, LABELS[name]) for name, marker in zip(MODELS, "sodv")], "training events",

@@ -15,6 +15,7 @@ distance of two models and the AUC of a dedicated pairwise classifier.
 from __future__ import annotations
 
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,13 +23,14 @@ from scipy.stats import spearmanr
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
+from torch import nn
 
+from ...eventclass.common import auc, engineered, split_indices, train_xgb
+from ...eventclass.encoder import ContrastiveModel, build_encoder, load_table, objects, save_encoder, supcon
 from ...nn.train import TrainConfig, fit
-from .common import auc, engineered, split_indices, train_xgb
-from .encoder import ContrastiveModel, build_encoder, load_table, objects, save_encoder, supcon
 
 
-def _embed(model: ContrastiveModel, raw, mask, batch: int = 4096) -> np.ndarray:
+def _embed(model: ContrastiveModel, raw: torch.Tensor, mask: torch.Tensor, batch: int = 4096) -> np.ndarray:
     model.eval()
     with torch.no_grad():
         z = [torch.nn.functional.normalize(model(raw[i:i + batch], mask[i:i + batch]), dim=1)
@@ -36,7 +38,8 @@ def _embed(model: ContrastiveModel, raw, mask, batch: int = 4096) -> np.ndarray:
     return torch.cat(z).numpy()
 
 
-def set_embeddings(z: np.ndarray, labels: np.ndarray, k: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def set_embeddings(z: np.ndarray, labels: np.ndarray, k: int, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Mean latent of disjoint random sets of ``k`` events of each model."""
     zs, ls = [], []
     for lab in np.unique(labels):
@@ -56,7 +59,7 @@ def purity(clusters: np.ndarray, labels: np.ndarray) -> float:
     return total / len(labels)
 
 
-def _latent_auc(za, zb, seed: int) -> float:
+def _latent_auc(za: np.ndarray, zb: np.ndarray, seed: int) -> float:
     """Held-out AUC of a logistic regression separating two models in latent space."""
     x = np.concatenate([za, zb])
     y = np.r_[np.zeros(len(za)), np.ones(len(zb))]
@@ -68,7 +71,7 @@ def _latent_auc(za, zb, seed: int) -> float:
 
 def run(files: dict, indistinguishable: list, hp: dict, proj_dim: int, cfg: TrainConfig, n_train: int, n_eval: int,
         set_size: int, temperature: float, n_events: int | None = None, bdt_trees: int = 100,
-        model_out=None) -> dict:
+        model_out: str | Path | None=None) -> dict:
     """Train the latent space and compute every metric of the study."""
     models = list(files)
     tables = {p: load_table(files[p], n_events) for p in models}
@@ -85,7 +88,7 @@ def run(files: dict, indistinguishable: list, hp: dict, proj_dim: int, cfg: Trai
     torch.manual_seed(cfg.seed)
     model = ContrastiveModel(build_encoder(hp), proj_dim)
 
-    def loss_fn(m, batch):
+    def loss_fn(m: nn.Module, batch: list[torch.Tensor]):
         r, k, y = batch
         return supcon(m(r, k), y, temperature)
 
@@ -139,24 +142,7 @@ def run(files: dict, indistinguishable: list, hp: dict, proj_dim: int, cfg: Trai
                     "explained_variance": pca.explained_variance_ratio_.tolist()}}
 
 
-def verdict(m: dict, purity_min: float, overlap_tol: float, separation_min: float, rho_min: float) -> dict:
-    """The claims: the indistinguishable pair overlaps (latent AUC within
-    ``overlap_tol`` of 0.5), every distinct pair separates (latent AUC above
-    ``separation_min``), set purity above ``purity_min``, and latent distance
-    rank-correlates with the pairwise classifier AUC (rho above ``rho_min``)."""
-    same = [v["latent_auc"] for v in m["pairs"].values() if v["indistinguishable"]]
-    diff = [v["latent_auc"] for v in m["pairs"].values() if not v["indistinguishable"]]
-    out = {"indistinguishable_latent_auc": max(same), "min_distinct_latent_auc": min(diff),
-           "overlap": bool(max(same) < 0.5 + overlap_tol), "separate": bool(min(diff) > separation_min),
-           "purity_ok": bool(m["purity_sets"] > purity_min),
-           "correlated": bool(m["spearman_distance_vs_auc"] > rho_min),
-           "purity_min": purity_min, "overlap_tol": overlap_tol, "separation_min": separation_min,
-           "rho_min": rho_min}
-    out["holds"] = bool(out["overlap"] and out["separate"] and out["purity_ok"] and out["correlated"])
-    return out
-
-
-def plot_map(m: dict, path, labels: dict | None = None, rlabel: str = "") -> list:
+def plot_map(m: dict, path: str | Path, labels: dict | None = None, rlabel: str = "") -> list:
     """The latent map coloured by model (PCA of the latent space), with set means."""
     from ... import plotting
 

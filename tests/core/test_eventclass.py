@@ -1,6 +1,7 @@
-"""Issue 6: the shared set encoder, the decay-aware network, pre-training
-and the unified latent space. Unit tests on tiny inputs; the papers' claims
-are checked on the smoke-tier outputs (``smoke_run``)."""
+"""The shared event-classification code (colliderflow.eventclass) of the
+decay_aware, pretraining and latent_space studies: set encoder, augmentations,
+contrastive losses, encoder artifact, engineered features. Unit tests on tiny
+inputs; the studies' claims are checked in tests/studies/test_<study>.py."""
 
 from __future__ import annotations
 
@@ -8,16 +9,23 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from colliderflow.data.toy_nanoaod import write_process
 from colliderflow.errors import InputError
-from colliderflow.nn.train import TrainConfig
-from colliderflow.studies.eventclass import common, decay_aware, latent_space, pretraining
-from colliderflow.studies.eventclass.encoder import (SetEncoder, augment, load_encoder, load_table, nt_xent, objects,
-                                                     pair_labels, save_encoder, supcon)
+from colliderflow.eventclass import common
+from colliderflow.eventclass.encoder import (
+    SetEncoder,
+    augment,
+    load_encoder,
+    load_table,
+    nt_xent,
+    objects,
+    pair_labels,
+    save_encoder,
+    supcon,
+)
 
 HP = {"dim": 16, "heads": 2, "layers": 1, "out_dim": 8}
 
@@ -118,69 +126,3 @@ def test_engineered_features_find_the_top(toy):
     f = common.engineered(load_table(toy["ttbar"]))
     top = f["m_top_best"][f["n_jets"] >= 3]
     assert abs(np.median(top) - 172.5) < 15 and np.isfinite(f.to_numpy()).all()
-
-
-def test_purity_and_sets():
-    assert latent_space.purity(np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1])) == 1.0
-    assert latent_space.purity(np.array([0, 0, 0, 0]), np.array([0, 0, 1, 1])) == 0.5
-    z = np.arange(40, dtype=float).reshape(20, 2)
-    zs, ls = latent_space.set_embeddings(z, np.repeat([0, 1], 10), 5, np.random.default_rng(0))
-    assert zs.shape == (4, 2) and list(ls) == [0, 0, 1, 1]
-
-
-def test_bad_inputs(toy):
-    with pytest.raises(InputError, match="--inputs"):
-        common.parse_inputs(["ttbar"])
-    tables = {"ttbar": pd.DataFrame()}
-    with pytest.raises(InputError, match="zprime"):
-        common.labelled(tables, "zprime_tt", "ttbar")
-
-
-def test_pretraining_reads_real_doublemu(shared_data, tmp_path):
-    """The real DoubleMu excerpt goes through the same reader as the toy:
-    muons only (jets/electrons empty), and the encoder pre-trains on it."""
-    f = shared_data / "cms_opendata" / "Run2012BC_DoubleMuParked_Muons_first100k.root"
-    raw, mask = pretraining.unlabelled_events([f], "file", 400, 0)
-    assert raw.shape[0] == 400
-    assert mask[:, 6:8].any(1).mean() > 0.9 and not mask[:, :6].any() and not mask[:, 8:10].any()
-    info = pretraining.pretrain([f], "file", 400, HP, TrainConfig(epochs=1, batch_size=128, progress=False),
-                                tmp_path / "enc.pt", 0.2, 0.05, 0.1)
-    assert info["source"] == "file" and info["n_events"] == 400 and np.isfinite(info["final_val_loss"])
-    assert load_encoder(tmp_path / "enc.pt")[1]["files"] == [str(f)]
-
-
-def _metrics(smoke_run, study):
-    return json.loads((smoke_run / "results" / study / "metrics.json").read_text())
-
-
-def test_smoke_decay_aware(smoke_run):
-    """Aux head beats chance clearly; multi-task not worse than the MLP at the
-    smallest size (tolerance from config); every AUC better than random."""
-    m = _metrics(smoke_run, "decay_aware")
-    v = m["metrics"]["verdict"]
-    assert v["aux_balanced_accuracy"] > 0.5 + v["aux_margin"]
-    assert v["multitask_minus_mlp_smallest"] > -v["auc_tolerance"]
-    for model in decay_aware.MODELS:
-        for s in m["metrics"]["sizes"]:
-            assert m["metrics"]["auc"][model][str(s)]["mean"] > 0.55
-    assert m["holds"] == v["holds"]
-    assert (smoke_run / "results" / "decay_aware" / "auc_vs_size.pdf").exists()
-
-
-def test_smoke_pretraining(smoke_run):
-    """Pre-training beats scratch at the smallest N and the gap shrinks."""
-    m = _metrics(smoke_run, "pretraining")
-    v = m["metrics"]["verdict"]
-    assert v["gain_smallest"] > v["min_gain"] + v["gain_smallest_se"]
-    assert v["gain_largest"] < v["gain_smallest"]
-    assert (smoke_run / "resources" / "eventclass" / "pretrained_encoder.json").exists()
-
-
-def test_smoke_latent_space(smoke_run):
-    """Indistinguishable models overlap, distinct ones separate, purity above threshold."""
-    m = _metrics(smoke_run, "latent_space")
-    v = m["metrics"]["verdict"]
-    assert v["indistinguishable_latent_auc"] < 0.5 + v["overlap_tol"]
-    assert v["min_distinct_latent_auc"] > v["separation_min"]
-    assert m["metrics"]["purity_sets"] > v["purity_min"]
-    assert m["metrics"]["spearman_distance_vs_auc"] > v["rho_min"]

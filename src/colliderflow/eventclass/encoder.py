@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ...data.nanoaod import event_table
-from ...errors import InputError
-from ...nn.train import TrainConfig, fit, load_state, save_model
+from ..data.nanoaod import event_table
+from ..errors import InputError
+from ..nn.train import TrainConfig, fit, load_state, save_model
 
 #: Objects per event in the table, in slot order.
 N_OBJECTS = {"Jet": 6, "Muon": 2, "Electron": 2}
@@ -28,7 +28,7 @@ TYPES = ("Jet", "Muon", "Electron", "MET")
 N_FEATURES = 7 + len(TYPES)  # log pt, eta, sin phi, cos phi, log mass, btag, charge, one-hot type
 
 
-def load_table(path, n_events: int | None = None, truth: bool = False) -> pd.DataFrame:
+def load_table(path: str | Path, n_events: int | None = None, truth: bool = False) -> pd.DataFrame:
     """Per-event table of a NanoAOD file (toy or real) via the shared reader."""
     table, _ = event_table(path, N_OBJECTS, entry_stop=n_events or None, truth=truth)
     return table
@@ -82,7 +82,8 @@ def featurize(raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, onehot], -1) * mask.unsqueeze(-1)
 
 
-def augment(raw: torch.Tensor, mask: torch.Tensor, smear: float = 0.05, drop: float = 0.1):
+def augment(raw: torch.Tensor, mask: torch.Tensor, smear: float = 0.05, drop: float = 0.1
+            ) -> tuple[torch.Tensor, torch.Tensor]:
     """Physics augmentations: a global phi rotation, an eta flip, per-object
     momentum smearing and object dropout (MET, the last slot, is kept)."""
     n = raw.shape[0]
@@ -103,7 +104,7 @@ class SetEncoder(nn.Module):
     objects permutes the object embeddings and leaves the event embedding."""
 
     def __init__(self, dim: int = 48, heads: int = 4, layers: int = 2, out_dim: int = 48,
-                 n_features: int = N_FEATURES):
+                 n_features: int = N_FEATURES) -> None:
         super().__init__()
         self.hparams = {"dim": dim, "heads": heads, "layers": layers, "out_dim": out_dim, "n_features": n_features}
         self.embed = nn.Sequential(nn.Linear(n_features, dim), nn.GELU(), nn.Linear(dim, dim))
@@ -111,7 +112,7 @@ class SetEncoder(nn.Module):
         self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.out = nn.Sequential(nn.LayerNorm(2 * dim), nn.Linear(2 * dim, out_dim))
 
-    def forward(self, raw, mask):
+    def forward(self, raw: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.blocks(self.embed(featurize(raw, mask)), src_key_padding_mask=~mask)
         m = mask.unsqueeze(-1).float()
         mean = (h * m).sum(1) / m.sum(1).clamp_min(1)
@@ -131,12 +132,13 @@ class EventClassifier(nn.Module):
     """:class:`SetEncoder` + a classification head on the event embedding;
     ``forward`` returns ``(logit, object embeddings)``."""
 
-    def __init__(self, hp: dict, hidden: int = 64, encoder: SetEncoder | None = None):
+    def __init__(self, hp: dict, hidden: int = 64, encoder: SetEncoder | None = None) -> None:
         super().__init__()
         self.encoder = encoder if encoder is not None else build_encoder(hp)
         self.head = mlp(self.encoder.hparams["out_dim"], hidden, 1, depth=1)
 
-    def forward(self, raw, mask, *_):
+    def forward(self, raw: torch.Tensor, mask: torch.Tensor, *_: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         e, h = self.encoder(raw, mask)
         return self.head(e).squeeze(-1), h
 
@@ -145,13 +147,13 @@ def build_encoder(hp: dict) -> SetEncoder:
     return SetEncoder(**{k: hp[k] for k in ("dim", "heads", "layers", "out_dim", "n_features") if k in hp})
 
 
-def save_encoder(encoder: SetEncoder, path, extra: dict | None = None) -> None:
+def save_encoder(encoder: SetEncoder, path: str | Path, extra: dict | None = None) -> None:
     """The reusable artifact: state_dict (.pt) + JSON (hyper-parameters, provenance)."""
     save_model(encoder, path, {**encoder.hparams, "class": "SetEncoder", "slots": N_OBJECTS, "raw": RAW,
                                **(extra or {})})
 
 
-def load_encoder(path) -> tuple[SetEncoder, dict]:
+def load_encoder(path: str | Path) -> tuple[SetEncoder, dict]:
     state, hp = load_state(path)
     if hp.get("class") != "SetEncoder":
         raise InputError(Path(path).with_suffix(".json"), "class", "not a SetEncoder artifact")
@@ -187,12 +189,12 @@ def supcon(z: torch.Tensor, labels: torch.Tensor, temperature: float = 0.2) -> t
 class ContrastiveModel(nn.Module):
     """Encoder + projection head for self-supervised pre-training."""
 
-    def __init__(self, encoder: SetEncoder, proj_dim: int = 32):
+    def __init__(self, encoder: SetEncoder, proj_dim: int = 32) -> None:
         super().__init__()
         self.encoder = encoder
         self.proj = mlp(encoder.hparams["out_dim"], encoder.hparams["out_dim"], proj_dim, depth=1)
 
-    def forward(self, raw, mask):
+    def forward(self, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.proj(self.encoder(raw, mask)[0])
 
 
@@ -203,7 +205,7 @@ def pretrain_contrastive(raw: np.ndarray, mask: np.ndarray, hp: dict, cfg: Train
     torch.manual_seed(cfg.seed)
     model = ContrastiveModel(build_encoder(hp))
 
-    def loss_fn(m, batch):
+    def loss_fn(m: nn.Module, batch: list[torch.Tensor]):
         r, k = batch
         return nt_xent(m(*augment(r, k, smear, drop)), m(*augment(r, k, smear, drop)), temperature)
 

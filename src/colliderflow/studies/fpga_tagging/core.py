@@ -10,7 +10,7 @@ simulation, and a vendor-free synthesis stand-in.
   pass does not wrap AveragePool, so :func:`_avgpool_channels_last` moves the
   transpose past it, and hls4ml's 1-D ONNX pooling handler gets its missing
   padding attributes (:func:`_patch_hls4ml_avgpool`).
-* The interaction network (:func:`_InteractionNet`) avoids the einsum /
+* The interaction network (:class:`InteractionNet`) avoids the einsum /
   matmul / transpose message passing hls4ml cannot convert: the sender and
   receiver copies and the message sum are fixed 0/1 linear maps on
   flattened tensors (a precomputed edge layout), edge and node MLPs are
@@ -31,11 +31,15 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
-from ..errors import InputError
+from ...errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -58,39 +62,40 @@ SOFTMAX_TABLE = 65536
 
 
 # ----------------------------------------------------------------- models
-def build_model(arch: str, n: int, n_classes: int, hidden: dict, bits: int | None):
+def build_model(arch: str, n: int, n_classes: int, hidden: dict, bits: int | None) -> nn.Module:
     """``bits=None``: the float model; else Brevitas QAT with ``bits``-bit
     power-of-two-scale weights and activations. Input (B, 3, n)."""
-    import torch.nn as nn
-
     if arch not in ARCHS:
         raise InputError("config", "archs", f"unknown architecture '{arch}' (known {list(ARCHS)})")
     q = bits is not None
     if q:
         import brevitas.nn as qnn
-        from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint,
-                                    Uint8ActPerTensorFixedPoint)
+        from brevitas.quant import (
+            Int8ActPerTensorFixedPoint,
+            Int8WeightPerTensorFixedPoint,
+            Uint8ActPerTensorFixedPoint,
+        )
 
-    def lin(i, o):
+    def lin(i: int, o: int):
         return (qnn.QuantLinear(i, o, bias=True, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=bits)
                 if q else nn.Linear(i, o))
 
-    def conv(i, o):
+    def conv(i: int, o: int):
         return (qnn.QuantConv1d(i, o, 1, bias=True, weight_quant=Int8WeightPerTensorFixedPoint,
                                 weight_bit_width=bits) if q else nn.Conv1d(i, o, 1))
 
-    def relu(qt=True):
+    def relu(qt: bool=True):
         return (qnn.QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=bits, return_quant_tensor=qt)
                 if q else nn.ReLU())
 
-    def inp(signed=True):
+    def inp(signed: bool=True):
         if not q:
             return nn.Identity()
         quant = Int8ActPerTensorFixedPoint if signed else Uint8ActPerTensorFixedPoint
         return qnn.QuantIdentity(act_quant=quant, bit_width=bits, return_quant_tensor=True)
 
     if arch == "interaction":
-        return _InteractionNet(n, n_classes, hidden, lin, conv, relu, inp)
+        return InteractionNet(n, n_classes, hidden, lin, conv, relu, inp)
     layers = [inp()]
     if arch == "mlp":
         width = 3 * n
@@ -124,56 +129,55 @@ def edge_maps(n: int) -> tuple[np.ndarray, np.ndarray]:
     return send, recv
 
 
-def _InteractionNet(n, n_classes, hidden, lin, conv, relu, inp):
+def _fixed(mat: np.ndarray) -> nn.Linear:
+    """A frozen linear map with the exact 0/1 matrix ``mat`` and zero bias (qonnx's GemmToMatMul needs one)."""
+    m = nn.Linear(mat.shape[1], mat.shape[0])
+    with torch.no_grad():
+        m.weight.copy_(torch.from_numpy(mat))
+        m.bias.zero_()
+    m.requires_grad_(False)
+    return m
+
+
+class InteractionNet(nn.Module):
     """Interaction network written with hls4ml-convertible ops only. The
     message passing is fixed (frozen, float, exact 0/1) linear maps on the
     flattened tensors: (B, 3N) -> sender and receiver copies (B, 6, E), and
     the sum of incoming messages (B, H*E) -> (B, H, N). Edge and node MLPs
     are kernel-1 Conv1d; readout AvgPool1d(N) -> Flatten -> Linear.
     (A Linear over the position axis of a 3-D tensor converts to a wrong
-    hls4ml Dense, so the maps act on flat vectors with Flatten/Unflatten.)"""
-    import torch
-    import torch.nn as nn
+    hls4ml Dense, so the maps act on flat vectors with Flatten/Unflatten.)
+    ``lin``/``conv``/``relu``/``inp`` build the (float or QAT) layers."""
 
-    send, recv = edge_maps(n)
-    n_e = len(send)
-    h_e = hidden["in_edge"][-1]
-    # flat index f * N + j (features f of node j) -> flat index c * E + e (channel c of edge e)
-    copy = np.concatenate([np.kron(np.eye(3, dtype=np.float32), send), np.kron(np.eye(3, dtype=np.float32), recv)])
-    gather = np.kron(np.eye(h_e, dtype=np.float32), recv.T)  # (h_e * N, h_e * E): sum over incoming edges
+    def __init__(self, n: int, n_classes: int, hidden: dict, lin: Callable, conv: Callable, relu: Callable,
+                 inp: Callable) -> None:
+        super().__init__()
+        send, recv = edge_maps(n)
+        n_e = len(send)
+        h_e = hidden["in_edge"][-1]
+        # flat index f * N + j (features f of node j) -> flat index c * E + e (channel c of edge e)
+        copy = np.concatenate([np.kron(np.eye(3, dtype=np.float32), send),
+                               np.kron(np.eye(3, dtype=np.float32), recv)])
+        gather = np.kron(np.eye(h_e, dtype=np.float32), recv.T)  # (h_e * N, h_e * E): sum over incoming edges
+        self.inp = inp()
+        self.to_edges = nn.Sequential(nn.Flatten(), _fixed(copy), nn.Unflatten(1, (6, n_e)))
+        edge, width = [], 6
+        for h in hidden["in_edge"]:
+            edge += [conv(width, h), relu(qt=False)]
+            width = h
+        self.edge = nn.Sequential(*edge)
+        self.to_nodes = nn.Sequential(nn.Flatten(), _fixed(gather), nn.Unflatten(1, (h_e, n)))
+        node, w2 = [], 3 + h_e
+        for h in hidden["in_node"]:
+            node += [conv(w2, h), relu(qt=False)]
+            w2 = h
+        self.node = nn.Sequential(*node)
+        self.head = nn.Sequential(nn.AvgPool1d(n), nn.Flatten(), inp(signed=False), lin(w2, n_classes))
 
-    def fixed(mat):
-        m = nn.Linear(mat.shape[1], mat.shape[0])  # zero bias: qonnx's GemmToMatMul needs one
-        with torch.no_grad():
-            m.weight.copy_(torch.from_numpy(mat))
-            m.bias.zero_()
-        m.requires_grad_(False)
-        return m
-
-    class IN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inp = inp()
-            self.to_edges = nn.Sequential(nn.Flatten(), fixed(copy), nn.Unflatten(1, (6, n_e)))
-            edge, width = [], 6
-            for h in hidden["in_edge"]:
-                edge += [conv(width, h), relu(qt=False)]
-                width = h
-            self.edge = nn.Sequential(*edge)
-            self.to_nodes = nn.Sequential(nn.Flatten(), fixed(gather), nn.Unflatten(1, (h_e, n)))
-            node, w2 = [], 3 + h_e
-            for h in hidden["in_node"]:
-                node += [conv(w2, h), relu(qt=False)]
-                w2 = h
-            self.node = nn.Sequential(*node)
-            self.head = nn.Sequential(nn.AvgPool1d(n), nn.Flatten(), inp(signed=False), lin(w2, n_classes))
-
-        def forward(self, x):
-            x = _as_tensor(self.inp(x))
-            m = self.to_nodes(self.edge(self.to_edges(x)))
-            return self.head(self.node(torch.cat([x, m], dim=1)))
-
-    return IN()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _as_tensor(self.inp(x))
+        m = self.to_nodes(self.edge(self.to_edges(x)))
+        return self.head(self.node(torch.cat([x, m], dim=1)))
 
 
 def arch_inputs(arch: str, x: np.ndarray) -> np.ndarray:
@@ -196,9 +200,7 @@ def n_macs(arch: str, n: int, n_classes: int, hidden: dict) -> int:
     return int(n * sum(a * b for a, b in zip(phi, phi[1:])) + sum(a * b for a, b in zip(rho, rho[1:])))
 
 
-def predict_proba(model, x: np.ndarray, batch: int = 4096) -> np.ndarray:
-    import torch
-
+def predict_proba(model: nn.Module, x: np.ndarray, batch: int = 4096) -> np.ndarray:
     model.eval()
     out = []
     with torch.no_grad():
@@ -207,25 +209,23 @@ def predict_proba(model, x: np.ndarray, batch: int = 4096) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _as_tensor(y):
+def _as_tensor(y: Any) -> torch.Tensor:
     return y.value if hasattr(y, "value") else y
 
 
-def split(n_jets: int, seed: int, test_fraction: float = 0.25):
+def split(n_jets: int, seed: int, test_fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     perm = rng.permutation(n_jets)
     n_test = int(round(test_fraction * n_jets))
     return perm[n_test:], perm[:n_test]
 
 
-def train_pair(jets_path, out_dir, *, arch: str, n: int, hidden: dict, bits: int, epochs: int,
+def train_pair(jets_path: str | Path, out_dir: str | Path, *, arch: str, n: int, hidden: dict, bits: int, epochs: int,
                batch_size: int, lr: float, seed: int, publish: bool = True) -> dict:
     """Train the float and the QAT model of one (arch, N); save both state
     dicts, the test set, the predictions, and publish the float model."""
-    import torch
-
-    from ..data.jet_constituents import model_inputs, read_jets
-    from ..nn.train import TrainConfig, fit, save_model
+    from ...data.jet_constituents import model_inputs, read_jets
+    from ...nn.train import TrainConfig, fit, save_model
 
     jets = read_jets(jets_path)
     x = arch_inputs(arch, model_inputs(jets["constituents"], n))
@@ -237,7 +237,7 @@ def train_pair(jets_path, out_dir, *, arch: str, n: int, hidden: dict, bits: int
            "class_names": jets["class_names"], "source": jets["source"]}
     loss = torch.nn.CrossEntropyLoss()
 
-    def loss_fn(model, batch):
+    def loss_fn(model: nn.Module, batch: list[torch.Tensor]):
         return loss(_as_tensor(model(batch[0])), batch[1])
 
     xt, yt = torch.from_numpy(x[tr]), torch.from_numpy(y[tr])
@@ -253,19 +253,19 @@ def train_pair(jets_path, out_dir, *, arch: str, n: int, hidden: dict, bits: int
         _save_npy(out_dir / f"{kind}_proba.npy", p)
         res[f"accuracy_{kind}"] = float((p.argmax(1) == y[te]).mean())
         if kind == "float" and publish:
-            from ..publish import publish_model
+            from ...publish import publish_model
 
             n_val = min(1000, len(te))
             publish_model(
-                _SoftmaxWrap(model), {"constituents": x[te][:n_val]}, out_dir / "published",
+                SoftmaxWrap(model).eval(), {"constituents": x[te][:n_val]}, out_dir / "published",
                 name=f"fpga_tagging_{arch}_N{n}",
                 description=f"{arch} jet tagger on the {n} leading constituents (float model of arXiv:2402.01876's "
                             "study, trained by colliderflow).",
                 input_specs={"constituents": {
                     "units": "10 x pT fraction (1), 10 x eta_rel (1), 10 x phi_rel (rad)",
                     "layout": "(batch, 3*N) flattened feature-major" if arch == "mlp" else "(batch, 3, N)",
-                    "preprocessing": f"the {n} highest-pT constituents, zero-padded; pT divided by the sum of their pT; "
-                                     "eta and phi relative to the pT-weighted jet axis; all three times 10 "
+                    "preprocessing": f"the {n} highest-pT constituents, zero-padded; pT divided by the sum of their "
+                                     "pT; eta and phi relative to the pT-weighted jet axis; all three times 10 "
                                      "(colliderflow.data.jet_constituents.model_inputs)"}},
                 outputs={"probabilities": {"description": f"softmax class probabilities, order {jets['class_names']}"}},
                 training_data={"file": str(jets_path), "source": jets["source"], "n_train": int(len(tr)),
@@ -273,39 +273,33 @@ def train_pair(jets_path, out_dir, *, arch: str, n: int, hidden: dict, bits: int
                 metrics={"test_accuracy": res["accuracy_float"], "n_test": int(len(te))})
     _save_npy(out_dir / "test_x.npy", x[te])
     _save_npy(out_dir / "test_y.npy", y[te])
-    from ..io import write_json
+    from ...io import write_json
 
     write_json(out_dir / "train.json", res)
     return res
 
 
-class _SoftmaxWrap:
-    """torch module: softmax over a tagger's logits (the published output)."""
+class SoftmaxWrap(nn.Module):
+    """Softmax over a tagger's logits (the published output)."""
 
-    def __new__(cls, model):
-        import torch
+    def __init__(self, m: nn.Module) -> None:
+        super().__init__()
+        self.m = m
 
-        class W(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, x):
-                return torch.softmax(self.m(x), dim=-1)
-
-        return W(model).eval()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.m(x), dim=-1)
 
 
-def _save_npy(path, arr):
-    from ..io import atomic_path
+def _save_npy(path: str | Path, arr: np.ndarray):
+    from ...io import atomic_path
 
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, arr)
 
 
-def load_pair(model_dir):
-    from ..nn.train import load_state
+def load_pair(model_dir: str | Path) -> tuple[dict, dict]:
+    from ...nn.train import load_state
 
     out = {}
     for kind in ("float", "qat"):
@@ -325,7 +319,7 @@ def _patch_hls4ml_avgpool():
     if getattr(orig, "_colliderflow", False):
         return
 
-    def handler(node, input_names, input_shapes, graph):
+    def handler(node: Any, input_names: list[str], input_shapes: dict, graph: Any):
         layer = orig(node, input_names, input_shapes, graph)
         if layer["class_name"].endswith("1D"):
             layer.setdefault("pad_left", 0)
@@ -338,7 +332,7 @@ def _patch_hls4ml_avgpool():
     mod.layer_handlers["AveragePool"] = handler
 
 
-def _avgpool_channels_last(mw):
+def _avgpool_channels_last(mw: Any):
     """Move the Transpose before each AveragePool past it (the pool then runs
     channels-last, which hls4ml requires)."""
     for node in list(mw.graph.node):
@@ -355,7 +349,7 @@ def _avgpool_channels_last(mw):
     return mw
 
 
-def _gemm_bias(mw):
+def _gemm_bias(mw: Any):
     """Give every bias-less Gemm (the interaction network's fixed maps; the
     exporter drops their zero bias) an explicit zero bias: qonnx's
     GemmToMatMul requires the third input."""
@@ -372,9 +366,8 @@ def _gemm_bias(mw):
     return mw
 
 
-def to_qonnx(model, x_example: np.ndarray, path) -> "object":
+def to_qonnx(model: nn.Module, x_example: np.ndarray, path: str | Path) -> "object":
     """Brevitas model -> QONNX file -> cleaned channels-last ModelWrapper."""
-    import torch
     from brevitas.export import export_qonnx
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
@@ -389,7 +382,7 @@ def to_qonnx(model, x_example: np.ndarray, path) -> "object":
     return _avgpool_channels_last(mw)
 
 
-def hls_config(mw, hm_module) -> dict:
+def hls_config(mw: Any, hm_module: Any) -> dict:
     """Per-layer config: QONNX quantizers give the fixed-point types; the
     layer feeding the softmax gets a saturating :data:`SOFTMAX_INPUT` and the
     softmax a saturating ap_ufixed<16,0> result (PITFALLS: unsaturated 1.0
@@ -420,7 +413,7 @@ def hls_config(mw, hm_module) -> dict:
     return cfg
 
 
-def hls_csim(model_dir, out_dir, *, n_eval: int, reuse: int = 1) -> dict:
+def hls_csim(model_dir: str | Path, out_dir: str | Path, *, n_eval: int, reuse: int = 1) -> dict:
     """Write + compile the hls4ml project of the QAT model of ``model_dir``
     and compare its C simulation with the quantized and float torch models."""
     import hls4ml
@@ -465,7 +458,7 @@ def hls_csim(model_dir, out_dir, *, n_eval: int, reuse: int = 1) -> dict:
         "project": str(prj),
         "csim": "hls4ml compile(): g++ C simulation of the generated HLS code (bit-accurate ap_fixed)",
     }
-    from ..io import write_json
+    from ...io import write_json
 
     write_json(out_dir / "csim.json", res)
     _save_npy(out_dir / "hls_proba.npy", p_hls)
@@ -492,7 +485,7 @@ def vendor_synth(tool: str, prj: Path, timeout: int) -> dict:
     rep = hls4ml.report.parse_vivado_report(str(prj)) or {}
     csr = rep.get("CSynthesisReport", {})
 
-    def num(k):
+    def num(k: str) -> float | None:
         try:
             return float(csr[k])
         except (KeyError, TypeError, ValueError):
@@ -504,12 +497,10 @@ def vendor_synth(tool: str, prj: Path, timeout: int) -> dict:
             "lut": num("LUT"), "ff": num("FF"), "dsp": num("DSP"), "bram": num("BRAM_18K")}
 
 
-def quant_params(model) -> list[dict]:
+def quant_params(model: nn.Module) -> list[dict]:
     """Walk a Brevitas MLP: per layer the dequantized weights/bias and the
     power-of-two activation formats (signed, integer and fractional bits)."""
     import brevitas.nn as qnn
-    import torch
-
     out = []
     for mod in model:
         if isinstance(mod, (qnn.QuantIdentity, qnn.QuantReLU)):
@@ -531,7 +522,7 @@ def quant_params(model) -> list[dict]:
     return out
 
 
-def trace_da4ml(model, n_in: int, bias_frac: int = 12):
+def trace_da4ml(model: nn.Module, n_in: int, bias_frac: int = 12) -> Any:
     """Bit-exact da4ml trace of a Brevitas MLP (RND rounding, saturation)."""
     from da4ml.trace import FixedVariableArrayInput, comb_trace
 
@@ -549,7 +540,7 @@ def trace_da4ml(model, n_in: int, bias_frac: int = 12):
     return comb_trace(inp, x)
 
 
-def input_range(model) -> tuple[float, float]:
+def input_range(model: nn.Module) -> tuple[float, float]:
     """Representable range of the Brevitas MLP's input quantizer."""
     first = quant_params(model)[0]
     lsb = 2.0 ** -first["f"]
@@ -589,7 +580,7 @@ def parse_yosys_stat(text: str) -> dict:
     return {"lut": lut, "ff": ff, "dsp": dsp, "carry": carry}
 
 
-def open_rtl(model_dir, out_dir, *, n_sim: int, run_yosys: bool, yosys_timeout: int) -> dict:
+def open_rtl(model_dir: str | Path, out_dir: str | Path, *, n_sim: int, run_yosys: bool, yosys_timeout: int) -> dict:
     """da4ml -> Verilog -> Verilator simulation (vs da4ml's bit-exact
     interpreter and vs the quantized torch model) -> Yosys synth_xilinx."""
     models, hp = load_pair(model_dir)
@@ -630,8 +621,6 @@ def open_rtl(model_dir, out_dir, *, n_sim: int, run_yosys: bool, yosys_timeout: 
         os.environ.clear()
         os.environ.update(old)
     interp = comb.predict(x)
-    import torch
-
     with torch.no_grad():
         logits_q = _as_tensor(models["qat"](torch.from_numpy(x.astype(np.float32)))).numpy()
     res.update({
@@ -671,10 +660,10 @@ def open_rtl(model_dir, out_dir, *, n_sim: int, run_yosys: bool, yosys_timeout: 
     return res
 
 
-def synthesize(csim_files, out_path, *, rtl_models: dict[str, str], rtl_dir, n_sim: int, run_yosys: bool,
-               yosys_timeout: int, vendor_timeout: int) -> dict:
+def synthesize(csim_files: list[str], out_path: str | Path, *, rtl_models: dict[str, str], rtl_dir: str | Path,
+               n_sim: int, run_yosys: bool, yosys_timeout: int, vendor_timeout: int) -> dict:
     """The synthesis rule: vendor HLS if on PATH, else the open stand-in."""
-    from ..io import read_json, write_json
+    from ...io import read_json, write_json
 
     tool = vendor_tool()
     rows = []
@@ -706,16 +695,15 @@ def synthesize(csim_files, out_path, *, rtl_models: dict[str, str], rtl_dir, n_s
 
 
 # ----------------------------------------------------------------- report
-def report(train_files, csim_files, synth_path, verify_files, out_dir, *, tier: str, min_agreement: float,
-           acc_tolerance: float) -> dict:
-    """Figures (accuracy / latency / resources vs N) and metrics.json."""
+def report(train_files: list[str], csim_files: list[str], synth_path: str | Path, verify_files: list[str],
+           png: str | Path, *, tier: str, min_agreement: float, acc_tolerance: float) -> dict:
+    """The scaling figure (accuracy / latency / resources vs N) at ``png``
+    (+ PDF) and the metrics of metrics.json (the verdict is the study's)."""
     import matplotlib.pyplot as plt
 
-    from .. import plotting
-    from ..io import read_json
-    from ..metrics import write_metrics
+    from ... import plotting
+    from ...io import read_json
 
-    out_dir = Path(out_dir)
     csim = [read_json(f) for f in csim_files]
     trains = [read_json(f) for f in train_files]
     synth = read_json(synth_path)
@@ -764,19 +752,15 @@ def report(train_files, csim_files, synth_path, verify_files, out_dir, *, tier: 
                   title="vendor numbers need vitis_hls/vivado_hls" if ax is axes[1] else None)
         plotting.label(ax, "" if tier != "real" else "Open data")
     fig.subplots_adjust(wspace=0.3)
-    plotting.save(fig, out_dir / "fpga_scaling.png")
+    plotting.save(fig, png)
 
     agree = {f"{c['arch']}_N{c['n']}": c["argmax_agreement_qat"] for c in csim}
-    main = list(agree.values())
-    min_agree = float(min(main)) if main else float("nan")
     ds = sorted((c["n"], c["accuracy_hls"], c["n_eval"]) for c in csim if c["arch"] == "deepsets")
     # accuracy must not drop with N beyond the binomial error of the larger-N estimate
     mono = all(b[1] >= a[1] - acc_tolerance - 2 * np.sqrt(max(b[1] * (1 - b[1]), 1e-4) / b[2])
                for a, b in zip(ds, ds[1:])) if len(ds) > 1 else None
-    onnx_ok = all(v["passed"] for v in verify) if verify else False
-    holds = bool(min_agree >= min_agreement and onnx_ok and (mono is not False))
     rtl_ok = {k: r.get("rtl_vs_interpreter_identical") for k, r in synth["open_rtl"].items()}
-    metrics = {
+    return {
         "csim_argmax_agreement_qat": agree,
         "csim": {f"{c['arch']}_N{c['n']}": {k: c[k] for k in (
             "argmax_agreement_float", "max_abs_diff_qat", "mean_abs_diff_qat", "max_abs_diff_float",
@@ -795,14 +779,3 @@ def report(train_files, csim_files, synth_path, verify_files, out_dir, *, tier: 
         "interaction_network_sizes": sorted(c["n"] for c in csim if c["arch"] == "interaction"),
         "min_agreement_required": min_agreement,
     }
-    return write_metrics(
-        out_dir / "metrics.json", study="fpga_tagging", paper=PAPER,
-        title="Jet tagging on FPGAs: QAT MLP, Deep Sets and interaction network through QONNX/hls4ml, "
-              "vendor-free synthesis stand-in",
-        key_metric={"name": "min C-sim argmax agreement with QAT torch (MLP, Deep Sets, interaction network)",
-                    "value": min_agree},
-        claim=(f"quantization-aware MLP, Deep Sets and interaction network taggers convert to bit-accurate hls4ml "
-               "firmware "
-               f"(C-sim argmax agreement >= {min_agreement:.0%}), Deep Sets accuracy grows with N, and the "
-               "published ONNX models reproduce within 1e-5"),
-        holds=holds, metrics=metrics, tier=tier)

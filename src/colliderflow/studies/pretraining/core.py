@@ -11,12 +11,23 @@ toy events is compared with the same network trained from scratch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from ...eventclass.common import (
+    auc,
+    auc_curves,
+    balanced_subset,
+    labelled,
+    predict,
+    split_indices,
+    torch_inputs,
+    train_torch,
+)
+from ...eventclass.encoder import EventClassifier, load_encoder, load_table, objects, pretrain_contrastive, save_encoder
 from ...nn.train import TrainConfig
-from .common import auc, auc_curves, balanced_subset, labelled, predict, split_indices, torch_inputs, train_torch
-from .encoder import EventClassifier, load_encoder, load_table, objects, pretrain_contrastive, save_encoder
 
 #: How each toy file is partitioned (same seed everywhere, so disjoint sets).
 PARTS = {"unlabelled": 0.4, "labelled": 0.3, "test": 0.3}
@@ -26,7 +37,8 @@ def toy_split(table: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
     return split_indices(len(table), PARTS, seed)
 
 
-def unlabelled_events(files: list, source: str, n_events: int, seed: int, n_per_file: int | None = None):
+def unlabelled_events(files: list, source: str, n_events: int, seed: int, n_per_file: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Raw objects and mask of the unlabelled sample: the ``unlabelled`` part
     of every toy file (a process mixture), or the first events of real files."""
     raws, masks = [], []
@@ -42,8 +54,8 @@ def unlabelled_events(files: list, source: str, n_events: int, seed: int, n_per_
     return np.concatenate(raws), np.concatenate(masks)
 
 
-def pretrain(files: list, source: str, n_events: int, hp: dict, cfg: TrainConfig, out_path, temperature: float,
-             smear: float, drop: float) -> dict:
+def pretrain(files: list, source: str, n_events: int, hp: dict, cfg: TrainConfig, out_path: str | Path,
+             temperature: float, smear: float, drop: float) -> dict:
     """Pre-train and save the encoder artifact (state_dict + JSON); returns its record."""
     raw, mask = unlabelled_events(files, source, n_events, cfg.seed)
     enc, hist = pretrain_contrastive(raw, mask, hp, cfg, temperature, smear, drop)
@@ -56,8 +68,9 @@ def pretrain(files: list, source: str, n_events: int, hp: dict, cfg: TrainConfig
     return info
 
 
-def finetune_curves(encoder_path, files: dict, signal: str, background: str, sizes: list[int], seeds: list[int],
-                    cfg: TrainConfig, target_steps: int, max_epochs: int, n_events: int | None = None) -> dict:
+def finetune_curves(encoder_path: str | Path, files: dict, signal: str, background: str, sizes: list[int],
+                    seeds: list[int], cfg: TrainConfig, target_steps: int, max_epochs: int,
+                    n_events: int | None = None) -> dict:
     """Test AUC vs number of labelled events, pre-trained vs from scratch."""
     tables = {p: load_table(files[p], n_events) for p in (signal, background)}
     parts = {p: toy_split(t, cfg.seed) for p, t in tables.items()}
@@ -83,21 +96,7 @@ def finetune_curves(encoder_path, files: dict, signal: str, background: str, siz
             "auc": summary, "gain": gain, "encoder": hp}
 
 
-def verdict(m: dict, min_gain: float) -> dict:
-    """Pre-training beats scratch at the smallest N by more than ``min_gain``
-    plus the standard error of the gain over seeds, and the gap at the
-    largest N is smaller than at the smallest."""
-    small, large = str(m["sizes"][0]), str(m["sizes"][-1])
-    g_small, g_large = m["gain"][small], m["gain"][large]
-    a = m["auc"]
-    se = float(np.sqrt((a["pretrained"][small]["std"] ** 2 + a["scratch"][small]["std"] ** 2) / len(m["seeds"])))
-    out = {"gain_smallest": g_small, "gain_largest": g_large, "min_gain": min_gain, "gain_smallest_se": se,
-           "beats_scratch_smallest": g_small > min_gain + se, "gap_shrinks": g_large < g_small}
-    out["holds"] = bool(out["beats_scratch_smallest"] and out["gap_shrinks"])
-    return out
-
-
-def plot(m: dict, path, rlabel: str = "") -> list:
+def plot(m: dict, path: str | Path, rlabel: str = "") -> list:
     """Learning curves: test AUC vs labelled events, pre-trained vs scratch."""
     src = m["encoder"].get("source", "?")
     return auc_curves(m, [("pretrained", "o", f"pre-trained ({src}) + fine-tuned"), ("scratch", "s", "from scratch")],

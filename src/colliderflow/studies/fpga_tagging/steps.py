@@ -1,0 +1,59 @@
+"""Steps of the fpga_tagging study (rule ``fpga_tagging_<step>``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ...io import write_json
+from ...publish import verify_published
+from ...study import Context
+from . import core
+
+#: onnxruntime vs stored outputs of a published model
+VERIFY_ATOL = 1e-5
+#: seconds before a vendor HLS synthesis is stopped
+VENDOR_TIMEOUT = 3600
+#: Deep Sets accuracy may drop with N by this much (plus the binomial error) and still count as non-decreasing
+ACC_TOLERANCE = 0.01
+
+
+def train(ctx: Context) -> None:
+    """Jets -> float and QAT tagger of one (arch, N) (wildcards), test set, predictions, published float model."""
+    c = ctx.cfg
+    hidden = {k: list(v) for k, v in dataclasses.asdict(c.hidden).items()}
+    core.train_pair(ctx.input.jets, Path(ctx.output.train).parent, arch=ctx.wildcards["arch"],
+                    n=int(ctx.wildcards["n"]), hidden=hidden, bits=c.bits, epochs=c.epochs, batch_size=c.batch_size,
+                    lr=c.lr, seed=ctx.seed)
+
+
+def hls(ctx: Context) -> None:
+    """QAT model -> QONNX -> hls4ml project (Vitis, io_parallel), compiled and C-simulated against torch."""
+    core.hls_csim(Path(ctx.input.qat).parent, Path(ctx.output.csim).parent, n_eval=ctx.cfg.n_eval)
+
+
+def synth(ctx: Context) -> None:
+    """Synthesis: vendor HLS when on PATH, else the open stand-in (C-sim report + da4ml/Verilator/Yosys), labelled."""
+    c = ctx.cfg
+    rtl = {Path(p).parent.name: str(Path(p).parent) for p in ctx.input.rtl}
+    core.synthesize(list(ctx.input.csim), ctx.output.report, rtl_models=rtl,
+                    rtl_dir=Path(ctx.output.report).parent / "rtl", n_sim=c.rtl_n_sim, run_yosys=c.yosys,
+                    yosys_timeout=c.yosys_timeout, vendor_timeout=VENDOR_TIMEOUT)
+
+
+def verify(ctx: Context) -> None:
+    """A published ONNX model re-run in onnxruntime on its frozen validation set, compared with the stored outputs."""
+    model_dir = Path(ctx.input.onnx).parent
+    res = verify_published(model_dir, VERIFY_ATOL)
+    write_json(ctx.output.check, res)
+    if not res["passed"]:
+        raise RuntimeError(f"published model {model_dir}: onnxruntime differs by {res['max_abs_diff']:.3g} "
+                           f"> {VERIFY_ATOL}")
+
+
+def report(ctx: Context) -> None:
+    """Scaling figures (accuracy / latency / resources vs N) and metrics.json."""
+    metrics = core.report(list(ctx.input.train), list(ctx.input.csim), ctx.input.synth, list(ctx.input.verify),
+                          ctx.output.png, tier=ctx.tier, min_agreement=ctx.cfg.min_agreement,
+                          acc_tolerance=ACC_TOLERANCE)
+    ctx.write_metrics(metrics)
