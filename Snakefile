@@ -46,9 +46,7 @@ data_files = partial(dag.data_files, config)
 include: "workflow/rules/data.smk"
 include: "workflow/rules/anomaly.smk"
 include: "workflow/rules/inference.smk"
-include: "workflow/rules/_jets_c.smk"
-include: "workflow/rules/_jets_d.smk"
-include: "workflow/rules/_jets_e.smk"
+include: "workflow/rules/jets.smk"
 include: "workflow/rules/generative.smk"
 include: "workflow/rules/shared.smk"
 

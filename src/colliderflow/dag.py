@@ -90,7 +90,7 @@ class StepRule:
                "tier": self._config["tier"]}
         if self.step.cached:
             pkg = "data" if self.study.name == "data" else f"studies/{self.study.name}"
-            out["code"] = source_hash(pkg, "data", "nn", "io.py", "study.py", "errors.py")
+            out["code"] = source_hash(pkg, "data", "nn", "eventclass", "io.py", "study.py", "errors.py")
         return out
 
     @property
