@@ -23,7 +23,8 @@ def _cfg(**over):
 
 
 def _section(**over):
-    cfg = dict(enabled=True, excerpt="", n_constituents=16, test_fraction=0.3, auc_loss_max=0.02, keep_first_last=True, act_bits=8,
+    cfg = dict(enabled=True, excerpt="", n_constituents=16, test_fraction=0.3, auc_loss_max=0.02, keep_first_last=True,
+               act_bits=8,
                full_norm=True,
                tagging=dict(classes=["q", "g"], hidden=32, phi_layers=2, rho_layers=2, epochs=12, batch_size=128,
                             lr=0.003, max_jets=0),
