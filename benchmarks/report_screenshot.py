@@ -75,8 +75,10 @@ def main():
     dom = timed("rendered DOM", [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
                                  "--dump-dom", report.as_uri()]).stdout
     dom = re.sub(r"(?s)<script.*?</script>", "", dom)  # the rendered elements, not the embedded data
-    rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
-    categories = sorted(set(re.findall(r'category="([^"]+)"', rules)))
+    sys.path.insert(0, str(REPO / "src"))
+    from colliderflow.study import load, study_names
+
+    categories = sorted({load(n).category for n in study_names() if n != "example"} | {"Summary"})
     absent = [c for c in categories if c not in dom]
     print(f"categories rendered: {len(categories) - len(absent)}/{len(categories)}; absent: {absent or 'none'}")
 
