@@ -24,6 +24,13 @@ def study_config(name: str) -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["studies"][name]
 
 
+def schema_errors(study: str, section: dict) -> list[str]:
+    """Where a study's schema fragment rejects a config section (dotted key paths)."""
+    from colliderflow.study import load
+
+    return [".".join(map(str, e.path)) for e in load(study).validator().iter_errors(section)]
+
+
 def strict_metrics(path: Path) -> dict:
     """A study's metrics.json, failing the test if it holds NaN or Infinity
     (not JSON, and a sign of a metric that was never computed)."""

@@ -199,7 +199,6 @@ def test_study_pipeline_on_a_tiny_toy(tmp_path):
 
 def test_bad_input_raises_input_error(tmp_path):
     import jsonschema
-    import yaml
 
     from colliderflow.studies import adammcmc as spec
     from colliderflow.studies.adammcmc import core as study
@@ -209,14 +208,14 @@ def test_bad_input_raises_input_error(tmp_path):
     with pytest.raises(InputError, match="reverse"):
         am.AdamMCMC([torch.nn.Parameter(torch.zeros(2))], reverse="backwards")
     # single values are the schema's: it rejects them before any step runs
-    schema = yaml.safe_load(spec.STUDY.schema.read_text())
+    schema = spec.STUDY.validator()
     good = study_config("adammcmc")
-    jsonschema.validate(good, schema)
+    schema.validate(good)
     for bad, key in ((dict(n_samples=1), "n_samples"), (dict(stretch=0.0), "stretch"), (dict(hidden=[]), "hidden"),
                      (dict(scan_sigmas=[0.0]), "scan_sigmas"), (dict(test_fraction=1.5), "test_fraction"),
                      (dict(reverse="x"), "reverse")):
         with pytest.raises(jsonschema.ValidationError) as err:
-            jsonschema.validate(dict(good, **bad), schema)
+            schema.validate(dict(good, **bad))
         assert key in err.value.json_path
     with pytest.raises(InputError, match="lr"):  # NaN passes the schema's bounds; the sampler rejects it
         am.check_sampler_config(float("nan"), 1e-3, 1.0, 1.0)

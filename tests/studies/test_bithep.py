@@ -178,18 +178,17 @@ def test_resolution_girth_and_bad_config(tmp_path):
     assert bithep.jet_girth(jet)[0] == pytest.approx((30 * 0.1 + 10 * 0.2) / 40)
     # single values are the schema's: it rejects them before any step runs
     import jsonschema
-    import yaml
 
-    schema = yaml.safe_load(spec.STUDY.schema.read_text())
-    jsonschema.validate(_section(), schema)
+    schema = spec.STUDY.validator()
+    schema.validate(_section())
     for key, value in (("n_constituents", 1), ("test_fraction", 1.5), ("auc_loss_max", 0.0), ("act_bits", 1)):
         with pytest.raises(jsonschema.ValidationError) as err:
-            jsonschema.validate(_section(**{key: value}), schema)
+            schema.validate(_section(**{key: value}))
         assert key in err.value.json_path
     bad = _section()
     bad["regression"]["epochs"] = 0
     with pytest.raises(jsonschema.ValidationError) as err:
-        jsonschema.validate(bad, schema)
+        schema.validate(bad)
     assert err.value.json_path == "$.regression.epochs"
     with pytest.raises(InputError, match="does not exist"):
         bithep.run_task("tagging", tmp_path / "missing.h5", _cfg(), 0, tmp_path / "t.json", tmp_path / "t.npz")

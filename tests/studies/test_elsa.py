@@ -16,22 +16,13 @@ from colliderflow.studies.elsa import STUDY, AucClassifierConfig, Config, HMCCon
 from colliderflow.studies.elsa import core as E
 from colliderflow.study import build_config, run_job
 
-from ..conftest import strict_metrics, study_config
+from ..conftest import schema_errors, strict_metrics, study_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg() -> Config:
     return build_config(Config, study_config("elsa"), "studies.elsa")
-
-
-def _schema_errors(section: dict) -> list[str]:
-    """Where the study's schema fragment rejects a config section (dotted key paths)."""
-    import jsonschema
-    import yaml
-
-    schema = yaml.safe_load(STUDY.schema.read_text())
-    return [".".join(map(str, e.path)) for e in jsonschema.Draft202012Validator(schema).iter_errors(section)]
 
 
 def test_truth_generator_has_the_physics():
@@ -112,13 +103,13 @@ def test_laser_samples_the_pulled_back_density():
 
 
 def test_bad_config_is_rejected_by_the_schema():
-    assert _schema_errors(study_config("elsa")) == []
+    assert schema_errors("elsa", study_config("elsa")) == []
     bad = study_config("elsa")
     bad["hmc"]["steps"] = 0
-    assert "hmc.steps" in _schema_errors(bad)
+    assert "hmc.steps" in schema_errors("elsa", bad)
     bad = study_config("elsa")
     bad["weight_clip"] = "big"
-    assert "weight_clip" in _schema_errors(bad)
+    assert "weight_clip" in schema_errors("elsa", bad)
 
 
 def test_step_reports_a_missing_config_key_in_one_line(tmp_path, capfd):

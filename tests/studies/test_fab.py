@@ -18,22 +18,13 @@ from colliderflow.studies.fab import STUDY, Config
 from colliderflow.studies.fab import core as F
 from colliderflow.study import build_config, run_job
 
-from ..conftest import strict_metrics, study_config
+from ..conftest import schema_errors, strict_metrics, study_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cfg() -> Config:
     return build_config(Config, study_config("fab"), "studies.fab")
-
-
-def _schema_errors(section: dict) -> list[str]:
-    """Where the study's schema fragment rejects a config section (dotted key paths)."""
-    import jsonschema
-    import yaml
-
-    schema = yaml.safe_load(STUDY.schema.read_text())
-    return [".".join(map(str, e.path)) for e in jsonschema.Draft202012Validator(schema).iter_errors(section)]
 
 
 # ------------------------------------------------------------------ target
@@ -111,14 +102,14 @@ def test_forward_kl_samples_follow_the_target():
 
 
 def test_bad_config_is_rejected_by_the_schema():
-    assert _schema_errors(study_config("fab")) == []
+    assert schema_errors("fab", study_config("fab")) == []
     for key, value in (("budget", -5), ("budget", "many"), ("unweight_quantile", 2.0)):
         bad = study_config("fab")
         bad[key] = value
-        assert key in _schema_errors(bad), key
+        assert key in schema_errors("fab", bad), key
     bad = study_config("fab")
     bad["fab"]["n_leapfrog"] = 0
-    assert "fab.n_leapfrog" in _schema_errors(bad)
+    assert "fab.n_leapfrog" in schema_errors("fab", bad)
 
 
 def test_step_reports_a_missing_config_key_in_one_line(tmp_path, capfd):

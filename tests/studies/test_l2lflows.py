@@ -20,7 +20,7 @@ from colliderflow.studies.l2lflows import STUDY, Config
 from colliderflow.studies.l2lflows import core as l2lflows
 from colliderflow.study import build_config, run_job
 
-from ..conftest import study_config
+from ..conftest import schema_errors, study_config
 
 GEOM = calochallenge.uniform_geometry(4, [0, 4, 8, 14, 22], 6)
 
@@ -31,15 +31,6 @@ def _showers(energies_gev, seed=0, geometry=GEOM):
 
 def _cfg() -> Config:
     return build_config(Config, study_config("l2lflows"), "studies.l2lflows")
-
-
-def _schema_errors(section: dict) -> list[str]:
-    """Where the study's schema fragment rejects a config section (dotted key paths)."""
-    import jsonschema
-    import yaml
-
-    schema = yaml.safe_load(STUDY.schema.read_text())
-    return [".".join(map(str, e.path)) for e in jsonschema.Draft202012Validator(schema).iter_errors(section)]
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -138,10 +129,10 @@ def _set(section: dict, path: str, value) -> dict:
 
 
 def test_bad_config_is_rejected_by_the_schema():
-    assert _schema_errors(study_config("l2lflows")) == []
+    assert schema_errors("l2lflows", study_config("l2lflows")) == []
     for path, value in (("alpha", 0.5), ("threshold_mev", 0.0), ("layer_flow.transforms", 3),
                         ("energy_flow.hidden", [])):
-        assert path in _schema_errors(_set(study_config("l2lflows"), path, value)), path
+        assert path in schema_errors("l2lflows", _set(study_config("l2lflows"), path, value)), path
 
 
 def test_step_reports_a_missing_config_key_in_one_line(tmp_path, capfd):

@@ -185,7 +185,6 @@ def _cfg(**over):
 
 def test_bad_config_and_input_raise_input_error(tmp_path):
     import jsonschema
-    import yaml
 
     path = tmp_path / "jets.h5"
     jc.write_jets(path, jc.generate_toy(110, 16, seed=0, classes=jc.FINE_CLASSES), "toy")
@@ -200,12 +199,12 @@ def test_bad_config_and_input_raise_input_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         lg.run_seed(tmp_path / "missing.h5", tmp_path / "out", build_config(spec.Config, good), 0, 0)
     # single values are the schema's: it rejects them before any step runs
-    schema = yaml.safe_load(spec.STUDY.schema.read_text())
-    jsonschema.validate(good, schema)
+    schema = spec.STUDY.validator()
+    schema.validate(good)
     for change, field in (({"efficiency": 1.5}, "efficiency"), ({"train_sizes": [5, 20]}, "train_sizes"),
                           ({"lgatr": dict(good["lgatr"], readout="max")}, "readout")):
         with pytest.raises(jsonschema.ValidationError) as err:
-            jsonschema.validate(dict(good, **change), schema)
+            schema.validate(dict(good, **change))
         assert field in err.value.json_path, err.value.json_path
     # the step through its job record: one line naming the field, exit status 2
     out = tmp_path / "out"
