@@ -26,9 +26,9 @@ def study_config(name: str) -> dict:
 
 def schema_errors(study: str, section: dict) -> list[str]:
     """Where a study's schema fragment rejects a config section (dotted key paths)."""
-    from colliderflow.study import load
+    from colliderflow.dag import validator
 
-    return [".".join(map(str, e.path)) for e in load(study).validator().iter_errors(section)]
+    return [".".join(map(str, e.path)) for e in validator(study).iter_errors(section)]
 
 
 def strict_metrics(path: Path) -> dict:

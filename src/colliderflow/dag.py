@@ -164,6 +164,28 @@ def data_files(config: Mapping, dataset: str) -> list[str]:
     return list(d["files"]) if d["source"] == "file" else []
 
 
+def validator(study: str) -> Any:
+    """A JSON-schema validator of a study's config section (its
+    ``schema.yaml``, with the ``$ref`` to config/schema.yaml resolved), for
+    checking a section outside Snakemake. No defaults are filled in."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    import jsonschema
+    import yaml
+    from referencing import Registry, Resource
+
+    def retrieve(uri: str) -> Resource:
+        with open(url2pathname(urlparse(uri).path)) as fh:
+            return Resource.from_contents(yaml.safe_load(fh))
+
+    path = study_schema(study)
+    with open(path) as fh:
+        schema = yaml.safe_load(fh)
+    schema["$id"] = "file://" + os.path.abspath(path)
+    return jsonschema.Draft202012Validator(schema, registry=Registry(retrieve=retrieve))
+
+
 def enabled_studies(config: Mapping) -> list[str]:
     """The enabled studies, in the order of the config's ``studies`` section."""
     return [n for n, section in config["studies"].items() if section.get("enabled", True)]

@@ -151,25 +151,6 @@ class Study:
     def schema(self) -> Path:
         return self.directory / "schema.yaml"
 
-    def validator(self) -> Any:
-        """A JSON-schema validator of the study's config section (its
-        ``schema.yaml``, with the ``$ref`` to config/schema.yaml resolved),
-        for checking a section outside Snakemake. No defaults are filled in."""
-        from urllib.parse import urlparse
-        from urllib.request import url2pathname
-
-        import jsonschema
-        import yaml
-        from referencing import Registry, Resource
-
-        def retrieve(uri: str) -> Resource:
-            with open(url2pathname(urlparse(uri).path)) as fh:
-                return Resource.from_contents(yaml.safe_load(fh))
-
-        schema = yaml.safe_load(self.schema.read_text())
-        schema["$id"] = self.schema.resolve().as_uri()
-        return jsonschema.Draft202012Validator(schema, registry=Registry(retrieve=retrieve))
-
     def function(self, step: str) -> Callable[[Context], None]:
         """``<package>.steps.<step>``, imported on demand (it may import torch)."""
         self.step(step)

@@ -200,7 +200,7 @@ def test_study_pipeline_on_a_tiny_toy(tmp_path):
 def test_bad_input_raises_input_error(tmp_path):
     import jsonschema
 
-    from colliderflow.studies import adammcmc as spec
+    from colliderflow.dag import validator
     from colliderflow.studies.adammcmc import core as study
 
     with pytest.raises(InputError, match="sigma"):
@@ -208,7 +208,7 @@ def test_bad_input_raises_input_error(tmp_path):
     with pytest.raises(InputError, match="reverse"):
         am.AdamMCMC([torch.nn.Parameter(torch.zeros(2))], reverse="backwards")
     # single values are the schema's: it rejects them before any step runs
-    schema = spec.STUDY.validator()
+    schema = validator("adammcmc")
     good = study_config("adammcmc")
     schema.validate(good)
     for bad, key in ((dict(n_samples=1), "n_samples"), (dict(stretch=0.0), "stretch"), (dict(hidden=[]), "hidden"),

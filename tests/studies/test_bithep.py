@@ -179,7 +179,9 @@ def test_resolution_girth_and_bad_config(tmp_path):
     # single values are the schema's: it rejects them before any step runs
     import jsonschema
 
-    schema = spec.STUDY.validator()
+    from colliderflow.dag import validator
+
+    schema = validator("bithep")
     schema.validate(_section())
     for key, value in (("n_constituents", 1), ("test_fraction", 1.5), ("auc_loss_max", 0.0), ("act_bits", 1)):
         with pytest.raises(jsonschema.ValidationError) as err:

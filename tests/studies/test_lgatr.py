@@ -186,6 +186,8 @@ def _cfg(**over):
 def test_bad_config_and_input_raise_input_error(tmp_path):
     import jsonschema
 
+    from colliderflow.dag import validator
+
     path = tmp_path / "jets.h5"
     jc.write_jets(path, jc.generate_toy(110, 16, seed=0, classes=jc.FINE_CLASSES), "toy")
     good = _section(n_test=10, train_sizes=[10, 20], n_constituents=8)
@@ -199,7 +201,7 @@ def test_bad_config_and_input_raise_input_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         lg.run_seed(tmp_path / "missing.h5", tmp_path / "out", build_config(spec.Config, good), 0, 0)
     # single values are the schema's: it rejects them before any step runs
-    schema = spec.STUDY.validator()
+    schema = validator("lgatr")
     schema.validate(good)
     for change, field in (({"efficiency": 1.5}, "efficiency"), ({"train_sizes": [5, 20]}, "train_sizes"),
                           ({"lgatr": dict(good["lgatr"], readout="max")}, "readout")):

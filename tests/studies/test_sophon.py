@@ -211,7 +211,7 @@ def test_pretrain_rule_is_cached_on_code_and_config():
 
     step = sophon.STUDY.step("pretrain")
     assert step.cached and step.outputs == ("model",)
-    text = (REPO / "workflow/rules/_jets_d.smk").read_text()
+    text = (REPO / "workflow/rules/jets.smk").read_text()
     body = text.split("rule sophon_pretrain:")[1].split("\nrule ")[0]
     assert "cache: S.cache" in body and "benchmark:" not in body
     assert body.split("output:")[1].split("params:")[0].count('"') == 2, "exactly one output"

@@ -64,6 +64,8 @@ def test_every_rule_is_a_step_and_every_step_has_a_rule():
             assert "S.benchmark" in body and "cache:" not in body, rule
         for directive, declared in (("input", step.inputs), ("output", step.outputs)):
             named = _keys(body, directive)
+            if "unpack(" in body and directive == "input":
+                continue  # named by an input function (e.g. l2lflows: toy or file calorimeter data)
             if declared or named:
                 assert named == set(declared), f"rule {rule} {directive}: {sorted(named)} vs step {declared}"
 

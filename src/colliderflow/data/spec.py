@@ -151,6 +151,7 @@ STUDY = Study(
         _step("jets_prepare", "jets", Jets, doc="a ParT-format excerpt -> the jet-constituent HDF5"),
         _step("jetclass_toy", "jetclass", Jetclass, cached=True, doc="11-class fine-grained jet toy"),
         _step("jetclass_excerpt", "jetclass", Jetclass, doc="a ParT-format excerpt -> the jet-constituent HDF5"),
-        _step("calo_toy", "calo", Calo, doc="layered calorimeter showers in the CaloChallenge layout"),
+        _step("calo_toy", "calo", Calo, outputs=("train", "test", "geometry"),
+              doc="layered calorimeter showers in the CaloChallenge layout"),
     ),
 )

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from ...io import write_table
 from ...study import Context
-from . import PRIORS, claims, data, methods
-from . import report as evaluation
-from .nets import NetConfig
-from .spinup import SpinupConfig
+from . import PRIORS, claims, data
+
+# unfold and report import their (torch, matplotlib) modules themselves: the
+# dataset steps run in the io environment.
 
 
 def toy(ctx: Context) -> None:
@@ -26,6 +26,10 @@ def nanoaod(ctx: Context) -> None:
 
 def unfold(ctx: Context) -> None:
     """Unfold the data of the pair table with method ``{method}`` and simulation prior ``{prior}``."""
+    from . import methods
+    from .nets import NetConfig
+    from .spinup import SpinupConfig
+
     c = ctx.cfg
     net = NetConfig(hidden=c.classifier.hidden, layers=c.classifier.layers, epochs=c.classifier.epochs,
                     batch_size=c.classifier.batch_size, seed=ctx.seed)
@@ -40,6 +44,9 @@ def unfold(ctx: Context) -> None:
 
 def report(ctx: Context) -> None:
     """chi2 to the data truth, prior shift, figures, metrics.json."""
+    from . import methods
+    from . import report as evaluation
+
     ref = evaluation.reference(ctx.input.table, ctx.cfg.bins)
     results = {}
     for p in ctx.input.results:
