@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run smoke real dryrun test report lint bench clean
+.PHONY: setup run smoke real dryrun test report lint bench clean slurm-deps
 
 setup: $(STAMP)
 
@@ -47,6 +47,12 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# Debian's slurm-wlm and munge for tests/workflow/test_slurm.py (root; .ci/run
+# calls it; elsewhere that test skips and says why)
+slurm-deps:
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge)
 
 clean:
 	rm -rf results/*/ results/summary.md resources/*/ logs .snakemake

@@ -36,6 +36,26 @@ for _name, _section in config["studies"].items():
         raise WorkflowError(f"Error validating config section studies.{_name}", _exc) from None
 
 
+# Real inputs outside the working directory (../shared/data in the real tier)
+# must exist before any job runs: one line naming the first missing file.
+_missing = dag.missing_inputs(dag.external_inputs(config, os.getcwd()))
+if _missing:
+    _key, _path = _missing[0]
+    raise WorkflowError(
+        f"config {_key}: {_path} not found ({len(_missing)} missing input(s) of the {config['tier']} tier; "
+        "the real tier reads the excerpts in ../shared/data, see README 'Data': put your copies there "
+        "or point the config at them)"
+    )
+
+
+# Tiers live side by side: the default tier works in the current directory,
+# every other tier in runs/<tier>/ (results, resources, logs and summary of
+# its own), unless a working directory is given with -d/--directory.
+if config["tier"] != "default":
+
+    workdir: os.path.join(os.getcwd(), "runs", config["tier"])
+
+
 # step("<study>", "<step>"): the directives of the rule that runs it (dag.StepRule);
 # data_source/data_files: a dataset's source and its local files (`file` source).
 step = partial(dag.StepRule, config=config, basedir=workflow.basedir)

@@ -10,7 +10,7 @@ Trains p_B(x | mjj) on the sidebands of a prepared LHCO table with
 and reports CPU seconds and epochs until the validation NLL first reaches
 --target (default: the worst of the final losses, so every model reaches it).
 
-    python benchmarks/bench_background_flow.py resources/lhco/events.h5 --epochs 10 --max-events 50000
+    python benchmarks/bench_background_flow.py resources/lhco/toy/events.h5 --epochs 10 --max-events 50000
 """
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ def run_snakemake():
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
+def smoke_run(tmp_path_factory, pytestconfig):
     """The whole smoke tier, run once per test session; returns the workdir.
 
     Study tests read their results/<study>/metrics.json from here, so the
@@ -105,7 +105,10 @@ def smoke_run(tmp_path_factory):
         keep = {n.strip() for n in only.split(",")}
         (wd / "only.yaml").write_text(yaml.safe_dump({"studies": {n: {"enabled": n in keep} for n in names}}))
         configfiles.append(wd / "only.yaml")
-    print(f"preparing the smoke tier in {wd} (once per session; a few minutes)", file=sys.stderr)
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # shown even under pytest -q
+        print(f"\n[colliderflow] preparing the smoke tier in {wd} for the tests that read it "
+              "(once per session, a few minutes)", file=sys.stderr, flush=True)
     snakemake(wd, configfiles=configfiles, timeout=1800)
     return wd
 

@@ -186,6 +186,45 @@ def validator(study: str) -> Any:
     return jsonschema.Draft202012Validator(schema, registry=Registry(retrieve=retrieve))
 
 
+def _walk(node: Any, key: str) -> Any:
+    """Yield (dotted key, container, index) of every string in a config tree."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk_item(node, k, f"{key}.{k}" if key else str(k))
+    elif isinstance(node, list):
+        for i, _ in enumerate(node):
+            yield from _walk_item(node, i, f"{key}[{i}]")
+
+
+def _walk_item(container: Any, k: Any, key: str) -> Any:
+    v = container[k]
+    if isinstance(v, str):
+        yield key, container, k
+    else:
+        yield from _walk(v, key)
+
+
+def external_inputs(config: dict, cwd: str) -> list[tuple[str, str]]:
+    """Make every config path outside the working directory (``../...``)
+    absolute, relative to ``cwd`` (where snakemake started), so that it stays
+    right when a tier runs in its own working directory; returns (config key,
+    absolute path) of each, and of every absolute path, for :func:`missing_inputs`."""
+    out = []
+    for key, container, k in _walk(config, ""):
+        value = container[k]
+        if value.startswith("../"):
+            container[k] = value = os.path.normpath(os.path.join(cwd, value))
+        if value.startswith("/") and not value.startswith("//"):
+            out.append((key, value))
+    return out
+
+
+def missing_inputs(paths: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (key, path) whose file is absent (a path may be a prefix, e.g. the
+    ParT ``.../tl`` of ``tl_pf_vectors.npy``)."""
+    return [(k, p) for k, p in paths if not os.path.exists(p) and not glob.glob(glob.escape(p) + "*")]
+
+
 def enabled_studies(config: Mapping) -> list[str]:
     """The enabled studies, in the order of the config's ``studies`` section."""
     return [n for n, section in config["studies"].items() if section.get("enabled", True)]

@@ -409,6 +409,30 @@ def _log_to(path: Path | None) -> Iterator[None]:
             os.close(saved[1])
 
 
+@contextlib.contextmanager
+def _heartbeat(step: str, every: float = 30.0) -> Iterator[None]:
+    """Log a line every ``every`` seconds while a step runs, so a long step
+    (first Yosys compile, HLS C-simulation, a long training) is never silent."""
+    import threading
+
+    stop = threading.Event()
+    t0 = time.perf_counter()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            logging.getLogger("colliderflow").info("still running %s: %.0f s, max RSS %.0f MB", step,
+                                                   time.perf_counter() - t0, rss)
+
+    thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run_job(job: Mapping) -> int:
     """Run one step; returns the exit status (0; 2 for bad input, with one
     line naming the file and field; 1 for a bug, with its traceback in the log).
@@ -430,7 +454,8 @@ def run_job(job: Mapping) -> int:
             set_threads(ctx.threads)
             logging.getLogger("colliderflow").info("step %s (%s tier, seed %d, %d thread(s))",
                                                    job["step"], ctx.tier, ctx.seed, ctx.threads)
-            ctx.study.function(ctx.step.name)(ctx)
+            with _heartbeat(job["step"], float(os.environ.get("COLLIDERFLOW_HEARTBEAT", 30))):
+                ctx.study.function(ctx.step.name)(ctx)
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             if log is not None:  # and once on the terminal

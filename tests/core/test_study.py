@@ -116,3 +116,13 @@ def test_rerun_by_hand_from_the_job_record(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "colliderflow", "list"], capture_output=True, text=True,
                              env={"PYTHONPATH": str(REPO / "src")})
     assert "example_estimate" in listing.stdout and "colliderflow.studies.example.steps.estimate" in listing.stdout
+
+
+def test_a_long_step_logs_a_heartbeat(tmp_path, monkeypatch):
+    import numpy as np
+
+    np.save(tmp_path / "events.npy", np.random.default_rng(0).standard_normal((2000, 400)))
+    monkeypatch.setenv("COLLIDERFLOW_HEARTBEAT", "0.05")
+    job = _job(tmp_path, n_bootstrap=400)
+    assert run_job(job) == 0
+    assert "still running example.estimate" in (tmp_path / "logs" / "estimate.log").read_text()

@@ -79,10 +79,10 @@ def test_download_rule_feeds_the_pipeline(server, tmp_path, run_snakemake):
     cfg.write_text(f"data:\n  lhco:\n    source: download\n    download:\n      url: {url}/features.h5\n"
                    f"      sha256: '{sha}'\n")
     wd = tmp_path / "wd"
-    run_snakemake(wd, "resources/lhco/events.h5", configfiles=[REPO / "config/tiers/smoke.yaml", cfg])
-    assert (wd / "resources/lhco/events.h5").exists()
+    run_snakemake(wd, "resources/lhco/download/events.h5", configfiles=[REPO / "config/tiers/smoke.yaml", cfg])
+    assert (wd / "resources/lhco/download/events.h5").exists()
     cfg.write_text(cfg.read_text().replace(sha, "f" * 64))
-    proc = run_snakemake(wd, "resources/lhco/events.h5", "--forceall",
+    proc = run_snakemake(wd, "resources/lhco/download/events.h5", "--forceall",
                          configfiles=[REPO / "config/tiers/smoke.yaml", cfg], check=False)
     assert proc.returncode != 0
     assert "checksum mismatch" in (wd / "logs/data/lhco_download.log").read_text()

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 SMOKE = REPO / "config" / "tiers" / "smoke.yaml"
 TOY = "resources/lhco/toy/events_anomalydetection_v2.features.h5"
-TARGET = "resources/lhco/events.h5"
+TARGET = "resources/lhco/toy/events.h5"
 # larger than the smoke tier, so the resumed output is a non-trivial file
 LARGE = "data:\n  lhco:\n    toy:\n      n_background: 200000\n      n_signal: 20000\n"
 

@@ -10,7 +10,7 @@ S = step("ranode", "background")
 
 rule ranode_background:
     input:
-        events="resources/lhco/events.h5",
+        events=f"resources/lhco/{data_source('lhco')}/events.h5",
     output:
         model="results/ranode/models/background_flow.pt",
         hparams="results/ranode/models/background_flow.json",
@@ -34,7 +34,7 @@ S = step("ranode", "scan", "seed{scan_seed}")
 
 rule ranode_scan:
     input:
-        events="resources/lhco/events.h5",
+        events=f"resources/lhco/{data_source('lhco')}/events.h5",
         background=rules.ranode_background.output.model,
         transit="results/transit/models/transit.pt",
     output:
@@ -88,7 +88,7 @@ S = step("transit", "train")
 
 rule transit_train:
     input:
-        events="resources/lhco/events.h5",
+        events=f"resources/lhco/{data_source('lhco')}/events.h5",
     output:
         model="results/transit/models/transit.pt",
         hparams="results/transit/models/transit.json",
@@ -112,7 +112,7 @@ S = step("transit", "closure")
 
 rule transit_closure:
     input:
-        events="resources/lhco/events.h5",
+        events=f"resources/lhco/{data_source('lhco')}/events.h5",
         background="results/ranode/models/background_flow.pt",
         transit=rules.transit_train.output.model,
     output:

@@ -54,7 +54,7 @@ rule lhco_prepare:
             data_source("lhco"), data_files("lhco")
         ),
     output:
-        "resources/lhco/events.h5",
+        f"resources/lhco/{data_source('lhco')}/events.h5",
     params:
         **S.params,
     log:
