@@ -55,4 +55,4 @@ slurm-deps:
 	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge)
 
 clean:
-	rm -rf results/*/ results/summary.md resources/*/ logs .snakemake
+	rm -rf results/*/ results/summary.md resources/*/ logs .snakemake runs
