@@ -11,6 +11,7 @@ Prints a per-study CPU-time table from the rules' benchmark files.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,16 +22,23 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 
-def snakemake(workdir, *args, cores=2):
+def snakemake(workdir, *args, cores=2, cpu=False):
+    """Wall seconds of one snakemake run (and, with ``cpu``, the CPU seconds,
+    user + system, of snakemake and every job it ran)."""
+    import resource
+
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", str(cores),
            *args]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
         print(proc.stderr[-3000:])
         raise SystemExit(f"snakemake failed: {' '.join(args)}")
-    return wall
+    used = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return (wall, used) if cpu else wall
 
 
 def cpu_table(workdir):
@@ -56,8 +64,10 @@ def main():
         tiers.append(("default", [], 1800))
     for name, args, budget in tiers:
         with tempfile.TemporaryDirectory() as wd:
-            t = snakemake(wd, *args, cores=a.cores)
-            print(f"\n{name} tier: {t:.0f} s wall on {a.cores} cores (budget {budget} s)")
+            load = os.getloadavg()[0]
+            t, cpu = snakemake(wd, *args, cores=a.cores, cpu=True)
+            print(f"\n{name} tier: {t:.0f} s wall, {cpu:.0f} s CPU (user + system, all jobs) on {a.cores} cores "
+                  f"(budget {budget} s wall; load average {load:.2f} at the start)")
             print(f"{'study':24s} {'rules':>5s} {'CPU s':>8s}")
             for study, n, cpu in cpu_table(wd):
                 print(f"{study:24s} {n:5d} {cpu:8.1f}")
