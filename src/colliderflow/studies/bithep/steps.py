@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ...io import read_json, write_json
+from ...io import read_json
+from ...publish import write_check
 from ...study import Context
 from . import PUBLISHED, core
 
@@ -22,7 +23,7 @@ def publish(ctx: Context) -> None:
 
     models = dict(zip(PUBLISHED, ctx.input.models, strict=True))
     out_root = Path(ctx.output.card[0]).parent.parent
-    write_json(ctx.output.check, core.publish(models, ctx.input.tagging, ctx.input.jets, out_root, N_VAL))
+    write_check(ctx.output.check, core.publish(models, ctx.input.tagging, ctx.input.jets, out_root, N_VAL))
 
 
 def report(ctx: Context) -> None:

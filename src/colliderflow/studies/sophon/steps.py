@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...io import read_json, write_json
+from ...publish import write_check
 from ...study import Context
 from . import comparison
 
@@ -31,7 +32,7 @@ def publish(ctx: Context) -> None:
     from . import export
 
     out_dir = Path(ctx.output.onnx).parent
-    write_json(ctx.output.check, export.publish(ctx.input.pretrained, ctx.input.jets, out_dir, N_VAL))
+    write_check(ctx.output.check, export.publish(ctx.input.pretrained, ctx.input.jets, out_dir, N_VAL))
 
 
 def report(ctx: Context) -> None:
