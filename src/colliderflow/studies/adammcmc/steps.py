@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...publish import write_check
 from ...study import Context
 from . import core
 
@@ -33,6 +32,8 @@ def sample(ctx: Context) -> None:
 
 def publish(ctx: Context) -> None:
     """ONNX + model card of the pretrained tagger (the chains' starting point), checked in onnxruntime."""
+    from ...publish import write_check
+
     write_check(ctx.output.check, core.publish(ctx.input.tagger, ctx.input.npz, ctx.input.info,
                                               Path(ctx.output.card).parent, N_VAL))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ...io import read_json
-from ...publish import write_check
 from ...study import Context
 from . import PUBLISHED, core
 
@@ -20,6 +19,8 @@ def task(ctx: Context) -> None:
 def publish(ctx: Context) -> None:
     """ONNX + model cards of the full-precision and ternary q/g taggers, checked in onnxruntime."""
     from pathlib import Path
+
+    from ...publish import write_check
 
     models = dict(zip(PUBLISHED, ctx.input.models, strict=True))
     out_root = Path(ctx.output.card[0]).parent.parent

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ...publish import write_check
 from ...study import Context
 from . import VARIANTS
 
@@ -34,6 +33,7 @@ def train(ctx: Context) -> None:
 
 def publish(ctx: Context) -> None:
     """Every variant's step network as ONNX + model card, checked in onnxruntime."""
+    from ...publish import write_check
     from . import core
 
     out_root = Path(ctx.output.onnx[0]).parent.parent

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ...errors import InputError
 from ...io import read_json
-from ...publish import write_check
 from ...study import Context
 from . import REDUCED, rule_checks
 
@@ -46,6 +45,7 @@ def publish(ctx: Context) -> None:
     """Tokenizer, decoder and backbone as ONNX + model cards, checked in onnxruntime."""
     from pathlib import Path
 
+    from ...publish import write_check
     from .publish import publish as publish_models
 
     out_dir = Path(ctx.output.tokenizer).parent.parent

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...io import read_json, write_json
-from ...publish import write_check
 from ...study import Context
 from . import comparison
 
@@ -29,6 +28,7 @@ def transfer(ctx: Context) -> None:
 
 def publish(ctx: Context) -> None:
     """The pre-trained encoder as ONNX + model card, checked in onnxruntime."""
+    from ...publish import write_check
     from . import export
 
     out_dir = Path(ctx.output.onnx).parent
