@@ -11,17 +11,33 @@ Layout of a published model directory::
     validation.npz      frozen inputs and the torch outputs on them
 
 Any study calls :func:`publish_model` (or :func:`publish_checked`, which also
-runs the onnxruntime check and records an exporter failure instead of raising);
-the pipeline's verify rule calls :func:`verify_published`.
+runs the onnxruntime check and records an exporter failure instead of raising)
+and writes its check record with :func:`write_check`; the pipeline's verify
+rule calls :func:`verify_published`.
+
+Nothing published names the machine that built it: every string written
+(the ONNX file's doc strings, node names and metadata such as the dynamo
+exporter's stack traces, the model card, the check record, a recorded
+exporter error) goes through :func:`relative_paths`, which writes the
+repository and the working directory as relative paths, site-packages as
+``<site-packages>``, the Python installation as ``<sys.prefix>``, the
+temporary directory as ``<tmp>`` and the home directory as ``~``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import re
+import site
+import sys
+import sysconfig
+import tempfile
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -33,6 +49,107 @@ if TYPE_CHECKING:
     import torch
 
 CARD_FIELDS = ("name", "inputs", "outputs", "training_data", "metrics", "versions", "onnx_sha256")
+
+
+#: a site-packages (or dist-packages) directory anywhere: ``<site-packages>``
+_SITE_PACKAGES = r"(?:[A-Za-z]:)?[^\s\"'`<>()\[\]{},;:=|]*[/\\](?:site|dist)-packages(?![\w.-])"
+
+
+def _variants(path: str | os.PathLike | None) -> set[str]:
+    """``path`` as given, absolute and with its links resolved (no trailing separator)."""
+    if not path:
+        return set()
+    out = {os.path.abspath(path), os.path.realpath(path)}
+    return {p.rstrip("/\\") for p in out if len(p.rstrip("/\\")) > 1}  # never the root itself
+
+
+def _repository() -> Path | None:
+    """The checkout this module is imported from (``<repo>/src/colliderflow``), else None."""
+    here = Path(__file__).resolve().parent
+    return here.parents[1] if here.parent.name == "src" else None
+
+
+@cache
+def _roots(cwd: str) -> tuple[re.Pattern, dict[str, str]]:
+    """The pattern of every machine path :func:`relative_paths` rewrites, and
+    each literal root's replacement ("" for a root written relative)."""
+    roots: dict[str, str] = {}
+
+    def add(paths: set[str], repl: str) -> None:
+        for p in paths:
+            roots.setdefault(p, repl)
+
+    sites = set(site.getsitepackages()) if hasattr(site, "getsitepackages") else set()
+    sites |= {site.getusersitepackages(), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    for p in sites:
+        add(_variants(p), "<site-packages>")
+    for key in ("stdlib", "platstdlib"):
+        add(_variants(sysconfig.get_paths()[key]), "<stdlib>")
+    for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix):
+        add(_variants(p), "<sys.prefix>")
+    add(_variants(cwd), "")
+    add(_variants(_repository()), "")
+    add(_variants(tempfile.gettempdir()) | _variants("/tmp"), "<tmp>")
+    add(_variants(os.path.expanduser("~")), "~")
+    literal = "|".join(re.escape(p) for p in sorted(roots, key=len, reverse=True))
+    return re.compile(rf"(?P<site>{_SITE_PACKAGES})|(?<![\w./\\-])(?P<root>{literal})(?![\w.-])(?P<rest>[/\\]?)"), roots
+
+
+def relative_paths(obj: Any) -> Any:
+    """``obj`` (a string, or dicts, lists and tuples of them; anything else is
+    returned as is) with every path of this machine rewritten: the repository
+    and the working directory relative (``/repo/src/x.py`` -> ``src/x.py``,
+    the directory itself ``.``), site-packages ``<site-packages>``, the
+    standard library ``<stdlib>``, the rest of the Python installation
+    ``<sys.prefix>``, the temporary directory ``<tmp>``, home ``~``."""
+    if isinstance(obj, str):
+        pattern, roots = _roots(os.getcwd())
+
+        def repl(m: re.Match) -> str:
+            if m["site"] is not None:
+                return "<site-packages>"
+            new = roots[m["root"]]
+            if new:
+                return new + m["rest"]
+            return "" if m["rest"] else "."
+
+        return pattern.sub(repl, obj)
+    if isinstance(obj, dict):
+        return {relative_paths(k): relative_paths(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(relative_paths(v) for v in obj)
+    return obj
+
+
+def _relative_proto(msg: Any) -> None:
+    """Every string field of a protobuf message (recursively) through :func:`relative_paths`, in place."""
+    for fd, value in msg.ListFields():
+        repeated = fd.is_repeated if hasattr(fd, "is_repeated") else fd.label == fd.LABEL_REPEATED
+        if fd.type == fd.TYPE_MESSAGE:
+            for m in (value if repeated else (value,)):
+                _relative_proto(m)
+        elif fd.type == fd.TYPE_STRING:
+            if repeated:
+                value[:] = [relative_paths(v) for v in value]
+            else:
+                setattr(msg, fd.name, relative_paths(value))
+
+
+def relative_onnx(path: str | Path) -> None:
+    """Rewrite an ONNX file (one self-contained file) with every string in it
+    (doc strings, names, metadata: the dynamo exporter's stack traces) through
+    :func:`relative_paths`; the weights are untouched."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    _relative_proto(model)
+    onnx.save(model, str(path))
+
+
+def write_check(path: str | Path, record: dict) -> None:
+    """Write a study's published-model check record (published_check.json)
+    with its paths made machine-free (:func:`relative_paths`)."""
+    write_json(path, relative_paths(record))
 
 
 def _versions() -> dict:
@@ -87,6 +204,7 @@ def publish_model(model: torch.nn.Module, inputs: dict[str, np.ndarray], out_dir
         extra = {"external_data": False, "optimize": False} if dynamo else {}  # one self-contained file
         torch.onnx.export(model, tensors, str(tmp), input_names=in_names, output_names=out_names,
                           dynamic_axes=axes, opset_version=opset, dynamo=dynamo, **extra)
+        relative_onnx(tmp)
     with torch.no_grad():
         res = model(*tensors)
     res = res if isinstance(res, (tuple, list)) else (res,)
@@ -95,7 +213,7 @@ def publish_model(model: torch.nn.Module, inputs: dict[str, np.ndarray], out_dir
     with atomic_path(out_dir / "validation.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **frozen)
-    card = {
+    card = relative_paths({
         "name": name,
         "description": description,
         "format": f"ONNX opset {opset}, batch axis dynamic" + (" (torch.onnx dynamo exporter)" if dynamo else ""),
@@ -108,7 +226,7 @@ def publish_model(model: torch.nn.Module, inputs: dict[str, np.ndarray], out_dir
                            "tolerance": "onnxruntime must reproduce the stored outputs within 1e-5"},
         "versions": _versions(),
         "onnx_sha256": _sha256(onnx_path),
-    }
+    })
     write_json(out_dir / "model_card.json", card)
     with atomic_path(out_dir / "model_card.md") as tmp:
         tmp.write_text(card_markdown(card))
@@ -130,10 +248,10 @@ def publish_checked(model: torch.nn.Module, inputs: dict[str, np.ndarray], out_d
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 -- an exporter failure is a result to report
-        return {"exported": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
+        return {"exported": False, "error": relative_paths(f"{type(exc).__name__}: {exc}")[:500]}
     check = verify_published(out_dir)
     return {"exported": True, "max_abs_diff": check["max_abs_diff"], "passed": bool(check["passed"]),
-            "dir": str(out_dir)}
+            "dir": relative_paths(str(out_dir))}
 
 
 def card_markdown(card: dict) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...io import write_json
 from ...study import Context
 from . import core
 
@@ -33,7 +32,9 @@ def sample(ctx: Context) -> None:
 
 def publish(ctx: Context) -> None:
     """ONNX + model card of the pretrained tagger (the chains' starting point), checked in onnxruntime."""
-    write_json(ctx.output.check, core.publish(ctx.input.tagger, ctx.input.npz, ctx.input.info,
+    from ...publish import write_check
+
+    write_check(ctx.output.check, core.publish(ctx.input.tagger, ctx.input.npz, ctx.input.info,
                                               Path(ctx.output.card).parent, N_VAL))
 
 

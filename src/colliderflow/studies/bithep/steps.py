@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...io import read_json, write_json
+from ...io import read_json
 from ...study import Context
 from . import PUBLISHED, core
 
@@ -20,9 +20,11 @@ def publish(ctx: Context) -> None:
     """ONNX + model cards of the full-precision and ternary q/g taggers, checked in onnxruntime."""
     from pathlib import Path
 
+    from ...publish import write_check
+
     models = dict(zip(PUBLISHED, ctx.input.models, strict=True))
     out_root = Path(ctx.output.card[0]).parent.parent
-    write_json(ctx.output.check, core.publish(models, ctx.input.tagging, ctx.input.jets, out_root, N_VAL))
+    write_check(ctx.output.check, core.publish(models, ctx.input.tagging, ctx.input.jets, out_root, N_VAL))
 
 
 def report(ctx: Context) -> None:

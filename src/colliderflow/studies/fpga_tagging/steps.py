@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ...io import write_json
-from ...publish import verify_published
+from ...publish import verify_published, write_check
 from ...study import Context
 from . import core
 
@@ -45,7 +44,7 @@ def verify(ctx: Context) -> None:
     """A published ONNX model re-run in onnxruntime on its frozen validation set, compared with the stored outputs."""
     model_dir = Path(ctx.input.onnx).parent
     res = verify_published(model_dir, VERIFY_ATOL)
-    write_json(ctx.output.check, res)
+    write_check(ctx.output.check, res)
     if not res["passed"]:
         raise RuntimeError(f"published model {model_dir}: onnxruntime differs by {res['max_abs_diff']:.3g} "
                            f"> {VERIFY_ATOL}")

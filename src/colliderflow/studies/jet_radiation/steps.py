@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ...io import write_json
 from ...study import Context
 from . import VARIANTS
 
@@ -34,10 +33,11 @@ def train(ctx: Context) -> None:
 
 def publish(ctx: Context) -> None:
     """Every variant's step network as ONNX + model card, checked in onnxruntime."""
+    from ...publish import write_check
     from . import core
 
     out_root = Path(ctx.output.onnx[0]).parent.parent
-    write_json(ctx.output.check, core.publish(
+    write_check(ctx.output.check, core.publish(
         dict(zip(VARIANTS, ctx.input.models)), dict(zip(VARIANTS, ctx.input.records)), ctx.input.events, out_root,
         train_fraction=ctx.cfg.train_fraction, n_gen_max=ctx.cfg.n_gen_max, n_val=N_VAL))
 

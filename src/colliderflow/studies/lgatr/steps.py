@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...io import write_json
 from ...study import Context
 from . import core
 
@@ -20,8 +19,10 @@ def train(ctx: Context) -> None:
 
 def publish(ctx: Context) -> None:
     """ONNX + model cards of the first seed's invariant L-GATr and baseline, checked in onnxruntime."""
+    from ...publish import write_check
+
     out_dir = Path(ctx.output.card[0]).parent.parent
-    write_json(ctx.output.check, core.publish(Path(ctx.input.result[0]).parent, ctx.input.jets, out_dir, ctx.cfg,
+    write_check(ctx.output.check, core.publish(Path(ctx.input.result[0]).parent, ctx.input.jets, out_dir, ctx.cfg,
                                               ctx.seed, N_VAL))
 
 

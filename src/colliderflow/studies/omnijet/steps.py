@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...errors import InputError
-from ...io import read_json, write_json
+from ...io import read_json
 from ...study import Context
 from . import REDUCED, rule_checks
 
@@ -45,10 +45,11 @@ def publish(ctx: Context) -> None:
     """Tokenizer, decoder and backbone as ONNX + model cards, checked in onnxruntime."""
     from pathlib import Path
 
+    from ...publish import write_check
     from .publish import publish as publish_models
 
     out_dir = Path(ctx.output.tokenizer).parent.parent
-    write_json(ctx.output.check, publish_models(
+    write_check(ctx.output.check, publish_models(
         ctx.input.tokenizer, ctx.input.tokens, ctx.input.tokenizer_json, ctx.input.gpt, ctx.input.generation, out_dir,
         ctx.input.jets, ctx.cfg.source, N_VAL, ctx.seed))
 

@@ -28,10 +28,11 @@ def transfer(ctx: Context) -> None:
 
 def publish(ctx: Context) -> None:
     """The pre-trained encoder as ONNX + model card, checked in onnxruntime."""
+    from ...publish import write_check
     from . import export
 
     out_dir = Path(ctx.output.onnx).parent
-    write_json(ctx.output.check, export.publish(ctx.input.pretrained, ctx.input.jets, out_dir, N_VAL))
+    write_check(ctx.output.check, export.publish(ctx.input.pretrained, ctx.input.jets, out_dir, N_VAL))
 
 
 def report(ctx: Context) -> None:
