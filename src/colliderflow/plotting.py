@@ -170,6 +170,8 @@ def check_figure(fig: Figure, tol: float = 1.0) -> list[str]:
       another axes, where that axes' background hides it or it sits on that
       panel's data (e.g. the x label of a ratio panel under the next row).
       Axes whose areas overlap each other (twins, insets) are not compared.
+    * **axis label longer than its panel** (by over 5 %): it runs past the
+      panel's end, into the next panel or off the figure.
     * **missing axis labels**: every visible axes that shows data (lines,
       collections, patches, images; not an axes switched off) needs an x and a
       y label. A shared-axis panel may leave its label to a neighbour: an
@@ -218,6 +220,13 @@ def check_figure(fig: Figure, tol: float = 1.0) -> list[str]:
                 problems.append(f"{name(t)} lies inside axes {fig.axes.index(ax)}")
 
     drawn = {id(t) for t in unique}
+    for i, ax in enumerate(fig.axes):
+        area = ax.get_window_extent(renderer)
+        for which, axis, span, length in (("x", ax.xaxis, area.width, lambda b: b.width),
+                                          ("y", ax.yaxis, area.height, lambda b: b.height)):
+            if id(axis.label) in drawn and length(axis.label.get_window_extent(renderer)) > 1.05 * span:
+                problems.append(f"axes {i} {which} label {axis.label.get_text()!r} is longer than its panel")
+
     for i, ax in enumerate(fig.axes):
         if not (ax.get_visible() and ax.axison and ax.has_data()):
             continue
