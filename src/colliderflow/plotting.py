@@ -56,8 +56,24 @@ def label(ax: Axes, text: str = "", data: bool = False, rlabel: str | None = Non
         for t in texts:
             if t is not None:
                 t.remove()
-        mplhep.label.exp_label(exp="colliderflow", text=text, data=data, ax=ax, rlabel=rlabel or "", loc=0,
-                               fontsize=size)
+        texts = mplhep.label.exp_label(exp="colliderflow", text=text, data=data, ax=ax, rlabel=rlabel or "", loc=0,
+                                       fontsize=size)
+    _follow(texts[0], texts[1])
+
+
+def _follow(exp: Text, suffix: Text | None) -> None:
+    """Put ``suffix`` ("Simulation ...") right of ``exp`` ("colliderflow") at
+    draw time. mplhep places it in axes coordinates from the extents when the
+    label is made, so a panel narrowed afterwards (``subplots_adjust``,
+    ``tight_layout``) ran the two together ("colliderflowSimulation")."""
+    if suffix is None or not suffix.get_text():
+        return
+    ax = suffix.axes
+    ax.annotate(suffix.get_text(), xy=(1, 0), xycoords=exp, xytext=(0.25 * suffix.get_fontsize(), 0),
+                textcoords="offset points", ha="left", va="bottom", fontsize=suffix.get_fontsize(),
+                fontstyle=suffix.get_fontstyle(), fontweight=suffix.get_fontweight(), color=suffix.get_color(),
+                fontfamily=suffix.get_fontfamily(), annotation_clip=False)
+    suffix.remove()
 
 
 def save(fig: Figure, path: str | Path) -> list[Path]:

@@ -38,6 +38,29 @@ def test_label_stays_inside_a_narrow_panel(rlabel):
         plt.close(wide_fig)
 
 
+def test_label_survives_a_later_layout_change():
+    """"Simulation" follows "colliderflow" at draw time: narrowing the panels
+    after labelling them (subplots_adjust) no longer runs the two together."""
+    plotting.style()
+    fig, axes = plt.subplots(1, 3, figsize=(24, 7))
+    try:
+        for ax in axes:
+            ax.plot([0, 1], [0, 1])
+            ax.set_xlabel("x")
+            ax.set_ylabel("y")
+            plotting.label(ax)
+        fig.subplots_adjust(wspace=0.6)
+        assert plotting.check_figure(fig) == []
+        r = fig.canvas.get_renderer()
+        for ax in axes:
+            (exp,) = [t for t in ax.texts if t.get_text() == "colliderflow"]
+            (suffix,) = [t for t in ax.texts if t.get_text() == "Simulation"]
+            gap = suffix.get_window_extent(r).x0 - exp.get_window_extent(r).x1
+            assert 0.1 * suffix.get_fontsize() < gap < suffix.get_fontsize() * fig.dpi / 72
+    finally:
+        plt.close(fig)
+
+
 # ----------------------------------------------------------------------------- check_figure
 
 
