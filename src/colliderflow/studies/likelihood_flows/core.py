@@ -218,7 +218,7 @@ def plot(res: dict, cfg: dict, path: str | Path, rlabel: str = "") -> list:
                 label=f"{name}: KS p = {g['latent_chi2_ks_p']:.2g}")
     xx = np.linspace(0, bins[-1], 300)
     ax.plot(xx, stats.chi2(d).pdf(xx), "k--", label=rf"$\chi^2_{{{d}}}$")
-    ax.set_xlabel(r"latent norm $|z|^2$ of held-out samples")
+    ax.set_xlabel(r"held-out latent norm $|z|^2$")
     ax.set_ylabel("density")
     ax.legend(fontsize=13)
     ax = axes[2]
