@@ -163,6 +163,6 @@ def plot(h: hist.Hist, fits: dict, path: str | Path, data: bool, rlabel: str = "
             ax.annotate(f"{text}\n{f['mass']:.2f} GeV", (f["mass"], y), xytext=(0, 25), textcoords="offset points",
                         ha="center", fontsize=14, arrowprops=dict(arrowstyle="-", color="0.4"))
     ax.set_ylim(0.5, ymax * 30)
-    ax.legend(loc="upper right", fontsize=15)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=15)  # beside: the peaks' labels fill the top
     plotting.label(ax, "Open Data" if data else "", data=data, rlabel=rlabel)
     return plotting.save(fig, path)
