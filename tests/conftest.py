@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 SHARED_DATA = Path(os.environ.get("COLLIDERFLOW_SHARED", REPO.parent / "shared")) / "data"
 os.environ.setdefault("COLLIDERFLOW_QUIET", "1")  # no progress bars in test logs
+#: plotting.save checks every figure into this file (of the run's workdir) when the variable names it
+FIGURE_CHECK_ENV, FIGURE_CHECK_FILE = "COLLIDERFLOW_FIGURE_CHECK", "figure_check.jsonl"
 
 
 def study_config(name: str) -> dict:
@@ -93,7 +95,9 @@ def smoke_run(tmp_path_factory, pytestconfig):
     Study tests read their results/<study>/metrics.json from here, so the
     suite runs the pipeline only once. ``COLLIDERFLOW_SMOKE_STUDIES=a,b``
     runs only those studies (for working on one study; the other studies'
-    smoke tests then fail on their missing results).
+    smoke tests then fail on their missing results). Every figure the run
+    saves is checked (``plotting.check_figure``) into
+    ``<workdir>/figure_check.jsonl`` (tests/workflow/test_figures.py).
     """
     wd = tmp_path_factory.mktemp("smoke")
     configfiles = [REPO / "config" / "tiers" / "smoke.yaml"]
@@ -109,7 +113,7 @@ def smoke_run(tmp_path_factory, pytestconfig):
     with capture.global_and_fixture_disabled():  # shown even under pytest -q
         print(f"\n[colliderflow] preparing the smoke tier in {wd} for the tests that read it "
               "(once per session, a few minutes)", file=sys.stderr, flush=True)
-    snakemake(wd, configfiles=configfiles, timeout=1800)
+    snakemake(wd, configfiles=configfiles, timeout=1800, env={FIGURE_CHECK_ENV: str(wd / FIGURE_CHECK_FILE)})
     return wd
 
 

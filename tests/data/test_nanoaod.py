@@ -50,6 +50,15 @@ def test_toy_resonances(toy_file):
     assert abs(z["mass"] - dimuon.Z_MASS_PDG) < 3 * z["mass_err"] + 0.05
     assert abs(fits["jpsi"]["mass"] - dimuon.JPSI_MASS_PDG) < 0.01
     assert abs(fits["upsilon1s"]["mass"] - dimuon.UPSILON_MASS_PDG) < 0.03
+    # the drawn models are the fitted ones: over its window each integrates to its yields,
+    # and it follows the events in that window
+    for key in ("z", "jpsi", "upsilon1s"):
+        f = fits[key]
+        x, density = dimuon.model_density(f)
+        lo, hi = f["window"]
+        total = f["n_signal"] + (f["n_background"] if key == "z" else f["params"][1])
+        assert np.sum(density) * (hi - lo) / len(x) == pytest.approx(total, rel=1e-3)
+        assert total == pytest.approx(np.sum((m > lo) & (m < hi)), rel=0.02)
 
 
 def test_real_doublemu_z_peak(shared_data):

@@ -55,6 +55,20 @@ def test_published_tables(shared_data):
         assert g4["auc_low"] < conv["auc_low"] < 1.0
 
 
+def test_carried_published_tables_match_the_files(shared_data):
+    """The copy every tier's AUC figure draws is the published tables, to their rounding."""
+    from colliderflow.studies.l2lflows import published
+
+    ref = shared_data / "calochallenge_reference"
+    files = l2lflows.reference_tables(sorted(ref.glob("CaloChallenge_results_*.hdf")))
+    carried = published.tables()
+    assert set(carried) == set(files) == {"ds1_photons", "ds1_pions", "ds2", "ds3"}
+    for ds, rows in files.items():
+        assert [r["name"] for r in carried[ds]] == [r["name"] for r in rows]
+        for c, r in zip(carried[ds], rows):
+            assert abs(c["auc_low"] - r["auc_low"]) < 1e-5 and abs(c["auc_high"] - r["auc_high"]) < 1e-5
+
+
 # ----------------------------------------------------------------------------- preprocessing and model
 
 

@@ -168,6 +168,12 @@ def auc_curves(m: dict, curves: list[tuple[str, str, str]], xlabel: str, title: 
         std = [m["auc"][key][str(s)]["std"] for s in sizes]
         ax.errorbar(sizes, mean, yerr=std, marker=marker, capsize=3, label=lab)
     ax.set_xscale("log")
+    # ticks at the training sizes: a log axis spanning about a decade labels its
+    # minor ticks too (2x10^2, 3x10^2, ...), and those run into each other
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xticks(sizes, [f"{s:g}" for s in sizes])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test AUC")
     ax.text(0.03, 0.96, title, transform=ax.transAxes, va="top", fontsize=13)

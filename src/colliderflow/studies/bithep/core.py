@@ -703,5 +703,6 @@ def plot(docs: dict, arrays: dict, path: str | Path) -> None:
     ax.set_xticks(np.arange(len(TASKS)), TASKS)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    _finish(ax, "", "weight memory [kB]")
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False))  # 2, 30: as the majors
+    _finish(ax, "task", "weight memory [kB]")
     plotting.save(fig, path)

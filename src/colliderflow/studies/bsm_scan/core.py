@@ -231,17 +231,20 @@ def plot(res: dict, path: str | Path, rlabel: str = "") -> list:
     ax.legend(loc="upper right", fontsize=13, framealpha=0.8, title=rlabel, title_fontsize=13)
     plotting.label(ax, "")
     bins = np.linspace(-4, 4, 17)
+    top = 1 / np.sqrt(2 * np.pi)  # the N(0, 1) peak
     for i, (name, col) in enumerate(zip(("m", "g"), ("tab:blue", "tab:green"))):
         p = res["pulls"][:, i]
-        ax2.hist(p, bins, histtype="step", lw=2, color=col, density=True,
-                 label=f"pull {name}: mean {p.mean():.2f}, std {p.std():.2f}")
+        dens, _, _ = ax2.hist(p, bins, histtype="step", lw=2, color=col, density=True,
+                              label=f"pull {name}: mean {p.mean():.2f}, std {p.std():.2f}")
+        top = max(top, float(np.max(dens, initial=0)))
+    ax2.set_ylim(0, 1.5 * top)  # the legend sits in the headroom, above the histograms
     xx = np.linspace(-4, 4, 200)
     ax2.plot(xx, np.exp(-xx**2 / 2) / np.sqrt(2 * np.pi), "k--", label="N(0, 1)")
     ax2.set_xlabel(r"pull $(\hat\theta-\theta^*)/\sigma_{\rm Hessian}$")
     ax2.set_ylabel("pseudo-experiments (normalised)")
     cov1 = float(np.mean(res["q"] < chi2.ppf(0.6827, 2)))
     ax2.set_title(f"2D 68% coverage: {cov1:.2f} ({res['n_pe_valid']} pseudo-experiments)", fontsize=16)
-    ax2.legend(fontsize=13)
+    ax2.legend(fontsize=13, loc="upper left")
     return plotting.save(fig, path)
 
 

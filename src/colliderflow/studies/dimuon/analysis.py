@@ -48,13 +48,9 @@ def _fit(masses: np.ndarray, lo: float, hi: float, nbins: int, model_density: Ca
     return m, counts, edges
 
 
-def fit_z(masses: np.ndarray, lo: float = 70.0, hi: float = 110.0, nbins: int = 80) -> dict:
-    """Voigtian Z peak + exponential background. Returns mass, width,
-    resolution and their errors (GeV), the signal yield and fit quality."""
-    sel = masses[(masses > lo) & (masses < hi)]
-    n = len(sel)
-    if n < 50:
-        raise ValueError(f"only {n} dimuon events in [{lo}, {hi}] GeV: too few for a Z fit")
+def z_cdf(lo: float, hi: float) -> Callable[..., np.ndarray]:
+    """The Z model's expected counts below each mass in ``xe`` (from ``lo``):
+    Voigtian signal + exponential background, each normalised on [lo, hi]."""
     grid = np.linspace(lo, hi, 2001)
 
     def cdf(xe: np.ndarray, ns: float, nb: float, mz: float, gz: float, sig: float, slope: float) -> np.ndarray:
@@ -64,22 +60,30 @@ def fit_z(masses: np.ndarray, lo: float = 70.0, hi: float = 110.0, nbins: int = 
         b = np.concatenate([[0], np.cumsum((bkg_pdf[1:] + bkg_pdf[:-1]) / 2 * np.diff(grid))])
         return ns * np.interp(xe, grid, s / s[-1]) + nb * np.interp(xe, grid, b / b[-1])
 
-    m, counts, edges = _fit(sel, lo, hi, nbins, cdf, (0.8 * n, 0.2 * n, 91.0, 2.5, 1.5, 0.03),
+    return cdf
+
+
+def fit_z(masses: np.ndarray, lo: float = 70.0, hi: float = 110.0, nbins: int = 80) -> dict:
+    """Voigtian Z peak + exponential background. Returns mass, width,
+    resolution and their errors (GeV), the signal yield, fit quality, and the
+    fitted parameters and window (to draw the model)."""
+    sel = masses[(masses > lo) & (masses < hi)]
+    n = len(sel)
+    if n < 50:
+        raise ValueError(f"only {n} dimuon events in [{lo}, {hi}] GeV: too few for a Z fit")
+    m, counts, edges = _fit(sel, lo, hi, nbins, z_cdf(lo, hi), (0.8 * n, 0.2 * n, 91.0, 2.5, 1.5, 0.03),
                             {"ns": (0, 2 * n), "nb": (0, 2 * n), "mz": (85, 97), "gz": (0.5, 6),
                              "sig": (0.1, 6), "slope": (-0.2, 0.5)})
     return {"mass": m.values["mz"], "mass_err": m.errors["mz"], "width": m.values["gz"],
             "width_err": m.errors["gz"], "resolution": m.values["sig"], "n_signal": m.values["ns"],
             "n_background": m.values["nb"], "valid": bool(m.valid),
-            "chi2_ndf": float(m.fval / max(nbins - 6, 1)), "params": list(m.values)}
+            "chi2_ndf": float(m.fval / max(nbins - 6, 1)), "params": list(m.values), "window": [lo, hi]}
 
 
-def fit_peak(masses: np.ndarray, centre: float, half_window: float, nbins: int = 60) -> dict:
-    """Gaussian peak on a linear background in [centre +- half_window]."""
+def peak_cdf(centre: float, half_window: float) -> Callable[..., np.ndarray]:
+    """A peak model's expected counts below each mass in ``xe``: Gaussian +
+    linear background, each normalised on [centre +- half_window]."""
     lo, hi = centre - half_window, centre + half_window
-    sel = masses[(masses > lo) & (masses < hi)]
-    n = len(sel)
-    if n < 30:
-        return {"mass": float("nan"), "mass_err": float("nan"), "n_signal": 0.0, "valid": False}
 
     def cdf(xe: np.ndarray, ns: float, nb: float, mu: float, sig: float, a: float) -> np.ndarray:
         # linear background 1 + a (x - centre), normalised on [lo, hi]
@@ -89,11 +93,34 @@ def fit_peak(masses: np.ndarray, centre: float, half_window: float, nbins: int =
         s = (norm.cdf(xe, mu, sig) - norm.cdf(lo, mu, sig)) / (norm.cdf(hi, mu, sig) - norm.cdf(lo, mu, sig))
         return ns * s + nb * b
 
-    m, _, _ = _fit(sel, lo, hi, nbins, cdf, (0.5 * n, 0.5 * n, centre, 0.01 * centre, 0.0),
+    return cdf
+
+
+def fit_peak(masses: np.ndarray, centre: float, half_window: float, nbins: int = 60) -> dict:
+    """Gaussian peak on a linear background in [centre +- half_window]."""
+    lo, hi = centre - half_window, centre + half_window
+    sel = masses[(masses > lo) & (masses < hi)]
+    n = len(sel)
+    if n < 30:
+        return {"mass": float("nan"), "mass_err": float("nan"), "n_signal": 0.0, "valid": False}
+    m, _, _ = _fit(sel, lo, hi, nbins, peak_cdf(centre, half_window),
+                   (0.5 * n, 0.5 * n, centre, 0.01 * centre, 0.0),
                    {"ns": (0, 2 * n), "nb": (0, 2 * n), "mu": (lo, hi), "sig": (1e-3 * centre, 0.1 * centre),
                     "a": (-1 / half_window, 1 / half_window)})
     return {"mass": m.values["mu"], "mass_err": m.errors["mu"], "sigma": m.values["sig"],
-            "n_signal": m.values["ns"], "valid": bool(m.valid)}
+            "n_signal": m.values["ns"], "valid": bool(m.valid), "params": list(m.values), "centre": centre,
+            "window": [lo, hi]}
+
+
+def model_density(fit: dict, n: int = 400) -> tuple[np.ndarray, np.ndarray] | None:
+    """The fitted model of one peak as (mass, expected events / GeV) over its
+    fit window, or None for a fit that did not run."""
+    if "params" not in fit:
+        return None
+    lo, hi = fit["window"]
+    cdf = z_cdf(lo, hi) if "width" in fit else peak_cdf(fit["centre"], (hi - lo) / 2)
+    edges = np.linspace(lo, hi, n + 1)
+    return (edges[1:] + edges[:-1]) / 2, np.diff(cdf(edges, *fit["params"])) / np.diff(edges)
 
 
 def analyse(masses: np.ndarray) -> dict:
@@ -122,6 +149,13 @@ def plot(h: hist.Hist, fits: dict, path: str | Path, data: bool, rlabel: str = "
     ax.set_ylabel("Events / GeV")
     peaks = [(r"$J/\psi$", fits["jpsi"]), (r"$\Upsilon$", fits["upsilon1s"]), ("Z", fits["z"])]
     ymax = (h.values() / widths).max()
+    styles = {"jpsi": ("tab:blue", r"$J/\psi$ fit: Gaussian + linear"),
+              "upsilon1s": ("tab:green", r"$\Upsilon(1S)$ fit: Gaussian + linear"),
+              "z": ("tab:red", "Z fit: Voigtian + exponential")}
+    for key, (color, lab) in styles.items():
+        curve = model_density(fits[key])
+        if curve is not None:
+            ax.plot(*curve, color=color, lw=2.2, label=lab)
     for text, f in peaks:
         if np.isfinite(f["mass"]) and f.get("n_signal", 0) > 0:
             i = h.axes[0].index(f["mass"])
@@ -129,6 +163,6 @@ def plot(h: hist.Hist, fits: dict, path: str | Path, data: bool, rlabel: str = "
             ax.annotate(f"{text}\n{f['mass']:.2f} GeV", (f["mass"], y), xytext=(0, 25), textcoords="offset points",
                         ha="center", fontsize=14, arrowprops=dict(arrowstyle="-", color="0.4"))
     ax.set_ylim(0.5, ymax * 30)
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=15)  # beside: the peaks' labels fill the top
     plotting.label(ax, "Open Data" if data else "", data=data, rlabel=rlabel)
     return plotting.save(fig, path)

@@ -257,11 +257,14 @@ def plot_ratios(res: dict, path: str | Path, rlabel: str = "") -> list:
     o_t = _np(observables, res["truth"])
     o_s = {k: (_np(observables, x), w) for k, (x, w) in res["samples"].items()}
     fig = plt.figure(figsize=(32, 16))
-    gs = fig.add_gridspec(4, 4, height_ratios=[3, 1, 3, 1], hspace=0.08, wspace=0.28)
+    # two rows of (histogram over ratio) panels; the rows apart, so the upper
+    # ratio panels' x labels stay clear of the lower histograms
+    rows = [g.subgridspec(2, 4, height_ratios=[3, 1], hspace=0.08, wspace=0.28)
+            for g in fig.add_gridspec(2, 1, hspace=0.22)]
     for i, (name, label, rng) in enumerate(OBSERVABLES):
-        r, c = 2 * (i // 4), i % 4
-        ax = fig.add_subplot(gs[r, c])
-        rax = fig.add_subplot(gs[r + 1, c], sharex=ax)
+        gs, c = rows[i // 4], i % 4
+        ax = fig.add_subplot(gs[0, c])
+        rax = fig.add_subplot(gs[1, c], sharex=ax)
         hs = {}
         for k, (o, w) in [("truth", (o_t, None))] + list(o_s.items()):
             h = hist.Hist(hist.axis.Regular(30, *rng, label=label), storage=hist.storage.Weight())

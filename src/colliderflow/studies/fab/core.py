@@ -504,7 +504,7 @@ def plot_efficiency(res: dict, cfg: Config, path: str | Path, rlabel: str = "") 
     axes[2].axhline(1.0, color="k", ls="--", lw=1)
     axes[2].set_ylim(0.8, 1.2)
     for ax, yl in zip(axes, ("sampling efficiency ESS/N",
-                             f"unweighting efficiency (mean w / $Q_{{{cfg.unweight_quantile}}}$ w)",
+                             f"unweighting efficiency\n(mean w / $Q_{{{cfg.unweight_quantile}}}$ w)",
                              "integral / reference")):
         ax.set_xscale("log")
         ax.set_xlabel("target evaluations")

@@ -711,47 +711,66 @@ def report(train_files: list[str], csim_files: list[str], synth_path: str | Path
     by = {(c["arch"], c["n"]): c for c in csim}
     archs = sorted({c["arch"] for c in csim})
     plotting.style()
-    fig, axes = plt.subplots(1, 3, figsize=(24, 7))
+    # top: accuracy, and the C-sim agreement the verdict rests on; bottom: latency,
+    # MACs per inference (an architecture count) and LUTs (synthesis), each with its unit
+    fig = plt.figure(figsize=(26, 15))
+    gs = fig.add_gridspec(2, 6, hspace=0.3, wspace=1.2)
+    ax_acc, ax_agree = fig.add_subplot(gs[0, :3]), fig.add_subplot(gs[0, 3:])
+    ax_lat, ax_mac, ax_lut = (fig.add_subplot(gs[1, 2 * k:2 * k + 2]) for k in range(3))
     colors = {"mlp": "tab:blue", "deepsets": "tab:orange", "interaction": "tab:green"}
     for a in archs:
         ns = sorted(n for (aa, n) in by if aa == a)
-        axes[0].plot(ns, [100 * by[(a, n)]["accuracy_float"] for n in ns], "o--", color=colors.get(a), alpha=0.6,
-                     label=f"{a} float")
-        axes[0].plot(ns, [100 * by[(a, n)]["accuracy_hls"] for n in ns], "s-", color=colors.get(a),
-                     label=f"{a} QAT, hls4ml C-sim")
-        axes[2].plot(ns, [by[(a, n)]["macs"] for n in ns], "s-", color=colors.get(a),
-                     label=f"{a}: MACs/inference (architecture count)")
+        ax_acc.plot(ns, [100 * by[(a, n)]["accuracy_float"] for n in ns], "o--", color=colors.get(a), alpha=0.6,
+                    label=f"{a} float")
+        ax_acc.plot(ns, [100 * by[(a, n)]["accuracy_hls"] for n in ns], "s-", color=colors.get(a),
+                    label=f"{a} QAT, hls4ml C-sim")
+        shift = 2 ** (0.06 * (sorted(colors).index(a) - 1) if a in colors else 0)  # side by side at one N
+        ax_agree.plot([n * shift for n in ns], [100 * by[(a, n)]["argmax_agreement_qat"] for n in ns], "s-",
+                      color=colors.get(a), ms=10, label=f"{a}: C-sim vs QAT PyTorch")
+        ax_mac.plot(ns, [by[(a, n)]["macs"] for n in ns], "s-", color=colors.get(a), label=a)
+    ax_agree.axhline(100 * min_agreement, color="k", ls="--", lw=1.5, label=f"required: {min_agreement:.1%}")
+    lo = min([100 * c["argmax_agreement_qat"] for c in csim] + [100 * min_agreement])
+    span = max(100 - lo, 0.2)
+    ax_agree.set_ylim(lo - 0.7 * span, 100 + 0.1 * span)  # room below the threshold for the legend
     pn = sorted(PAPER_DEEPSETS)
-    axes[0].plot(pn, [PAPER_DEEPSETS[n][0] for n in pn], "k*", ms=14, label="paper Deep Sets (hls4ml jet data)")
-    axes[1].plot(pn, [PAPER_DEEPSETS[n][1] for n in pn], "k*", ms=14, label="paper Deep Sets (vendor)")
+    ax_acc.plot(pn, [PAPER_DEEPSETS[n][0] for n in pn], "k*", ms=14, label="paper Deep Sets (hls4ml jet data)")
+    ax_lat.plot(pn, [PAPER_DEEPSETS[n][1] for n in pn], "k*", ms=14, label="paper Deep Sets (vendor)")
     for row in synth["models"]:
         h = row["hls"]
         if h.get("latency_ns") is not None:
-            axes[1].plot(row["n"], h["latency_ns"], "s", color=colors.get(row["arch"]),
-                         label=f"{row['arch']} ({h['source']})")
+            ax_lat.plot(row["n"], h["latency_ns"], "s", color=colors.get(row["arch"]),
+                        label=f"{row['arch']} ({h['source']})")
             if h.get("lut") is not None:
-                axes[2].plot(row["n"], h["lut"], "D", color=colors.get(row["arch"]),
-                             label=f"{row['arch']} LUT ({h['source']})")
+                ax_lut.plot(row["n"], h["lut"], "D", color=colors.get(row["arch"]),
+                            label=f"{row['arch']} ({h['source']})")
     for name, r in synth["open_rtl"].items():
         if r.get("status") == "ok":
-            axes[1].plot(r["n"], r["latency_ns"], "^", color=colors.get(r["arch"]), ms=12,
-                         label=f"{r['arch']} da4ml RTL ({r['source']})")
+            ax_lat.plot(r["n"], r["latency_ns"], "^", color=colors.get(r["arch"]), ms=12,
+                        label=f"{r['arch']} da4ml RTL ({r['source']})")
             if "lut" in r:
-                axes[2].plot(r["n"], r["lut"], "^", color=colors.get(r["arch"]), ms=12,
-                             label=f"{r['arch']} Yosys LUT ({r['source']})")
-    axes[0].set_ylabel("accuracy [%]")
-    axes[1].set_ylabel("latency [ns]")
-    axes[2].set_ylabel("resources")
-    axes[2].set_yscale("log")
-    for ax in axes:
+                ax_lut.plot(r["n"], r["lut"], "^", color=colors.get(r["arch"]), ms=12,
+                            label=f"{r['arch']} Yosys ({r['source']})")
+    if not ax_lut.has_data():
+        ax_lut.text(0.5, 0.5, "no LUT counts in this run\n(vendor HLS not on PATH,\nYosys not run)",
+                    transform=ax_lut.transAxes, ha="center", va="center", fontsize=14, color="0.4")
+    ax_acc.set_ylabel("accuracy [%]")
+    ax_agree.set_ylabel("C-sim argmax agreement [%]")
+    ax_lat.set_ylabel("latency [ns]")
+    ax_mac.set_ylabel("multiply-accumulates / inference")
+    ax_lut.set_ylabel("LUTs (pre-P&R)")
+    ax_mac.set_yscale("log")
+    if ax_lut.has_data():
+        ax_lut.set_yscale("log")
+    for ax in (ax_acc, ax_agree, ax_lat, ax_mac, ax_lut):
         ax.set_xlabel("N constituents")
         ax.set_xscale("log", base=2)
         ax.set_xticks([8, 16, 32], ["8", "16", "32"])
+        ax.set_xticks([], minor=True)
         ax.set_xlim(6, 42)
-        ax.legend(fontsize=10, loc="best", title_fontsize=10,
-                  title="vendor numbers need vitis_hls/vivado_hls" if ax is axes[1] else None)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=11, loc="lower right" if ax is ax_agree else "best", title_fontsize=11,
+                      title="vendor numbers need vitis_hls/vivado_hls" if ax is ax_lat else None)
         plotting.label(ax, "" if tier != "real" else "Open data")
-    fig.subplots_adjust(wspace=0.3)
     plotting.save(fig, png)
 
     agree = {f"{c['arch']}_N{c['n']}": c["argmax_agreement_qat"] for c in csim}

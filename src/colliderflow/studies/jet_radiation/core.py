@@ -391,7 +391,7 @@ COLORS = {"truth": "k", "plain": "tab:blue", "bootstrap": "tab:red", "modified":
 
 def _ratio_axes(plt: Any, n: int = 1, width: float = 7.5):
     fig, axes = plt.subplots(2, n, figsize=(width * n, 7.5), sharex="col", squeeze=False,
-                             gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
+                             gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05, "wspace": 0.3})
     return fig, axes
 
 
@@ -429,7 +429,8 @@ def plot_multiplicity(truth: dict, samples: dict, n_train_max: int, n_show: int,
     ax.legend(loc="upper right", fontsize=13, title=title, title_fontsize=13)
     rax.axhline(1, color="k", lw=1)
     rax.set_ylim(0, 2)
-    rax.set_ylabel("Model / Truth")
+    rax.set_yticks([0.5, 1.0, 1.5])  # none at the edges, where they meet the upper panel's
+    rax.set_ylabel("/ Truth")
     rax.set_xlabel(r"number of extra jets $n$")
     rax.set_xticks(np.arange(n_show + 1))
     plotting.label(ax)
@@ -469,7 +470,8 @@ def plot_kth_jet(truth: dict, kinematics: dict, k: int, pt_max: float, path: str
         ax.set_ylabel("normalised")
         rax.axhline(1, color="k", lw=1)
         rax.set_ylim(0.5, 1.5)
-        rax.set_ylabel("Model / Truth")
+        rax.set_yticks([0.75, 1.0, 1.25])  # none at the edges, where they meet the upper panel's
+        rax.set_ylabel("/ Truth")
         rax.set_xlabel(xlabel)
         ax.legend(fontsize=12, title=title, title_fontsize=12)
         plotting.label(ax)

@@ -167,7 +167,7 @@ def plot_map(m: dict, path: str | Path, labels: dict | None = None, rlabel: str 
     for key, v in m["pairs"].items():
         ax2.scatter(v["latent_distance"], v["classifier_auc"], color="C3" if v["indistinguishable"] else "C0",
                     s=50, marker="*" if v["indistinguishable"] else "o")
-    ax2.set_xlabel("latent distance of the two models (centroids / spread)")
+    ax2.set_xlabel("latent distance of two models\n(centroid gap / spread)")
     ax2.set_ylabel("pairwise classifier AUC")
     ax2.text(0.3, 0.25, f"set purity {m['purity_sets']:.2f}, Spearman $\\rho$ {m['spearman_distance_vs_auc']:.2f} "
              "\n(star: the indistinguishable pair)", transform=ax2.transAxes, fontsize=14)

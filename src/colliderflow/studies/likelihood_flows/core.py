@@ -218,7 +218,7 @@ def plot(res: dict, cfg: dict, path: str | Path, rlabel: str = "") -> list:
                 label=f"{name}: KS p = {g['latent_chi2_ks_p']:.2g}")
     xx = np.linspace(0, bins[-1], 300)
     ax.plot(xx, stats.chi2(d).pdf(xx), "k--", label=rf"$\chi^2_{{{d}}}$")
-    ax.set_xlabel(r"latent norm $|z|^2$ of held-out samples")
+    ax.set_xlabel(r"held-out latent norm $|z|^2$")
     ax.set_ylabel("density")
     ax.legend(fontsize=13)
     ax = axes[2]
@@ -231,7 +231,10 @@ def plot(res: dict, cfg: dict, path: str | Path, rlabel: str = "") -> list:
     ax.axhline(cfg["alpha"] / d, color="k", ls="--", label=rf"$\alpha/d$ = {cfg['alpha'] / d:.3g}")
     ax.set_yscale("log")
     ax.set_xticks(pos, [rf"$\{f}$" if f in ("mu", "kappa", "delta") else r"$\log\sigma$" for f in FEATURES])
+    ax.set_xlabel("posterior parameter")
     ax.set_ylabel("per-dimension KS p-value")
-    ax.legend(fontsize=13, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
+    ax.set_ylim(top=1e3)  # room for the legend above the bars (p <= 1)
+    ax.legend(fontsize=13, loc="upper right")
+    fig.subplots_adjust(wspace=0.3)
     return plotting.save(fig, path)
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .background import METHOD_LABELS, METHODS
 from .config import Config
 from .scan import aggregate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def _ax():
@@ -20,6 +24,13 @@ def _ax():
     import matplotlib.pyplot as plt
 
     return plt.subplots(figsize=(9, 7))
+
+
+def _no_y_zero_label(ax: Axes) -> None:
+    """Both axes start at 0: the y axis' "0" label would sit on the x axis' "0.0"."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], prune="lower"))
 
 
 STYLE = {"supervised": ("k", "-"), "iad": ("0.45", "--"), "anode": ("tab:green", "-."), "cathode": ("tab:blue", "-"),
@@ -49,6 +60,7 @@ def plot_sic_curves(scan: dict, path: str | Path, rlabel: str = "", methods: Seq
     ax.set_ylim(0, None)
     ax.set_xlabel(r"Signal efficiency $\epsilon_S$")
     ax.set_ylabel(r"SIC $= \epsilon_S/\sqrt{\epsilon_B}$")
+    _no_y_zero_label(ax)
     ax.legend(fontsize=13, loc="upper left", title=rlabel or None, title_fontsize=13)
     plotting.label(ax, text="")
     return plotting.save(fig, path)
@@ -99,6 +111,7 @@ def plot_w(agg: dict, path: str | Path, rlabel: str = "") -> list:
     ax.set_ylim(0, lim)
     ax.set_xlabel(r"True signal fraction $w$ in the SR")
     ax.set_ylabel(r"Learned $w$")
+    _no_y_zero_label(ax)
     ax.legend(fontsize=13, loc="upper left", title=rlabel or None, title_fontsize=13)
     plotting.label(ax, text="")
     return plotting.save(fig, path)

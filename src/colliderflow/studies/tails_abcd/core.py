@@ -519,11 +519,22 @@ def plot_correlation(res: dict, path: str | Path) -> list:
                     label=f"{CONFIG_LABELS[kind]}, dCor = {dc:.3f}")
     ax.axhline(res["score_efficiency"], color="k", ls="--", lw=1, label="inclusive efficiency")
     ax.set_xscale("log")
+    # plain tick labels at round values: a log axis under a decade labels its
+    # minor ticks in scientific notation, the first one into the y axis' "0.0"
+    from matplotlib.ticker import NullFormatter
+
+    lo, hi = ax.get_xlim()
+    nice = [v * 10.0**k for k in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+            for v in (1, 1.5, 2, 3, 4, 6, 8)]
+    ticks = [t for t in nice if lo * 1.05 < t < hi]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(lo, hi)
     ax.set_xlabel(r"$p_T^{miss}$ [GeV]")
-    ax.set_ylabel("score-cut efficiency (background only)")
+    ax.set_ylabel("score-cut efficiency")
     top = max(max(res["profiles"][k]["efficiency"]) for k in res["profiles"])
     ax.set_ylim(0, 1.5 * max(top, 2 * res["score_efficiency"]))
-    ax.legend(loc="upper right", fontsize=13)
+    ax.legend(loc="upper right", fontsize=13, title="background only", title_fontsize=13)
     plotting.label(ax, "", rlabel=f"toy, {res['n_background']} bkg events")
     return plotting.save(fig, path)
 

@@ -32,7 +32,7 @@ from ...errors import InputError
 SAMPLES = ("sim_a", "sim_b", "data")
 TOY_OBSERVABLES = ("mass", "mult", "width", "zg")
 TOY_LABELS = {"mass": r"jet mass $m$ [GeV]", "mult": r"constituents $N$", "width": r"jet width $w$",
-              "zg": r"groomed momentum fraction $z_g$"}
+              "zg": r"groomed $p_T$ fraction $z_g$"}
 TOY_INTEGER = ("mult",)
 #: Truth priors: gluon fraction, mass and multiplicity scales, z_g slope.
 PRIORS = {

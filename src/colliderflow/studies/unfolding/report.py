@@ -108,6 +108,7 @@ def plot_distributions(ref: dict, results: dict, prior: str, path: str | Path, r
                 s = np.sqrt(var) / w / np.where(t > 0, t, np.nan)
                 rx.stairs(ratio + s, e, baseline=ratio - s, fill=True, color=COLORS[meth], alpha=0.3)
         ax.set_ylabel("normalised density")
+        ax.set_ylim(0, 1.35 * ax.get_ylim()[1])  # headroom for the legend
         rx.axhline(1, color="0.5", lw=1)
         rx.set_ylim(0.6, 1.4)
         rx.set_ylabel("/ truth")
