@@ -38,7 +38,10 @@ for _name, _section in config["studies"].items():
 
 # Real inputs outside the working directory (../shared/data in the real tier)
 # must exist before any job runs: one line naming the first missing file.
-_missing = dag.missing_inputs(dag.external_inputs(config, os.getcwd()))
+# Relative to where snakemake was started (inherited by cluster jobs, which
+# start elsewhere and parse this file again).
+os.environ.setdefault("COLLIDERFLOW_LAUNCH_DIR", os.getcwd())
+_missing = dag.missing_inputs(dag.external_inputs(config, os.environ["COLLIDERFLOW_LAUNCH_DIR"]))
 if _missing:
     _key, _path = _missing[0]
     raise WorkflowError(
@@ -50,8 +53,9 @@ if _missing:
 
 # Tiers live side by side: the default tier works in the current directory,
 # every other tier in runs/<tier>/ (results, resources, logs and summary of
-# its own), unless a working directory is given with -d/--directory.
-if config["tier"] != "default":
+# its own), unless a working directory is given with -d/--directory. Cluster
+# jobs start in the directory the main process chose.
+if config["tier"] != "default" and workflow.is_main_process:
 
     workdir: os.path.join(os.getcwd(), "runs", config["tier"])
 
