@@ -40,8 +40,7 @@ for _name, _section in config["studies"].items():
 # must exist before any job runs: one line naming the first missing file.
 # Relative to where snakemake was started (inherited by cluster jobs, which
 # start elsewhere and parse this file again).
-os.environ.setdefault("COLLIDERFLOW_LAUNCH_DIR", os.getcwd())
-_missing = dag.missing_inputs(dag.external_inputs(config, os.environ["COLLIDERFLOW_LAUNCH_DIR"]))
+_missing = dag.missing_inputs(dag.external_inputs(config, dag.launch_dir()))
 if _missing:
     _key, _path = _missing[0]
     raise WorkflowError(

@@ -219,6 +219,13 @@ def external_inputs(config: dict, cwd: str) -> list[tuple[str, str]]:
     return out
 
 
+def launch_dir() -> str:
+    """Where snakemake was started: kept in ``COLLIDERFLOW_LAUNCH_DIR`` by the
+    main process, so cluster jobs (which start in the tier's directory and
+    parse the Snakefile again) resolve ``../`` inputs the same way."""
+    return os.environ.setdefault("COLLIDERFLOW_LAUNCH_DIR", os.getcwd())
+
+
 def missing_inputs(paths: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The (key, path) whose file is absent (a path may be a prefix, e.g. the
     ParT ``.../tl`` of ``tl_pf_vectors.npy``)."""
