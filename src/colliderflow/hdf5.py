@@ -210,6 +210,20 @@ def read_frame(path: str | Path, key: str | None = None, objects: Literal["refus
     return frame, key
 
 
+def read_dataset(f: h5py.File, path: str | Path, name: str) -> np.ndarray:
+    """Dataset ``name`` of an open file as a numeric numpy array; one
+    :class:`InputError` line when it is missing, truncated, corrupt or not numeric."""
+    if name not in f:
+        raise InputError(path, name, "dataset missing")
+    try:
+        value = f[name][()]
+    except Exception as exc:  # truncated or corrupt data
+        raise InputError(path, name, f"cannot be read ({type(exc).__name__}: {_short(exc)})") from None
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        raise InputError(path, name, f"expected a numeric array, got {getattr(value, 'dtype', type(value))}")
+    return value
+
+
 def string_attr(path: str | Path, node: str, name: str) -> str | None:
     """A string attribute of ``node`` (None when absent; pickled values are
     not unpickled and read as absent)."""
