@@ -106,9 +106,14 @@ def _is_pickled(ds: h5py.Dataset) -> bool:
 def _read_array(path: Path, group: h5py.Group, name: str,
                 objects: Literal["refuse", "numpy"]) -> np.ndarray:
     node = f"/{group.name.strip('/')}/{name}"
-    if name not in group or not isinstance(group[name], _dataset_type()):
-        raise InputError(path, node, "dataset missing (not a pandas fixed-format frame?)")
-    ds = group[name]
+    try:
+        if name not in group or not isinstance(group[name], _dataset_type()):
+            raise InputError(path, node, "dataset missing (not a pandas fixed-format frame?)")
+        ds = group[name]
+    except InputError:
+        raise
+    except Exception as exc:  # a corrupt link table
+        raise InputError(path, node, f"cannot be read ({type(exc).__name__}: {_short(exc)})") from None
     try:
         if _is_pickled(ds):
             if objects == "refuse":
@@ -213,10 +218,12 @@ def read_frame(path: str | Path, key: str | None = None, objects: Literal["refus
 def read_dataset(f: h5py.File, path: str | Path, name: str) -> np.ndarray:
     """Dataset ``name`` of an open file as a numeric numpy array; one
     :class:`InputError` line when it is missing, truncated, corrupt or not numeric."""
-    if name not in f:
-        raise InputError(path, name, "dataset missing")
     try:
+        if name not in f:
+            raise InputError(path, name, "dataset missing")
         value = f[name][()]
+    except InputError:
+        raise
     except Exception as exc:  # truncated or corrupt data
         raise InputError(path, name, f"cannot be read ({type(exc).__name__}: {_short(exc)})") from None
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":

@@ -135,7 +135,12 @@ def open_hdf5(path: str | Path, required: tuple[str, ...] = ()) -> h5py.File:
 
     f = open_file(path)
     for key in required:
-        if key not in f:
+        try:
+            present = key in f
+        except Exception as exc:  # a corrupt link table
+            f.close()
+            raise InputError(path, key, f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if not present:
             f.close()
             raise InputError(path, key, "dataset missing")
     return f
