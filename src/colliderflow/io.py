@@ -101,22 +101,18 @@ def write_table(path: str | Path, df: pd.DataFrame, key: str = "events", attrs: 
 
 def read_table(path: str | Path, columns: list[str] | None = None, key: str = "events") -> tuple[pd.DataFrame, dict]:
     """Read a table written by :func:`write_table`; checks the columns exist and
-    are finite. Returns ``(DataFrame, attrs)``."""
-    import pandas as pd
+    are finite. Returns ``(DataFrame, attrs)``. Read with h5py
+    (:func:`colliderflow.hdf5.read_frame`): nothing in the file is unpickled
+    beyond numpy arrays of strings."""
+    from .hdf5 import read_frame, string_attr
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, None, "file does not exist")
+    df, _ = read_frame(path, key, objects="numpy")
+    raw = string_attr(path, key, "colliderflow") or "{}"
     try:
-        with pd.HDFStore(path, mode="r") as store:
-            if f"/{key}" not in store.keys():
-                raise InputError(path, key, f"no table under key '{key}' (found {store.keys()})")
-            df = store[key]
-            raw = getattr(store.get_storer(key).attrs, "colliderflow", "{}")
-    except InputError:
-        raise
-    except Exception as exc:  # corrupt / not HDF5
-        raise InputError(path, None, f"cannot be read as HDF5 ({type(exc).__name__}: {exc})") from None
+        attrs = json.loads(raw)
+    except json.JSONDecodeError:
+        raise InputError(path, f"/{key} colliderflow", "provenance attribute is not JSON") from None
     if columns is not None:
         missing = [c for c in columns if c not in df.columns]
         if missing:
@@ -127,24 +123,24 @@ def read_table(path: str | Path, columns: list[str] | None = None, key: str = "e
     if bad.any():
         col = numeric.columns[np.where(bad.any(axis=0))[0][0]]
         raise InputError(path, col, f"{int(bad.any(axis=1).sum())} row(s) hold NaN or inf")
-    return df, json.loads(raw)
+    return df, attrs
 
 
 def open_hdf5(path: str | Path, required: tuple[str, ...] = ()) -> h5py.File:
     """Open an HDF5 file for reading (h5py.File, use as a context manager);
     :class:`InputError` naming the file and the dataset when the file is
-    missing, not HDF5, or lacks one of the ``required`` datasets."""
-    import h5py
+    missing, empty, not HDF5, or lacks one of the ``required`` datasets (the
+    HDF5 library's own error stack silenced)."""
+    from .hdf5 import open_file
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, None, "file does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise InputError(path, None, f"cannot be read as HDF5 ({exc})") from None
+    f = open_file(path)
     for key in required:
-        if key not in f:
+        try:
+            present = key in f
+        except Exception as exc:  # a corrupt link table
+            f.close()
+            raise InputError(path, key, f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if not present:
             f.close()
             raise InputError(path, key, "dataset missing")
     return f

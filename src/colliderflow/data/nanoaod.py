@@ -62,13 +62,23 @@ def _open_tree(path: str | Path) -> tuple[Tree, str]:
 
 
 def _arrays(tree: Tree, path: str | Path, names: list[str], entry_stop: int | None) -> ak.Array:
+    """The branches ``names``; :class:`InputError` naming the file and branch
+    when one is missing, unreadable, or holds NaN or inf."""
     try:
-        return tree.arrays(names, entry_stop=entry_stop)
+        arrays = tree.arrays(names, entry_stop=entry_stop)
     except uproot.KeyInFileError as exc:
         raise InputError(path, str(exc.key), "branch missing") from None
     except Exception as exc:
         raise InputError(path, names[0] if names else None,
-                         f"branches cannot be read, file truncated or corrupt? ({type(exc).__name__}: {exc})") from None
+                         f"branches cannot be read, file truncated or corrupt? ({type(exc).__name__}: "
+                         f"{str(exc)[:200]})") from None
+    for name in names:
+        values = ak.to_numpy(ak.flatten(arrays[name], axis=None))
+        if values.dtype.kind == "f":
+            bad = ~np.isfinite(values)
+            if bad.any():
+                raise InputError(path, name, f"{int(bad.sum())} value(s) are NaN or inf")
+    return arrays
 
 
 def _from_cartesian(px: ak.Array | np.ndarray, py: ak.Array | np.ndarray, pz: ak.Array | np.ndarray,
