@@ -16,8 +16,8 @@ import types
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from unittest import mock
 from typing import TYPE_CHECKING
+from unittest import mock
 
 import awkward as ak
 import numpy as np
