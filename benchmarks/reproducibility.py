@@ -35,7 +35,7 @@ def run(workdir: Path, targets: list[str], cores: int) -> float:
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores",
-           str(cores), "-q", *targets, "--configfile", str(REPO / "config" / "tiers" / "smoke.yaml")]
+           str(cores), *targets, "--configfile", str(REPO / "config" / "tiers" / "smoke.yaml")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"snakemake failed in {workdir}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
