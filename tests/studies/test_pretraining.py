@@ -60,14 +60,14 @@ def _metrics(smoke_run, study):
 def test_smoke_pretraining(smoke_run):
     """What the smoke tier shows with a margin its seed spread cannot cross.
 
-    Measured on the smoke toy with 12 seeds (encoder of seed 42): at N=60
-    one seed's gain of pre-training scatters by 0.039 (mean 0.013 +- 0.011),
-    so the claim itself (a gain at the smallest N) is decided by the verdict
-    (which this test recomputes) and not asserted here: with the tier's two
-    seeds it comes out either way (the old assertion failed at gain 0.0099).
-    What is robust: with 600 labelled events both classifiers learn
-    (AUC 0.79-0.80, per-seed spread 0.004) and pre-training no longer matters
-    (gain -0.002, spread below 0.01), and the labelled-size curve rises for scratch."""
+    Measured on the smoke toy (encoder of seed 42, fine-tuning seeds 0-11 at
+    N=60, 0-7 at N=600): at N=60 one seed's gain of pre-training scatters by
+    0.039 (mean 0.013 +- 0.011), so the claim itself (a gain at the smallest
+    N) is decided by the verdict, which this test recomputes, and is not
+    asserted: with the tier's two seeds it comes out either way (the old
+    assertion failed at gain 0.0099). What is robust: with 600 labelled
+    events both classifiers learn (AUC 0.791-0.812 over 16 trainings) and
+    pre-training no longer matters (gain -0.006, per-seed spread 0.005)."""
     m = _metrics(smoke_run, "pretraining")
     a, v = m["metrics"]["auc"], m["metrics"]["verdict"]
     small, large = (str(s) for s in (m["metrics"]["sizes"][0], m["metrics"]["sizes"][-1]))
@@ -78,10 +78,8 @@ def test_smoke_pretraining(smoke_run):
     assert v["gain_smallest"] == pytest.approx(gains.mean()) and v["gain_smallest_se"] == pytest.approx(se)
     gain_large = a["pretrained"][large]["mean"] - a["scratch"][large]["mean"]
     assert m["holds"] == v["holds"] == bool(gains.mean() > v["min_gain"] + se and gain_large < gains.mean())
-    # with enough labels both learn and agree: margins of 10 and 6 per-seed spreads
+    # with enough labels both learn and agree: margins of about 8 and 7 spreads of the two-seed numbers
     for kind in ("pretrained", "scratch"):
         assert min(a[kind][large]["values"]) > 0.75
     assert abs(gain_large) < 0.03
-    # scratch learns from labels: N=600 above N=60 (0.06 apart; 2-seed mean at N=60 scatters by 0.02)
-    assert a["scratch"][large]["mean"] > a["scratch"][small]["mean"] + 0.02
     assert (smoke_run / "resources" / "eventclass" / "pretrained_encoder.json").exists()
