@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=None, help="where the two runs go (default: a temporary folder)")
     ap.add_argument("--cores", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the two working directories")
+    ap.add_argument("--compare-only", action="store_true", help="compare the runs already in --workdir")
     a = ap.parse_args(argv)
 
     if not a.studies:
@@ -66,11 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         smoke = yaml.safe_load((REPO / "config" / "tiers" / "smoke.yaml").read_text())
         a.studies = [n for n, s in cfg["studies"].items()
                      if smoke.get("studies", {}).get(n, {}).get("enabled", s.get("enabled", True))]
+    if a.compare_only and a.workdir is None:
+        ap.error("--compare-only needs --workdir")
     targets = [f"results/{s}/metrics.json" for s in a.studies]
     root = a.workdir or Path(tempfile.mkdtemp(prefix="colliderflow-repro-"))
     dirs = [root / "a", root / "b"]
     cpu = []
     for d in dirs:
+        if a.compare_only:
+            break
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             line = f"  {r.path}: {r.status} {r.detail}"
             if r.path.endswith("metrics.json") and r.status == "differ":
                 va, vb = (metric_values(d / r.path) for d in dirs)
-                diff = [k for k in va if k in vb and va[k] != vb[k]]
+                diff = [k for k in va if k in vb and va[k] != vb[k] and not (va[k] != va[k] and vb[k] != vb[k])]
                 if diff:
                     line += f"; {len(diff)} number(s), first {diff[0]}: {va[diff[0]]} vs {vb[diff[0]]}"
             print(line)
