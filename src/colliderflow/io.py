@@ -25,41 +25,36 @@ if TYPE_CHECKING:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on
+    """Yield a temporary path for ``path``; rename it onto ``path`` on
     success, delete it on any exception.
 
-    The temporary name keeps the suffix, so libraries that pick a format
-    from the extension (matplotlib, pandas) behave as for the final name.
+    The temporary path has the final file name, inside a hidden temporary
+    folder beside ``path``: libraries that pick a format from the extension
+    (matplotlib, pandas) behave as for the final name, and writers that store
+    their own file name (ROOT's TFile name, torch's archive prefix) write the
+    same bytes whatever the temporary folder is called.
     """
+    import shutil
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix or ".tmp"
     # A writer killed hard (SIGKILL, node failure) cannot delete its temporary
-    # file; the next writer of the same output removes it (mkstemp: 8 chars).
+    # folder; the next writer of the same output removes it (mkdtemp: 8 chars).
     for stale in path.parent.glob(f".{glob_escape(path.stem)}.{'?' * 8}{glob_escape(suffix)}"):
         if stale.is_dir():
-            import shutil
-
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers create the file themselves
-    tmp = Path(tmp)
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent))
+    tmp = folder / path.name  # writers create the file (or folder) themselves
     try:
         yield tmp
         if not tmp.exists():
             raise RuntimeError(f"writer produced no file for {path}")
         os.replace(tmp, path)
-    except BaseException:
-        if tmp.is_dir():
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
-        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _json_default(obj: object) -> object:
@@ -88,14 +83,39 @@ def read_json(path: str | Path) -> Any:
         raise InputError(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
+@contextlib.contextmanager
+def untimed_hdf5() -> Iterator[None]:
+    """Make pandas' PyTables writers stamp no creation/modification times on
+    the arrays they create, so the same table gives the same bytes.
+
+    ``HDFStore.put(..., track_times=False)`` reaches only the ``table``
+    format; the ``fixed`` format (ours, and the LHCO files') calls
+    ``tables.File.create_array``/``create_carray`` with the default
+    ``track_times=True``. Within this block their default is False.
+    (h5py's own default is already False.)"""
+    import functools
+
+    import tables
+
+    saved = {}
+    for name in ("create_array", "create_carray", "create_earray", "create_vlarray"):
+        saved[name] = original = getattr(tables.File, name)
+        setattr(tables.File, name, functools.partialmethod(original, track_times=False))
+    try:
+        yield
+    finally:
+        for name, original in saved.items():
+            setattr(tables.File, name, original)
+
+
 def write_table(path: str | Path, df: pd.DataFrame, key: str = "events", attrs: dict | None = None) -> None:
     """Write a pandas DataFrame to HDF5 (key ``key``) with provenance ``attrs``
     stored as JSON in the node's attributes; atomic."""
     import pandas as pd
 
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, untimed_hdf5():
         with pd.HDFStore(tmp, mode="w") as store:
-            store.put(key, df, format="fixed")
+            store.put(key, df, format="fixed", track_times=False)
             store.get_storer(key).attrs.colliderflow = json.dumps(attrs or {}, default=_json_default)
 
 

@@ -382,6 +382,40 @@ def set_threads(n: int) -> None:
             pass
 
 
+#: the hash seed of every job (the iteration order of sets of strings): same seed, same bytes
+HASH_SEED = "0"
+
+
+def ensure_hash_seed(argv: list[str]) -> None:
+    """Re-execute this process (``python *argv``) with PYTHONHASHSEED =
+    :data:`HASH_SEED` unless it already runs with it. The Snakefile sets it
+    for every job; this catches jobs started otherwise (by hand, other executors)."""
+    if os.environ.get("PYTHONHASHSEED") != HASH_SEED:
+        os.environ["PYTHONHASHSEED"] = HASH_SEED
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *argv])
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed python's, numpy's and torch's global generators from the job's
+    seed (code that draws without its own generator is then still
+    reproducible) and ask torch for deterministic algorithms (a warning where
+    an op has none)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 @contextlib.contextmanager
 def _log_to(path: Path | None) -> Iterator[None]:
     """Send stdout, stderr (file descriptors too: compilers, C libraries)
@@ -452,6 +486,7 @@ def run_job(job: Mapping) -> int:
         try:
             ctx = context(job)
             set_threads(ctx.threads)
+            make_deterministic(ctx.seed)
             logging.getLogger("colliderflow").info("step %s (%s tier, seed %d, %d thread(s))",
                                                    job["step"], ctx.tier, ctx.seed, ctx.threads)
             with _heartbeat(job["step"], float(os.environ.get("COLLIDERFLOW_HEARTBEAT", 30))):
@@ -479,6 +514,7 @@ def run_snakemake(smk: Any) -> None:
     """Entry point of ``workflow/scripts/step.py``: record the job beside its
     log (so ``python -m colliderflow step <log>.job.json`` reruns it by hand)
     and run it; a failure exits non-zero so Snakemake removes the outputs."""
+    ensure_hash_seed(sys.argv)
     job = job_from_snakemake(smk)
     if job["log"]:
         path = job_file(job["log"])

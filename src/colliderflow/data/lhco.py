@@ -148,9 +148,9 @@ def generate_toy_features(n_background: int, n_signal: int, seed: int = 0, *, m_
 
 def write_toy_features(path: str | Path, df: pd.DataFrame) -> None:
     """Write ``df`` exactly like the official file (pandas HDF5, one table)."""
-    from ..io import atomic_path
+    from ..io import atomic_path, untimed_hdf5
 
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, untimed_hdf5():
         df.to_hdf(tmp, key="df", mode="w", format="fixed")
 
 
