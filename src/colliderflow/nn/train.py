@@ -101,10 +101,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
     else:
         val_tensors = [torch.as_tensor(t) for t in val_tensors]
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
-    # the fused AdamW kernel (one call per tensor instead of ~10 small ops each: the optimiser's share of a
-    # small model's step drops by half on the CPU); same update rule, rounding differs in the last bits
-    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params) or None
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
              if cfg.lr_schedule == "cosine" else None)
     hist = History()
