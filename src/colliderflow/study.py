@@ -403,19 +403,51 @@ def make_deterministic(seed: int) -> None:
     """Seed python's, numpy's and torch's global generators from the job's
     seed (code that draws without its own generator is then still
     reproducible) and ask torch for deterministic algorithms (a warning where
-    an op has none)."""
+    an op has none). torch seeds itself from entropy when imported, so it is
+    seeded right after its import: now if the step already imported it,
+    otherwise when it does (a step that never trains does not pay torch's
+    import here)."""
     import random
 
     import numpy as np
 
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    try:
-        import torch
-    except ImportError:
+
+    def seed_torch(torch: types.ModuleType) -> None:
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+    when_imported("torch", seed_torch)
+
+
+def when_imported(name: str, fn: Callable[[types.ModuleType], None]) -> None:
+    """Call ``fn(module)`` once the top-level module ``name`` is imported:
+    at once if it already is, else right after its import finishes."""
+    if name in sys.modules:
+        fn(sys.modules[name])
         return
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    import importlib.abc
+    import importlib.machinery
+
+    class _After(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname: str, path: object, target: object = None) -> object:
+            if fullname != name:
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            if spec is None or spec.loader is None:
+                return spec
+            exec_module = spec.loader.exec_module
+
+            def run(module: types.ModuleType) -> None:
+                exec_module(module)
+                fn(module)
+
+            spec.loader.exec_module = run
+            return spec
+
+    sys.meta_path.insert(0, _After())
 
 
 @contextlib.contextmanager
