@@ -256,9 +256,11 @@ def history_health(hist: dict | None) -> dict | None:
     """The health record of a saved model's training history (None: saved without one)."""
     if not hist or "initial_val" not in hist:
         return None
+    import dataclasses
+
     from ...nn.train import History
 
-    return History(**hist).health()
+    return History(**{f.name: hist[f.name] for f in dataclasses.fields(History) if f.name in hist}).health()
 
 
 def scan_step(events_path: str | Path, bg_model: str | Path, transit_model: str | Path, out_json: str | Path,
