@@ -40,7 +40,7 @@ def record(initial: float, best: float, final: float, steps: int, min_improvemen
     check passes its own ``trained`` and ``criterion`` text."""
     improvement = float(initial) - float(best)
     if trained is None:
-        trained = bool(steps > 0 and math.isfinite(improvement) and improvement >= min_improvement)
+        trained = bool(steps > 0 and not math.isnan(improvement) and improvement >= min_improvement)  # inf -> finite
     return {"initial": _num(initial), "best": _num(best), "final": _num(final), "improvement": _num(improvement),
             "steps": int(steps), "trained": bool(trained),
             "criterion": criterion or f"validation loss falls by >= {min_improvement:g} from its initial value"}

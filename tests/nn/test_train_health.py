@@ -77,6 +77,8 @@ def test_block_summarises_folds_and_names_the_untrained():
     assert health.untrained(block) == ["ranode"]
     assert health.did_not_train(block).startswith("did not train: ranode (1/2 trained")
     assert health.did_not_train({"anode": block["anode"]}) is None
+    assert health.record(float("inf"), 3.0, 3.0, 10)["trained"]  # from an infinite loss to a finite one: learned
+    assert not health.record(float("nan"), 3.0, 3.0, 10)["trained"]
 
 
 def _example_job(tmp_path):
