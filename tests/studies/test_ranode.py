@@ -22,6 +22,7 @@ from colliderflow.studies import transit
 from colliderflow.studies.ranode import Classifier, Config, Flow, Regions
 from colliderflow.studies.ranode import background as R
 from colliderflow.studies.ranode import scan as S
+from colliderflow.studies.ranode import training as RT
 from colliderflow.studies.transit import model as T
 from colliderflow.study import build_config, run_job
 
@@ -149,7 +150,7 @@ def _scan(n_sig_records: dict) -> dict:
     return {"injections": {n: {} for n in n_sig_records},
             "frozen_models": {"background_flow": rec(True), "transit": None},
             "training": {"anode": {n: [rec(True)] * 2 for n in n_sig_records},
-                         **{m: {n: [rec(ok)] * 2 for n, ok in n_sig_records.items()} for m in S.RANODE_METHODS}}}
+                         **{m: {n: [rec(ok)] * 2 for n, ok in n_sig_records.items()} for m in RT.RANODE_METHODS}}}
 
 
 def test_training_block_judges_ranode_at_the_largest_injection():
@@ -157,13 +158,13 @@ def test_training_block_judges_ranode_at_the_largest_injection():
     a signal flow that does not move at the largest injection is."""
     from colliderflow import health
 
-    block, detail = S.training_block([_scan({"0": False, "400": True})] * 2)
-    assert set(block) == {"background_flow", "anode", *S.RANODE_METHODS}
+    block, detail = RT.training_block([_scan({"0": False, "400": True})] * 2)
+    assert set(block) == {"background_flow", "anode", *RT.RANODE_METHODS}
     assert health.untrained(block) == [] and block["anode"]["n"] == 8 and block["ranode_true_w"]["n"] == 4
     assert "largest injection (N_sig=400)" in block["ranode_learn_w"]["criterion"]
     assert detail["ranode_true_w"]["0"]["trained"] is False and detail["ranode_true_w"]["400"]["trained"]
-    block, _ = S.training_block([_scan({"0": True, "400": False})])
-    assert health.untrained(block) == sorted(S.RANODE_METHODS)
+    block, _ = RT.training_block([_scan({"0": True, "400": False})])
+    assert health.untrained(block) == sorted(RT.RANODE_METHODS)
 
 
 def test_family_on_tiny_toy(toy_events):

@@ -27,7 +27,7 @@ def scan(ctx: Context) -> None:
 def report(ctx: Context) -> None:
     """max SIC vs S/sqrt(B), SIC curves, learned w; metrics.json."""
     from .plots import ranode_report
-    from .scan import training_block
+    from .training import training_block
 
     scans = [read_json(p) for p in ctx.input.scans]
     metrics = ranode_report(scans, ctx.cfg, ctx.output.max_sic, ctx.output.curves, ctx.output.w)

@@ -38,7 +38,7 @@ def _hparams(model: str) -> dict:
 def report(ctx: Context) -> None:
     """Closure AUC, CWoLa max SIC vs injection beside CATHODE, training time; metrics.json."""
     from ... import health
-    from ..ranode.scan import history_health
+    from ..ranode.training import history_health
     from .model import transit_report
 
     scans = [read_json(p) for p in ctx.input.scans]
