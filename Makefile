@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run smoke real dryrun test report lint bench clean slurm-deps
+.PHONY: setup run smoke real dryrun test report lint bench repro clean slurm-deps
 
 setup: $(STAMP)
 
@@ -47,6 +47,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# same seed, same bytes: the smoke tier of every study twice, every output compared (STUDIES="a b" for some)
+repro: setup
+	nice $(BIN)/python benchmarks/reproducibility.py $(STUDIES)
 
 # Debian's slurm-wlm and munge for tests/workflow/test_slurm.py (root; .ci/run
 # calls it; elsewhere that test skips and says why)

@@ -18,6 +18,10 @@ min_version("9.0")
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from colliderflow import dag  # noqa: E402
+from colliderflow.study import HASH_SEED  # noqa: E402
+
+# Every job (a child of this process) iterates sets of strings in one order: same seed, same bytes.
+os.environ["PYTHONHASHSEED"] = HASH_SEED
 
 
 # Anchored at the repository so `snakemake -s .../Snakefile -d WORKDIR` works too.
@@ -25,7 +29,16 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 # The root schema (tier, seed, data sources), then each study's section against
-# the schema fragment beside its code; both fill in the defaults.
+# the schema fragment beside its code; both fill in the defaults. A bad value
+# stops first with one line naming the config file that sets it and the key.
+_problem = dag.config_error(
+    config,
+    workflow.basedir,
+    [os.path.join(workflow.basedir, "config", "config.yaml"), *map(str, workflow.overwrite_configfiles)],
+    workflow.config_settings.config,
+)
+if _problem:
+    raise WorkflowError(f"config {_problem}")
 validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
 for _name, _section in config["studies"].items():
     try:

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from .study import load, run_job, study_names
+from .study import ensure_hash_seed, load, run_job, study_names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                 gpu = ", gpu" if s.gpu else ""
                 print(f"  {spec.rule_name(s.name):28s} {spec.package}.steps.{s.name}  [{s.env}{gpu}]")
         return 0
+    if argv is None:  # a command line, not a call from Python: rerun with the jobs' hash seed
+        ensure_hash_seed(["-m", "colliderflow", *sys.argv[1:]])
     try:
         with open(a.job) as fh:
             job = json.load(fh)

@@ -250,3 +250,117 @@ def study_targets(config: Mapping) -> list[str]:
 
 def study_metrics(config: Mapping) -> list[str]:
     return [f"results/{name}/metrics.json" for name in enabled_studies(config)]
+
+
+# --------------------------------------------------------------------------- config errors, one line
+
+
+def _root_validator(basedir: str) -> Any:
+    import jsonschema
+    import yaml
+
+    with open(os.path.join(basedir, "config", "schema.yaml")) as fh:
+        schema = yaml.safe_load(fh)
+    return jsonschema.Draft202012Validator(schema), schema
+
+
+def _key_of(error: Any, prefix: tuple = ()) -> str:
+    path = [*prefix, *error.path]
+    if error.validator == "required":  # the missing property is in the message, not the path
+        missing = [p for p in error.validator_value if p not in (error.instance or {})]
+        path += missing[:1]
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _problem(error: Any, schema: Mapping | None) -> str:
+    """A short reason, with the rule's description where the schema has one."""
+    value = error.instance
+    if error.validator == "pattern":
+        text = f"{value!r} is not valid"
+    elif error.validator == "minItems" and not value:
+        text = "is empty"
+    elif error.validator == "minLength":
+        text = f"{value!r} is too short ({len(value)} characters, {error.validator_value} needed)"
+    elif error.validator == "required":
+        text = "is missing"
+    else:
+        text = error.message
+    desc = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    path = list(error.schema_path)
+    if not desc and schema is not None and "then" in path:  # a conditional rule: say which one
+        node: Any = schema
+        for p in path[: path.index("then")]:
+            node = node[p] if isinstance(node, (dict, list)) else {}
+            if isinstance(node, Mapping) and "$ref" in node and node["$ref"].startswith("#/$defs/"):
+                node = schema["$defs"][node["$ref"].split("/")[-1]]
+        desc = node.get("description") if isinstance(node, Mapping) else None
+    return f"{text} ({desc})" if desc else text
+
+
+def _holder(key: str, files: list[str], overrides: Mapping | None, repo: str | None = None) -> str:
+    """The config file whose value of ``key`` wins (the last one given that
+    sets it; ``--config`` beats them all)."""
+    import yaml
+
+    parts = [p for p in key.replace("[", ".[").split(".") if p]
+
+    def has(tree: Any) -> bool:
+        node = tree
+        for p in parts:
+            if p.startswith("["):
+                if not isinstance(node, list):
+                    return False
+                i = int(p[1:-1])
+                if i >= len(node):
+                    return False
+                node = node[i]
+            elif isinstance(node, Mapping) and p in node:
+                node = node[p]
+            else:
+                return False
+        return True
+
+    def show(f: str) -> str:  # config/tiers/real.yaml for the repository's own files, else the path given
+        rel = os.path.relpath(f, repo) if repo else os.pardir
+        return str(f) if rel.startswith(os.pardir) else rel
+
+    if overrides and has(overrides):
+        return "--config"
+    for f in reversed(files):
+        try:
+            with open(f) as fh:
+                if has(yaml.safe_load(fh) or {}):
+                    return show(f)
+        except (OSError, yaml.YAMLError):
+            continue
+    return show(files[-1]) if files else "config"  # a required value no file sets: the last file should
+
+
+def config_error(config: Mapping, basedir: str, files: list[str], overrides: Mapping | None = None) -> str | None:
+    """The first schema problem of ``config`` as one line naming the config
+    file that sets the key and the key (``config/tiers/real.yaml:
+    data.lhco.files: is empty (...)``), or None. ``files`` are the config
+    files in increasing precedence, ``overrides`` the ``--config`` values.
+    Checked before Snakemake fills in the defaults, so no job runs on a bad value."""
+    def first(errors: Any) -> Any:  # by key; a value's own rule (pattern, type) before conditional ones
+        late = ("minLength", "minItems", "required")
+        return min(errors, key=lambda e: (list(map(str, e.path)), e.validator in late, e.validator), default=None)
+
+    validator_, schema = _root_validator(basedir)
+    e = first(validator_.iter_errors(config))
+    if e is not None:
+        key = _key_of(e)
+        return f"{_holder(key, files, overrides, basedir)}: {key or '(top level)'}: {_problem(e, schema)}"
+    for name, section in (config.get("studies") or {}).items():
+        try:
+            v = validator(name)
+        except KeyError:
+            continue  # unknown study: the Snakefile reports it
+        e = first(v.iter_errors(section))
+        if e is not None:
+            key = _key_of(e, ("studies", name))
+            return f"{_holder(key, files, overrides, basedir)}: {key}: {_problem(e, None)}"
+    return None

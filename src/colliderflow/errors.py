@@ -22,7 +22,8 @@ class InputError(Exception):
     def __init__(self, source: str | Path | None, field: str | None, problem: str) -> None:
         self.source = None if source is None else str(source)
         self.field = field
-        self.problem = problem
+        # one line whatever the library said (uproot, h5py messages span several lines)
+        self.problem = problem = " ".join(str(problem).split())
         parts = []
         if self.source:
             parts.append(self.source)

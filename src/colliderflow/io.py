@@ -25,41 +25,36 @@ if TYPE_CHECKING:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on
+    """Yield a temporary path for ``path``; rename it onto ``path`` on
     success, delete it on any exception.
 
-    The temporary name keeps the suffix, so libraries that pick a format
-    from the extension (matplotlib, pandas) behave as for the final name.
+    The temporary path has the final file name, inside a hidden temporary
+    folder beside ``path``: libraries that pick a format from the extension
+    (matplotlib, pandas) behave as for the final name, and writers that store
+    their own file name (ROOT's TFile name, torch's archive prefix) write the
+    same bytes whatever the temporary folder is called.
     """
+    import shutil
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix or ".tmp"
     # A writer killed hard (SIGKILL, node failure) cannot delete its temporary
-    # file; the next writer of the same output removes it (mkstemp: 8 chars).
+    # folder; the next writer of the same output removes it (mkdtemp: 8 chars).
     for stale in path.parent.glob(f".{glob_escape(path.stem)}.{'?' * 8}{glob_escape(suffix)}"):
         if stale.is_dir():
-            import shutil
-
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers create the file themselves
-    tmp = Path(tmp)
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent))
+    tmp = folder / path.name  # writers create the file (or folder) themselves
     try:
         yield tmp
         if not tmp.exists():
             raise RuntimeError(f"writer produced no file for {path}")
         os.replace(tmp, path)
-    except BaseException:
-        if tmp.is_dir():
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
-        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _json_default(obj: object) -> object:
@@ -88,35 +83,56 @@ def read_json(path: str | Path) -> Any:
         raise InputError(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
+@contextlib.contextmanager
+def untimed_hdf5() -> Iterator[None]:
+    """Make pandas' PyTables writers stamp no creation/modification times on
+    the arrays they create, so the same table gives the same bytes.
+
+    ``HDFStore.put(..., track_times=False)`` reaches only the ``table``
+    format; the ``fixed`` format (ours, and the LHCO files') calls
+    ``tables.File.create_array``/``create_carray`` with the default
+    ``track_times=True``. Within this block their default is False.
+    (h5py's own default is already False.)"""
+    import functools
+
+    import tables
+
+    saved = {}
+    for name in ("create_array", "create_carray", "create_earray", "create_vlarray"):
+        saved[name] = original = getattr(tables.File, name)
+        setattr(tables.File, name, functools.partialmethod(original, track_times=False))
+    try:
+        yield
+    finally:
+        for name, original in saved.items():
+            setattr(tables.File, name, original)
+
+
 def write_table(path: str | Path, df: pd.DataFrame, key: str = "events", attrs: dict | None = None) -> None:
     """Write a pandas DataFrame to HDF5 (key ``key``) with provenance ``attrs``
     stored as JSON in the node's attributes; atomic."""
     import pandas as pd
 
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, untimed_hdf5():
         with pd.HDFStore(tmp, mode="w") as store:
-            store.put(key, df, format="fixed")
+            store.put(key, df, format="fixed", track_times=False)
             store.get_storer(key).attrs.colliderflow = json.dumps(attrs or {}, default=_json_default)
 
 
 def read_table(path: str | Path, columns: list[str] | None = None, key: str = "events") -> tuple[pd.DataFrame, dict]:
     """Read a table written by :func:`write_table`; checks the columns exist and
-    are finite. Returns ``(DataFrame, attrs)``."""
-    import pandas as pd
+    are finite. Returns ``(DataFrame, attrs)``. Read with h5py
+    (:func:`colliderflow.hdf5.read_frame`): nothing in the file is unpickled
+    beyond numpy arrays of strings."""
+    from .hdf5 import read_frame, string_attr
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, None, "file does not exist")
+    df, _ = read_frame(path, key, objects="numpy")
+    raw = string_attr(path, key, "colliderflow") or "{}"
     try:
-        with pd.HDFStore(path, mode="r") as store:
-            if f"/{key}" not in store.keys():
-                raise InputError(path, key, f"no table under key '{key}' (found {store.keys()})")
-            df = store[key]
-            raw = getattr(store.get_storer(key).attrs, "colliderflow", "{}")
-    except InputError:
-        raise
-    except Exception as exc:  # corrupt / not HDF5
-        raise InputError(path, None, f"cannot be read as HDF5 ({type(exc).__name__}: {exc})") from None
+        attrs = json.loads(raw)
+    except json.JSONDecodeError:
+        raise InputError(path, f"/{key} colliderflow", "provenance attribute is not JSON") from None
     if columns is not None:
         missing = [c for c in columns if c not in df.columns]
         if missing:
@@ -127,24 +143,24 @@ def read_table(path: str | Path, columns: list[str] | None = None, key: str = "e
     if bad.any():
         col = numeric.columns[np.where(bad.any(axis=0))[0][0]]
         raise InputError(path, col, f"{int(bad.any(axis=1).sum())} row(s) hold NaN or inf")
-    return df, json.loads(raw)
+    return df, attrs
 
 
 def open_hdf5(path: str | Path, required: tuple[str, ...] = ()) -> h5py.File:
     """Open an HDF5 file for reading (h5py.File, use as a context manager);
     :class:`InputError` naming the file and the dataset when the file is
-    missing, not HDF5, or lacks one of the ``required`` datasets."""
-    import h5py
+    missing, empty, not HDF5, or lacks one of the ``required`` datasets (the
+    HDF5 library's own error stack silenced)."""
+    from .hdf5 import open_file
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, None, "file does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise InputError(path, None, f"cannot be read as HDF5 ({exc})") from None
+    f = open_file(path)
     for key in required:
-        if key not in f:
+        try:
+            present = key in f
+        except Exception as exc:  # a corrupt link table
+            f.close()
+            raise InputError(path, key, f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if not present:
             f.close()
             raise InputError(path, key, "dataset missing")
     return f

@@ -13,14 +13,16 @@ Every study writes one ``results/<study>/metrics.json`` through
       "verdict": "holds",                  # "holds", "does not hold" or "did not train: <models>"
       "training": {...},                   # per model: initial/best/final validation loss, trained (health.py)
       "tier": "default",
-      "metrics": {...},                    # every number the figures show
-      "cpu_seconds": 12.3                  # CPU time of the step that wrote it
+      "metrics": {...}                     # every number the figures show
     }
 
 ``holds`` must be computed from the metrics by the study, never written by
 hand; a claim that does not reproduce is reported with ``holds: false``. A
 study whose training did not learn is no physics result: ``holds: null``
 and ``verdict: "did not train: ..."`` (:mod:`colliderflow.health`).
+The same seed gives the same bytes, so nothing measured (the CPU time of
+the rules is in ``results/<study>/benchmarks/*.tsv`` and the summary) goes
+in by default.
 """
 
 from __future__ import annotations
@@ -79,7 +81,6 @@ def write_metrics(path: str | Path, *, study: str, paper: str, title: str, key_m
         "holds": holds,
         "tier": tier,
         "metrics": metrics,
-        "cpu_seconds": round(cpu_seconds(), 3),
         **extra,
     }
     write_json(path, doc)

@@ -76,6 +76,11 @@ def _follow(exp: Text, suffix: Text | None) -> None:
     suffix.remove()
 
 
+#: figure metadata without dates, so the same figure gives the same bytes (the PDF's
+#: CreationDate is "now" unless SOURCE_DATE_EPOCH is set; PNG stamps none, said here for symmetry)
+STABLE_METADATA = {".png": {"Software": None}, ".pdf": {"CreationDate": None}}
+
+
 def save(fig: Figure, path: str | Path) -> list[Path]:
     """Save ``fig`` as ``path`` (PNG or PDF) and its sibling of the other kind;
     returns both paths. Closes the figure.
@@ -87,7 +92,8 @@ def save(fig: Figure, path: str | Path) -> list[Path]:
     outs = [path.with_suffix(".png"), path.with_suffix(".pdf")]
     for out in outs:
         with atomic_path(out) as tmp:
-            fig.savefig(tmp, dpi=110 if out.suffix == ".png" else None, bbox_inches="tight")
+            fig.savefig(tmp, dpi=110 if out.suffix == ".png" else None, bbox_inches="tight",
+                        metadata=STABLE_METADATA[out.suffix])
     record = os.environ.get(CHECK_ENV)
     if record:
         try:

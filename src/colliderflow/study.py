@@ -384,14 +384,50 @@ def context(job: Mapping) -> Context:
 
 
 def set_threads(n: int) -> None:
-    """Limit torch to the cores the job was given (Snakemake ``threads:``)."""
-    if "torch" in sys.modules or n:
-        try:
-            import torch
+    """Limit torch to the cores the job was given (Snakemake ``threads:``).
 
-            torch.set_num_threads(max(1, int(n)))
-        except ImportError:
-            pass
+    A step that has not imported torch yet (datasets, IBU, plots) does not
+    pay its import (about 1.4 CPU s) here: torch takes ``OMP_NUM_THREADS``
+    when the step imports it."""
+    n = max(1, int(n))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(n)
+
+
+#: the hash seed of every job (the iteration order of sets of strings): same seed, same bytes
+HASH_SEED = "0"
+
+
+def ensure_hash_seed(argv: list[str]) -> None:
+    """Re-execute this process (``python *argv``) with PYTHONHASHSEED =
+    :data:`HASH_SEED` unless it already runs with it. The Snakefile sets it
+    for every job; this catches jobs started otherwise (by hand, other executors)."""
+    if os.environ.get("PYTHONHASHSEED") != HASH_SEED:
+        os.environ["PYTHONHASHSEED"] = HASH_SEED
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *argv])
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed python's, numpy's and torch's global generators from the job's
+    seed (code that draws without its own generator is then still
+    reproducible) and ask torch for deterministic algorithms (a warning where
+    an op has none)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 @contextlib.contextmanager
@@ -467,6 +503,7 @@ def run_job(job: Mapping) -> int:
             health.clear()  # this job's metrics.json reports this job's trainings
             ctx = context(job)
             set_threads(ctx.threads)
+            make_deterministic(ctx.seed)
             logging.getLogger("colliderflow").info("step %s (%s tier, seed %d, %d thread(s))",
                                                    job["step"], ctx.tier, ctx.seed, ctx.threads)
             with _heartbeat(job["step"], float(os.environ.get("COLLIDERFLOW_HEARTBEAT", 30))):
@@ -494,6 +531,7 @@ def run_snakemake(smk: Any) -> None:
     """Entry point of ``workflow/scripts/step.py``: record the job beside its
     log (so ``python -m colliderflow step <log>.job.json`` reruns it by hand)
     and run it; a failure exits non-zero so Snakemake removes the outputs."""
+    ensure_hash_seed(sys.argv)
     job = job_from_snakemake(smk)
     if job["log"]:
         path = job_file(job["log"])

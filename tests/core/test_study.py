@@ -126,3 +126,14 @@ def test_a_long_step_logs_a_heartbeat(tmp_path, monkeypatch):
     job = _job(tmp_path, n_bootstrap=400)
     assert run_job(job) == 0
     assert "still running example.estimate" in (tmp_path / "logs" / "estimate.log").read_text()
+
+
+def test_threads_reach_torch_without_importing_it_early():
+    """A step that never imports torch does not pay its import in run_job; one
+    that imports it later gets the job's threads (and a running torch is set at once)."""
+    code = ("import sys\nfrom colliderflow.study import set_threads\nset_threads(2)\n"
+            "assert 'torch' not in sys.modules\nimport torch\nassert torch.get_num_threads() == 2\n"
+            "set_threads(1)\nassert torch.get_num_threads() == 1\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "src")})
+    assert proc.returncode == 0, proc.stderr

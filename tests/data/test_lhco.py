@@ -117,7 +117,7 @@ def test_prepare_step_fails_cleanly_and_leaves_nothing(tmp_path):
     src = tmp_path / "bad.h5"
     df.to_hdf(src, key="df")
     out = tmp_path / "events.h5"
-    section = {"source": "file", "format": "features", "files": [str(src)],
+    section = {"source": "file", "format": "features", "key": "df", "files": [str(src)],
                "toy": {"n_background": 1, "n_signal": 1, "m_wprime": 3500.0, "m_x": 500.0, "m_y": 100.0},
                "download": {"url": "", "sha256": ""}}
     job = {"step": "data.lhco_prepare", "cfg": section, "seed": 0, "tier": "test", "params": {}, "threads": 1,

@@ -67,6 +67,29 @@ def test_deterministic_in_seed():
         generate_process("nope", 10)
 
 
+def test_same_events_same_bytes(tmp_path, monkeypatch):
+    """Two writes of the same events, at different times and through
+    different temporary names, give the same ROOT bytes (no uuid1, no clock,
+    no temporary file name inside); the stamped time is ROOT's epoch, or
+    SOURCE_DATE_EPOCH; the file still reads back."""
+    import time
+
+    import uproot
+
+    paths = [tmp_path / d / "zprime_tt.root" for d in ("a", "b")]
+    for path in paths:
+        write_process(path, "zprime_tt", 200, seed=5)
+        time.sleep(1.1)  # ROOT stamps seconds
+    raw = paths[0].read_bytes()
+    assert raw == paths[1].read_bytes()
+    assert b"zprime_tt.root" in raw[:300] and b".zprime_tt." not in raw
+    with uproot.open(paths[0]) as f:
+        assert f["Events"].num_entries == 200
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    write_process(tmp_path / "c" / "zprime_tt.root", "zprime_tt", 200, seed=5)
+    assert (tmp_path / "c" / "zprime_tt.root").read_bytes() != raw  # the epoch is what was pinned
+
+
 def test_hadronic_top_and_w_mass(toy_files):
     """Truth-matched hadronic-top jets: m_bjj peaks at m_t and m_jj at m_W,
     within half the resolution (a jet-mass bias of a few GeV is expected)."""

@@ -58,10 +58,28 @@ def _metrics(smoke_run, study):
 
 
 def test_smoke_pretraining(smoke_run):
-    """Pre-training beats scratch at the smallest N and the gap shrinks."""
+    """What the smoke tier shows with a margin its seed spread cannot cross.
+
+    Measured on the smoke toy (encoder of seed 42, fine-tuning seeds 0-11 at
+    N=60, 0-7 at N=600): at N=60 one seed's gain of pre-training scatters by
+    0.039 (mean 0.013 +- 0.011), so the claim itself (a gain at the smallest
+    N) is decided by the verdict, which this test recomputes, and is not
+    asserted: with the tier's two seeds it comes out either way (the old
+    assertion failed at gain 0.0099). What is robust: with 600 labelled
+    events both classifiers learn (AUC 0.791-0.812 over 16 trainings) and
+    pre-training no longer matters (gain -0.006, per-seed spread 0.005)."""
     m = _metrics(smoke_run, "pretraining")
-    v = m["metrics"]["verdict"]
-    assert v["gain_smallest"] > v["min_gain"] + v["gain_smallest_se"]
-    assert v["gain_largest"] < v["gain_smallest"]
-    assert m["holds"] == v["holds"]
+    a, v = m["metrics"]["auc"], m["metrics"]["verdict"]
+    small, large = (str(s) for s in (m["metrics"]["sizes"][0], m["metrics"]["sizes"][-1]))
+    assert (small, large) == ("60", "600")
+    # the verdict follows from the numbers (paired per-seed gains, n - 1)
+    gains = np.subtract(a["pretrained"][small]["values"], a["scratch"][small]["values"])
+    se = gains.std(ddof=1) / np.sqrt(len(gains))
+    assert v["gain_smallest"] == pytest.approx(gains.mean()) and v["gain_smallest_se"] == pytest.approx(se)
+    gain_large = a["pretrained"][large]["mean"] - a["scratch"][large]["mean"]
+    assert m["holds"] == v["holds"] == bool(gains.mean() > v["min_gain"] + se and gain_large < gains.mean())
+    # with enough labels both learn and agree: margins of about 8 and 7 spreads of the two-seed numbers
+    for kind in ("pretrained", "scratch"):
+        assert min(a[kind][large]["values"]) > 0.75
+    assert abs(gain_large) < 0.03
     assert (smoke_run / "resources" / "eventclass" / "pretrained_encoder.json").exists()

@@ -244,3 +244,21 @@ def test_curve_injection_must_be_scanned():
     cfg = {**study_config("ranode"), "injections": [0, 100], "curve_injection": 50}
     with pytest.raises(InputError, match="curve_injection"):
         build_config(Config, cfg, "studies.ranode")
+
+
+def test_report_imports_no_torch():
+    """The report reads the scans' JSON: its job does not import torch (about 1.5 CPU s)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import colliderflow
+
+    code = ("import sys\nfrom colliderflow.studies.ranode import methods, plots, steps\n"
+            "scan = {'injections': {'0': {'max_sic': {m: 1.0 for m in methods.METHODS}, 'w_learned': 0.01,"
+            " 'w_true': 0.0, 's_over_sqrt_b': 0.0}}, 'cpu_seconds': {'anode': 1.0}}\n"
+            "agg = methods.aggregate([scan, scan])\nassert agg['max_sic']['anode'][0]['median'] == 1.0\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    src = str(Path(colliderflow.__file__).parents[1])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src})
+    assert proc.returncode == 0, proc.stderr

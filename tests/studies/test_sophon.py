@@ -170,6 +170,27 @@ def test_tiny_pipeline_end_to_end(tmp_path, tiny_jets, tiny_pretrained):
     assert (tmp_path / "rejection_vs_labelled.png").exists() and (tmp_path / "rejection_vs_labelled.pdf").exists()
 
 
+def test_shared_frozen_probe_gives_the_per_method_results(tiny_jets, tiny_pretrained):
+    """The transfer step embeds the test set once and fits each labelled set's probe once for the probe
+    and the fine-tune; each method alone (recomputing both) gets the same numbers."""
+    path, _ = tiny_pretrained
+    jets = core.read_jets(tiny_jets)
+    part = core.partition(jets["labels"], jets["class_names"], CFG.heldout, CFG.n_test, CFG.pretrain_qcd_fraction, 3)
+    sig = jets["class_names"].index(CFG.heldout)
+    data = {}
+    for name in ("pool", "test"):
+        x, mask, pairs = core.inputs(jets["constituents"][part[name]], CFG.n_constituents)
+        data[name] = {"x": x, "mask": mask, "pairs": pairs, "y": (jets["labels"][part[name]] == sig).astype(np.int64)}
+    enc, _ = core.load_tagger(path)
+    for size, s in ((4, 1), (8, 2)):
+        idx = core._balanced(data["pool"]["y"], size, np.random.default_rng([s, size]))
+        shared = core.frozen_probe(enc, data, idx, CFG)
+        for method in ("probe", "finetune"):
+            fresh = {k: {f: a for f, a in v.items() if f != "emb"} for k, v in data.items()}  # no cached embedding
+            alone = core.transfer_one(method, path, fresh, idx, CFG, s)
+            assert core.transfer_one(method, path, data, idx, CFG, s, shared) == alone
+
+
 # ------------------------------------------------------------ smoke outputs
 
 def _metrics(smoke_run):

@@ -90,6 +90,24 @@ def test_ibu_closure_and_data(toy):
     assert shift[1] < shift[0]
 
 
+def test_ibu_and_report_run_without_torch(toy, tmp_path):
+    """IBU and the report read histograms only: their jobs do not import torch (1.4 CPU s each)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import colliderflow
+
+    write_table(tmp_path / "p.h5", *toy[:1], attrs=toy[1])
+    code = ("import sys\nfrom colliderflow.studies.unfolding import methods, report, steps\n"
+            f"r = methods.run({str(tmp_path / 'p.h5')!r}, 'ibu', 'sim_a', nbins=5, ibu_iterations=3, "
+            "omnifold_iterations=1)\nassert len(r['hists']) == 4 and r['hists'][0].shape == (3, 5)\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    src = str(Path(colliderflow.__file__).parents[1])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src})
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_omnifold_small_closer_than_reco(toy):
     df, attrs = toy
     obs = attrs["observables"]

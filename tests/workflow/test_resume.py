@@ -28,18 +28,23 @@ LARGE = "data:\n  lhco:\n    toy:\n      n_background: 200000\n      n_signal: 2
 
 def test_atomic_path_removes_a_killed_writers_temporary(tmp_path):
     out = tmp_path / "x.h5"
-    stale = tmp_path / ".x.abcd1234.h5"  # what a SIGKILLed writer leaves
-    stale.write_text("half")
+    stale = tmp_path / ".x.abcd1234.h5"  # what a SIGKILLed writer leaves: its temporary folder
+    stale.mkdir()
+    (stale / "x.h5").write_text("half")
+    older = tmp_path / ".x.efgh5678.h5"  # (an older version's temporary file)
+    older.write_text("half")
     other = tmp_path / ".y.abcd1234.h5"
     other.write_text("another output's")
     with atomic_path(out) as tmp:
+        assert tmp.name == "x.h5"  # writers that store their file name store the final one
         tmp.write_text("ok")
-    assert out.read_text() == "ok" and not stale.exists() and other.exists()
+    assert out.read_text() == "ok" and not stale.exists() and not older.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".y.abcd1234.h5", "x.h5"]
 
 
 def _leftovers(wd: Path) -> list[Path]:
     incomplete = list((wd / ".snakemake" / "incomplete").glob("*"))
-    hidden = [p for p in (wd / "resources").rglob(".*") if p.is_file()]
+    hidden = list((wd / "resources").rglob(".*"))  # a writer's temporary folder or file
     return incomplete + hidden
 
 

@@ -107,17 +107,14 @@ def write_showers(path: str | Path, incident: np.ndarray, showers: np.ndarray, a
 
 def read_showers(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(incident (N,), showers (N, L)) from a CaloChallenge-like HDF5 file."""
-    import h5py
+    from ..hdf5 import read_dataset
+    from ..io import open_hdf5
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, None, "file does not exist")
-    with h5py.File(path, "r") as f:
-        for key in ("incident_energies", "showers"):
-            if key not in f:
-                raise InputError(path, key, "dataset missing")
-        inc = require_finite(f["incident_energies"][:].reshape(-1), path, "incident_energies")
-        sh = require_finite(f["showers"][:], path, "showers")
+    with open_hdf5(path, ("incident_energies", "showers")) as f:
+        arrays = {key: read_dataset(f, path, key) for key in ("incident_energies", "showers")}
+    inc = require_finite(arrays["incident_energies"].reshape(-1), path, "incident_energies")
+    sh = require_finite(arrays["showers"], path, "showers")
     if len(inc) != len(sh):
         raise InputError(path, "showers", f"{len(sh)} showers for {len(inc)} incident energies")
     return inc, sh

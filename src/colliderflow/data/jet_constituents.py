@@ -193,15 +193,23 @@ def write_jets(path: str | Path, jets: dict, source: str, provenance: dict | Non
 
 def read_jets(path: str | Path) -> dict:
     """Read and validate the on-disk format; raises InputError naming the field."""
+    from ..hdf5 import read_dataset
     from ..io import open_hdf5
 
     path = Path(path)
     with open_hdf5(path, ("constituents", "labels")) as f:
-        cons = f["constituents"][()]
-        labels = f["labels"][()]
-        names = json.loads(f.attrs.get("class_names", "[]"))
-        mask = f["mask"][()] if "mask" in f else None
-        source = str(f.attrs.get("source", ""))
+        cons = read_dataset(f, path, "constituents")
+        labels = read_dataset(f, path, "labels")
+        mask = read_dataset(f, path, "mask") if "mask" in f else None
+        try:
+            names = json.loads(f.attrs.get("class_names", "[]"))
+            source = str(f.attrs.get("source", ""))
+        except Exception as exc:  # unreadable or non-JSON attribute
+            raise InputError(path, "class_names", f"attribute unreadable or not JSON ({type(exc).__name__})") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InputError(path, "class_names", "expected a JSON list of names")
+    if labels.dtype.kind not in "iu":
+        raise InputError(path, "labels", f"expected integers, got {labels.dtype}")
     if cons.ndim != 3 or cons.shape[2] != 3:
         raise InputError(path, "constituents", f"shape {cons.shape}, expected (n_jets, n_max, 3)")
     if len(labels) != len(cons):

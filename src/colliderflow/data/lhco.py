@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, require_finite
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,9 @@ def generate_toy_features(n_background: int, n_signal: int, seed: int = 0, *, m_
 
 def write_toy_features(path: str | Path, df: pd.DataFrame) -> None:
     """Write ``df`` exactly like the official file (pandas HDF5, one table)."""
-    from ..io import atomic_path
+    from ..io import atomic_path, untimed_hdf5
 
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, untimed_hdf5():
         df.to_hdf(tmp, key="df", mode="w", format="fixed")
 
 
@@ -158,14 +158,19 @@ def write_toy_features(path: str | Path, df: pd.DataFrame) -> None:
 # readers
 # --------------------------------------------------------------------------
 
-def _read_hdf(path: str | Path, key: str | None = None) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, None, "file does not exist")
-    try:
-        return pd.read_hdf(path, key=key)
-    except Exception as exc:
-        raise InputError(path, None, f"cannot be read as a pandas HDF5 table ({type(exc).__name__}: {exc})") from None
+#: HDF5 key of the features table in the official file and the toy (config data.lhco.key)
+FEATURES_KEY = "df"
+#: the reclustered excerpt keeps background and signal under these keys: the label comes from the key
+RECLUSTERED_KEYS = {"bkg": 0.0, "sig": 1.0}
+
+
+def _read_hdf(path: str | Path, key: str | None = None,
+              keys: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, str]:
+    """A pandas fixed-format table, read with h5py: pickled (object) columns
+    are refused with the file and node named (:func:`colliderflow.hdf5.read_frame`)."""
+    from ..hdf5 import read_frame
+
+    return read_frame(path, key, objects="refuse", keys=keys)
 
 
 def _require(df: pd.DataFrame, columns: Iterable[str], path: str | Path) -> None:
@@ -197,85 +202,132 @@ def _ad_table(mjj: np.ndarray | pd.Series, m1: np.ndarray | pd.Series, m2: np.nd
     })
 
 
-def _finite_rows(df: pd.DataFrame, path: str | Path, what: str) -> pd.DataFrame:
-    vals = df[[c for c in AD_COLUMNS if c in df]].to_numpy(dtype=float)
-    ok = np.isfinite(vals).all(axis=1)
-    if (~ok).any():
-        log.warning("%s: dropped %d of %d rows with NaN/inf %s", path, int((~ok).sum()), len(df), what)
-    return df[ok].reset_index(drop=True)
+def _tau21(tau1: pd.Series, tau2: pd.Series, path: str | Path, jet: str, counts: dict) -> np.ndarray:
+    """tau2/tau1 of one jet. Rows with tau1 = tau2 = 0 (a jet with one
+    constituent: the ratio is undefined, a known feature of the reclustered
+    excerpt) come back NaN and are counted in ``counts``; tau1 = 0 with tau2 > 0
+    or a negative tau is an error naming the column."""
+    t1, t2 = tau1.to_numpy(dtype=float), tau2.to_numpy(dtype=float)
+    for name, v in ((tau1.name, t1), (tau2.name, t2)):
+        if (v < 0).any():
+            raise InputError(path, str(name), f"{int((v < 0).sum())} negative value(s)")
+    undefined = (t1 == 0) & (t2 == 0)
+    bad = (t1 == 0) & ~undefined
+    if bad.any():
+        raise InputError(path, str(tau1.name), f"{int(bad.sum())} row(s) with tau1 = 0 but tau2 > 0 (tau21 infinite)")
+    counts[f"tau1_zero_{jet}"] = counts.get(f"tau1_zero_{jet}", 0) + int(undefined.sum())
+    out = np.full(len(t1), np.nan)
+    np.divide(t2, t1, out=out, where=~undefined)
+    return out
 
 
-def read_features(path: str | Path) -> pd.DataFrame:
-    """Official (or toy) features file -> AD table.
+def _drop_undefined(df: pd.DataFrame, path: str | Path, counts: dict) -> pd.DataFrame:
+    """Drop the rows whose tau21 is undefined (tau1 = tau2 = 0), counted in
+    ``counts["dropped_tau1_zero"]``; the table is then finite everywhere."""
+    ok = df[["tau21_j1", "tau21_j2"]].notna().all(axis=1).to_numpy()
+    n = int((~ok).sum())
+    counts["dropped_tau1_zero"] = counts.get("dropped_tau1_zero", 0) + n
+    if n:
+        log.info("%s: %d of %d rows dropped: tau1 = tau2 = 0 (tau21 undefined)", path, n, len(df))
+    out = df[ok].reset_index(drop=True)
+    require_finite(out.to_numpy(dtype=float), path, "AD table")
+    return out
 
-    Rows whose tau ratio is undefined (tau1 = 0) are dropped with a warning;
-    any other non-finite input is an error naming the column.
+
+def _check_finite(raw: pd.DataFrame, columns: Iterable[str], path: str | Path) -> None:
+    for c in columns:
+        require_finite(raw[c].to_numpy(dtype=float), path, c)
+
+
+def read_features(path: str | Path, key: str = FEATURES_KEY, counts: dict | None = None) -> pd.DataFrame:
+    """Official (or toy) features file (pandas table under ``key``) -> AD table.
+
+    Any NaN or inf is an error naming the column; rows whose tau ratio is
+    undefined (tau1 = tau2 = 0) are dropped and counted in ``counts``.
     """
-    raw = _read_hdf(path)
+    counts = {} if counts is None else counts
+    raw, _ = _read_hdf(path, key)
     _require(raw, FEATURE_COLUMNS, path)
-    for c in FEATURE_COLUMNS:
-        if not np.isfinite(raw[c].to_numpy(dtype=float)).all():
-            raise InputError(path, c, "holds NaN or inf")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t1 = raw["tau2j1"] / raw["tau1j1"]
-        t2 = raw["tau2j2"] / raw["tau1j2"]
+    _check_finite(raw, FEATURE_COLUMNS, path)
+    t1 = _tau21(raw["tau1j1"], raw["tau2j1"], path, "j1", counts)
+    t2 = _tau21(raw["tau1j2"], raw["tau2j2"], path, "j2", counts)
     df = _ad_table(_mjj(raw), raw["mj1"], raw["mj2"], t1, t2, raw["label"])
-    return _finite_rows(df, path, "tau2/tau1 (tau1 = 0)")
+    return _drop_undefined(df, path, counts)
 
 
-def read_reclustered(paths: Iterable[str | Path]) -> pd.DataFrame:
+def read_reclustered(paths: Iterable[str | Path], counts: dict | None = None) -> pd.DataFrame:
     """The 100k reclustered LHCO excerpt (scalars_{bkg,sig}NN.h5) -> AD table.
 
-    Its stored ``tau21_k`` is tau3/tau2 (an upstream bug): tau21 is recomputed
-    here as tau2/tau1; rows with tau1 = 0 are dropped (counted in the log).
+    Each file holds one pandas table under the key ``bkg`` or ``sig``
+    (:data:`RECLUSTERED_KEYS`): the label comes from that key, not from the
+    file name. Its stored ``tau21_k`` is tau3/tau2 (an upstream bug): tau21
+    is recomputed here as tau2/tau1. The excerpt's known defect, jets with
+    tau1 = tau2 = 0 (20 rows), is dropped and counted in ``counts``; any
+    other NaN or inf is an error naming the file and column.
     """
+    counts = {} if counts is None else counts
     frames = []
     for p in paths:
-        raw = _read_hdf(p)
+        raw, key = _read_hdf(p, keys=tuple(RECLUSTERED_KEYS))
         _require(raw, RECLUSTERED_COLUMNS, p)
-        label = 1.0 if "sig" in Path(p).name else 0.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t1 = raw["tau2_1"] / raw["tau1_1"]
-            t2 = raw["tau2_2"] / raw["tau1_2"]
-        df = _ad_table(raw["mjj"], raw["mass_1"], raw["mass_2"], t1, t2, np.full(len(raw), label))
-        frames.append(_finite_rows(df, p, "tau2/tau1 (tau1 = 0)"))
+        _check_finite(raw, RECLUSTERED_COLUMNS, p)
+        t1 = _tau21(raw["tau1_1"], raw["tau2_1"], p, "j1", counts)
+        t2 = _tau21(raw["tau1_2"], raw["tau2_2"], p, "j2", counts)
+        df = _ad_table(raw["mjj"], raw["mass_1"], raw["mass_2"], t1, t2, np.full(len(raw), RECLUSTERED_KEYS[key]))
+        frames.append(_drop_undefined(df, p, counts))
     if not frames:
-        raise InputError(None, "data.lhco.file", "no reclustered files given")
+        raise InputError(None, "data.lhco.files", "no reclustered files given")
     return pd.concat(frames, ignore_index=True)
 
 
-def read_cathode_npy(paths: Iterable[str | Path]) -> pd.DataFrame:
+def read_cathode_npy(paths: Iterable[str | Path], counts: dict | None = None) -> pd.DataFrame:
     """CATHODE preprocessed .npy files (N, 6): mjj, mj_min, delta_m [TeV],
-    tau21 lighter, tau21 heavier, label -> AD table (signal region only)."""
+    tau21 lighter, tau21 heavier, label -> AD table (signal region only).
+    Read without unpickling; any NaN or inf is an error naming the file and column."""
     frames = []
     for p in paths:
         p = Path(p)
         if not p.exists():
             raise InputError(p, None, "file does not exist")
         try:
-            arr = np.load(p)
+            arr = np.load(p, allow_pickle=False)
         except Exception as exc:
-            raise InputError(p, None, f"cannot be read as .npy ({exc})") from None
+            raise InputError(p, None, f"cannot be read as .npy ({type(exc).__name__}: {str(exc)[:200]})") from None
         if arr.ndim != 2 or arr.shape[1] != 6:
             raise InputError(p, "shape", f"expected (N, 6), got {arr.shape}")
-        df = pd.DataFrame(arr, columns=AD_COLUMNS)
-        frames.append(_finite_rows(df, p, ""))
+        if arr.dtype.kind not in "fiu":
+            raise InputError(p, "dtype", f"expected numbers, got {arr.dtype}")
+        df = pd.DataFrame(arr.astype(float), columns=AD_COLUMNS)
+        _check_finite(df, AD_COLUMNS, p)
+        frames.append(df)
+    if not frames:
+        raise InputError(None, "data.lhco.files", "no .npy files given")
     return pd.concat(frames, ignore_index=True)
 
 
 READERS = {"features": read_features, "reclustered": read_reclustered, "cathode_npy": read_cathode_npy}
 
 
-def read_ad_table(fmt: str, paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+def read_ad_table(fmt: str, paths: str | Path | Iterable[str | Path], counts: dict | None = None,
+                  key: str = FEATURES_KEY) -> pd.DataFrame:
     """Dispatch on the configured format: ``features`` (official or toy
-    file; one path), ``reclustered`` or ``cathode_npy`` (lists of paths)."""
+    files, table under ``key``), ``reclustered`` or ``cathode_npy`` (lists of
+    paths). Rows dropped for a known defect are counted in ``counts``
+    (``dropped_tau1_zero``) and in the result's ``attrs["dropped"]``."""
     if fmt not in READERS:
         raise InputError(None, "data.lhco.format", f"unknown format '{fmt}' (choose from {sorted(READERS)})")
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    paths = list(paths)
+    if not paths:
+        raise InputError(None, "data.lhco.files", "no input files given")
+    counts = {} if counts is None else counts
     if fmt == "features":
-        return pd.concat([read_features(p) for p in paths], ignore_index=True)
-    return READERS[fmt](paths)
+        df = pd.concat([read_features(p, key, counts) for p in paths], ignore_index=True)
+    else:
+        df = READERS[fmt](paths, counts)
+    df.attrs["dropped"] = dict(counts)
+    return df
 
 
 def signal_region_mask(mjj: np.ndarray | pd.Series, lo: float, hi: float) -> np.ndarray:

@@ -10,9 +10,14 @@ candidates (``events`` tree, ``px1`` ... ``Q2``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import datetime
+import types
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from unittest import mock
 
 import awkward as ak
 import numpy as np
@@ -62,13 +67,23 @@ def _open_tree(path: str | Path) -> tuple[Tree, str]:
 
 
 def _arrays(tree: Tree, path: str | Path, names: list[str], entry_stop: int | None) -> ak.Array:
+    """The branches ``names``; :class:`InputError` naming the file and branch
+    when one is missing, unreadable, or holds NaN or inf."""
     try:
-        return tree.arrays(names, entry_stop=entry_stop)
+        arrays = tree.arrays(names, entry_stop=entry_stop)
     except uproot.KeyInFileError as exc:
         raise InputError(path, str(exc.key), "branch missing") from None
     except Exception as exc:
         raise InputError(path, names[0] if names else None,
-                         f"branches cannot be read, file truncated or corrupt? ({type(exc).__name__}: {exc})") from None
+                         f"branches cannot be read, file truncated or corrupt? ({type(exc).__name__}: "
+                         f"{str(exc)[:200]})") from None
+    for name in names:
+        values = ak.to_numpy(ak.flatten(arrays[name], axis=None))
+        if values.dtype.kind == "f":
+            bad = ~np.isfinite(values)
+            if bad.any():
+                raise InputError(path, name, f"{int(bad.sum())} value(s) are NaN or inf")
+    return arrays
 
 
 def _from_cartesian(px: ak.Array | np.ndarray, py: ak.Array | np.ndarray, pz: ak.Array | np.ndarray,
@@ -184,6 +199,45 @@ def _read_zmumu(tree: Tree, path: str | Path, collections: dict[str, list[str]],
     return {"Muon": ak.zip(stacked)}
 
 
+#: the creation/modification time stamped into written ROOT files (ROOT's datime epoch), so the
+#: same events give the same bytes; override with SOURCE_DATE_EPOCH (reproducible-builds.org)
+ROOT_EPOCH = datetime.datetime(1995, 1, 1)
+
+
+def _file_uuid(name: str) -> Callable[[], uuid.UUID]:
+    """uproot's ``uuid_function``: name-based UUIDs (uuid5 of the file name and a counter) instead of uuid1
+    (host and time), so a rewrite of the same file carries the same UUIDs."""
+    count = iter(range(1 << 30))
+    return lambda: uuid.uuid5(uuid.NAMESPACE_URL, f"colliderflow:{name}:{next(count)}")
+
+
+@contextlib.contextmanager
+def _stable_root_stamps() -> Iterator[None]:
+    """uproot stamps ``datetime.datetime.now()`` into the file header, keys and
+    directories and has no option for it: pin its writer modules' clock to
+    :data:`ROOT_EPOCH` (or SOURCE_DATE_EPOCH) while a file is written.
+    tests/data/test_toy_nanoaod.py checks that two writes give the same bytes,
+    so an uproot that stamps time elsewhere is caught."""
+    import importlib
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    stamp = datetime.datetime.fromtimestamp(int(epoch), datetime.UTC).replace(tzinfo=None) if epoch else ROOT_EPOCH
+
+    class _Pinned(datetime.datetime):
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:
+            return stamp
+
+    clock = types.SimpleNamespace(datetime=_Pinned)
+    with contextlib.ExitStack() as stack:
+        for name in ("_cascade", "writable", "_cascadetree", "_cascadentuple"):
+            module = importlib.import_module(f"uproot.writing.{name}")
+            if hasattr(module, "datetime"):
+                stack.enter_context(mock.patch.object(module, "datetime", clock))
+        yield
+
+
 def write_nanoaod(path: str | Path, collections: dict, extra: dict | None = None) -> None:
     """Write awkward collections as a NanoAOD ``Events`` TTree: jagged
     collection ``X`` becomes ``nX`` + ``X_field`` branches, singletons
@@ -199,8 +253,8 @@ def write_nanoaod(path: str | Path, collections: dict, extra: dict | None = None
             branches[coll] = arr  # uproot writes nColl and Coll_field
     for k, v in (extra or {}).items():
         branches[k] = np.asarray(v)
-    with atomic_path(path) as tmp:
-        with uproot.recreate(tmp) as f:
+    with atomic_path(path) as tmp, _stable_root_stamps():
+        with uproot.recreate(tmp, uuid_function=_file_uuid(Path(path).name)) as f:
             types = {k: (v if isinstance(v, ak.Array) else np.asarray(v)) for k, v in branches.items()}
             tree = f.mktree("Events", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in types.items()},
                             counter_name=lambda counted: "n" + counted,

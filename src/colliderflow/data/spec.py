@@ -32,6 +32,7 @@ class LhcoToy:
 class Lhco:
     source: str
     format: str
+    key: str
     files: tuple[str, ...]
     toy: LhcoToy
     download: Download

@@ -63,13 +63,22 @@ def z_cdf(lo: float, hi: float) -> Callable[..., np.ndarray]:
     return cdf
 
 
-def fit_z(masses: np.ndarray, lo: float = 70.0, hi: float = 110.0, nbins: int = 80) -> dict:
+#: fewest dimuon pairs in the Z window the Z fit accepts
+Z_MIN_PAIRS = 50
+Z_WINDOW = (70.0, 110.0)
+
+
+def z_window_count(masses: np.ndarray, lo: float = Z_WINDOW[0], hi: float = Z_WINDOW[1]) -> int:
+    return int(((masses > lo) & (masses < hi)).sum())
+
+
+def fit_z(masses: np.ndarray, lo: float = Z_WINDOW[0], hi: float = Z_WINDOW[1], nbins: int = 80) -> dict:
     """Voigtian Z peak + exponential background. Returns mass, width,
     resolution and their errors (GeV), the signal yield, fit quality, and the
     fitted parameters and window (to draw the model)."""
     sel = masses[(masses > lo) & (masses < hi)]
     n = len(sel)
-    if n < 50:
+    if n < Z_MIN_PAIRS:
         raise ValueError(f"only {n} dimuon events in [{lo}, {hi}] GeV: too few for a Z fit")
     m, counts, edges = _fit(sel, lo, hi, nbins, z_cdf(lo, hi), (0.8 * n, 0.2 * n, 91.0, 2.5, 1.5, 0.03),
                             {"ns": (0, 2 * n), "nb": (0, 2 * n), "mz": (85, 97), "gz": (0.5, 6),

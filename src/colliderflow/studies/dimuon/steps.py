@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...data import nanoaod
+from ...errors import InputError
 from ...io import atomic_path
 from ...study import Context
 from . import Z_MASS_PDG, analysis
@@ -17,6 +18,12 @@ def spectrum(ctx: Context) -> None:
     masses = np.concatenate([
         nanoaod.dimuon_mass(nanoaod.read_nanoaod(p, entry_stop=ctx.cfg.max_events or None)["Muon"]) for p in inputs
     ])
+    n_z = analysis.z_window_count(masses)
+    if n_z < analysis.Z_MIN_PAIRS:
+        lo, hi = analysis.Z_WINDOW
+        raise InputError(", ".join(inputs), "Muon",
+                         f"only {n_z} opposite-charge dimuon pair(s) in {lo:g}-{hi:g} GeV, the Z fit needs "
+                         f"{analysis.Z_MIN_PAIRS} (too few events: {len(masses)} pairs in all)")
     fits = analysis.analyse(masses)
     with atomic_path(ctx.output.masses) as tmp:
         np.save(tmp, masses)

@@ -416,6 +416,7 @@ def train_fab(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow, dict]:
 
 
 def train_vegas(cfg: Config, seed: int) -> tuple[Curve, object, dict]:
+    import gvar
     import vegas
 
     target = CountingTarget()
@@ -424,7 +425,7 @@ def train_vegas(cfg: Config, seed: int) -> tuple[Curve, object, dict]:
     def f(u: np.ndarray) -> np.ndarray:
         return target.unit(torch.from_numpy(np.ascontiguousarray(u))).numpy()
 
-    np.random.seed(seed % 2**32)
+    gvar.ranseed(seed)  # vegas draws from gvar.RNG (its own numpy Generator, seeded from entropy), not np.random
     integ = vegas.Integrator([[0.0, 1.0], [0.0, 1.0]])
     todo = list(checkpoints(cfg))
     curve = Curve([], [])

@@ -36,17 +36,12 @@ from ...metrics import Stopwatch
 from ...nn.flows import StandardizedFlow
 from ...nn.train import TrainConfig, fit, seed_everything
 from .config import Classifier, Config, Flow, Regions
+from .methods import METHOD_LABELS, METHODS  # noqa: F401 (the family's method names live there)
 
 log = logging.getLogger(__name__)
 
 FEATURES = ["mj1", "delta_mj", "tau21_j1", "tau21_j2"]
 FEATURE_LABELS = [r"$m_{J,\min}$ [TeV]", r"$\Delta m_J$ [TeV]", r"$\tau_{21}^{J_1}$", r"$\tau_{21}^{J_2}$"]
-METHODS = ["supervised", "iad", "anode", "cathode", "ranode_true_w", "ranode_wrong_w", "ranode_learn_w", "transit"]
-METHOD_LABELS = {
-    "supervised": "Supervised", "iad": "IAD (idealised)", "anode": "ANODE", "cathode": "CATHODE",
-    "ranode_true_w": "R-ANODE (true $w$)", "ranode_wrong_w": "R-ANODE (wrong $w$)",
-    "ranode_learn_w": "R-ANODE (learned $w$)", "transit": "TRANSIT (CWoLa)",
-}
 
 
 # --------------------------------------------------------------------------

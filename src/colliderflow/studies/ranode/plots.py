@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .background import METHOD_LABELS, METHODS
 from .config import Config
-from .scan import aggregate
+from .methods import METHOD_LABELS, METHODS, aggregate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -1,7 +1,7 @@
 """The injection scan of the resonant-AD family: ANODE, R-ANODE (and the
 classifier methods of :mod:`.background`, TRANSIT from
-:mod:`colliderflow.studies.transit.model`) on one seed, and the aggregate
-over seeds."""
+:mod:`colliderflow.studies.transit.model`) on one seed (the aggregate over
+seeds is :func:`.methods.aggregate`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from ...nn.flows import StandardizedFlow
 from ...nn.train import fit, seed_everything
 from ..transit.model import near_sidebands, transit_template
 from .background import (
-    METHODS,
     Split,
     classifier_scores,
     flow_kwargs,
@@ -189,34 +188,6 @@ def _thin_curve(y: np.ndarray, score: np.ndarray, n: int = 200):
     grid = np.linspace(0.0, 1.0, n)
     idx = np.clip(np.searchsorted(tpr, grid), 0, len(tpr) - 1)
     return {"eps_s": tpr[idx].tolist(), "sic": sic[idx].tolist(), "eps_b": fpr[idx].tolist()}
-
-
-def aggregate(scans: list[dict]) -> dict:
-    """Median and 16/84 % quantiles over seeds of max SIC (per method and
-    injection) and of the learned w."""
-    injections = sorted({int(k) for s in scans for k in s["injections"]})
-    out = {"injections": injections, "max_sic": {}, "w": {}}
-    for method in METHODS:
-        rows = []
-        for n in injections:
-            v = np.array([s["injections"][str(n)]["max_sic"][method] for s in scans], float)
-            rows.append({"n_sig": n, "median": float(np.nanmedian(v)), "q16": float(np.nanquantile(v, 0.16)),
-                         "q84": float(np.nanquantile(v, 0.84)), "values": v.tolist()})
-        out["max_sic"][method] = rows
-    for n in injections:
-        inj = [s["injections"][str(n)] for s in scans]
-        wl = np.array([i["w_learned"] for i in inj], float)
-        out["w"][str(n)] = {"w_true": inj[0]["w_true"], "s_over_sqrt_b": inj[0]["s_over_sqrt_b"],
-                            "learned_median": float(np.median(wl)), "learned_q16": float(np.quantile(wl, 0.16)),
-                            "learned_q84": float(np.quantile(wl, 0.84)), "learned": wl.tolist()}
-    cpu = {}
-    for s in scans:
-        for k, v in s["cpu_seconds"].items():
-            cpu[k] = cpu.get(k, 0.0) + v
-    out["cpu_seconds_per_method"] = cpu
-    return out
-
-
 
 
 def scan_step(events_path: str | Path, bg_model: str | Path, transit_model: str | Path, out_json: str | Path,

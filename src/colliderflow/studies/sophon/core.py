@@ -306,20 +306,32 @@ def probe_head(model: Tagger, clf: Any) -> None:
     model.net.head.bias.fill_(float(lr.intercept_[0] - np.dot(w, scaler.mean_)))
 
 
-def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.ndarray, c: Config, seed: int) -> dict:
-    """Train one method on the labelled rows ``idx`` of the pool; test metrics."""
+def frozen_probe(enc: Tagger, data: dict, idx: np.ndarray, c: Config) -> dict:
+    """The linear probe on the frozen encoder's embeddings of the labelled rows ``idx``, and the test
+    embeddings: what the probe and the fine-tune's first stage share."""
     x, m, p, y = (data["pool"][k][idx] for k in ("x", "mask", "pairs", "y"))
     te = data["test"]
+    if "emb" not in te:  # the same encoder every time: embed the test set once
+        te["emb"] = embeddings(enc, te["x"], te["mask"], te["pairs"])
+    return {"probe": fit_probe(embeddings(enc, x, m, p), y, c.probe_c), "test_emb": te["emb"]}
+
+
+def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.ndarray, c: Config, seed: int,
+                 frozen: dict | None = None) -> dict:
+    """Train one method on the labelled rows ``idx`` of the pool; test metrics.
+    ``frozen``: :func:`frozen_probe` of these rows, when the caller has it already."""
+    x, m, p, y = (data["pool"][k][idx] for k in ("x", "mask", "pairs", "y"))
+    te = data["test"]
+    if method in ("probe", "finetune") and frozen is None:
+        frozen = frozen_probe(load_tagger(pretrained_path)[0], data, idx, c)
     if method == "probe":
-        enc, _ = load_tagger(pretrained_path)
-        clf = fit_probe(embeddings(enc, x, m, p), y, c.probe_c)
-        return _evaluate(te["y"], clf.decision_function(embeddings(enc, te["x"], te["mask"], te["pairs"])))
+        return _evaluate(te["y"], frozen["probe"].decision_function(frozen["test_emb"]))
     if method == "finetune":
         # linear probe first, then all weights (LP-FT): the new head starts from
         # the probe so the first steps do not scramble the pre-trained encoder
         model, _ = load_tagger(pretrained_path)
         model.new_head(1, seed)
-        probe_head(model, fit_probe(embeddings(model, x, m, p), y, c.probe_c))
+        probe_head(model, frozen["probe"])
         lr = c.finetune_lr
     elif method == "scratch":
         hp = {k: getattr(c, k) for k in ("dim", "heads", "layers", "n_constituents")} | {"n_out": 1}
@@ -357,11 +369,14 @@ def transfer(jets_path: str | Path, pretrained_path: str | Path, c: Config, seed
         raise InputError("config", "studies.sophon.sizes",
                          f"largest size {c.sizes[-1]} per class exceeds the labelled pool ({n_max} per class)")
     runs = {m: {str(s): [] for s in c.sizes} for m in METHODS}
+    enc, _ = load_tagger(pretrained_path)
     for size in c.sizes:
         for s in c.seeds:
             idx = _balanced(data["pool"]["y"], size, np.random.default_rng([s, size]))
+            frozen = frozen_probe(enc, data, idx, c)
             for method in METHODS:
-                runs[method][str(size)].append(transfer_one(method, pretrained_path, data, idx, c, s) | {"seed": s})
+                runs[method][str(size)].append(transfer_one(method, pretrained_path, data, idx, c, s, frozen)
+                                               | {"seed": s})
     return {"heldout": c.heldout, "background": list(BACKGROUND), "sizes": list(c.sizes),
             "seeds": list(c.seeds), "n_test_per_class": c.n_test, "signal_efficiency": SIG_EFF,
             "pretrain": info, "runs": runs}

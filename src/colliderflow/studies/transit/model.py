@@ -224,8 +224,8 @@ def plot_templates(templates: dict, truth_x: np.ndarray, auc: dict, path: str | 
 def transit_report(scans: list[dict], closure: dict, bg_hp: dict, transit_hp: dict, png: str | Path,
                    cfg: RanodeConfig, tcfg: Config) -> dict:
     """TRANSIT study: closure, CWoLa max SIC vs injection (with CATHODE and IAD), training time; the metrics."""
+    from ..ranode.methods import aggregate
     from ..ranode.plots import plot_max_sic
-    from ..ranode.scan import aggregate
 
     agg = aggregate(scans)
     n_bg = scans[0]["n_background_sr"]

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...errors import InputError
 from ...io import atomic_path
-from . import METHODS, PRIORS, ibu, omnifold, spinup
+from . import METHODS, PRIORS, ibu
 from .data import arrays, binning, histogram, load_pairs
-from .nets import Features, NetConfig
+
+if TYPE_CHECKING:  # the neural methods import torch; IBU and load() (the report) need none of it
+    from .nets import NetConfig
+    from .spinup import SpinupConfig
 
 
 def run(table: str | Path | tuple, method: str, prior: str, *, nbins: int, ibu_iterations: int,
         omnifold_iterations: int,
-        net: NetConfig, spinup_cfg: spinup.SpinupConfig, max_events: int = 0) -> dict:
+        net: NetConfig | None = None, spinup_cfg: SpinupConfig | None = None, max_events: int = 0) -> dict:
     """Unfold the data of ``table`` with simulation ``prior`` by ``method``;
     returns ``{"hists": [per observable (steps, bins)], "edges": [...], ...}``."""
     if method not in METHODS:
@@ -35,7 +39,11 @@ def run(table: str | Path | tuple, method: str, prior: str, *, nbins: int, ibu_i
     if max_events:
         sim = {k: v[:max_events] for k, v in sim.items()}
         data = {k: v[:max_events] for k, v in data.items()}
-    feats = Features(obs, attrs.get("log", ()), attrs["integer"], attrs.get("bounds"))
+    if method != "ibu":  # the neural methods (torch)
+        from . import omnifold, spinup
+        from .nets import Features
+
+        feats = Features(obs, attrs.get("log", ()), attrs["integer"], attrs.get("bounds"))
     t0, c0 = time.perf_counter(), time.process_time()
     if method == "ibu":
         hists = ibu.unfold(sim, data, edges, ibu_iterations)

@@ -27,16 +27,20 @@ def nanoaod(ctx: Context) -> None:
 def unfold(ctx: Context) -> None:
     """Unfold the data of the pair table with method ``{method}`` and simulation prior ``{prior}``."""
     from . import methods
-    from .nets import NetConfig
-    from .spinup import SpinupConfig
 
-    c = ctx.cfg
-    net = NetConfig(hidden=c.classifier.hidden, layers=c.classifier.layers, epochs=c.classifier.epochs,
-                    batch_size=c.classifier.batch_size, seed=ctx.seed)
-    s = c.spinup
-    sc = SpinupConfig(kind=s.kind, transforms=s.transforms, hidden=s.hidden, epochs=s.epochs, batch_size=s.batch_size,
-                      proposals=s.proposals, ensemble=s.ensemble, samples=s.samples, seed=ctx.seed)
-    res = methods.run(ctx.input.table, ctx.wildcards["method"], ctx.wildcards["prior"], nbins=c.bins,
+    c, method = ctx.cfg, ctx.wildcards["method"]
+    net = sc = None
+    if method != "ibu":  # the neural methods' settings (their modules import torch; IBU needs none of it)
+        from .nets import NetConfig
+        from .spinup import SpinupConfig
+
+        net = NetConfig(hidden=c.classifier.hidden, layers=c.classifier.layers, epochs=c.classifier.epochs,
+                        batch_size=c.classifier.batch_size, seed=ctx.seed)
+        s = c.spinup
+        sc = SpinupConfig(kind=s.kind, transforms=s.transforms, hidden=s.hidden, epochs=s.epochs,
+                          batch_size=s.batch_size, proposals=s.proposals, ensemble=s.ensemble, samples=s.samples,
+                          seed=ctx.seed)
+    res = methods.run(ctx.input.table, method, ctx.wildcards["prior"], nbins=c.bins,
                       ibu_iterations=c.ibu.iterations, omnifold_iterations=c.omnifold.iterations, net=net,
                       spinup_cfg=sc, max_events=c.max_events)
     methods.save(res, ctx.output.unfolded)
