@@ -9,13 +9,17 @@ Every study writes one ``results/<study>/metrics.json`` through
       "title": "...",
       "key_metric": {"name": "...", "value": 91.1, "unit": "GeV"},
       "claim": "what the paper claims, in one sentence",
-      "holds": true,                       # did the claim reproduce here?
+      "holds": true,                       # did the claim reproduce here? null: a model did not train
+      "verdict": "holds",                  # "holds", "does not hold" or "did not train: <models>"
+      "training": {...},                   # per model: initial/best/final validation loss, trained (health.py)
       "tier": "default",
       "metrics": {...}                     # every number the figures show
     }
 
 ``holds`` must be computed from the metrics by the study, never written by
-hand; a claim that does not reproduce is reported with ``holds: false``.
+hand; a claim that does not reproduce is reported with ``holds: false``. A
+study whose training did not learn is no physics result: ``holds: null``
+and ``verdict: "did not train: ..."`` (:mod:`colliderflow.health`).
 The same seed gives the same bytes, so nothing measured (the CPU time of
 the rules is in ``results/<study>/benchmarks/*.tsv`` and the summary) goes
 in by default.
@@ -58,9 +62,13 @@ class Stopwatch:
 
 
 def write_metrics(path: str | Path, *, study: str, paper: str, title: str, key_metric: dict, claim: str,
-                  holds: bool, metrics: dict, tier: str = "default", **extra) -> dict:
-    """Validate and write a study's metrics.json; returns the dict written."""
-    if not isinstance(holds, bool):
+                  holds: bool | None, metrics: dict, tier: str = "default", **extra) -> dict:
+    """Validate and write a study's metrics.json; returns the dict written.
+    ``holds`` is None only with a ``verdict`` saying why (a model did not train)."""
+    if holds is None:
+        if not str(extra.get("verdict", "")).startswith("did not train"):
+            raise TypeError("holds may be None only when a model did not train (verdict 'did not train: ...')")
+    elif not isinstance(holds, bool):
         raise TypeError("holds must be a bool computed from the metrics")
     if "name" not in key_metric or "value" not in key_metric:
         raise ValueError("key_metric needs 'name' and 'value'")
@@ -110,6 +118,15 @@ def _fmt(value: object, unit: str | None) -> str:
     return f"{text} {unit}" if unit else text
 
 
+def _holds(doc: dict) -> str:
+    if doc["holds"] is None:  # the models by name; their losses are in metrics.json
+        from .health import untrained
+
+        return "did not train: " + ", ".join(untrained(doc.get("training"))) if doc.get("training") else \
+            "did not train"
+    return "yes" if doc["holds"] else "no"
+
+
 def summary_markdown(docs: list[dict], cpu_by_study: dict[str, float] | None = None) -> str:
     """The results/summary.md table: one row per study."""
     cpu_by_study = cpu_by_study or {}
@@ -129,13 +146,15 @@ def summary_markdown(docs: list[dict], cpu_by_study: dict[str, float] | None = N
                 name=km["name"],
                 value=_fmt(km["value"], km.get("unit")),
                 claim=d["claim"].replace("|", "/"),
-                holds="yes" if d["holds"] else "no",
+                holds=_holds(d),
                 cpu="" if cpu is None else f"{cpu:.1f}",
             )
         )
-    n_yes = sum(d["holds"] for d in docs)
+    n_yes = sum(d["holds"] is True for d in docs)
+    n_untrained = sum(d["holds"] is None for d in docs)
     lines += ["", f"{n_yes} of {len(docs)} claims hold in this run (tier: "
-              f"{', '.join(sorted({d.get('tier', '?') for d in docs}))})."]
+              f"{', '.join(sorted({d.get('tier', '?') for d in docs}))})."
+              + (f" {n_untrained} not judged: a model did not train." if n_untrained else "")]
     return "\n".join(lines) + "\n"
 
 

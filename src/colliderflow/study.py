@@ -312,18 +312,30 @@ class Context:
         """``results/<study>``: the study's output folder."""
         return Path("results") / self.study.name
 
-    def write_metrics(self, metrics: dict, path: str | Path | None = None, **extra: Any) -> dict:
+    def write_metrics(self, metrics: dict, path: str | Path | None = None, training: dict | None = None,
+                      **extra: Any) -> dict:
         """Judge the claim with the study's ``verdict`` and write metrics.json
-        (default: the output named ``metrics``)."""
+        (default: the output named ``metrics``).
+
+        ``training``: the study's training block (:func:`colliderflow.health.block`);
+        default: every training this process ran. A model in it that did not
+        train makes the study ``did not train`` (``holds: null``), whatever
+        the verdict says."""
+        from . import health
         from .metrics import write_metrics
 
         if self.study.verdict is None:
             raise RuntimeError(f"study {self.study.name} declares no verdict")
         v = self.study.verdict(metrics, self.cfg)
+        training = health.block() if training is None else training
+        failed = health.did_not_train(training)
+        if failed:
+            self.logger.error("%s: %s", self.study.name, failed)
         return write_metrics(
             path or self.output.metrics, study=self.study.name, paper=self.study.paper, title=self.study.title,
-            key_metric=v.key_metric, claim=v.claim or self.study.claim, holds=v.holds, metrics=metrics,
-            tier=self.tier, **extra)
+            key_metric=v.key_metric, claim=v.claim or self.study.claim, holds=None if failed else v.holds,
+            metrics=metrics, tier=self.tier, training=training, verdict=failed or ("holds" if v.holds else
+                                                                               "does not hold"), **extra)
 
 
 # --------------------------------------------------------------------------- running a job
@@ -518,6 +530,9 @@ def run_job(job: Mapping) -> int:
                             stream=sys.stderr, force=True)
         wall, cpu = time.perf_counter(), time.process_time()
         try:
+            from . import health
+
+            health.clear()  # this job's metrics.json reports this job's trainings
             ctx = context(job)
             set_threads(ctx.threads)
             make_deterministic(ctx.seed)

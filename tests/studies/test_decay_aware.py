@@ -59,5 +59,7 @@ def test_smoke_decay_aware(smoke_run):
     for model in decay_aware.MODELS:
         for s in m["metrics"]["sizes"]:
             assert m["metrics"]["auc"][model][str(s)]["mean"] > 0.55
-    assert m["holds"] == v["holds"]
+    # a network that never beat its initial validation loss makes the study 'did not train', not a physics yes/no
+    untrained = [k for k, t in m["training"].items() if not t["trained"]]
+    assert m["holds"] == (None if untrained else v["holds"]), m["verdict"]
     assert (smoke_run / "results" / "decay_aware" / "auc_vs_size.pdf").exists()

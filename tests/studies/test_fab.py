@@ -161,3 +161,25 @@ def test_smoke_fab_beats_reverse_kl_at_equal_evaluations(smoke_run):
         assert abs(m["integral_pull_final"][name]) < 5, name
     for f in ("efficiency", "dalitz"):
         assert (out / f"{f}.png").stat().st_size > 10000 and (out / f"{f}.pdf").exists()
+
+
+@pytest.mark.parametrize("lr", [0.0, None])
+def test_training_health_of_the_reverse_kl_flow(lr):
+    """The study-specific loop records its health in 1 - ESS/N: a flow that
+    cannot move (lr = 0) is flagged untrained, the configured one trained."""
+    from dataclasses import replace
+
+    from colliderflow import health
+
+    cfg = _cfg()
+    cfg = replace(cfg, budget=10000, checkpoints=3, n_eval=4000,
+                  flow=replace(cfg.flow, lr=cfg.flow.lr if lr is None else lr))
+    health.clear()
+    F.train_reverse_kl(cfg, seed=3)
+    (name, rec), = health.RECORDS
+    health.clear()
+    assert name == "reverse_kl" and rec["steps"] > 0
+    if lr == 0.0:
+        assert not rec["trained"] and abs(rec["improvement"]) < F.HEALTH_MIN_IMPROVEMENT, rec
+    else:
+        assert rec["trained"] and rec["improvement"] > 0.05, rec

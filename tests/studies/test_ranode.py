@@ -22,6 +22,7 @@ from colliderflow.studies import transit
 from colliderflow.studies.ranode import Classifier, Config, Flow, Regions
 from colliderflow.studies.ranode import background as R
 from colliderflow.studies.ranode import scan as S
+from colliderflow.studies.ranode import training as RT
 from colliderflow.studies.transit import model as T
 from colliderflow.study import build_config, run_job
 
@@ -118,6 +119,52 @@ def test_ranode_learns_injected_fraction():
     cfg = dataclasses.replace(TINY_FLOW, epochs=20, batch_size=256, patience=5)
     _, w_fit = S.ranode_scores(x, logpb, x[:10], logpb[:10], 0.005, True, cfg, k=2, seed=0, w_scale=30.0)
     assert w_true / 1.8 < w_fit < w_true * 1.8, w_fit
+
+
+@pytest.mark.parametrize("lr", [0.0, 3e-3])
+def test_ranode_signal_flow_health(lr):
+    """The learned-w setup of test_ranode_learns_injected_fraction, 200 steps:
+    a frozen signal flow (lr = 0) is flagged untrained in both folds, the
+    configured one trained (the mixture loss falls by ~0.1 at w = 0.1)."""
+    from colliderflow import health
+
+    rng = np.random.default_rng(1)
+    n, n_s = 4000, 400
+    x = np.r_[rng.normal(0, 1, (n - n_s, 2)), rng.normal(1.5, 0.15, (n_s, 2))].astype(np.float32)
+    logpb = (-0.5 * (x**2).sum(1) - math.log(2 * math.pi)).astype(np.float32)
+    cfg = dataclasses.replace(TINY_FLOW, epochs=1, batch_size=256, patience=50, lr=lr, min_steps=200)
+    health.clear()
+    S.ranode_scores(x, logpb, x[:10], logpb[:10], 0.1, False, cfg, k=2, seed=0)
+    recs = [r for _, r in health.RECORDS]
+    health.clear()
+    # 1600 training events per fold in batches of 256: 7 steps per epoch, 29 epochs reach 200 steps
+    assert len(recs) == 2 and all(r["steps"] == 203 for r in recs)
+    assert all(r["trained"] is (lr > 0) for r in recs), recs
+    if lr:
+        assert all(r["improvement"] > 0.02 for r in recs), recs
+
+
+def _scan(n_sig_records: dict) -> dict:
+    rec = lambda ok: {"initial": 4.7, "best": 4.6 if ok else 4.7, "final": 4.6, "improvement": 0.1 if ok else 0.0,  # noqa: E731
+                      "steps": 500, "trained": ok, "criterion": "c"}
+    return {"injections": {n: {} for n in n_sig_records},
+            "frozen_models": {"background_flow": rec(True), "transit": None},
+            "training": {"anode": {n: [rec(True)] * 2 for n in n_sig_records},
+                         **{m: {n: [rec(ok)] * 2 for n, ok in n_sig_records.items()} for m in RT.RANODE_METHODS}}}
+
+
+def test_training_block_judges_ranode_at_the_largest_injection():
+    """Zero injection: nothing for the signal flow to learn, not a failure;
+    a signal flow that does not move at the largest injection is."""
+    from colliderflow import health
+
+    block, detail = RT.training_block([_scan({"0": False, "400": True})] * 2)
+    assert set(block) == {"background_flow", "anode", *RT.RANODE_METHODS}
+    assert health.untrained(block) == [] and block["anode"]["n"] == 8 and block["ranode_true_w"]["n"] == 4
+    assert "largest injection (N_sig=400)" in block["ranode_learn_w"]["criterion"]
+    assert detail["ranode_true_w"]["0"]["trained"] is False and detail["ranode_true_w"]["400"]["trained"]
+    block, _ = RT.training_block([_scan({"0": True, "400": False})])
+    assert health.untrained(block) == sorted(RT.RANODE_METHODS)
 
 
 def test_family_on_tiny_toy(toy_events):

@@ -18,7 +18,7 @@ def train_flow(x: ArrayLike, c: ArrayLike | None = None, *, kind: str = "nsf", t
                hidden: Sequence[int] = (64, 64), bins: int = 8, epochs: int = 30, batch_size: int = 512,
                lr: float = 2e-3, seed: int = 0, patience: int = 8, desc: str = "flow") -> tuple[StandardizedFlow, dict]:
     """A (conditional) :class:`StandardizedFlow` fitted by maximum likelihood with
-    the shared training loop; returns (flow, history dict)."""
+    the shared training loop; returns (flow, history dict with its ``health``: did it learn)."""
     x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
     tensors = [x]
     if c is not None:
@@ -28,4 +28,4 @@ def train_flow(x: ArrayLike, c: ArrayLike | None = None, *, kind: str = "nsf", t
     flow = StandardizedFlow.fitted_to(x, c, kind=kind, transforms=transforms, hidden=tuple(hidden), bins=bins)
     hist = fit(flow, lambda m, b: m.nll(b), tensors,
                TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience, desc=desc))
-    return flow, hist.as_dict()
+    return flow, {**hist.as_dict(), "health": hist.health()}

@@ -7,6 +7,13 @@ bar, deterministic seeding, and CPU threads taken from Snakemake's
 
 The caller supplies ``loss_fn(model, batch) -> scalar tensor``; a batch is
 the tuple of tensors given to :func:`fit` (features, conditions, weights ...).
+
+Training health: :func:`fit` evaluates the validation loss before the first
+step and records whether the model learned (:meth:`History.health`: the best
+validation loss is at least ``TrainConfig.min_improvement`` below the
+initial one, after at least one optimiser step). Every record of the process
+is kept in :data:`colliderflow.health.RECORDS`, so the step that writes
+metrics.json reports the trainings it ran (its ``training`` block).
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ class TrainConfig:
     lr_schedule: str = "cosine"  # "cosine" or "none"
     progress: bool = True
     desc: str = "train"
+    min_improvement: float = 1e-3  # trained = best val loss <= initial val loss - this (loss units)
+    min_steps: int = 0            # at least this many optimiser steps: epochs raised to reach it (0: epochs as given)
 
 
 @dataclass
@@ -56,9 +65,21 @@ class History:
     best_epoch: int = -1
     best_val: float = float("inf")
     stopped_early: bool = False
+    initial_val: float = float("nan")  # validation loss before the first optimiser step
+    steps: int = 0                     # optimiser steps taken
+    min_improvement: float = 1e-3
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def health(self) -> dict:
+        """Did the model learn? ``trained``: at least one optimiser step and the
+        best validation loss at least ``min_improvement`` below the initial one."""
+        from ..health import record
+
+        final = self.val_loss[-1] if self.val_loss else self.initial_val
+        best = self.best_val if self.val_loss else self.initial_val
+        return record(self.initial_val, best, final, self.steps, self.min_improvement)
 
 
 def _batches(n: int, batch_size: int, gen: torch.Generator, shuffle: bool = True) -> Iterator[torch.Tensor]:
@@ -90,6 +111,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
     ``params`` restricts the optimised parameters (default: all that require grad).
     """
     gen = seed_everything(cfg.seed)
+    from .. import health
+
     tensors = [torch.as_tensor(t) for t in tensors]
     n = len(tensors[0])
     if val_tensors is None:
@@ -102,15 +125,20 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         val_tensors = [torch.as_tensor(t) for t in val_tensors]
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    n_tr = len(tensors[0])
+    epochs = cfg.epochs
+    if cfg.min_steps and n_tr:
+        epochs = max(epochs, -(-cfg.min_steps // -(-n_tr // cfg.batch_size)))
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
              if cfg.lr_schedule == "cosine" else None)
-    hist = History()
+    hist = History(min_improvement=cfg.min_improvement)
+    with torch.random.fork_rng(devices=[]):  # a loss that draws (TRANSIT's mass shuffle) leaves the stream as it was
+        hist.initial_val = evaluate(model, loss_fn, val_tensors)
     best_state = copy.deepcopy(model.state_dict())
     from tqdm import tqdm
 
-    bar = tqdm(range(cfg.epochs), desc=cfg.desc, disable=not cfg.progress or bool(os.environ.get("COLLIDERFLOW_QUIET")),
+    bar = tqdm(range(epochs), desc=cfg.desc, disable=not cfg.progress or bool(os.environ.get("COLLIDERFLOW_QUIET")),
                leave=False, mininterval=1.0)
-    n_tr = len(tensors[0])
     for epoch in bar:
         model.train()
         tot = 0.0
@@ -124,6 +152,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
+            hist.steps += 1
             tot += float(loss.detach()) * len(idx)
         if sched:
             sched.step()
@@ -139,7 +168,11 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
             break
     model.load_state_dict(best_state)
     model.eval()
-    log.info("%s: best val %.5f at epoch %d of %d", cfg.desc, hist.best_val, hist.best_epoch, len(hist.val_loss))
+    h = hist.health()
+    health.add(cfg.desc, h)
+    log.info("%s: val loss %.5f -> best %.5f at epoch %d of %d (%d steps)%s", cfg.desc, hist.initial_val,
+             hist.best_val, hist.best_epoch, len(hist.val_loss), hist.steps,
+             "" if h["trained"] else f"; DID NOT TRAIN ({h['criterion']})")
     return hist
 
 

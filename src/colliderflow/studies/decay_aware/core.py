@@ -11,6 +11,7 @@ auxiliary loss; AUC versus training-set size over several seeds.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -132,14 +133,16 @@ def run(files: dict, signal: str, background: str, sizes: list[int], seeds: list
             c = TrainConfig(**{**cfg.__dict__, "seed": seed, "desc": f"size {size} seed {seed}"})
             res["bdt"][str(size)].append(auc(y_te, train_xgb(eng_pool[idx], y, eng_te, seed, bdt_trees)))
             net = FlatMLP(n_slots)
-            train_torch(net, [raw_pool[idx], mask_pool[idx]], y, c, target_steps, max_epochs)
+            train_torch(net, [raw_pool[idx], mask_pool[idx]], y, replace(c, desc=f"mlp {c.desc}"), target_steps,
+                        max_epochs)
             res["mlp"][str(size)].append(auc(y_te, predict(net, [raw_te, mask_te])))
             for name, w in (("set", 0.0), ("multitask", aux_weight)):
                 torch.manual_seed(seed)
                 net = MultiTaskNet(hp)
                 wrapped = _WithPair(net)
-                train_torch(wrapped, [raw_pool[idx], mask_pool[idx], lab_pool[idx]], y, c, target_steps, max_epochs,
-                            aux_loss=pair_loss, aux_weight=w)
+                train_torch(wrapped, [raw_pool[idx], mask_pool[idx], lab_pool[idx]], y,
+                            replace(c, desc=f"{name} {c.desc}"), target_steps, max_epochs, aux_loss=pair_loss,
+                            aux_weight=w)
                 res[name][str(size)].append(auc(y_te, predict(net, [raw_te, mask_te])))
                 if name == "multitask":
                     aux[str(size)].append(pair_accuracy(net, raw_te, mask_te, lab_te))

@@ -178,9 +178,9 @@ def flow_kwargs(cfg: Flow) -> dict:
 
 def train_config(cfg: Any, seed: int, desc: str) -> TrainConfig:
     """The shared training loop's settings from a config with epochs, batch_size, lr, patience
-    (a :class:`Flow` or the transit Config)."""
+    and optionally min_steps (a :class:`Flow` or the transit Config)."""
     return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, patience=cfg.patience,
-                       seed=seed, desc=desc)
+                       seed=seed, desc=desc, min_steps=getattr(cfg, "min_steps", 0))
 
 
 def train_background_flow(x: np.ndarray, m: np.ndarray, flow_cfg: Flow, seed: int, max_events: int = 0) -> tuple[Any,

@@ -45,6 +45,7 @@ class Flow:
     lr: float
     patience: int
     max_events: int
+    min_steps: int = 0
 
 
 @dataclass(frozen=True)

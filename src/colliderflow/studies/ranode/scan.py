@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ... import health
 from ...metrics import Stopwatch
 from ...nn.flows import StandardizedFlow
 from ...nn.train import fit, seed_everything
@@ -129,10 +130,15 @@ def run_seed(split: Split, bg_flow: Any, mass_coef: np.ndarray, transit_model: A
            "n_test_signal": int((yt == 1).sum()), "injections": {}, "curves": {}}
     cpu = {}
 
-    def timed(name: str, fn: Callable, *a, **kw):
+    training: dict = {}  # method -> n_sig -> health records of its trainings (folds)
+
+    def timed(name: str, fn: Callable, *a, n_sig: int | None = None, **kw):
+        first = len(health.RECORDS)
         with Stopwatch() as sw:
             r = fn(*a, **kw)
         cpu[name] = cpu.get(name, 0.0) + sw.cpu
+        if n_sig is not None and len(health.RECORDS) > first:
+            training.setdefault(name, {})[str(int(n_sig))] = [rec for _, rec in health.RECORDS[first:]]
         return r
 
     msic = lambda s: max_sic(yt, s, cfg.min_bkg_pass)  # noqa: E731
@@ -146,7 +152,7 @@ def run_seed(split: Split, bg_flow: Any, mass_coef: np.ndarray, transit_model: A
         res = {"n_sig": int(n_sig), "s_over_sqrt_b": n_sig / math.sqrt(n_bg), "w_true": w_true, "max_sic": {}}
         scores = {"supervised": sup}
         scores["iad"] = timed("iad", classifier_scores, x, split.bg_iad[0], xt, ccfg, k, s, threads)[0]
-        scores["anode"] = timed("anode", anode_scores, x, m, xt, mt, logpb_x_test, cfg.anode_flow, k, s)
+        scores["anode"] = timed("anode", anode_scores, x, m, xt, mt, logpb_x_test, cfg.anode_flow, k, s, n_sig=n_sig)
         rng = np.random.default_rng(s)
         m_samp = m[rng.integers(0, len(m), int(cfg.oversample * len(m)))]
         bg_samples = timed("cathode", sample_background, bg_flow, m_samp, s)
@@ -160,7 +166,7 @@ def run_seed(split: Split, bg_flow: Any, mass_coef: np.ndarray, transit_model: A
                     "ranode_learn_w": (cfg.w_init, True)}
         for name, (w0, learn) in variants.items():
             sc, w_fit = timed(name, ranode_scores, xm, logpb, xm_test, logpb_test, w0, learn, cfg.signal_flow, k, s,
-                              cfg.w_lr_scale)
+                              cfg.w_lr_scale, n_sig=n_sig)
             scores[name] = sc
             if learn:
                 res["w_learned"] = w_fit
@@ -172,6 +178,7 @@ def run_seed(split: Split, bg_flow: Any, mass_coef: np.ndarray, transit_model: A
             out["curves"] = {name: _thin_curve(yt, sc) for name, sc in scores.items()}
     out["supervised_max_sic"] = sup_sic
     out["cpu_seconds"] = cpu
+    out["training"] = training
     return out
 
 
@@ -190,12 +197,15 @@ def scan_step(events_path: str | Path, bg_model: str | Path, transit_model: str 
     from ...io import write_json
     from ..transit.model import load_transit
     from .background import load_background, load_split
+    from .training import history_health
 
     split, regions = load_split(events_path, cfg, seed)
-    flow, coef, _ = load_background(bg_model)
-    model, _ = load_transit(transit_model)
+    flow, coef, bg_hp = load_background(bg_model)
+    model, tr_hp = load_transit(transit_model)
     res = run_seed(split, flow, coef, model, regions, cfg, source_width, seed * 100 + scan_seed, threads,
                    cfg.curve_injection)
     res["scan_seed"] = scan_seed
+    res["frozen_models"] = {"background_flow": history_health(bg_hp.get("history")),
+                            "transit": history_health(tr_hp.get("history"))}
     write_json(out_json, res)
     return res

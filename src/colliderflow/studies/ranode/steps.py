@@ -27,6 +27,9 @@ def scan(ctx: Context) -> None:
 def report(ctx: Context) -> None:
     """max SIC vs S/sqrt(B), SIC curves, learned w; metrics.json."""
     from .plots import ranode_report
+    from .training import training_block
 
     scans = [read_json(p) for p in ctx.input.scans]
-    ctx.write_metrics(ranode_report(scans, ctx.cfg, ctx.output.max_sic, ctx.output.curves, ctx.output.w))
+    metrics = ranode_report(scans, ctx.cfg, ctx.output.max_sic, ctx.output.curves, ctx.output.w)
+    training, metrics["training_per_injection"] = training_block(scans)
+    ctx.write_metrics(metrics, training=training)

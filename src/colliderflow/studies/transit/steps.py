@@ -37,8 +37,14 @@ def _hparams(model: str) -> dict:
 
 def report(ctx: Context) -> None:
     """Closure AUC, CWoLa max SIC vs injection beside CATHODE, training time; metrics.json."""
+    from ... import health
+    from ..ranode.training import history_health
     from .model import transit_report
 
     scans = [read_json(p) for p in ctx.input.scans]
-    ctx.write_metrics(transit_report(scans, read_json(ctx.input.closure), _hparams(ctx.input.background),
-                                     _hparams(ctx.input.transit), ctx.output.png, _ranode(ctx), ctx.cfg))
+    bg, tr = _hparams(ctx.input.background), _hparams(ctx.input.transit)
+    training = health.block([(name, rec) for name, rec in (("transit", history_health(tr.get("history"))),
+                                                           ("background_flow", history_health(bg.get("history"))))
+                             if rec is not None])
+    ctx.write_metrics(transit_report(scans, read_json(ctx.input.closure), bg, tr, ctx.output.png, _ranode(ctx),
+                                     ctx.cfg), training=training)

@@ -1,0 +1,96 @@
+"""Training health: did a model learn, and the ``training`` block of metrics.json.
+
+Every training records its validation loss before the first optimiser step
+(``initial``), the best and the last (``best``, ``final``), the improvement
+``initial - best``, the optimiser steps and ``trained``: at least one step
+and an improvement of at least ``min_improvement`` (loss units; the shared
+loop's default is :data:`MIN_IMPROVEMENT`, a study may state its own check).
+
+The shared loop (:func:`colliderflow.nn.train.fit`, hence ``train_flow``)
+adds a record per training to this process's :data:`RECORDS`; study-specific
+loops add theirs with :func:`add`. :func:`block` summarises records per model
+name (folds, seeds and injections of one model together) into the
+``training`` block of metrics.json; :meth:`colliderflow.study.Context.write_metrics`
+writes it and reports a study with an untrained model as ``did not train``
+(``holds: null``), never as a physics result.
+
+No torch here: the studies' verdict modules import it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+MIN_IMPROVEMENT = 1e-3
+
+#: (model name, health record) of every training run in this process
+RECORDS: list[tuple[str, dict]] = []
+
+
+def _num(x: float) -> float | None:
+    x = float(x)
+    return round(x, 6) if math.isfinite(x) else None
+
+
+def record(initial: float, best: float, final: float, steps: int, min_improvement: float = MIN_IMPROVEMENT,
+           criterion: str | None = None, trained: bool | None = None) -> dict:
+    """One training's health. ``trained`` defaults to the loss criterion
+    (``steps > 0`` and ``initial - best >= min_improvement``); a study-specific
+    check passes its own ``trained`` and ``criterion`` text."""
+    improvement = float(initial) - float(best)
+    if trained is None:
+        trained = bool(steps > 0 and not math.isnan(improvement) and improvement >= min_improvement)  # inf -> finite
+    return {"initial": _num(initial), "best": _num(best), "final": _num(final), "improvement": _num(improvement),
+            "steps": int(steps), "trained": bool(trained),
+            "criterion": criterion or f"validation loss falls by >= {min_improvement:g} from its initial value"}
+
+
+def add(name: str, rec: dict) -> None:
+    """Keep a training's record for this process's metrics.json."""
+    RECORDS.append((str(name), dict(rec)))
+
+
+def clear() -> None:
+    RECORDS.clear()
+
+
+def block(records: Iterable[tuple[str, Mapping]] | None = None) -> dict:
+    """The ``training`` block: per model name, the number of trainings, how
+    many trained, the mean initial/best/final validation loss, the smallest
+    improvement, the steps, the criterion and ``trained`` (all of them did)."""
+    groups: dict[str, list[Mapping]] = {}
+    for name, rec in (RECORDS if records is None else records):
+        groups.setdefault(name, []).append(rec)
+    out = {}
+    for name, recs in groups.items():
+        def mean(key: str) -> float | None:
+            vals = [r[key] for r in recs if r.get(key) is not None]
+            return round(sum(vals) / len(vals), 6) if vals else None
+
+        imps = [r["improvement"] for r in recs if r.get("improvement") is not None]
+        n_ok = sum(bool(r["trained"]) for r in recs)
+        out[name] = {"n": len(recs), "n_trained": n_ok, "initial": mean("initial"), "best": mean("best"),
+                     "final": mean("final"), "improved": mean("improvement"),
+                     "min_improvement": min(imps) if imps else None,
+                     "steps": sum(int(r.get("steps", 0)) for r in recs),
+                     "criterion": recs[0].get("criterion", ""), "trained": n_ok == len(recs)}
+    return out
+
+
+def untrained(training: Mapping | None) -> list[str]:
+    """The models of a ``training`` block that did not train (sorted)."""
+    return sorted(name for name, m in (training or {}).items() if not m.get("trained", True))
+
+
+def did_not_train(training: Mapping | None) -> str | None:
+    """The verdict text when a model did not learn (None when all did)."""
+    bad = untrained(training)
+    if not bad:
+        return None
+    parts = []
+    for name in bad:
+        m = training[name]
+        parts.append(f"{name} ({m.get('n_trained', 0)}/{m.get('n', 1)} trained; validation loss "
+                     f"{m.get('initial')} -> {m.get('best')}; {m.get('criterion', '')})")
+    return "did not train: " + "; ".join(parts)
