@@ -223,7 +223,10 @@ def report(tier: str, run: dict, workdir: Path, cores: int, dryrun_s: float | No
     ]
     if dryrun_s is not None:
         lines.append(f"| dry-run of the default DAG (best of 3) | {dryrun_s:.2f} s (budget 3 s) |")
-    lines += ["", "Per study (benchmark files; cached rules such as the toy generators have none):", "",
+    lines += ["", "Per study, from the rules' benchmark files. Their `cpu_time` samples a job's processes (every "
+              "second for 30 s, then every 30 s), so it misses short-lived children (the g++ of an hls4ml C "
+              "simulation, Verilator's compiler runs) and a job's last seconds: the CPU total above is the exact one.",
+              "",
               "| study | jobs | CPU s | job wall s (sum) |", "|---|---:|---:|---:|"]
     lines += [f"| {s} | {n} | {c:.1f} | {w:.1f} |" for s, n, c, w in rows]
     lines.append(f"| **all** | {sum(r[1] for r in rows)} | {sum(r[2] for r in rows):.1f} | "
