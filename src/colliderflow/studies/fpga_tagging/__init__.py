@@ -69,8 +69,9 @@ STUDY = Study(
              doc="train the float and the QAT tagger of one architecture and N; publish the float one"),
         Step("hls", inputs=("qat", "train"), outputs=("csim",), env="hls",
              doc="QAT model -> QONNX -> hls4ml project, compile and C-simulate against torch"),
-        Step("rtl", inputs=("qat", "train"), outputs=("rtl",), env="hls", threads=2,
-             doc="one MLP: da4ml -> Verilog -> Verilator simulation, Yosys synth_xilinx run beside it"),
+        Step("rtl", inputs=("qat", "train"), outputs=("rtl",), env="hls",
+             doc="one MLP: da4ml -> Verilog -> Verilator simulation, then Yosys synth_xilinx (beside it with "
+                 "--set-threads fpga_tagging_rtl=2)"),
         Step("synth", inputs=("csim", "rtl"), outputs=("report",), env="hls",
              doc="vendor HLS when on PATH, else the open stand-in (C-sim report + the rtl results)"),
         Step("verify", inputs=("onnx", "card"), outputs=("check",), env="hls",

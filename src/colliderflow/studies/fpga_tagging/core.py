@@ -606,7 +606,7 @@ def parse_yosys_stat(text: str) -> dict:
 
 
 def open_rtl(model_dir: str | Path, out_dir: str | Path, *, n_sim: int, run_yosys: bool, yosys_timeout: int,
-             threads: int = 2) -> dict:
+             threads: int = 1) -> dict:
     """da4ml -> Verilog -> Verilator simulation (vs da4ml's bit-exact
     interpreter and vs the quantized torch model) -> Yosys synth_xilinx."""
     models, hp = load_pair(model_dir)
@@ -639,9 +639,9 @@ def open_rtl(model_dir: str | Path, out_dir: str | Path, *, n_sim: int, run_yosy
     vm = VerilogModel(comb, "tagger", str(prj), latency_cutoff=CLOCK_NS, clock_period=CLOCK_NS)
     vm.write()  # vm.compile() is write() + _compile(); the build flags are set in between (da4ml < 0.6)
     _set_build_flags(prj / "sim" / "build_binder.mk", "slow: CFLAGS += -O\n", f"slow: CFLAGS += {VERILATOR_OPT}\n")
-    # Yosys reads the Verilog just written: it runs while Verilator builds and simulates (the rule's 2 threads)
+    # Yosys reads the Verilog just written: with 2 threads or more it runs while Verilator builds and simulates
     t_yosys = time.perf_counter()
-    yosys = _start_yosys(prj / "src", yosys_timeout) if run_yosys else None
+    yosys = _start_yosys(prj / "src", yosys_timeout) if run_yosys and threads > 1 else None
     old = dict(os.environ)
     os.environ.update(env)
     try:
@@ -669,6 +669,9 @@ def open_rtl(model_dir: str | Path, out_dir: str | Path, *, n_sim: int, run_yosy
         "latency_cycles": int(len(vm._pipe.solutions)) if vm._pipe is not None else 0,
     })
     res["latency_ns"] = res["latency_cycles"] * CLOCK_NS
+    if run_yosys and threads <= 1:
+        t_yosys = time.perf_counter()
+        yosys = _start_yosys(prj / "src", yosys_timeout)
     if yosys is None:
         res["yosys"] = "not run (config)"
     elif isinstance(yosys, str):

@@ -32,7 +32,7 @@ def hls(ctx: Context) -> None:
 
 
 def rtl(ctx: Context) -> None:
-    """One MLP (wildcard ``model``): da4ml -> Verilog -> Verilator, Yosys beside it (the rule's 2 threads)."""
+    """One MLP (wildcard ``model``): da4ml -> Verilog -> Verilator, then Yosys (beside it with 2 threads)."""
     from ...io import write_json
 
     c = ctx.cfg
