@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run smoke real dryrun test report lint bench repro clean slurm-deps
+.PHONY: setup run smoke real dryrun test report lint bench bench-smoke bench-nanoaod bench-all repro clean slurm-deps
 
 setup: $(STAMP)
 
@@ -45,7 +45,19 @@ lint: setup
 	$(BIN)/ruff check src tests workflow benchmarks
 	$(BIN)/snakemake --lint
 
+# the default tier in a fresh temporary directory: wall, CPU, load, peak memory, per-study CPU and the
+# critical path -> benchmarks/results/default-<date>.md (run it on an idle machine; the report states the load)
 bench: setup
+	$(BIN)/python benchmarks/pipeline_timing.py --tier default --cores $(CORES)
+
+bench-smoke: setup
+	$(BIN)/python benchmarks/pipeline_timing.py --tier smoke --cores $(CORES)
+
+bench-nanoaod: setup
+	$(BIN)/python benchmarks/nanoaod_ingest.py
+
+# nanoaod ingest + smoke-tier timing
+bench-all: setup
 	$(BIN)/python benchmarks/run_all.py
 
 # same seed, same bytes: the smoke tier of every study twice, every output compared (STUDIES="a b" for some)

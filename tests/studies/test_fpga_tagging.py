@@ -173,15 +173,60 @@ def test_synthesis_without_vendor_tools_is_labelled(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no vitis_hls / vivado_hls
     assert ft.vendor_tool() is None
-    rep = ft.synthesize([_fake_csim(tmp_path)], tmp_path / "rep.json", rtl_models={}, rtl_dir=tmp_path, n_sim=1,
-                        run_yosys=False, yosys_timeout=1, vendor_timeout=1)
+    rtl = tmp_path / "rtl" / "mlp_N8" / "rtl.json"
+    rtl.parent.mkdir(parents=True)
+    rtl.write_text(json.dumps({"arch": "mlp", "n": 8, "source": "open estimate", "status": "ok", "lut": 7}))
+    rep = ft.synthesize([_fake_csim(tmp_path)], tmp_path / "rep.json", rtl_files=[str(rtl)], vendor_timeout=1)
     assert rep["mode"] == "open stand-in" and "estimate" in rep["note"]
     assert all(r["hls"]["source"] == "open estimate" for r in rep["models"])
+    assert rep["open_rtl"] == {"mlp_N8": json.loads(rtl.read_text())}, "the rtl step's results, by model"
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "vitis_hls").write_text("#!/bin/sh\nexit 0\n")
     (fake / "vitis_hls").chmod(0o755)
     assert ft.vendor_tool(str(fake)).endswith("vitis_hls")
+
+
+def test_yosys_runs_in_the_background_with_limits(tmp_path, monkeypatch):
+    """Yosys is started before the Verilator build and collected after it: its
+    cell counts are parsed from stat.txt, a failure is reported, a run past
+    its CPU limit (or, stuck, past the wall-time backstop) fails the step."""
+    import subprocess
+    import time
+
+    from colliderflow.studies.fpga_tagging import core as ft
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "tagger.v").write_text("module tagger; endmodule\n")
+    fake = tmp_path / "fake-yosys"
+    fake.write_text("#!/bin/sh\n"
+                    "[ -n \"$FAKE_SLEEP\" ] && exec sleep \"$FAKE_SLEEP\"\n"
+                    "[ -n \"$FAKE_SPIN\" ] && while :; do :; done\n"
+                    "printf '   Number of cells: 3\\n     LUT4 2\\n     FDRE 1\\n' > stat.txt\nexit ${FAKE_RC:-0}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(ft, "yosys_cmd", lambda: [str(fake)])
+
+    def run(cpu: int, **kw):
+        t0 = time.perf_counter()
+        return ft._finish_yosys(ft._start_yosys(src, cpu), t0, src, tmp_path / "yosys.log", cpu, **kw)
+
+    r = run(60)
+    assert (r["lut"], r["ff"]) == (2, 1) and r["yosys"].startswith("synth_xilinx"), r
+    monkeypatch.setenv("FAKE_RC", "3")
+    r = run(60)
+    assert r["yosys"].startswith("failed (rc 3)") and "lut" not in r
+    monkeypatch.setenv("FAKE_SPIN", "1")
+    with pytest.raises(RuntimeError, match="CPU limit"):
+        run(1, wall_factor=120)  # 1 CPU second, however loaded the machine
+    monkeypatch.delenv("FAKE_SPIN")
+    monkeypatch.setenv("FAKE_SLEEP", "60")
+    t0 = time.perf_counter()
+    with pytest.raises(subprocess.TimeoutExpired):
+        run(1, wall_factor=2)  # sleeping uses no CPU: the wall-time backstop stops it
+    assert time.perf_counter() - t0 < 30, "killed at the wall-time backstop"
+    monkeypatch.setattr(ft, "yosys_cmd", lambda: None)
+    assert ft._start_yosys(src, 1).startswith("skipped")
 
 
 def test_parse_yosys_stat():

@@ -183,15 +183,39 @@ rule fpga_tagging_hls:
         S.script
 
 
+S = step("fpga_tagging", "rtl", "{model}")
+
+
+rule fpga_tagging_rtl:
+    input:
+        qat="results/fpga_tagging/models/{model}/qat.pt",
+        train="results/fpga_tagging/models/{model}/train.json",
+    output:
+        rtl="results/fpga_tagging/rtl/{model}/rtl.json",
+    wildcard_constraints:
+        model=r"mlp_N\d+",
+    params:
+        **S.params,
+    threads: S.threads
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
 S = step("fpga_tagging", "synth")
 
 
 rule fpga_tagging_synth:
     input:
         csim=lambda w: expand(rules.fpga_tagging_hls.output.csim, model=FPGA_TAGGING_MODELS),
-        rtl=lambda w: expand(
-            "results/fpga_tagging/models/{model}/qat.pt", model=config["studies"]["fpga_tagging"]["rtl_models"]
-        ),
+        rtl=lambda w: expand(rules.fpga_tagging_rtl.output.rtl, model=config["studies"]["fpga_tagging"]["rtl_models"]),
     output:
         report="results/fpga_tagging/synthesis_report.json",
     params:

@@ -69,8 +69,11 @@ STUDY = Study(
              doc="train the float and the QAT tagger of one architecture and N; publish the float one"),
         Step("hls", inputs=("qat", "train"), outputs=("csim",), env="hls",
              doc="QAT model -> QONNX -> hls4ml project, compile and C-simulate against torch"),
-        Step("synth", inputs=("csim", "rtl"), outputs=("report",), env="hls", threads=2,
-             doc="vendor HLS when on PATH, else the open stand-in (C-sim report + da4ml/Verilator/Yosys)"),
+        Step("rtl", inputs=("qat", "train"), outputs=("rtl",), env="hls",
+             doc="one MLP: da4ml -> Verilog -> Verilator simulation, then Yosys synth_xilinx (beside it with "
+                 "--set-threads fpga_tagging_rtl=2)"),
+        Step("synth", inputs=("csim", "rtl"), outputs=("report",), env="hls",
+             doc="vendor HLS when on PATH, else the open stand-in (C-sim report + the rtl results)"),
         Step("verify", inputs=("onnx", "card"), outputs=("check",), env="hls",
              doc="re-run a published ONNX model in onnxruntime on its frozen validation set"),
         Step("report", inputs=("train", "csim", "synth", "verify"), outputs=("metrics", "png", "pdf"), env="hls",

@@ -31,13 +31,21 @@ def hls(ctx: Context) -> None:
     core.hls_csim(Path(ctx.input.qat).parent, Path(ctx.output.csim).parent, n_eval=ctx.cfg.n_eval)
 
 
-def synth(ctx: Context) -> None:
-    """Synthesis: vendor HLS when on PATH, else the open stand-in (C-sim report + da4ml/Verilator/Yosys), labelled."""
+def rtl(ctx: Context) -> None:
+    """One MLP (wildcard ``model``): da4ml -> Verilog -> Verilator, then Yosys (beside it with 2 threads)."""
+    from ...io import write_json
+
     c = ctx.cfg
-    rtl = {Path(p).parent.name: str(Path(p).parent) for p in ctx.input.rtl}
-    core.synthesize(list(ctx.input.csim), ctx.output.report, rtl_models=rtl,
-                    rtl_dir=Path(ctx.output.report).parent / "rtl", n_sim=c.rtl_n_sim, run_yosys=c.yosys,
-                    yosys_timeout=c.yosys_timeout, vendor_timeout=VENDOR_TIMEOUT)
+    res = core.open_rtl(Path(ctx.input.qat).parent, Path(ctx.output.rtl).parent, n_sim=c.rtl_n_sim,
+                        run_yosys=c.yosys, yosys_timeout=c.yosys_timeout, threads=ctx.threads)
+    write_json(ctx.output.rtl, res)
+
+
+def synth(ctx: Context) -> None:
+    """Synthesis: vendor HLS when on PATH, else the open stand-in (C-sim report + the rtl step's
+    da4ml/Verilator/Yosys results), labelled."""
+    core.synthesize(list(ctx.input.csim), ctx.output.report, rtl_files=list(ctx.input.rtl),
+                    vendor_timeout=VENDOR_TIMEOUT)
 
 
 def verify(ctx: Context) -> None:
