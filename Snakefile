@@ -18,10 +18,10 @@ min_version("9.0")
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from colliderflow import dag  # noqa: E402
-from colliderflow.study import HASH_SEED  # noqa: E402
+from colliderflow.study import hash_seed_for_jobs  # noqa: E402
 
 # Every job (a child of this process) iterates sets of strings in one order: same seed, same bytes.
-os.environ["PYTHONHASHSEED"] = HASH_SEED
+hash_seed_for_jobs()
 
 
 # Anchored at the repository so `snakemake -s .../Snakefile -d WORKDIR` works too.

@@ -400,6 +400,12 @@ def set_threads(n: int) -> None:
 HASH_SEED = "0"
 
 
+def hash_seed_for_jobs() -> None:
+    """Give every child of this process (Snakemake's jobs) the hash seed
+    :data:`HASH_SEED` (called by the Snakefile)."""
+    os.environ["PYTHONHASHSEED"] = HASH_SEED
+
+
 def ensure_hash_seed(argv: list[str]) -> None:
     """Re-execute this process (``python *argv``) with PYTHONHASHSEED =
     :data:`HASH_SEED` unless it already runs with it. The Snakefile sets it

@@ -49,7 +49,7 @@ def test_wrong_config_value_is_named(override, key, tmp_path, run_snakemake):
     proc = run_snakemake(tmp_path, "-n", config={k: v}, check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "Error validating config" in out and f"'{v}'" in out and key in out
+    assert f"config --config: {key}: '{v}'" in out and "Traceback" not in out
 
 
 def test_wrong_nested_type_is_named(tmp_path, run_snakemake):
@@ -102,7 +102,8 @@ def test_smoke_tier_outputs(smoke_run):
         if c.get("enabled", True):
             m = json.loads((smoke_run / f"results/{study}/metrics.json").read_text())
             assert m["study"] == study and m["tier"] == "smoke"
-            assert isinstance(m["holds"], bool)
+            # a physics yes/no, or null when a model did not learn (then the verdict names it)
+            assert isinstance(m["holds"], bool) or str(m["verdict"]).startswith("did not train: "), m["verdict"]
             assert f"| {study} |" in summary
             assert list((smoke_run / f"results/{study}/benchmarks").glob("*.tsv")), "per-rule benchmark files"
     assert re.search(r"\| (yes|no) \| [\d.]+ \|", summary)
