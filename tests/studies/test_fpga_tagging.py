@@ -328,6 +328,10 @@ def test_interaction_network_csim_agrees(tmp_path):
     assert r["arch"] == "interaction" and r["n_eval"] == len(x)
     assert r["argmax_agreement_qat"] >= 0.99, r
     assert r["max_abs_diff_qat"] < 0.05, r
+    # same model, same project: hls4ml's stamp (library name, config) comes from the model, not uuid4
+    ft.hls_csim(tmp_path, tmp_path / "hls2", n_eval=len(x))
+    libs = [sorted(p.name for p in (tmp_path / d / "hls4ml_prj" / "firmware").glob("*.so")) for d in ("hls", "hls2")]
+    assert libs[0] == libs[1] and len(libs[0]) == 1
     del torch
 
 

@@ -24,6 +24,9 @@ simulation, and a vendor-free synthesis stand-in.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
 import os
 import re
@@ -32,9 +35,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -425,6 +430,22 @@ def hls_config(mw: Any, hm_module: Any) -> dict:
     return cfg
 
 
+@contextlib.contextmanager
+def _content_stamp(onnx_path: Path, cfg: dict) -> Iterator[None]:
+    """hls4ml stamps each project (library name, build script, config) with
+    a random uuid4, which makes the same model's project differ run to run;
+    derive it from the model and its HLS config instead (same seed, same bytes;
+    still unique per model, which is what the stamp is for)."""
+    import uuid
+
+    from hls4ml.model.optimizer.passes import stamp
+
+    digest = hashlib.sha256(Path(onnx_path).read_bytes() + json.dumps(cfg, sort_keys=True, default=str).encode())
+    fixed = uuid.UUID(bytes=digest.digest()[:16])
+    with mock.patch.object(stamp, "uuid", types.SimpleNamespace(uuid4=lambda: fixed)):
+        yield
+
+
 def _set_build_flags(script: Path, old: str, new: str) -> None:
     """Replace the compiler flags ``old`` by ``new`` in a generated build script;
     a library that writes other flags is left alone (slower, not wrong), and logged."""
@@ -457,7 +478,8 @@ def hls_csim(model_dir: str | Path, out_dir: str | Path, *, n_eval: int, reuse: 
     hm = hls4ml.converters.convert_from_onnx_model(
         mw, output_dir=str(prj), project_name="tagger", io_type="io_parallel", backend="Vitis", part=PART,
         clock_period=CLOCK_NS, hls_config=cfg)
-    hm.write()
+    with _content_stamp(out_dir / "model_qonnx.onnx", cfg):
+        hm.write()
     _set_build_flags(prj / "build_lib.sh", 'CFLAGS="-O3 -fPIC"', f'CFLAGS="{CSIM_OPT} -fPIC"')
     hm._compile()  # hm.compile() is write() + _compile(); the flags are set in between (hls4ml 1.3)
     t_compile = time.perf_counter() - t0
