@@ -233,6 +233,9 @@ def report(tier: str, run: dict, workdir: Path, cores: int, dryrun_s: float | No
                  f"{sum(r[3] for r in rows):.1f} |")
     lines += ["", "Critical path:", "", "| rule | output | s |", "|---|---|---:|"]
     lines += [f"| {c['rule']} | `{c['output']}` | {c['seconds']:.1f} |" for c in chain]
+    summary = workdir / "results" / "summary.md"
+    if summary.is_file():  # the verdicts of the timed run, so the README's table can be checked against them
+        lines += ["", "The run's `results/summary.md`:", "", summary.read_text().strip()]
     return "\n".join(lines) + "\n"
 
 
