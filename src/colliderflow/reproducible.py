@@ -42,7 +42,7 @@ EXCLUDED: tuple[tuple[str, str], ...] = (
 )
 #: keys holding measured time (cpu_seconds, wall_seconds, cpu_time, cpu_ms_per_shower, ..._ms_per_shower_cpu):
 #: compared outputs may differ in their values only
-TIMING_KEY = re.compile(r"(^|_)(cpu|wall|seconds)(_|$)")
+TIMING_KEY = re.compile(r"(^|_)(cpu|wall)(_|$)|_seconds$")
 
 STATUSES = ("same", "timing", "differ", "missing")
 

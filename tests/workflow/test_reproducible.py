@@ -91,7 +91,7 @@ def test_the_comparison_sees_a_changed_byte_and_a_changed_time(tmp_path):
     assert status == {"x.bin": "differ", "m.json": "timing", "n.json": "differ", "z.npz": "timing"}
     assert compare_file(a / "m.json", a / "m.json", "m.json").status == "same"
     for key in ("cpu_seconds", "cpu_seconds_per_method", "wall_seconds", "cpu_ms_per_shower",
-                "generation_ms_per_shower_cpu", "cpu_time"):
+                "generation_ms_per_shower_cpu", "cpu_time", "write_compile_seconds"):
         assert TIMING_KEY.search(key), key
     for key in ("seconds_of_arc", "cpus", "threads", "walltime_budget"):
         assert not TIMING_KEY.search(key), key
