@@ -262,7 +262,7 @@ def read_reclustered(paths: Iterable[str | Path], counts: dict | None = None) ->
     (:data:`RECLUSTERED_KEYS`): the label comes from that key, not from the
     file name. Its stored ``tau21_k`` is tau3/tau2 (an upstream bug): tau21
     is recomputed here as tau2/tau1. The excerpt's known defect, jets with
-    tau1 = tau2 = 0 (20 rows), is dropped and counted in ``counts``; any
+    tau1 = tau2 = 0 (12 rows in the real excerpt), is dropped and counted in ``counts``; any
     other NaN or inf is an error naming the file and column.
     """
     counts = {} if counts is None else counts
