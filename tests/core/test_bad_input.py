@@ -98,30 +98,19 @@ def test_injected_url_is_refused_by_the_schema(tmp_path, url):
 
 
 @pytest.mark.workflow
-def test_quote_breaking_sha256_is_refused_by_the_schema(tmp_path):
+@pytest.mark.parametrize("dataset, target, sha", [
+    ("lhco", "resources/lhco/download/events.h5", "abc'; touch pwned; echo '"),  # quote-breaking
+    ("dimuon", "resources/dimuon/download/Run2012BC_DoubleMuParked_Muons.root", "g" * 64),  # not hex
+])
+def test_bad_sha256_is_refused_by_the_schema_before_the_download(tmp_path, dataset, target, sha):
     wd = tmp_path / "wd"
-    sha = "abc'; touch pwned; echo '"
-    proc = _run(wd, "resources/lhco/download/events.h5",
-                {"data": {"lhco": {"source": "download",
-                                   "download": {"url": "https://host/f.h5", "sha256": sha}}}})
+    proc = _run(wd, target, {"data": {dataset: {"source": "download",
+                                                "download": {"url": "https://host/f", "sha256": sha}}}})
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.startswith("config ")]
-    assert lines == [f"config {wd / 'tiny.yaml'}: data.lhco.download.sha256: {sha!r} is not valid (expected sha256 "
-                     "of the file, 64 hex digits; required before the download source can be used)"]
-    assert not (wd / MARKER).exists() and _files(wd, "logs") == []
-
-
-@pytest.mark.workflow
-def test_non_hex_sha256_is_refused_before_the_download(tmp_path):
-    wd = tmp_path / "wd"
-    sha = "g" * 64
-    proc = _run(wd, "resources/dimuon/download/Run2012BC_DoubleMuParked_Muons.root",
-                {"data": {"dimuon": {"source": "download",
-                                     "download": {"url": "https://host/f.root", "sha256": sha}}}})
-    assert proc.returncode != 0
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("config ")]
-    assert lines == [f"config {wd / 'tiny.yaml'}: data.dimuon.download.sha256: {sha!r} is not valid (expected "
+    assert lines == [f"config {wd / 'tiny.yaml'}: data.{dataset}.download.sha256: {sha!r} is not valid (expected "
                      "sha256 of the file, 64 hex digits; required before the download source can be used)"]
+    assert not (wd / MARKER).exists()
     assert _files(wd, "resources") == [] and _files(wd, "logs") == []
 
 
