@@ -10,7 +10,14 @@ Every study writes one ``results/<study>/metrics.json`` through
       "key_metric": {"name": "...", "value": 91.1, "unit": "GeV"},
       "claim": "what the paper claims, in one sentence",
       "holds": true,                       # did the claim reproduce here? null: a model did not train
-      "verdict": "holds",                  # "holds", "does not hold" or "did not train: <models>"
+      "verdict": {                         # the standard verdict block (colliderflow.verdict)
+        "text": "holds",                   # "holds", "does not hold" or "did not train: <models>"
+        "claim": "...",
+        "comparisons": [{"competitor": "CATHODE", "statistic": "max SIC", "method": 7.1, "other": 4.1,
+                         "effect": 3.0, "error": 0.8, "margin": 0.0, "k": 2, "test": "effect - 2 SE > 0",
+                         "n": 3, "over": "paired seeds", "null": false, "required": true, "holds": true,
+                         "reason": "..."}]
+      },
       "training": {...},                   # per model: initial/best/final validation loss, trained (health.py)
       "tier": "default",
       "metrics": {...}                     # every number the figures show
@@ -19,7 +26,7 @@ Every study writes one ``results/<study>/metrics.json`` through
 ``holds`` must be computed from the metrics by the study, never written by
 hand; a claim that does not reproduce is reported with ``holds: false``. A
 study whose training did not learn is no physics result: ``holds: null``
-and ``verdict: "did not train: ..."`` (:mod:`colliderflow.health`).
+and verdict text ``"did not train: ..."`` (:mod:`colliderflow.health`).
 The same seed gives the same bytes, so nothing measured (the CPU time of
 the rules is in ``results/<study>/benchmarks/*.tsv`` and the summary) goes
 in by default.
@@ -66,7 +73,7 @@ def write_metrics(path: str | Path, *, study: str, paper: str, title: str, key_m
     """Validate and write a study's metrics.json; returns the dict written.
     ``holds`` is None only with a ``verdict`` saying why (a model did not train)."""
     if holds is None:
-        if not str(extra.get("verdict", "")).startswith("did not train"):
+        if not verdict_text(extra).startswith("did not train"):
             raise TypeError("holds may be None only when a model did not train (verdict 'did not train: ...')")
     elif not isinstance(holds, bool):
         raise TypeError("holds must be a bool computed from the metrics")
@@ -85,6 +92,21 @@ def write_metrics(path: str | Path, *, study: str, paper: str, title: str, key_m
     }
     write_json(path, doc)
     return doc
+
+
+def verdict_text(doc: dict) -> str:
+    """The verdict's text ("holds", "does not hold", "did not train: ...")."""
+    v = doc.get("verdict", "")
+    return str(v.get("text", "") if isinstance(v, dict) else v)
+
+
+def comparisons_text(doc: dict) -> str:
+    """The summary's effect +- error column: each comparison in a few words."""
+    from .verdict import describe
+
+    v = doc.get("verdict")
+    comps = v.get("comparisons", []) if isinstance(v, dict) else []
+    return "<br>".join(describe(c) for c in comps) if comps else "(no comparison)"
 
 
 def read_metrics(path: str | Path) -> dict:
@@ -133,20 +155,22 @@ def summary_markdown(docs: list[dict], cpu_by_study: dict[str, float] | None = N
     lines = [
         "# colliderflow summary",
         "",
-        "| paper | study | key metric | value | paper's claim | holds | CPU s (all rules) |",
-        "|---|---|---|---|---|---|---|",
+        "| paper | study | key metric | value | paper's claim | holds | effect +- error vs competitor | "
+        "CPU s (all rules) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for d in sorted(docs, key=lambda d: d["study"]):
         km = d["key_metric"]
         cpu = cpu_by_study.get(d["study"])
         lines.append(
-            "| {paper} | {study} | {name} | {value} | {claim} | {holds} | {cpu} |".format(
+            "| {paper} | {study} | {name} | {value} | {claim} | {holds} | {comp} | {cpu} |".format(
                 paper=d["paper"],
                 study=d["study"],
                 name=km["name"],
                 value=_fmt(km["value"], km.get("unit")),
                 claim=d["claim"].replace("|", "/"),
                 holds=_holds(d),
+                comp=comparisons_text(d).replace("|", "/"),
                 cpu="" if cpu is None else f"{cpu:.1f}",
             )
         )

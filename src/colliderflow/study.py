@@ -35,7 +35,7 @@ import time
 import traceback
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +87,29 @@ class Verdict:
     holds: bool
     key_metric: dict
     claim: str | None = None
+    comparisons: tuple = ()  # colliderflow.verdict.Comparison: the method against its named competitors
 
     def __post_init__(self) -> None:
+        from .verdict import decide
+
         if not isinstance(self.holds, bool):
             raise TypeError("Verdict.holds must be a bool computed from the metrics")
         if "name" not in self.key_metric or "value" not in self.key_metric:
             raise ValueError("Verdict.key_metric needs 'name' and 'value'")
+        if self.comparisons and self.holds != decide(self.comparisons):
+            raise ValueError("Verdict.holds must be the conjunction of its required comparisons (use Verdict.of)")
+
+    @classmethod
+    def of(cls, comparisons: Sequence, key_metric: dict, claim: str | None = None) -> Verdict:
+        """The claim decided by its comparisons (:mod:`colliderflow.verdict`):
+        it holds when every required comparison holds."""
+        from .verdict import decide
+
+        return cls(holds=decide(comparisons), key_metric=key_metric, claim=claim, comparisons=tuple(comparisons))
+
+    def block(self, claim: str, text: str) -> dict:
+        """metrics.json's ``verdict`` block."""
+        return {"text": text, "claim": claim, "comparisons": [c.as_json() for c in self.comparisons]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,11 +348,12 @@ class Context:
         failed = health.did_not_train(training)
         if failed:
             self.logger.error("%s: %s", self.study.name, failed)
+        claim = v.claim or self.study.claim
+        block = v.block(claim, failed or ("holds" if v.holds else "does not hold"))
         return write_metrics(
             path or self.output.metrics, study=self.study.name, paper=self.study.paper, title=self.study.title,
-            key_metric=v.key_metric, claim=v.claim or self.study.claim, holds=None if failed else v.holds,
-            metrics=metrics, tier=self.tier, training=training, verdict=failed or ("holds" if v.holds else
-                                                                               "does not hold"), **extra)
+            key_metric=v.key_metric, claim=claim, holds=None if failed else v.holds,
+            metrics=metrics, tier=self.tier, training=training, verdict=block, **extra)
 
 
 # --------------------------------------------------------------------------- running a job

@@ -31,8 +31,8 @@ def test_summary_rows_and_cpu(tmp_path):
     text = write_summary([tmp_path / "a/metrics.json", tmp_path / "b/metrics.json"], tmp_path / "summary.md",
                          benchmark_root=tmp_path)
     rows = [line for line in text.splitlines() if line.startswith("| arXiv")]
-    assert rows[0].endswith("| yes | 4.0 |") and "| a |" in rows[0]
-    assert rows[1].endswith("| no |  |")
+    assert rows[0].endswith("| yes | (no comparison) | 4.0 |") and "| a |" in rows[0]
+    assert rows[1].endswith("| no | (no comparison) |  |")
     assert "a / b" in rows[0], "pipes in claims are escaped"
     assert "1 of 2 claims hold" in text
     assert benchmark_cpu_seconds([tmp_path / "a/benchmarks/r.tsv"]) == 2.5

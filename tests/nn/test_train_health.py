@@ -105,11 +105,11 @@ def test_verdict_says_did_not_train_never_no(tmp_path, lr):
     written = json.loads((tmp_path / "m.json").read_text())
     assert written["training"]["estimator"]["trained"] is (lr > 0)
     if lr == 0:
-        assert written["holds"] is None and written["verdict"].startswith("did not train: estimator")
+        assert written["holds"] is None and written["verdict"]["text"].startswith("did not train: estimator")
         text = write_summary([tmp_path / "m.json"], tmp_path / "summary.md", benchmark_root=tmp_path)
         assert "| did not train: estimator" in text and "0 of 1 claims hold" in text and "1 not judged" in text
     else:
-        assert written["holds"] is True and written["verdict"] == "holds"
+        assert written["holds"] is True and written["verdict"]["text"] == "holds"
     assert doc["holds"] == written["holds"]
 
 
