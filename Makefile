@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run smoke real dryrun test report lint bench bench-smoke bench-nanoaod bench-all repro clean slurm-deps
+.PHONY: setup run smoke real dryrun test report lint bench bench-smoke bench-nanoaod bench-all repro clean slurm-deps readme-table
 
 setup: $(STAMP)
 
@@ -49,6 +49,10 @@ lint: setup
 # critical path -> benchmarks/results/default-<date>.md (run it on an idle machine; the report states the load)
 bench: setup
 	$(BIN)/python benchmarks/pipeline_timing.py --tier default --cores $(CORES)
+
+# README's studies table (default tier holds, effect +- error) from the newest make bench report
+readme-table:
+	$(BIN)/python -m colliderflow readme-table $$(ls benchmarks/results/default-*.md | tail -1)
 
 bench-smoke: setup
 	$(BIN)/python benchmarks/pipeline_timing.py --tier smoke --cores $(CORES)

@@ -2,6 +2,12 @@
 
     python -m colliderflow list                              every study and its steps
     python -m colliderflow step logs/omnijet/backbone.job.json [--threads N] [--no-log]
+    python -m colliderflow readme-table benchmarks/results/default-<date>.md [--check]
+
+``readme-table`` rewrites the last column of README.md's studies table
+(default tier holds, effect ± error vs each competitor) from a default-tier
+summary (``results/summary.md`` or a ``make bench`` report); ``--check``
+only says whether the README agrees (exit 1 if not).
 
 ``step`` reruns one job exactly as Snakemake ran it (inputs, outputs, config
 section, seed, tier, wildcards; the record is written beside the job's log),
@@ -28,7 +34,30 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("job", help="the job record written beside the job's log")
     st.add_argument("--threads", type=int, default=None, help="override the job's threads")
     st.add_argument("--no-log", action="store_true", help="print to the terminal, not to the job's log")
+    rt = sub.add_parser("readme-table", help="README's studies table from a default-tier summary")
+    rt.add_argument("summary", help="results/summary.md, or a make bench report that embeds it")
+    rt.add_argument("--readme", default="README.md")
+    rt.add_argument("--check", action="store_true", help="only compare; exit 1 when the README differs")
     a = ap.parse_args(argv)
+    if a.command == "readme-table":
+        from pathlib import Path
+
+        from .metrics import readme_table
+
+        readme = Path(a.readme).read_text()
+        try:
+            new = readme_table(readme, Path(a.summary).read_text())
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if a.check:
+            if new != readme:
+                print(f"{a.readme}: the studies table differs from {a.summary} (run without --check)",
+                      file=sys.stderr)
+                return 1
+            return 0
+        Path(a.readme).write_text(new)
+        return 0
     if a.command == "list":
         for name in ("data", "shared", *study_names()):
             spec = load(name)

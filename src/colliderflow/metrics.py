@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import resource
 import time
 from collections.abc import Iterable
@@ -197,3 +198,71 @@ def write_summary(metrics_paths: Iterable[str | Path], out_path: str | Path,
     with atomic_path(out_path) as tmp:
         tmp.write_text(text)
     return text
+
+
+# --------------------------------------------------------------------------- README's studies table
+
+README_COLUMN = "default tier holds"
+
+
+def parse_summary(text: str) -> dict[str, tuple[str, str]]:
+    """``study -> (holds, comparisons)`` from a results/summary.md table (or a
+    ``make bench`` report that embeds one)."""
+    rows: dict[str, tuple[str, str]] = {}
+    header: list[str] | None = None
+    for line in text.splitlines():
+        if not line.startswith("| "):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[:2] == ["paper", "study"]:
+            header = cells
+            continue
+        if header is None or set(cells[0]) <= {"-", ":"} or len(cells) != len(header):
+            continue
+        row = dict(zip(header, cells, strict=True))
+        rows[row["study"]] = (row["holds"], row.get("effect +- error vs competitor", ""))
+    return rows
+
+
+def _short(comparisons: str) -> str:
+    """``vs CATHODE (max SIC): +1.2 +- 0.3, needs ...: yes`` -> ``vs CATHODE +1.2 ± 0.3 ✓``."""
+    out = []
+    for c in comparisons.split("<br>"):
+        m = re.match(r"vs (.+?) \((.+?)\): ([^,]+?) \+- ([^,]+), .*: (yes|no)$", c.strip())
+        if m:
+            out.append(f"vs {m[1]}: {m[3]} ± {m[4]} {'✓' if m[5] == 'yes' else '✗'}")
+    return "; ".join(out)
+
+
+def readme_table(readme: str, summary: str) -> str:
+    """README.md with its studies table's last column (:data:`README_COLUMN`)
+    regenerated from a default-tier summary: the holds of each study and its
+    comparisons (effect ± error vs each competitor). Raises ValueError for a
+    study in the README missing from the summary (or the reverse)."""
+    rows = parse_summary(summary)
+    lines = readme.splitlines(keepends=True)
+    seen = set()
+    in_table = False
+    for i, line in enumerate(lines):
+        if line.startswith("| study |") and line.rstrip().endswith(f"| {README_COLUMN} |"):
+            in_table = True
+            continue
+        if in_table and not line.startswith("|"):
+            break
+        if in_table and line.startswith("| `"):
+            cells = line.rstrip("\n").split("|")
+            study = cells[1].strip().strip("`")
+            if study not in rows:
+                raise ValueError(f"README.md: study {study} is not in the summary")
+            holds, comps = rows[study]
+            short = _short(comps)
+            cells[-2] = f" {holds}{' (' + short + ')' if short else ''} "
+            lines[i] = "|".join(cells) + "\n"
+            seen.add(study)
+    if not in_table:
+        raise ValueError(f"README.md: no studies table with a '{README_COLUMN}' column")
+    missing = sorted(set(rows) - seen - {"example"})
+    if missing:
+        raise ValueError(f"README.md: the studies table has no row for {', '.join(missing)}")
+    return "".join(lines)
+

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from colliderflow.errors import InputError
-from colliderflow.metrics import benchmark_cpu_seconds, read_metrics, write_metrics, write_summary
+from colliderflow.metrics import benchmark_cpu_seconds, read_metrics, summary_markdown, write_metrics, write_summary
 
 
 def _write(path, study, holds):
@@ -43,3 +43,28 @@ def test_read_metrics_names_missing_field(tmp_path):
     p.write_text(json.dumps({"study": "x"}))
     with pytest.raises(InputError, match="metrics.json.*paper"):
         read_metrics(p)
+
+
+def _doc(study, holds, comps=()):
+    from colliderflow.study import Verdict
+
+    v = Verdict.of(list(comps), {"name": "m", "value": 1.0}) if comps else None
+    block = v.block("c", "holds") if v else {"text": "holds", "claim": "c", "comparisons": []}
+    return {"study": study, "paper": "p", "title": "t", "key_metric": {"name": "m", "value": 1.0}, "claim": "c",
+            "holds": v.holds if v else holds, "tier": "default", "metrics": {}, "verdict": block}
+
+
+def test_readme_table_is_regenerated_from_the_summary_and_drift_is_seen():
+    from colliderflow.metrics import readme_table
+    from colliderflow.verdict import Comparison
+
+    c = Comparison.paired("CATHODE", "max SIC", [3.0, 3.2, 2.8], [2.0, 2.1, 1.9], reason="r")
+    summary = summary_markdown([_doc("a", None, [c]), _doc("b", False)])
+    readme = ("intro\n\n| study | paper | real tier | default tier holds |\n|---|---|---|---|\n"
+              "| `a` | A | – | no |\n| `b` | B | – | yes (hand-written) |\n\nafter\n")
+    new = readme_table(readme, summary)
+    assert "| `a` | A | – | yes (vs CATHODE: +1 ± 0.058 ✓) |" in new
+    assert "| `b` | B | – | no |" in new and new.startswith("intro") and new.endswith("after\n")
+    assert new != readme and readme_table(new, summary) == new  # drift seen; a regenerated table is stable
+    with pytest.raises(ValueError, match="no row for c"):
+        readme_table(readme, summary_markdown([_doc("a", True), _doc("b", True), _doc("c", True)]))
