@@ -12,7 +12,7 @@ import sys
 from functools import partial
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -29,8 +29,8 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 # The root schema (tier, seed, data sources), then each study's section against
-# the schema fragment beside its code; both fill in the defaults. A bad value
-# stops first with one line naming the config file that sets it and the key.
+# the schema fragment beside its code. A bad value stops first with one line
+# naming the config file that sets it and the key.
 _problem = dag.config_error(
     config,
     workflow.basedir,
@@ -39,14 +39,11 @@ _problem = dag.config_error(
 )
 if _problem:
     raise WorkflowError(f"config {_problem}")
-validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"))
-for _name, _section in config["studies"].items():
-    try:
-        validate(_section, dag.study_schema(_name))
-    except KeyError as _exc:
-        raise WorkflowError(f"config studies.{_name}: {_exc.args[0]}") from None
-    except WorkflowError as _exc:
-        raise WorkflowError(f"Error validating config section studies.{_name}", _exc) from None
+# Then the schemas' defaults are filled in (each schema file parsed once).
+try:
+    dag.fill_defaults(config, workflow.basedir)
+except KeyError as _exc:
+    raise WorkflowError(f"config {_exc.args[0]}") from None
 
 
 # Real inputs outside the working directory (../shared/data in the real tier)

@@ -21,6 +21,7 @@ A rule in ``workflow/rules/`` reads::
 
 from __future__ import annotations
 
+import copy
 import functools
 import glob
 import hashlib
@@ -176,25 +177,61 @@ def _schema_file(path: str) -> Any:
         return yaml.safe_load(fh)
 
 
-def validator(study: str) -> Any:
+def validator(study: str, defaults: bool = False) -> Any:
     """A JSON-schema validator of a study's config section (its
     ``schema.yaml``, with the ``$ref`` to config/schema.yaml resolved), for
-    checking a section outside Snakemake. No defaults are filled in."""
+    checking a section outside Snakemake. ``defaults``: validating fills in
+    the schema's defaults (as Snakemake's ``validate`` does)."""
     from urllib.parse import urlparse
     from urllib.request import url2pathname
 
     import jsonschema
-    import yaml
     from referencing import Registry, Resource
 
     def retrieve(uri: str) -> Resource:
         return Resource.from_contents(_schema_file(url2pathname(urlparse(uri).path)))
 
-    path = study_schema(study)
-    with open(path) as fh:
-        schema = yaml.safe_load(fh)
-    schema["$id"] = "file://" + os.path.abspath(path)
-    return jsonschema.Draft202012Validator(schema, registry=Registry(retrieve=retrieve))
+    path = os.path.abspath(study_schema(study))
+    schema = {**copy.deepcopy(_schema_file(path)), "$id": "file://" + path}
+    cls = _defaulting(jsonschema.Draft202012Validator) if defaults else jsonschema.Draft202012Validator
+    return cls(schema, registry=Registry(retrieve=retrieve))
+
+
+@functools.lru_cache(maxsize=None)
+def _defaulting(cls: Any) -> Any:
+    """``cls`` extended to fill in each property's ``default`` while it
+    validates (the jsonschema FAQ recipe, which Snakemake's ``validate`` uses)."""
+    import jsonschema
+
+    validate_properties = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator: Any, properties: Mapping, instance: Any, schema: Mapping) -> Any:
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if isinstance(sub, Mapping) and "default" in sub:
+                    instance.setdefault(prop, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(cls, {"properties": set_defaults})
+
+
+def fill_defaults(config: dict, basedir: str) -> None:
+    """Fill in the defaults of config/schema.yaml and of each study's schema
+    fragment, in place; raises ``jsonschema.ValidationError`` on a value the
+    schemas refuse (:func:`config_error` has reported those first, in one
+    line). One validator per schema file, each file parsed once: Snakemake's
+    own ``validate`` re-reads the shared schema for every ``$ref`` (about 6 s
+    of every snakemake start)."""
+    import jsonschema
+
+    root = _schema_file(os.path.abspath(os.path.join(basedir, "config", "schema.yaml")))
+    _defaulting(jsonschema.Draft202012Validator)(root).validate(config)
+    for name, section in config["studies"].items():
+        try:
+            v = validator(name, defaults=True)
+        except KeyError as exc:
+            raise KeyError(f"studies.{name}: {exc.args[0]}") from None
+        v.validate(section)
 
 
 def _walk(node: Any, key: str) -> Any:
