@@ -18,7 +18,7 @@ min_version("9.0")
 
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from colliderflow import dag  # noqa: E402
-from colliderflow.study import hash_seed_for_jobs  # noqa: E402
+from colliderflow.study import device_for_jobs, hash_seed_for_jobs  # noqa: E402
 
 # Every job (a child of this process) iterates sets of strings in one order: same seed, same bytes.
 hash_seed_for_jobs()
@@ -44,6 +44,10 @@ try:
     dag.fill_defaults(config, workflow.basedir)
 except KeyError as _exc:
     raise WorkflowError(f"config {_exc.args[0]}") from None
+
+
+# Training device (resources.device, or COLLIDERFLOW_DEVICE already in the environment) for every job.
+device_for_jobs(config)
 
 
 # Real inputs outside the working directory (../shared/data in the real tier)

@@ -58,7 +58,8 @@ def clear() -> None:
 def block(records: Iterable[tuple[str, Mapping]] | None = None) -> dict:
     """The ``training`` block: per model name, the number of trainings, how
     many trained, the mean initial/best/final validation loss, the smallest
-    improvement, the steps, the criterion and ``trained`` (all of them did)."""
+    improvement, the steps, the criterion, ``trained`` (all of them did) and
+    the devices they ran on (``cpu``, ``cuda:0``)."""
     groups: dict[str, list[Mapping]] = {}
     for name, rec in (RECORDS if records is None else records):
         groups.setdefault(name, []).append(rec)
@@ -74,7 +75,8 @@ def block(records: Iterable[tuple[str, Mapping]] | None = None) -> dict:
                      "final": mean("final"), "improved": mean("improvement"),
                      "min_improvement": min(imps) if imps else None,
                      "steps": sum(int(r.get("steps", 0)) for r in recs),
-                     "criterion": recs[0].get("criterion", ""), "trained": n_ok == len(recs)}
+                     "criterion": recs[0].get("criterion", ""), "trained": n_ok == len(recs),
+                     "devices": sorted({str(r.get("device", "cpu")) for r in recs})}
     return out
 
 

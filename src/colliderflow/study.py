@@ -424,6 +424,14 @@ def hash_seed_for_jobs() -> None:
     os.environ["PYTHONHASHSEED"] = HASH_SEED
 
 
+def device_for_jobs(config: Mapping) -> None:
+    """Give every job the training device of the config (``resources.device``)
+    as ``COLLIDERFLOW_DEVICE``, unless the environment already sets it (a
+    batch node's choice wins). Called by the Snakefile; see
+    :mod:`colliderflow.nn.device`."""
+    os.environ.setdefault("COLLIDERFLOW_DEVICE", str((config.get("resources") or {}).get("device", "auto")))
+
+
 def ensure_hash_seed(argv: list[str]) -> None:
     """Re-execute this process (``python *argv``) with PYTHONHASHSEED =
     :data:`HASH_SEED` unless it already runs with it. The Snakefile sets it

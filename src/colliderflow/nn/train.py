@@ -8,6 +8,13 @@ bar, deterministic seeding, and CPU threads taken from Snakemake's
 The caller supplies ``loss_fn(model, batch) -> scalar tensor``; a batch is
 the tuple of tensors given to :func:`fit` (features, conditions, weights ...).
 
+Device: :func:`fit` trains on :func:`colliderflow.nn.device.select` (the
+config's ``resources.device`` or ``COLLIDERFLOW_DEVICE``; ``auto`` is CUDA
+when there is one). The data are moved to the device once, batches are
+indexed there, and the model goes back to the device it came from (the CPU)
+at the end, so callers and saved models never see the GPU. On the CPU
+nothing changes.
+
 Training health: :func:`fit` evaluates the validation loss before the first
 step and records whether the model learned (:meth:`History.health`: the best
 validation loss is at least ``TrainConfig.min_improvement`` below the
@@ -68,6 +75,7 @@ class History:
     initial_val: float = float("nan")  # validation loss before the first optimiser step
     steps: int = 0                     # optimiser steps taken
     min_improvement: float = 1e-3
+    device: str = "cpu"                # where it trained
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -79,7 +87,7 @@ class History:
 
         final = self.val_loss[-1] if self.val_loss else self.initial_val
         best = self.best_val if self.val_loss else self.initial_val
-        return record(self.initial_val, best, final, self.steps, self.min_improvement)
+        return {**record(self.initial_val, best, final, self.steps, self.min_improvement), "device": self.device}
 
 
 def _batches(n: int, batch_size: int, gen: torch.Generator, shuffle: bool = True) -> Iterator[torch.Tensor]:
@@ -112,7 +120,10 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
     """
     gen = seed_everything(cfg.seed)
     from .. import health
+    from .device import select
 
+    dev = select()
+    home = next(iter(model.parameters()), torch.empty(0)).device
     tensors = [torch.as_tensor(t) for t in tensors]
     n = len(tensors[0])
     if val_tensors is None:
@@ -123,6 +134,10 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         tensors = [t[tr_idx] for t in tensors]
     else:
         val_tensors = [torch.as_tensor(t) for t in val_tensors]
+    if dev.type != "cpu":  # resident on the device: no per-batch host-to-device copies
+        model.to(dev)
+        tensors = [t.to(dev) for t in tensors]
+        val_tensors = [t.to(dev) for t in val_tensors]
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_tr = len(tensors[0])
@@ -131,7 +146,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         epochs = max(epochs, -(-cfg.min_steps // -(-n_tr // cfg.batch_size)))
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
              if cfg.lr_schedule == "cosine" else None)
-    hist = History(min_improvement=cfg.min_improvement)
+    hist = History(min_improvement=cfg.min_improvement, device=str(dev))
     with torch.random.fork_rng(devices=[]):  # a loss that draws (TRANSIT's mass shuffle) leaves the stream as it was
         hist.initial_val = evaluate(model, loss_fn, val_tensors)
     best_state = copy.deepcopy(model.state_dict())
@@ -143,7 +158,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         model.train()
         tot = 0.0
         for idx in _batches(n_tr, cfg.batch_size, gen):
-            batch = tuple(t[idx] for t in tensors)
+            batch = tuple(t[idx.to(dev)] for t in tensors) if dev.type != "cpu" else tuple(t[idx] for t in tensors)
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{cfg.desc}: non-finite training loss at epoch {epoch}")
@@ -167,11 +182,12 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
             hist.stopped_early = True
             break
     model.load_state_dict(best_state)
+    model.to(home)
     model.eval()
     h = hist.health()
     health.add(cfg.desc, h)
-    log.info("%s: val loss %.5f -> best %.5f at epoch %d of %d (%d steps)%s", cfg.desc, hist.initial_val,
-             hist.best_val, hist.best_epoch, len(hist.val_loss), hist.steps,
+    log.info("%s: val loss %.5f -> best %.5f at epoch %d of %d (%d steps, %s)%s", cfg.desc, hist.initial_val,
+             hist.best_val, hist.best_epoch, len(hist.val_loss), hist.steps, dev,
              "" if h["trained"] else f"; DID NOT TRAIN ({h['criterion']})")
     return hist
 
@@ -181,8 +197,14 @@ def save_model(model: torch.nn.Module, path: str | Path, hparams: dict) -> None:
     from ..io import atomic_path, write_json
 
     path = Path(path)
+    state = model.state_dict()
+    if any(v.device.type != "cpu" for v in state.values()):  # saved on the CPU: loadable anywhere
+        meta = getattr(state, "_metadata", None)
+        state = type(state)((k, v.detach().cpu()) for k, v in state.items())
+        if meta is not None:
+            state._metadata = meta
     with atomic_path(path) as tmp:
-        torch.save(model.state_dict(), tmp)
+        torch.save(state, tmp)
     write_json(path.with_suffix(".json"), hparams)
 
 
