@@ -12,15 +12,14 @@ goes through h5py instead:
   format (``df.to_hdf(path, key=...)``, the LHCO files, the CaloChallenge
   tables, :func:`colliderflow.io.write_table`), read from its datasets.
   Pickled nodes (object columns or a non-numeric index) are refused, naming
-  the file and the node, or with ``objects="numpy"`` unpickled by an
-  unpickler that builds nothing but numpy arrays and scalars and builtin
-  containers (no function of the file's choosing is ever called).
+  the file and the node, or with ``objects="numpy"`` read by walking the
+  pickle's opcodes (:func:`read_numpy_pickle`): nothing is unpickled, numpy
+  arrays, scalars and builtin containers are built here from the opcodes'
+  values, and any other global or opcode is refused.
 """
 
 from __future__ import annotations
 
-import io
-import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -33,12 +32,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: the only globals a pickled node may name under ``objects="numpy"``: numpy's
-#: array and scalar reconstruction (what pandas writes for an object column)
+#: array, scalar and dtype reconstruction (what pandas writes for an object column)
 NUMPY_GLOBALS = frozenset({
     (mod, name)
     for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
     for name in ("_reconstruct", "scalar")
-} | {("numpy", "ndarray"), ("numpy", "dtype")})
+} | {(mod, "_frombuffer") for mod in ("numpy.core.numeric", "numpy._core.numeric")}
+  | {("numpy", "ndarray"), ("numpy", "dtype")})
 
 
 def silence() -> None:
@@ -72,16 +72,156 @@ def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
-class _NumpyOnly(pickle.Unpickler):
-    def __init__(self, data: bytes, where: tuple[Path, str]) -> None:
-        super().__init__(io.BytesIO(data))
-        self.where = where
+class _Array:
+    """``numpy.core.multiarray._reconstruct(ndarray, ...)``: an array whose state follows (BUILD)."""
 
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in NUMPY_GLOBALS:
-            raise InputError(self.where[0], self.where[1],
-                             f"pickled object refused: it calls {module}.{name} (only numpy arrays are unpickled)")
-        return super().find_class(module, name)
+
+class _DType:
+    def __init__(self, code: str) -> None:
+        self.code, self.value = code, None
+
+    def dtype(self) -> np.dtype:
+        return self.value if self.value is not None else np.dtype(self.code)
+
+
+def _as_dtype(x: object) -> np.dtype:
+    if isinstance(x, _DType):
+        return x.dtype()
+    raise ValueError("a dtype was expected")
+
+
+#: what each permitted global builds, without calling anything of the file's choosing
+_BUILDERS = {"_reconstruct": lambda cls, shape, code: _Array(),
+             "scalar": lambda dt, data=None: (np.frombuffer(data, dtype=_as_dtype(dt))[0] if data is not None
+                                              else None),
+             "dtype": lambda code, align=False, copy=True: _DType(str(code)),
+             "_frombuffer": lambda buf, dt, shape, order: np.frombuffer(bytes(buf), dtype=_as_dtype(dt)).copy()
+             .reshape(tuple(shape), order=str(order)),
+             "ndarray": None}
+
+_MARK = object()
+
+
+def _build(obj: object, state: object) -> object:
+    """BUILD (``__setstate__``) for the two objects a pandas pickle sets: arrays and dtypes."""
+    if isinstance(obj, _DType) and isinstance(state, tuple) and len(state) >= 2:
+        endian = state[1] if state[1] in ("<", ">", "=", "|") else "|"
+        obj.value = np.dtype(obj.code).newbyteorder(endian) if endian in "<>" else np.dtype(obj.code)
+        return obj
+    if isinstance(obj, _Array) and isinstance(state, tuple) and len(state) == 5:
+        _, shape, dt, fortran, data = state
+        dt = _as_dtype(dt)
+        if dt.kind == "O":  # numpy lists an object array's items in index (C) order, whatever its layout
+            arr = np.empty(len(data), dtype=object)
+            for i, v in enumerate(data):  # element by element: lists stay list objects
+                arr[i] = v
+            arr = arr.reshape(tuple(shape))
+            return np.asfortranarray(arr) if fortran else arr
+        # raw bytes are the memory buffer, in the layout's order
+        return np.frombuffer(bytes(data), dtype=dt).copy().reshape(tuple(shape), order="F" if fortran else "C")
+    raise ValueError(f"BUILD of {type(obj).__name__} is not a numpy array or dtype")
+
+
+def read_numpy_pickle(data: bytes, where: tuple[Path, str]) -> object:
+    """The numpy arrays, scalars and builtin containers of a pickle, read by
+    walking its opcodes (:mod:`pickletools`): nothing is unpickled, no class
+    is looked up, the only globals accepted are numpy's array/scalar/dtype
+    reconstruction (:data:`NUMPY_GLOBALS`), each built here from its arguments.
+    Anything else is an :class:`InputError` naming the file and node."""
+    import pickletools
+
+    def refuse(why: str) -> InputError:
+        return InputError(where[0], where[1], f"pickled object refused: {why} (only numpy arrays are read)")
+
+    stack: list = []
+    memo: dict[int, object] = {}
+    memo_of: dict[int, list[int]] = {}  # placeholder id -> its memo keys
+
+    def pop_mark() -> list:
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] is _MARK:
+                items = stack[i + 1:]
+                del stack[i:]
+                return items
+        raise refuse("malformed pickle (no MARK)")
+
+    try:
+        for op, arg, _pos in pickletools.genops(data):
+            name = op.name
+            if name in ("PROTO", "FRAME"):
+                continue
+            if name == "STOP":
+                if len(stack) != 1:
+                    raise refuse("malformed pickle")
+                return stack[0]
+            if name in ("GLOBAL", "STACK_GLOBAL"):
+                module, attr = arg.split(" ", 1) if name == "GLOBAL" else (None, None)
+                if name == "STACK_GLOBAL":
+                    attr, module = stack.pop(), stack.pop()
+                if (module, attr) not in NUMPY_GLOBALS:
+                    raise refuse(f"it calls {module}.{attr}")
+                stack.append(("global", attr))
+            elif name == "REDUCE":
+                args, fn = stack.pop(), stack.pop()
+                if not (isinstance(fn, tuple) and len(fn) == 2 and fn[0] == "global" and _BUILDERS.get(fn[1])):
+                    raise refuse("it calls something other than numpy's reconstruction")
+                stack.append(_BUILDERS[fn[1]](*args))
+            elif name == "BUILD":
+                state, obj = stack.pop(), stack[-1]
+                stack[-1] = built = _build(obj, state)
+                for key in memo_of.pop(id(obj), ()):  # the memo pointed at the placeholder
+                    memo[key] = built
+            elif name == "MARK":
+                stack.append(_MARK)
+            elif name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
+                key = len(memo) if name == "MEMOIZE" else arg
+                memo[key] = stack[-1]
+                if isinstance(stack[-1], (_Array, _DType)):
+                    memo_of.setdefault(id(stack[-1]), []).append(key)
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                stack.append(memo[arg])
+            elif name in ("EMPTY_LIST",):
+                stack.append([])
+            elif name == "EMPTY_TUPLE":
+                stack.append(())
+            elif name == "EMPTY_DICT":
+                stack.append({})
+            elif name == "APPEND":
+                v = stack.pop()
+                stack[-1].append(v)
+            elif name == "APPENDS":
+                items = pop_mark()
+                stack[-1].extend(items)
+            elif name == "SETITEMS":
+                items = pop_mark()
+                stack[-1].update(zip(items[::2], items[1::2], strict=True))
+            elif name == "SETITEM":
+                v, k = stack.pop(), stack.pop()
+                stack[-1][k] = v
+            elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+                n = int(name[-1])
+                items = tuple(stack[-n:])
+                del stack[-n:]
+                stack.append(items)
+            elif name == "TUPLE":
+                stack.append(tuple(pop_mark()))
+            elif name == "LIST":
+                stack.append(pop_mark())
+            elif name == "NONE":
+                stack.append(None)
+            elif name in ("NEWTRUE", "NEWFALSE"):
+                stack.append(name == "NEWTRUE")
+            elif name in ("BININT", "BININT1", "BININT2", "LONG1", "LONG4", "INT", "LONG", "BINFLOAT", "FLOAT",
+                          "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINBYTES",
+                          "BINBYTES", "BINBYTES8", "BYTEARRAY8", "SHORT_BINSTRING", "BINSTRING", "STRING"):
+                stack.append(arg)
+            else:
+                raise refuse(f"opcode {name} is not part of a numpy array pickle")
+    except InputError:
+        raise
+    except Exception as exc:  # truncated bytes, wrong arities, bad dtypes
+        raise refuse(f"malformed ({type(exc).__name__}: {_short(exc)})") from None
+    raise refuse("malformed pickle (no STOP)")
 
 
 def _attr(node: h5py.HLObject, name: str, default: str = "") -> str:
@@ -120,7 +260,7 @@ def _read_array(path: Path, group: h5py.Group, name: str,
                 raise InputError(path, node, "holds pickled Python objects (refused: unpickling can run code "
                                              "from the file; numeric columns expected)")
             raw = ds[0] if ds.shape and len(ds) else np.zeros(0, np.uint8)
-            value = _NumpyOnly(np.asarray(raw, dtype=np.uint8).tobytes(), (path, node)).load()
+            value = read_numpy_pickle(np.asarray(raw, dtype=np.uint8).tobytes(), (path, node))
             value = np.asarray(value)
         else:
             value = ds[()]

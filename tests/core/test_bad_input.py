@@ -276,7 +276,7 @@ def test_pickled_object_column_is_refused_by_every_hdf5_table_reader(tmp_path):
     with pytest.raises(InputError) as exc:  # the l2lflows tables: numpy arrays only, a payload is refused
         reference_tables([path])
     assert str(exc.value) == (f"{path}: field '/df/block1_values': pickled object refused: it calls posix.system "
-                              "(only numpy arrays are unpickled)")
+                              "(only numpy arrays are read)")
     df.to_hdf(tmp_path / "t.h5", key="events")
     with pytest.raises(InputError, match="pickled object refused: it calls posix.system"):
         read_table(tmp_path / "t.h5")
@@ -293,6 +293,62 @@ def test_reference_tables_still_read_without_pandas_unpickling(shared_data):
         ours = via_h5py[f.stem.replace("CaloChallenge_results_", "")]
         assert [r["name"] for r in ours] == list(theirs["submission name"])
         assert np.allclose([r["auc_low"] for r in ours], theirs["binary cls low"], equal_nan=True)
+
+
+def test_reference_tables_are_read_without_any_unpickler(shared_data, monkeypatch):
+    """Every pickled node of the CaloChallenge tables is read by walking its opcodes: the same
+    objects as pickle.loads (trusted file), with pickle's unpickler made unusable meanwhile."""
+    import pickle
+
+    import h5py
+
+    from colliderflow.hdf5 import read_frame, read_numpy_pickle
+
+    def same(a, b):
+        if isinstance(a, np.ndarray):
+            return (isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype
+                    and all(same(x, y) for x, y in zip(a.ravel(), b.ravel(), strict=True)))
+        if isinstance(a, (list, tuple)):
+            return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        if isinstance(a, (float, np.floating)) and np.isnan(a):
+            return type(a) is type(b) and np.isnan(b)
+        return type(a) is type(b) and a == b
+
+    files = sorted((shared_data / "calochallenge_reference").glob("CaloChallenge_results_*.hdf"))
+    expected = {}
+    for f in files:
+        with h5py.File(f) as h:
+            for name in ("block1_values", "axis0", "axis1", "block0_items", "block1_items"):
+                node = f"{next(iter(h))}/{name}"
+                if node in h and h[node].attrs.get("CLASS", b"") == b"VLARRAY":
+                    raw = np.asarray(h[node][0], dtype=np.uint8).tobytes()
+                    expected[(f, node)] = (raw, pickle.loads(raw))
+    assert len(expected) >= 4
+    monkeypatch.setattr(pickle, "Unpickler", None)
+    monkeypatch.setattr(pickle, "loads", None)
+    for (f, node), (raw, obj) in expected.items():
+        assert same(obj, read_numpy_pickle(raw, (f, node))), (f, node)
+    for f in files:
+        read_frame(f, objects="numpy")
+
+
+@pytest.mark.parametrize("obj, why", [
+    (Payload(Path("x")), "it calls posix.system"),
+    (pd.Timestamp(0), "it calls pandas"),
+    ({1, 2}, "opcode EMPTY_SET is not part of a numpy array pickle"),
+])
+def test_static_pickle_reader_refuses_anything_but_numpy(tmp_path, obj, why):
+    import pickle
+
+    from colliderflow.hdf5 import read_numpy_pickle
+
+    with pytest.raises(InputError, match="pickled object refused: " + why):
+        read_numpy_pickle(pickle.dumps(obj, protocol=4), (tmp_path / "f.h5", "/df/x"))
+    raw = pickle.dumps(np.array(["a", [1.0, 2.0]], dtype=object), protocol=5)
+    with pytest.raises(InputError) as exc:  # truncated: one line, no traceback of the walker
+        read_numpy_pickle(raw[:-7], (tmp_path / "f.h5", "/df/x"))
+    assert str(exc.value).startswith(f"{tmp_path / 'f.h5'}: field '/df/x': pickled object refused: ")
+    assert "\n" not in str(exc.value)
 
 
 def test_table_format_and_wrong_key_are_one_line(tmp_path):
