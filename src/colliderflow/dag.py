@@ -166,6 +166,24 @@ def data_files(config: Mapping, dataset: str) -> list[str]:
     return list(d["files"]) if d["source"] == "file" else []
 
 
+#: sources whose files are ingested one job per file, then merged
+PER_FILE_SOURCES = ("file", "http", "xrootd")
+
+
+def dataset_parts(config: Mapping, dataset: str) -> list[str]:
+    """The inputs of a per-file dataset, one ingestion job each: the local
+    files (`file`) or the URLs of ``remote`` (`http`, `xrootd`; a remote
+    file list is read once, when the workflow starts); else an empty list."""
+    d = config["data"][dataset]
+    if d["source"] == "file":
+        return list(d["files"])
+    if d["source"] in ("http", "xrootd"):
+        from .data.remote import dataset_urls
+
+        return dataset_urls(d["remote"], d["source"], f"data.{dataset}.remote")
+    return []
+
+
 @functools.lru_cache(maxsize=None)
 def _schema_file(path: str) -> Any:
     """A schema file, parsed once per process: every ``$ref`` into

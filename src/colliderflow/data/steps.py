@@ -51,6 +51,24 @@ def dimuon_toy(ctx: Context) -> None:
     write_dimuon(ctx.output[0], ctx.cfg.toy.n_events, ctx.seed)
 
 
+def dimuon_ingest(ctx: Context) -> None:
+    from . import ingest, remote
+
+    r = ctx.cfg.remote
+    part = ctx.params["part"]
+    ingest.ingest(part, ctx.output.part, ctx.output.report, source=ctx.cfg.source,
+                  checksum=remote.checksum_for(r.checksums, part), timeout=r.timeout, retries=r.retries,
+                  backoff=r.backoff, on_unreachable=r.on_unreachable)
+
+
+def dimuon_merge(ctx: Context) -> None:
+    from . import ingest
+
+    out = ingest.merge(list(ctx.input.parts), list(ctx.input.reports), ctx.output.muons, ctx.output.report)
+    ctx.logger.info("%d files, %d events -> %s; skipped: %s", len(out["files"]), out["events"], ctx.output.muons,
+                    [s["source"] for s in out["skipped"]] or "none")
+
+
 def toptag_toy(ctx: Context) -> None:
     from . import part_jets
 

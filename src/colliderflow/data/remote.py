@@ -1,0 +1,225 @@
+"""Remote inputs: HTTP(S) downloads with the publisher's checksum, retries
+with back-off and a timeout, and file lists (one URL per line, as CERN Open
+Data publishes ``*_file_index.txt``). XRootD (``root://``) files are not
+downloaded: uproot streams the branches it needs through fsspec-xrootd.
+
+Every failure is one :class:`InputError` line naming the URL, and a failed
+download leaves no file behind (:func:`colliderflow.io.atomic_path`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..io import atomic_path
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+CHUNK = 1 << 20
+#: algorithm -> hex digits of its digest
+ALGORITHMS = {"adler32": 8, "md5": 32, "sha256": 64}
+URL_RE = re.compile(r"^(https?|root)://[A-Za-z0-9._~:/?#@!$&'()*+,;=%\[\]-]+$")
+
+
+@dataclass(frozen=True)
+class Checksum:
+    """``algo:hexdigest`` as publishers write it (CERN Open Data: adler32, Zenodo: md5)."""
+
+    algo: str
+    hexdigest: str
+
+    @classmethod
+    def parse(cls, text: str, where: str, field: str) -> Checksum:
+        algo, sep, digest = str(text).strip().partition(":")
+        algo, digest = algo.lower(), digest.lower()
+        if not sep or algo not in ALGORITHMS or not re.fullmatch(f"[0-9a-f]{{{ALGORITHMS.get(algo, 0)}}}", digest):
+            raise InputError(where, field, f"checksum {text!r} is not one of "
+                             + ", ".join(f"{a}:<{n} hex digits>" for a, n in ALGORITHMS.items()))
+        return cls(algo, digest)
+
+    def hasher(self) -> _Adler32 | hashlib._Hash:
+        return _Adler32() if self.algo == "adler32" else hashlib.new(self.algo)
+
+    def __str__(self) -> str:
+        return f"{self.algo}:{self.hexdigest}"
+
+
+class _Adler32:
+    """hashlib-like adler32 (zlib's, as XRootD and CERN Open Data compute it)."""
+
+    def __init__(self) -> None:
+        self.value = 1
+
+    def update(self, data: bytes) -> None:
+        self.value = zlib.adler32(data, self.value)
+
+    def hexdigest(self) -> str:
+        return f"{self.value & 0xFFFFFFFF:08x}"
+
+
+def file_checksum(path: str | Path, algo: str) -> str:
+    h = Checksum(algo, "0" * ALGORITHMS[algo]).hasher()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_url(url: str, where: str, field: str, schemes: Iterable[str]) -> str:
+    url = str(url).strip()
+    schemes = tuple(schemes)
+    if not URL_RE.match(url) or url.split("://", 1)[0] not in schemes:
+        raise InputError(where, field, f"{url!r} is not a {'/'.join(schemes)} URL (RFC 3986 characters only)")
+    return url
+
+
+def _session():
+    import requests
+
+    s = requests.Session()
+    s.headers["User-Agent"] = "colliderflow"
+    return s
+
+
+def _get(url: str, timeout: float, retries: int, backoff: float,
+         consume: Callable[[requests.Response], None]) -> None:
+    """GET ``url`` and hand the streamed response to ``consume``; retry
+    connection errors, timeouts, truncated bodies and 5xx answers
+    ``retries`` times (back-off ``backoff * 2**k`` s), never a 4xx."""
+    import requests
+
+    last = ""
+    for attempt in range(retries + 1):
+        if attempt:
+            wait = backoff * 2 ** (attempt - 1)
+            log.warning("%s: %s; retry %d/%d in %.1f s", url, last, attempt, retries, wait)
+            time.sleep(wait)
+        try:
+            with _session().get(url, stream=True, timeout=(timeout, timeout)) as resp:
+                if resp.status_code >= 400:
+                    last = f"HTTP {resp.status_code} {resp.reason}"
+                    if resp.status_code < 500:
+                        break
+                    continue
+                consume(resp)
+                return
+        except (requests.Timeout, TimeoutError) as exc:
+            last = f"timed out after {timeout:g} s ({type(exc).__name__})"
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionError) as exc:
+            last = f"connection failed or dropped mid-file ({type(exc).__name__}: {str(exc)[:160]})"
+        except _Truncated as exc:
+            last = str(exc)
+    tries = f" after {retries + 1} attempts" if retries else ""
+    raise InputError(url, None, f"download failed{tries}: {last}")
+
+
+class _Truncated(Exception):
+    pass
+
+
+def fetch(url: str, dest: str | Path, checksum: Checksum | None = None, timeout: float = 60.0, retries: int = 3,
+          backoff: float = 1.0) -> Path:
+    """Download ``url`` to ``dest`` and verify ``checksum`` (when given).
+
+    Nothing is left at ``dest`` unless the whole file arrived with the
+    expected checksum; an existing ``dest`` with the right checksum is kept."""
+    dest = Path(dest)
+    if dest.exists() and checksum is not None and file_checksum(dest, checksum.algo) == checksum.hexdigest:
+        return dest
+    log.info("downloading %s -> %s", url, dest)
+    with atomic_path(dest) as tmp:
+        def consume(resp: requests.Response) -> None:
+            h = checksum.hasher() if checksum else None
+            n = 0
+            with open(tmp, "wb") as out:
+                for block in resp.iter_content(CHUNK):
+                    out.write(block)
+                    n += len(block)
+                    if h is not None:
+                        h.update(block)
+            expected = resp.headers.get("Content-Length")
+            if expected is not None and int(expected) != n and "Content-Encoding" not in resp.headers:
+                raise _Truncated(f"connection dropped mid-file ({n} of {expected} bytes)")
+            if h is not None and h.hexdigest() != checksum.hexdigest:
+                raise InputError(url, "checksum", f"{checksum.algo} mismatch: expected {checksum.hexdigest}, "
+                                 f"got {h.hexdigest()}")
+
+        _get(url, timeout, retries, backoff, consume)
+    return dest
+
+
+def fetch_text(url: str, timeout: float = 60.0, retries: int = 3, backoff: float = 1.0) -> str:
+    """A small text resource (a file list) over HTTP(S)."""
+    parts: list[bytes] = []
+
+    def consume(resp: requests.Response) -> None:
+        parts.clear()
+        for block in resp.iter_content(CHUNK):
+            parts.append(block)
+            if sum(map(len, parts)) > 64 << 20:
+                raise InputError(url, None, "file list larger than 64 MiB")
+        expected = resp.headers.get("Content-Length")
+        if expected is not None and int(expected) != sum(map(len, parts)) and "Content-Encoding" not in resp.headers:
+            raise _Truncated(f"connection dropped mid-file ({sum(map(len, parts))} of {expected} bytes)")
+
+    _get(url, timeout, retries, backoff, consume)
+    try:
+        return b"".join(parts).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(url, None, f"file list is not UTF-8 text ({exc.reason})") from None
+
+
+def parse_file_list(text: str, where: str, schemes: Iterable[str]) -> list[str]:
+    """One URL per line (blank lines and ``#`` comments skipped)."""
+    schemes = tuple(schemes)
+    urls = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            urls.append(check_url(line, where, f"line {n}", schemes))
+    return urls
+
+
+def dataset_urls(remote: object, source: str, field: str = "data.dimuon.remote") -> list[str]:
+    """The URLs of a remote dataset (``remote``: its config section, a
+    mapping or dataclass): ``urls`` then the lines of ``file_list`` (a local
+    file or an http(s) URL)."""
+    def get(key: str, default: object) -> object:
+        return remote.get(key, default) if isinstance(remote, dict) else getattr(remote, key, default)
+
+    schemes = ("http", "https") if source == "http" else ("root",)
+    urls = [check_url(u, "config", f"{field}.urls", schemes) for u in get("urls", ())]
+    listing = str(get("file_list", "") or "")
+    if listing:
+        if re.match(r"^https?://", listing):
+            text = fetch_text(check_url(listing, "config", f"{field}.file_list", ("http", "https")),
+                              timeout=float(get("timeout", 60.0)), retries=int(get("retries", 3)),
+                              backoff=float(get("backoff", 1.0)))
+        else:
+            try:
+                text = Path(listing).read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InputError(listing, f"{field}.file_list", f"cannot be read ({exc})") from None
+        urls += parse_file_list(text, listing, schemes)
+    if not urls:
+        raise InputError("config", f"{field}.urls", f"source {source} needs {field}.urls or {field}.file_list")
+    return urls
+
+
+def checksum_for(checksums: dict | None, url: str, field: str = "data.dimuon.remote.checksums") -> Checksum | None:
+    """The configured checksum of ``url`` (key: the URL or its file name)."""
+    table = checksums or {}
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    text = table.get(url, table.get(name))
+    return None if text is None else Checksum.parse(text, url, field)
