@@ -117,7 +117,10 @@ def _get(url: str, timeout: float, retries: int, backoff: float,
         except (requests.Timeout, TimeoutError) as exc:
             last = f"timed out after {timeout:g} s ({type(exc).__name__})"
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionError) as exc:
-            last = f"connection failed or dropped mid-file ({type(exc).__name__}: {str(exc)[:160]})"
+            if "timed out" in str(exc):  # a read timeout inside the body arrives as a ConnectionError
+                last = f"timed out after {timeout:g} s (no data)"
+            else:
+                last = f"connection failed or dropped mid-file ({type(exc).__name__}: {str(exc)[:160]})"
         except _Truncated as exc:
             last = str(exc)
     tries = f" after {retries + 1} attempts" if retries else ""
