@@ -170,17 +170,20 @@ def data_files(config: Mapping, dataset: str) -> list[str]:
 PER_FILE_SOURCES = ("file", "http", "xrootd")
 
 
-def dataset_parts(config: Mapping, dataset: str) -> list[str]:
-    """The inputs of a per-file dataset, one ingestion job each: the local
-    files (`file`) or the URLs of ``remote`` (`http`, `xrootd`; a remote
-    file list is read once, when the workflow starts); else an empty list."""
+def dataset_parts(config: Mapping, dataset: str) -> list[tuple[str, str]]:
+    """(input, checksum or "") of each file of a per-file dataset, one
+    ingestion job each: the local files (`file`) or the URLs of ``remote``
+    (`http`, `xrootd`; a remote file list is read once, when the workflow
+    starts); else an empty list. Checksums: ``remote.checksums``, else the
+    file list's."""
+    from .data.remote import checksum_for, dataset_entries
+
     d = config["data"][dataset]
     if d["source"] == "file":
-        return list(d["files"])
+        sums = d.get("remote", {}).get("checksums", {})
+        return [(f, str(checksum_for(sums, f, f"data.{dataset}.remote.checksums") or "")) for f in d["files"]]
     if d["source"] in ("http", "xrootd"):
-        from .data.remote import dataset_urls
-
-        return dataset_urls(d["remote"], d["source"], f"data.{dataset}.remote")
+        return [(u, c or "") for u, c in dataset_entries(d["remote"], d["source"], f"data.{dataset}.remote")]
     return []
 
 

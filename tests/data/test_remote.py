@@ -216,3 +216,33 @@ def test_skip_policy_records_the_file_and_fail_policy_names_it(server, tmp_path,
     with pytest.raises(InputError, match="field 'checksum'"):
         ingest.ingest(good, p / "2.root", p / "2.json", source="http", retries=0, on_unreachable="skip",
                       checksum=remote.Checksum("md5", "0" * 32))
+
+
+def test_json_file_lists_carry_the_publishers_checksums(server, tmp_path):
+    import json
+
+    cern = [{"uri": "root://eospublic.cern.ch//eos/opendata/cms/a.root", "checksum": "adler32:0a0b0c0d", "size": 1},
+            {"uri": "root://eospublic.cern.ch//eos/opendata/cms/b.root", "checksum": "adler32:01020304", "size": 2}]
+    (tmp_path / "index.json").write_text(json.dumps(cern))
+    got = remote.dataset_entries({"file_list": str(tmp_path / "index.json")}, "xrootd")
+    assert got == [(e["uri"], e["checksum"]) for e in cern]
+    # the configured checksum (by file name) wins over the listing's
+    mine = {"file_list": str(tmp_path / "index.json"), "checksums": {"b.root": "md5:" + "f" * 32}}
+    got = remote.dataset_entries(mine, "xrootd")
+    assert got[1][1] == "md5:" + "f" * 32 and got[0][1] == "adler32:0a0b0c0d"
+    # the record API (metadata.files) and Zenodo's record JSON (links.self, md5), served over HTTP
+    zenodo = {"files": [{"key": "events.h5", "checksum": "md5:" + "a" * 32,
+                         "links": {"self": "https://zenodo.example/api/records/1/files/events.h5/content"}}]}
+    Handler.files["record.json"] = json.dumps(zenodo).encode()
+    got = remote.dataset_entries({"file_list": f"{server}/ok/record.json", "retries": 0}, "http")
+    assert got == [("https://zenodo.example/api/records/1/files/events.h5/content", "md5:" + "a" * 32)]
+    (tmp_path / "record.json").write_text(json.dumps({"metadata": {"files": cern}}))
+    assert len(remote.dataset_entries({"file_list": str(tmp_path / "record.json")}, "xrootd")) == 2
+    (tmp_path / "bad.json").write_text(json.dumps([{"uri": cern[0]["uri"], "checksum": "crc:1"}]))
+    with pytest.raises(InputError, match=r"bad.json: field 'files\[0\].checksum': checksum 'crc:1'"):
+        remote.dataset_entries({"file_list": str(tmp_path / "bad.json")}, "xrootd")
+
+
+def test_file_name_drops_the_query():
+    assert remote.file_name("https://zenodo.example/records/1/files/ev.h5?download=1") == "ev.h5"
+    assert remote.checksum_for({"ev.h5": "md5:" + "0" * 32}, "https://z.example/records/1/files/ev.h5?download=1")

@@ -109,7 +109,8 @@ rule dimuon_download:
 
 # A multi-file NanoAOD dataset (source file, http or xrootd): one ingestion job per file
 # (its muons as a slim NanoAOD part: http files are downloaded, checked and deleted, root://
-# files streamed), then a merge in input order that records the files skipped.
+# files streamed), then a merge in input order that records the files skipped. Checksums
+# (config, else the file list's) travel as a param, so a changed checksum reruns the job.
 DIMUON_PARTS = dag.dataset_parts(config, "dimuon")
 DIMUON_DIR = f"resources/dimuon/{data_source('dimuon')}"
 S = step("data", "dimuon_ingest", "{index}")
@@ -117,7 +118,7 @@ S = step("data", "dimuon_ingest", "{index}")
 
 rule dimuon_ingest:
     input:
-        lambda w: [DIMUON_PARTS[int(w.index)]] if data_source("dimuon") == "file" else [],
+        lambda w: [DIMUON_PARTS[int(w.index)][0]] if data_source("dimuon") == "file" else [],
     output:
         part=f"{DIMUON_DIR}/parts/{{index}}.root",
         report=f"{DIMUON_DIR}/parts/{{index}}.json",
@@ -125,7 +126,8 @@ rule dimuon_ingest:
         index=r"\d+",
     params:
         **S.params,
-        part=lambda w: DIMUON_PARTS[int(w.index)],
+        part=lambda w: DIMUON_PARTS[int(w.index)][0],
+        checksum=lambda w: DIMUON_PARTS[int(w.index)][1],
     log:
         S.log,
     benchmark:

@@ -44,7 +44,7 @@ def _read(part: str, source: str, collections: Mapping, *, checksum: remote.Chec
     if source == "http":
         # whole-file download (the publisher's checksum covers the whole file), read, then deleted
         with tempfile.TemporaryDirectory(prefix=".fetch.", dir=scratch) as tmp:
-            local = remote.fetch(part, Path(tmp) / (part.rstrip("/").rsplit("/", 1)[-1] or "file.root"), checksum,
+            local = remote.fetch(part, Path(tmp) / (remote.file_name(part) or "file.root"), checksum,
                                  timeout=timeout, retries=retries, backoff=backoff)
             try:
                 return nanoaod.read_nanoaod(local, dict(collections)), (str(checksum) if checksum else None)

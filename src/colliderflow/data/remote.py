@@ -183,26 +183,59 @@ def fetch_text(url: str, timeout: float = 60.0, retries: int = 3, backoff: float
         raise InputError(url, None, f"file list is not UTF-8 text ({exc.reason})") from None
 
 
-def parse_file_list(text: str, where: str, schemes: Iterable[str]) -> list[str]:
-    """One URL per line (blank lines and ``#`` comments skipped)."""
+def parse_file_list(text: str, where: str, schemes: Iterable[str]) -> list[tuple[str, str | None]]:
+    """(URL, publisher checksum or None) of each file of a listing: plain
+    text with one URL per line (blank lines and ``#`` comments skipped; CERN
+    Open Data's ``*_file_index.txt``), or JSON: a list of entries with
+    ``uri`` and ``checksum`` (CERN Open Data's ``*_file_index.json``), or an
+    object whose ``files`` (or ``metadata.files``) holds such entries, or
+    Zenodo's with ``links.self`` or ``links.content`` and ``checksum``."""
+    import json
+
     schemes = tuple(schemes)
-    urls = []
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if line and not line.startswith("#"):
-            urls.append(check_url(line, where, f"line {n}", schemes))
-    return urls
+    stripped = text.lstrip()
+    if not stripped.startswith(("[", "{")):
+        urls = []
+        for n, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                urls.append((check_url(line, where, f"line {n}", schemes), None))
+        return urls
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(where, None, f"file list is neither one URL per line nor JSON ({exc.msg}, line {exc.lineno})"
+                         ) from None
+    if isinstance(doc, dict):
+        doc = doc.get("files", doc.get("metadata", {}).get("files") if isinstance(doc.get("metadata"), dict) else None)
+    if not isinstance(doc, list):
+        raise InputError(where, "files", "JSON file list has no list of files (expected [..], files or metadata.files)")
+    out = []
+    for i, entry in enumerate(doc):
+        links = entry.get("links") if isinstance(entry, dict) else None
+        url = entry.get("uri") if isinstance(entry, dict) else None
+        if url is None and isinstance(links, dict):
+            url = links.get("content", links.get("self"))
+        if not isinstance(url, str):
+            raise InputError(where, f"files[{i}]", "entry has no uri (nor links.self / links.content)")
+        checksum = entry.get("checksum")
+        if checksum is not None:
+            Checksum.parse(checksum, where, f"files[{i}].checksum")
+        out.append((check_url(url, where, f"files[{i}].uri", schemes), checksum))
+    return out
 
 
-def dataset_urls(remote: object, source: str, field: str = "data.dimuon.remote") -> list[str]:
-    """The URLs of a remote dataset (``remote``: its config section, a
-    mapping or dataclass): ``urls`` then the lines of ``file_list`` (a local
-    file or an http(s) URL)."""
+def dataset_entries(remote: object, source: str, field: str = "data.dimuon.remote") -> list[tuple[str, str | None]]:
+    """(URL, checksum) of each file of a remote dataset (``remote``: its
+    config section, a mapping or dataclass): ``urls`` then the files of
+    ``file_list`` (a local file or an http(s) URL). The checksum is the
+    configured one (``checksums``, keyed by URL or file name), else the file
+    list's, else None."""
     def get(key: str, default: object) -> object:
         return remote.get(key, default) if isinstance(remote, dict) else getattr(remote, key, default)
 
     schemes = ("http", "https") if source == "http" else ("root",)
-    urls = [check_url(u, "config", f"{field}.urls", schemes) for u in get("urls", ())]
+    entries = [(check_url(u, "config", f"{field}.urls", schemes), None) for u in get("urls", ())]
     listing = str(get("file_list", "") or "")
     if listing:
         if re.match(r"^https?://", listing):
@@ -214,15 +247,30 @@ def dataset_urls(remote: object, source: str, field: str = "data.dimuon.remote")
                 text = Path(listing).read_text()
             except (OSError, UnicodeDecodeError) as exc:
                 raise InputError(listing, f"{field}.file_list", f"cannot be read ({exc})") from None
-        urls += parse_file_list(text, listing, schemes)
-    if not urls:
+        entries += parse_file_list(text, listing, schemes)
+    if not entries:
         raise InputError("config", f"{field}.urls", f"source {source} needs {field}.urls or {field}.file_list")
-    return urls
+    configured = dict(get("checksums", {}) or {})
+    out = []
+    for url, listed in entries:
+        mine = checksum_for(configured, url, f"{field}.checksums")
+        out.append((url, str(mine) if mine else listed))
+    return out
+
+
+def dataset_urls(remote: object, source: str, field: str = "data.dimuon.remote") -> list[str]:
+    return [u for u, _ in dataset_entries(remote, source, field)]
+
+
+def file_name(url: str) -> str:
+    """The last path segment of a URL (query and fragment dropped)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def checksum_for(checksums: dict | None, url: str, field: str = "data.dimuon.remote.checksums") -> Checksum | None:
     """The configured checksum of ``url`` (key: the URL or its file name)."""
     table = checksums or {}
-    name = url.rstrip("/").rsplit("/", 1)[-1]
-    text = table.get(url, table.get(name))
+    text = table.get(url, table.get(file_name(url)))
     return None if text is None else Checksum.parse(text, url, field)

@@ -57,7 +57,8 @@ def dimuon_ingest(ctx: Context) -> None:
     r = ctx.cfg.remote
     part = ctx.params["part"]
     ingest.ingest(part, ctx.output.part, ctx.output.report, source=ctx.cfg.source,
-                  checksum=remote.checksum_for(r.checksums, part), timeout=r.timeout, retries=r.retries,
+                  checksum=remote.Checksum.parse(ctx.params["checksum"], part, "checksum")
+                  if ctx.params.get("checksum") else None, timeout=r.timeout, retries=r.retries,
                   backoff=r.backoff, on_unreachable=r.on_unreachable)
 
 
