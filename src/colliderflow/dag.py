@@ -171,20 +171,11 @@ PER_FILE_SOURCES = ("file", "http", "xrootd")
 
 
 def dataset_parts(config: Mapping, dataset: str) -> list[tuple[str, str]]:
-    """(input, checksum or "") of each file of a per-file dataset, one
-    ingestion job each: the local files (`file`) or the URLs of ``remote``
-    (`http`, `xrootd`; a remote file list is read once, when the workflow
-    starts); else an empty list. Checksums: ``remote.checksums``, else the
-    file list's."""
-    from .data.remote import checksum_for, dataset_entries
+    """(input, checksum or "") of each file of a per-file dataset
+    (:func:`colliderflow.data.remote.dataset_parts`); else an empty list."""
+    from .data.remote import dataset_parts
 
-    d = config["data"][dataset]
-    if d["source"] == "file":
-        sums = d.get("remote", {}).get("checksums", {})
-        return [(f, str(checksum_for(sums, f, f"data.{dataset}.remote.checksums") or "")) for f in d["files"]]
-    if d["source"] in ("http", "xrootd"):
-        return [(u, c or "") for u, c in dataset_entries(d["remote"], d["source"], f"data.{dataset}.remote")]
-    return []
+    return dataset_parts(config["data"][dataset], f"data.{dataset}")
 
 
 @functools.lru_cache(maxsize=None)

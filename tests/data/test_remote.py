@@ -246,3 +246,37 @@ def test_json_file_lists_carry_the_publishers_checksums(server, tmp_path):
 def test_file_name_drops_the_query():
     assert remote.file_name("https://zenodo.example/records/1/files/ev.h5?download=1") == "ev.h5"
     assert remote.checksum_for({"ev.h5": "md5:" + "0" * 32}, "https://z.example/records/1/files/ev.h5?download=1")
+
+
+def test_dimuon_study_over_http_with_a_published_file_list(server, tmp_path, run_snakemake):
+    """source: http end to end: a JSON file list (Zenodo-style, md5 per file) served by the local server;
+    two files, one ingestion job each, the same masses and Z mass as the local file."""
+    import json
+
+    import yaml
+
+    from colliderflow.data.toy_nanoaod import write_dimuon
+    from colliderflow.studies.dimuon import analysis
+
+    from ..conftest import REPO
+
+    toy = tmp_path / "toy.root"
+    write_dimuon(toy, 60000, 5)
+    body = toy.read_bytes()
+    Handler.files["a.root"] = Handler.files["b.root"] = body
+    files = [{"key": n, "checksum": "md5:" + hashlib.md5(body).hexdigest(), "links": {"self": f"{server}/ok/{n}"}}
+             for n in ("a.root", "b.root")]
+    Handler.files["record.json"] = json.dumps({"files": files}).encode()
+    cfg = tmp_path / "http.yaml"
+    cfg.write_text(yaml.safe_dump({"data": {"dimuon": {"source": "http", "remote": {
+        "file_list": f"{server}/ok/record.json", "retries": 0, "timeout": 20}}}}))
+    wd = tmp_path / "wd"
+    run_snakemake(wd, "results/dimuon/metrics.json", configfiles=[REPO / "config" / "tiers" / "smoke.yaml", cfg])
+    local = nanoaod.dimuon_mass(nanoaod.read_nanoaod(toy)["Muon"])
+    direct = np.concatenate([local, local])
+    np.testing.assert_array_equal(np.load(wd / "results" / "dimuon" / "dimuon_masses.npy"), direct)
+    metrics = json.loads((wd / "results" / "dimuon" / "metrics.json").read_text())["metrics"]
+    assert metrics["z"]["mass"] == pytest.approx(analysis.fit_z(direct)["mass"], abs=1e-9)
+    report = json.loads((wd / "resources" / "dimuon" / "http" / "muons.json").read_text())
+    assert [f["checksum"] for f in report["files"]] == [f["checksum"] for f in files]
+    assert Handler.hits["/ok/a.root"] == Handler.hits["/ok/b.root"] == 1

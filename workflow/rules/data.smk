@@ -109,8 +109,8 @@ rule dimuon_download:
 
 # A multi-file NanoAOD dataset (source file, http or xrootd): one ingestion job per file
 # (its muons as a slim NanoAOD part: http files are downloaded, checked and deleted, root://
-# files streamed), then a merge in input order that records the files skipped. Checksums
-# (config, else the file list's) travel as a param, so a changed checksum reruns the job.
+# files streamed), then a merge in input order that records the files skipped. The job
+# finds its file (and checksum: config, else the file list's) by index in the same list.
 DIMUON_PARTS = dag.dataset_parts(config, "dimuon")
 DIMUON_DIR = f"resources/dimuon/{data_source('dimuon')}"
 S = step("data", "dimuon_ingest", "{index}")
@@ -126,8 +126,6 @@ rule dimuon_ingest:
         index=r"\d+",
     params:
         **S.params,
-        part=lambda w: DIMUON_PARTS[int(w.index)][0],
-        checksum=lambda w: DIMUON_PARTS[int(w.index)][1],
     log:
         S.log,
     benchmark:

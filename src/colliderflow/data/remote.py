@@ -232,7 +232,7 @@ def dataset_entries(remote: object, source: str, field: str = "data.dimuon.remot
     configured one (``checksums``, keyed by URL or file name), else the file
     list's, else None."""
     def get(key: str, default: object) -> object:
-        return remote.get(key, default) if isinstance(remote, dict) else getattr(remote, key, default)
+        return _field(remote, key, default)
 
     schemes = ("http", "https") if source == "http" else ("root",)
     entries = [(check_url(u, "config", f"{field}.urls", schemes), None) for u in get("urls", ())]
@@ -256,6 +256,27 @@ def dataset_entries(remote: object, source: str, field: str = "data.dimuon.remot
         mine = checksum_for(configured, url, f"{field}.checksums")
         out.append((url, str(mine) if mine else listed))
     return out
+
+
+def _field(section: object, key: str, default: object = None) -> object:
+    return section.get(key, default) if isinstance(section, dict) else getattr(section, key, default)
+
+
+def dataset_parts(section: object, field: str = "data.dimuon") -> list[tuple[str, str]]:
+    """(input, checksum or "") of each file of a dataset whose source is
+    ingested one job per file: the local ``files`` (`file`) or the URLs of
+    ``remote`` (`http`, `xrootd`); an empty list for other sources.
+    ``section``: the dataset's config section (mapping or dataclass). The
+    workflow calls it when it builds the DAG, each ingestion job again for
+    its own file (a remote file list is fetched by both)."""
+    source, rem = _field(section, "source"), _field(section, "remote", {}) or {}
+    if source == "file":
+        sums = dict(_field(rem, "checksums", {}) or {})
+        return [(f, str(checksum_for(sums, f, f"{field}.remote.checksums") or ""))
+                for f in _field(section, "files", ())]
+    if source in ("http", "xrootd"):
+        return [(u, c or "") for u, c in dataset_entries(rem, source, f"{field}.remote")]
+    return []
 
 
 def dataset_urls(remote: object, source: str, field: str = "data.dimuon.remote") -> list[str]:

@@ -55,11 +55,14 @@ def dimuon_ingest(ctx: Context) -> None:
     from . import ingest, remote
 
     r = ctx.cfg.remote
-    part = ctx.params["part"]
+    parts = remote.dataset_parts(ctx.cfg, "data.dimuon")
+    index = int(ctx.wildcards["index"])
+    if index >= len(parts):
+        raise InputError("config", "data.dimuon", f"the dataset has {len(parts)} files, no file {index}")
+    part, checksum = parts[index]
     ingest.ingest(part, ctx.output.part, ctx.output.report, source=ctx.cfg.source,
-                  checksum=remote.Checksum.parse(ctx.params["checksum"], part, "checksum")
-                  if ctx.params.get("checksum") else None, timeout=r.timeout, retries=r.retries,
-                  backoff=r.backoff, on_unreachable=r.on_unreachable)
+                  checksum=remote.Checksum.parse(checksum, part, "checksum") if checksum else None,
+                  timeout=r.timeout, retries=r.retries, backoff=r.backoff, on_unreachable=r.on_unreachable)
 
 
 def dimuon_merge(ctx: Context) -> None:
