@@ -119,8 +119,10 @@ def _get(url: str, timeout: float, retries: int, backoff: float,
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, ConnectionError) as exc:
             if "timed out" in str(exc):  # a read timeout inside the body arrives as a ConnectionError
                 last = f"timed out after {timeout:g} s (no data)"
+            elif isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in str(exc):
+                last = f"connection dropped mid-file ({type(exc).__name__}: {str(exc)[:160]})"
             else:
-                last = f"connection failed or dropped mid-file ({type(exc).__name__}: {str(exc)[:160]})"
+                last = f"connection failed ({type(exc).__name__}: {str(exc)[:160]})"
         except _Truncated as exc:
             last = str(exc)
     tries = f" after {retries + 1} attempts" if retries else ""
