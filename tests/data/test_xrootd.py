@@ -120,6 +120,19 @@ def test_missing_file_names_the_url(xrootd_server):
     assert msg.startswith(url) and "cannot be opened" in msg and "\n" not in msg
 
 
+def test_unreachable_root_file_fails_or_is_skipped(xrootd_server, tmp_path):
+    from colliderflow.data import ingest
+
+    prefix, _ = xrootd_server
+    url = f"{prefix}/absent.root"
+    with pytest.raises(InputError, match=f"^{url}: cannot be opened"):
+        ingest.ingest(url, tmp_path / "0.root", tmp_path / "0.json", source="xrootd", timeout=10, retries=0)
+    assert list(tmp_path.iterdir()) == []
+    info = ingest.ingest(url, tmp_path / "0.root", tmp_path / "0.json", source="xrootd", timeout=10, retries=0,
+                         on_unreachable="skip")
+    assert info["events"] == 0 and info["skipped"].startswith(url)
+
+
 def _dimuon_end_to_end(run_snakemake, wd: Path, urls: list[str], local: list[Path]) -> None:
     from colliderflow.studies.dimuon import analysis
 
