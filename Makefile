@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run smoke real dryrun test report lint bench bench-smoke bench-nanoaod bench-all repro clean slurm-deps readme-table
+.PHONY: setup run smoke real dryrun test report lint bench bench-smoke bench-nanoaod bench-all repro clean slurm-deps xrootd-deps readme-table
 
 setup: $(STAMP)
 
@@ -73,6 +73,12 @@ repro: setup
 slurm-deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge \
 	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge)
+
+# Debian's XRootD server for tests/data/test_xrootd.py (root; .ci/run calls it; the client
+# bindings, xrootd and fsspec-xrootd, are pinned wheels that make setup installs)
+xrootd-deps:
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends xrootd-server \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends xrootd-server)
 
 clean:
 	rm -rf results/*/ results/summary.md resources/*/ logs .snakemake runs

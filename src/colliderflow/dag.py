@@ -166,6 +166,18 @@ def data_files(config: Mapping, dataset: str) -> list[str]:
     return list(d["files"]) if d["source"] == "file" else []
 
 
+#: sources whose files are ingested one job per file, then merged
+PER_FILE_SOURCES = ("file", "http", "xrootd")
+
+
+def dataset_parts(config: Mapping, dataset: str) -> list[tuple[str, str]]:
+    """(input, checksum or "") of each file of a per-file dataset
+    (:func:`colliderflow.data.remote.dataset_parts`); else an empty list."""
+    from .data.remote import dataset_parts
+
+    return dataset_parts(config["data"][dataset], f"data.{dataset}")
+
+
 @functools.lru_cache(maxsize=None)
 def _schema_file(path: str) -> Any:
     """A schema file, parsed once per process: every ``$ref`` into

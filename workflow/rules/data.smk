@@ -107,6 +107,61 @@ rule dimuon_download:
         S.script
 
 
+# A multi-file NanoAOD dataset (source file, http or xrootd): one ingestion job per file
+# (its muons as a slim NanoAOD part: http files are downloaded, checked and deleted, root://
+# files streamed), then a merge in input order that records the files skipped. The job
+# finds its file (and checksum: config, else the file list's) by index in the same list.
+DIMUON_PARTS = dag.dataset_parts(config, "dimuon")
+DIMUON_DIR = f"resources/dimuon/{data_source('dimuon')}"
+S = step("data", "dimuon_ingest", "{index}")
+
+
+rule dimuon_ingest:
+    input:
+        lambda w: [DIMUON_PARTS[int(w.index)][0]] if data_source("dimuon") == "file" else [],
+    output:
+        part=f"{DIMUON_DIR}/parts/{{index}}.root",
+        report=f"{DIMUON_DIR}/parts/{{index}}.json",
+    wildcard_constraints:
+        index=r"\d+",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("data", "dimuon_merge")
+
+
+rule dimuon_merge:
+    input:
+        parts=expand(f"{DIMUON_DIR}/parts/{{index}}.root", index=range(len(DIMUON_PARTS))),
+        reports=expand(f"{DIMUON_DIR}/parts/{{index}}.json", index=range(len(DIMUON_PARTS))),
+    output:
+        muons=f"{DIMUON_DIR}/muons.root",
+        report=f"{DIMUON_DIR}/muons.json",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
 # Top/QCD jet constituents (ParT .npy layout) for classifier_surrogates.
 S = step("data", "toptag_toy")
 

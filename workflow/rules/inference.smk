@@ -12,7 +12,7 @@ rule dimuon_spectrum:
         lambda w: {
             "toy": "resources/dimuon/toy/dimuon_nanoaod.root",
             "download": "resources/dimuon/download/Run2012BC_DoubleMuParked_Muons.root",
-        }.get(data_source("dimuon"), data_files("dimuon")),
+        }.get(data_source("dimuon"), f"resources/dimuon/{data_source('dimuon')}/muons.root"),
     output:
         metrics="results/dimuon/metrics.json",
         png=S.figure("results/dimuon/dimuon_spectrum.png"),

@@ -50,11 +50,13 @@ ALIASES = {"MET": ("PFMET",)}
 
 
 def _open_tree(path: str | Path) -> tuple[Tree, str]:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, None, "file does not exist")
+    # root:// and http(s):// URLs are streamed by uproot (fsspec-xrootd, aiohttp): only the branches read travel
+    if "://" not in str(path):
+        path = Path(path)
+        if not path.exists():
+            raise InputError(path, None, "file does not exist")
     try:
-        f = uproot.open(path)
+        f = uproot.open(str(path))
     except Exception as exc:
         raise InputError(path, None, f"cannot be opened as ROOT ({type(exc).__name__}: {exc})") from None
     for name in ("Events", "events"):

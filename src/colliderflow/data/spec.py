@@ -44,11 +44,23 @@ class DimuonToy:
 
 
 @dataclass(frozen=True)
+class Remote:
+    urls: tuple[str, ...]
+    file_list: str
+    checksums: dict[str, str]
+    timeout: float
+    retries: int
+    backoff: float
+    on_unreachable: str
+
+
+@dataclass(frozen=True)
 class Dimuon:
     source: str
     files: tuple[str, ...]
     toy: DimuonToy
     download: Download
+    remote: Remote
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,10 @@ STUDY = Study(
               doc="any LHCO format -> the anomaly-detection table"),
         _step("dimuon_toy", "dimuon", Dimuon, cached=True, runtime=15, doc="Drell-Yan + quarkonia NanoAOD toy"),
         _step("dimuon_download", "dimuon", Dimuon, cached=True, runtime=60, doc="CMS 2012 DoubleMu open data"),
+        _step("dimuon_ingest", "dimuon", Dimuon, runtime=30, outputs=("part", "report"),
+              doc="one NanoAOD file (local, http or xrootd) -> its muons as a slim NanoAOD part"),
+        _step("dimuon_merge", "dimuon", Dimuon, runtime=30, inputs=("parts", "reports"), outputs=("muons", "report"),
+              doc="the parts of a dataset -> one muon file"),
         _step("toptag_toy", "toptag", Toptag, doc="top/QCD constituents in the ParT .npy layout"),
         _step("nanoaod_toy", "nanoaod", Nanoaod, doc="one process of the multi-process NanoAOD toy"),
         _step("jets_toy", "jets", Jets, doc="5-class jet-constituent toy"),

@@ -51,6 +51,28 @@ def dimuon_toy(ctx: Context) -> None:
     write_dimuon(ctx.output[0], ctx.cfg.toy.n_events, ctx.seed)
 
 
+def dimuon_ingest(ctx: Context) -> None:
+    from . import ingest, remote
+
+    r = ctx.cfg.remote
+    parts = remote.dataset_parts(ctx.cfg, "data.dimuon")
+    index = int(ctx.wildcards["index"])
+    if index >= len(parts):
+        raise InputError("config", "data.dimuon", f"the dataset has {len(parts)} files, no file {index}")
+    part, checksum = parts[index]
+    ingest.ingest(part, ctx.output.part, ctx.output.report, source=ctx.cfg.source,
+                  checksum=remote.Checksum.parse(checksum, part, "checksum") if checksum else None,
+                  timeout=r.timeout, retries=r.retries, backoff=r.backoff, on_unreachable=r.on_unreachable)
+
+
+def dimuon_merge(ctx: Context) -> None:
+    from . import ingest
+
+    out = ingest.merge(list(ctx.input.parts), list(ctx.input.reports), ctx.output.muons, ctx.output.report)
+    ctx.logger.info("%d files, %d events -> %s; skipped: %s", len(out["files"]), out["events"], ctx.output.muons,
+                    [s["source"] for s in out["skipped"]] or "none")
+
+
 def toptag_toy(ctx: Context) -> None:
     from . import part_jets
 
