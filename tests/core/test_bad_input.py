@@ -109,7 +109,8 @@ def test_bad_sha256_is_refused_by_the_schema_before_the_download(tmp_path, datas
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.startswith("config ")]
     assert lines == [f"config {wd / 'tiny.yaml'}: data.{dataset}.download.sha256: {sha!r} is not valid (expected "
-                     "sha256 of the file, 64 hex digits; required before the download source can be used)"]
+                     "sha256 of the file, 64 hex digits; required before the download source can be used (unless "
+                     "checksum is set))"]
     assert not (wd / MARKER).exists()
     assert _files(wd, "resources") == [] and _files(wd, "logs") == []
 
@@ -120,9 +121,10 @@ def test_download_source_without_sha256_is_refused(tmp_path):
     proc = _run(wd, "resources/lhco/download/events.h5", {"data": {"lhco": {"source": "download"}}})
     lines = [line for line in proc.stderr.splitlines() if line.startswith("config ")]
     assert lines == [f"{'config ' + str(REPO / 'config' / 'config.yaml')}: data.lhco.download.sha256: '' is too "
-                     "short (0 characters, 64 needed) (`source: download` needs the sha256 of the file)"] or lines == [
+                     "short (0 characters, 64 needed) (`source: download` needs the sha256 of the file, or its "
+                     "checksum as the publisher gives it)"] or lines == [
         "config config/config.yaml: data.lhco.download.sha256: '' is too short (0 characters, 64 needed) "
-        "(`source: download` needs the sha256 of the file)"], proc.stderr
+        "(`source: download` needs the sha256 of the file, or its checksum as the publisher gives it)"], proc.stderr
     assert proc.returncode != 0 and _files(wd, "logs") == []
 
 
@@ -199,7 +201,7 @@ def test_download_checksum_mismatch_leaves_nothing(tmp_path, http_server):
     from colliderflow.data.download import sha256sum
 
     got = sha256sum(root / "f.h5")
-    assert _error_line(proc.stderr) == [f"error: {base}/f.h5: field 'sha256': checksum mismatch: expected "
+    assert _error_line(proc.stderr) == [f"error: {base}/f.h5: field 'checksum': sha256 mismatch: expected "
                                          f"{'0' * 64}, got {got}"]
     assert _files(wd, "resources") == []
     _no_traceback_in_logs(wd)

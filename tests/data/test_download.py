@@ -36,7 +36,7 @@ def server(tmp_path):
 def test_download_with_checksum(server, tmp_path):
     url, payload = server
     dest = tmp_path / "out" / "events.h5"
-    ensure(f"{url}/events.h5", dest, hashlib.sha256(payload).hexdigest(), progress=False)
+    ensure(f"{url}/events.h5", dest, hashlib.sha256(payload).hexdigest())
     assert dest.read_bytes() == payload
 
 
@@ -45,24 +45,37 @@ def test_existing_file_is_not_downloaded_again(server, tmp_path):
     dest = tmp_path / "events.h5"
     dest.write_bytes(payload)
     # an unreachable URL proves no request is made
-    ensure("http://127.0.0.1:9/never", dest, hashlib.sha256(payload).hexdigest(), progress=False)
+    ensure("http://127.0.0.1:9/never", dest, hashlib.sha256(payload).hexdigest())
 
 
 def test_checksum_mismatch_leaves_nothing(server, tmp_path):
     url, _ = server
     dest = tmp_path / "out" / "events.h5"
-    with pytest.raises(InputError, match="sha256.*checksum mismatch"):
-        ensure(f"{url}/events.h5", dest, "0" * 64, progress=False)
+    with pytest.raises(InputError, match="field 'checksum': sha256 mismatch: expected 0{64}, got"):
+        ensure(f"{url}/events.h5", dest, "0" * 64)
     assert not dest.exists()
     assert list(dest.parent.iterdir()) == []
+
+
+def test_publisher_md5_instead_of_sha256(server, tmp_path):
+    """Zenodo publishes md5: `checksum: md5:<hex>` is verified like a sha256."""
+    url, payload = server
+    dest = tmp_path / "events.h5"
+    ensure(f"{url}/events.h5", dest, checksum="md5:" + hashlib.md5(payload).hexdigest())
+    assert dest.read_bytes() == payload
+    with pytest.raises(InputError, match="field 'checksum': md5 mismatch"):
+        ensure(f"{url}/events.h5", tmp_path / "y.h5", checksum="md5:" + "0" * 32, retries=0)
+    assert not (tmp_path / "y.h5").exists()
+    with pytest.raises(InputError, match="checksum 'md5:123' is not one of"):
+        ensure(f"{url}/events.h5", tmp_path / "y.h5", checksum="md5:123")
 
 
 def test_missing_url_and_missing_checksum(server, tmp_path):
     url, _ = server
     with pytest.raises(InputError, match="download failed"):
-        ensure(f"{url}/absent.h5", tmp_path / "x.h5", "0" * 64, progress=False)
+        ensure(f"{url}/absent.h5", tmp_path / "x.h5", "0" * 64)
     with pytest.raises(InputError, match="sha256"):
-        ensure(f"{url}/events.h5", tmp_path / "x.h5", "", progress=False)
+        ensure(f"{url}/events.h5", tmp_path / "x.h5", "")
     assert not (tmp_path / "x.h5").exists()
 
 
@@ -85,5 +98,5 @@ def test_download_rule_feeds_the_pipeline(server, tmp_path, run_snakemake):
     proc = run_snakemake(wd, "resources/lhco/download/events.h5", "--forceall",
                          configfiles=[REPO / "config/tiers/smoke.yaml", cfg], check=False)
     assert proc.returncode != 0
-    assert "checksum mismatch" in (wd / "logs/data/lhco_download.log").read_text()
+    assert "sha256 mismatch" in (wd / "logs/data/lhco_download.log").read_text()
     assert not (wd / "resources/lhco/download/events_anomalydetection_v2.features.h5").exists()

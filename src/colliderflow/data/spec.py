@@ -17,6 +17,7 @@ from ..study import Step, Study
 class Download:
     url: str
     sha256: str
+    checksum: str
 
 
 @dataclass(frozen=True)

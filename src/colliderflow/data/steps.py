@@ -22,7 +22,8 @@ def lhco_toy(ctx: Context) -> None:
 def _download(ctx: Context) -> None:
     from .download import ensure
 
-    ensure(ctx.cfg.download.url, ctx.output[0], ctx.cfg.download.sha256)
+    d = ctx.cfg.download
+    ensure(d.url, ctx.output[0], sha256=d.sha256, checksum=d.checksum)
 
 
 lhco_download = dimuon_download = _download
