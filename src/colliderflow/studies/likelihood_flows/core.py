@@ -30,6 +30,7 @@ latent norm to chi2(d).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -146,7 +147,7 @@ def comparison_stats(gofs: dict, method: str, d: int, n_boot: int = 200, seed: i
     rng = np.random.default_rng(seed)
     reps = [values(rng.integers(0, n_rows, n_rows), rng.integers(0, n_lat, n_lat)) for _ in range(n_boot)]
 
-    def se(f) -> float:
+    def se(f: Callable[[dict], float]) -> float:
         return float(np.std([f(r) for r in reps], ddof=1))
 
     out = {"method": method, "n_rows": int(n_rows), "n_boot": n_boot,
