@@ -374,7 +374,10 @@ def report(samples_npz: str | Path, sample_json: str | Path, out_dir: str | Path
     for i, name in enumerate(info["ood_names"]):
         sel = arr["ood_labels"] == i
         per_class[name] = {m: spread_summary(arr[f"{m}_ood"][:, sel])["mean"] for m in ("mcmc", "ensemble")}
-    scan = info["scan"]
+    # the scan's acceptance rates and their errors from the stored accept flags (the rates equal sampling.json's)
+    scan = {"sigma": info["scan"]["sigma"],
+            **{kind: arr[f"scan_accepted_{kind}"].mean(1).tolist() for kind in ("spherical", "prolate")}}
+    info = {**info, "scan": scan}
     acc_err = {kind: [acceptance_error(f, seed=i) for i, f in enumerate(arr[f"scan_accepted_{kind}"])]
                for kind in ("spherical", "prolate")}
     sig, sph, pro = np.array(scan["sigma"]), np.array(scan["spherical"]), np.array(scan["prolate"])
