@@ -55,11 +55,12 @@ def test_accepted_flow_is_published_as_onnx(fitted):
     assert list(card["inputs"]) == ["x"] and list(card["outputs"]) == ["log_prob"]
     assert card["metrics"]["accepted_by_gate"] is True
     assert "not exported" not in json.loads((tmp / "export" / "flow.json").read_text())["onnx"]
-    x = likelihood_flows.sample_posterior(37, seed=11)  # another batch size than the frozen set
+    assert res["published"]["max_abs_diff"] < 1e-9  # float64 export: onnxruntime agrees with torch
+    x = likelihood_flows.sample_posterior(37, seed=11).astype(np.float64)  # another batch than the frozen set
     got = ort.InferenceSession(str(tmp / "published" / "model.onnx")).run(["log_prob"], {"x": x})[0]
     with torch.no_grad():
-        want = res["flow"].log_prob(torch.as_tensor(x)).numpy()
-    np.testing.assert_allclose(got, want, atol=1e-4)
+        want = res["flow"].log_prob(torch.as_tensor(x, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)  # the float32 flow vs its float64 export
 
 
 def test_verdict_passes_the_trained_flow_and_rejects_broken_ones(fitted):
@@ -71,8 +72,9 @@ def test_verdict_passes_the_trained_flow_and_rejects_broken_ones(fitted):
     assert {c.competitor for c in v.comparisons if c.null} == {"untrained flow (initial weights)"}
     for broken in ("gof_untrained", "gof_under"):
         assert not _verdict(dict(res, gof=res[broken]), cfg).holds, broken
-    # no export: the claim fails
+    # no export, or an export onnxruntime disagrees with: the claim fails
     assert not _verdict(dict(res, published=None), cfg).holds
+    assert not _verdict(dict(res, published={**res["published"], "passed": False}), cfg).holds
 
 
 def test_gof_rejects_wrong_distribution():

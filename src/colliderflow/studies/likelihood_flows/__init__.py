@@ -62,13 +62,13 @@ def verdict(metrics: dict, cfg: Config) -> Verdict:
                                          reason="the latent-norm test must tell a bad fit from a good one: larger "
                                                 "KS distance by 2 paired-bootstrap SE"))
     pub, reload = metrics.get("published") or {}, metrics.get("reload_max_abs_diff")
-    if pub.get("exported") and reload is not None:
+    if pub.get("exported") and pub.get("passed") and reload is not None:
         comps.append(Comparison.within("torch log-density of the accepted flow",
                                        "max |log p| difference (ONNX in onnxruntime; state_dict reload)",
                                        max(pub["max_abs_diff"], reload), 0.0, 0.0, tolerance=RELOAD_TOLERANCE,
                                        n=n, over="exact", k=0,
                                        reason="an exported likelihood must evaluate to the fitted one (float32)"))
-    else:  # nothing exported (flow rejected, or the exporter failed): the export claim fails
+    else:  # nothing exported (flow rejected, the exporter failed, onnxruntime disagrees): the claim fails
         comps.append(Comparison.estimate("a self-contained export", "exported (1) or not (0)", 0.0, 1.0, 0.0,
                                          n=1, over="exact", k=0, reason="the claim includes the export"))
     return Verdict.of(comps, key_metric={"name": "classifier-test AUC of the accepted flow",

@@ -229,15 +229,19 @@ def publish_onnx(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dic
                  n_val: int = 200) -> dict:
     """ONNX + model card of the accepted flow's log-density through :func:`colliderflow.publish.publish_checked`
     (re-run in onnxruntime on ``n_val`` frozen held-out samples); returns the check record."""
+    import copy
+
     from ...publish import publish_checked
 
-    x_ref = np.asarray(x_val[:n_val], dtype=np.float32)
+    # float64: log-densities of O(10) carry float32 rounding differences of ~1e-5 between torch and onnxruntime
+    x_ref = np.asarray(x_val[:n_val], dtype=np.float64)
     return publish_checked(
-        LogProb(flow.eval()), {"x": x_ref}, outdir, name="likelihood_flows_posterior",
+        LogProb(copy.deepcopy(flow).double().eval()), {"x": x_ref}, outdir, float_dtype=np.float64,
+        name="likelihood_flows_posterior",
         description=("zuko neural spline flow fitted to samples of the study's 4-d toy posterior and accepted by "
                      "the goodness-of-fit gate (latent chi2 KS, per-dimension KS, classifier AUC; nabu, Araz et "
                      "al.): evaluate the posterior density anywhere. Trained by colliderflow."),
-        input_specs={"x": {"units": "1 (mu, kappa, log_sigma, delta: dimensionless toy parameters)",
+        input_specs={"x": {"units": "1 (mu, kappa, log_sigma, delta: dimensionless toy parameters), float64",
                            "features": list(FEATURES), "preprocessing": "none: raw parameter values; the "
                            "standardisation is inside the model"}},
         outputs={"log_prob": {"description": "log posterior density log p(x) (normalised over R^4)"}},
