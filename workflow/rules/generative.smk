@@ -18,6 +18,7 @@ rule l2lflows_train:
         hparams="results/l2lflows/l2lflows.json",
         generated="results/l2lflows/generated.h5",
         summary="results/l2lflows/train_summary.json",
+        ablation="results/l2lflows/generated_mlp.h5",
     params:
         **S.params,
     log:
@@ -40,6 +41,7 @@ rule l2lflows_report:
         unpack(lambda w: calo_inputs(config)),
         generated=rules.l2lflows_train.output.generated,
         summary=rules.l2lflows_train.output.summary,
+        ablation=rules.l2lflows_train.output.ablation,
         tables=lambda w: config["studies"]["l2lflows"]["reference_results"],
     output:
         metrics="results/l2lflows/metrics.json",

@@ -87,6 +87,8 @@ rule likelihood_flows_run:
         metrics="results/likelihood_flows/metrics.json",
         png=S.figure("results/likelihood_flows/likelihood_flows.png", subcategory="likelihood_flows"),
         pdf="results/likelihood_flows/likelihood_flows.pdf",
+        onnx="results/likelihood_flows/published/model.onnx",
+        card="results/likelihood_flows/published/model_card.json",
     params:
         **S.params,
     log:

@@ -175,13 +175,14 @@ def run_chain(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: f
     sampler = AdamMCMC(model.parameters(), lr=lr, sigma=sigma, stretch=stretch, temperature=temperature,
                        reverse=reverse, generator=gen)
     closure = _closure(model, x, y, prior_std)
-    kept, losses = [], []
+    kept, losses, accepted = [], [], []
     for i in range(steps):
         info = sampler.step(closure)
         losses.append(info["loss"])
+        accepted.append(bool(info["accepted"]))
         if keep_every and i >= burn_in and (i - burn_in + 1) % keep_every == 0:
             kept.append(nn.utils.parameters_to_vector(model.parameters()).detach().clone())
-    return {"acceptance": sampler.acceptance_rate, "samples": kept, "losses": losses}
+    return {"acceptance": sampler.acceptance_rate, "samples": kept, "losses": losses, "accepted": accepted}
 
 
 def _predict(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -219,6 +220,7 @@ def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_np
     start = {k: v.clone() for k, v in model.state_dict().items()}
 
     scan = {"sigma": list(map(float, scan_sigmas)), "spherical": [], "prolate": []}
+    flags = {"spherical": [], "prolate": []}  # per-step accept flags: the block bootstrap of the verdict
     t0 = time.process_time()
     for i, s in enumerate(scan_sigmas):
         for kind, st in (("spherical", 0.0), ("prolate", stretch)):
@@ -226,6 +228,7 @@ def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_np
             res = run_chain(model, x, y, lr=lr, sigma=s, stretch=st, temperature=lam, steps=scan_steps,
                             prior_std=prior_std, reverse=reverse, seed=seed + 17 * i + (kind == "prolate"))
             scan[kind].append(res["acceptance"])
+            flags[kind].append(res["accepted"])
     scan_cpu = time.process_time() - t0
     log.info("acceptance scan: %s", scan)
 
@@ -238,6 +241,17 @@ def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_np
     samples = chain["samples"][:n_samples]
     x_te, x_ood = torch.from_numpy(data["x_test"]), torch.from_numpy(data["x_ood"])
     p = {"mcmc_test": _predict_vectors(model, samples, x_te), "mcmc_ood": _predict_vectors(model, samples, x_ood)}
+    # noise-floor null: the MAP weights moved by the same distances as the chain's samples, in random
+    # directions (isotropic noise, no posterior geometry): spread that any weight jitter would give
+    model.load_state_dict(start)
+    start_vec = nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    gen = torch.Generator().manual_seed(seed + 5)
+    noise = []
+    for v in samples:
+        d = torch.randn(start_vec.shape, generator=gen)
+        noise.append(start_vec + d * (torch.linalg.vector_norm(v - start_vec) / torch.linalg.vector_norm(d)))
+    p["noise_test"] = _predict_vectors(model, noise, x_te)
+    p["noise_ood"] = _predict_vectors(model, noise, x_ood)
     members = [load_tagger(pth)[0] for pth in ensemble_paths]
     p["ensemble_test"] = np.stack([_predict(m, x_te) for m in members])
     p["ensemble_ood"] = np.stack([_predict(m, x_ood) for m in members])
@@ -246,7 +260,9 @@ def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_np
     p["pretrained_ood"] = _predict(model, x_ood)
     with atomic_path(out_npz) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, y_test=data["y_test"], ood_labels=data["ood_labels"], **p)
+            np.savez_compressed(fh, y_test=data["y_test"], ood_labels=data["ood_labels"],
+                                scan_accepted_spherical=np.array(flags["spherical"], dtype=np.uint8),
+                                scan_accepted_prolate=np.array(flags["prolate"], dtype=np.uint8), **p)
     info = {"scan": scan, "scan_steps": scan_steps, "lr": lr, "sigma": sigma, "stretch": stretch,
             "temperature": lam, "temperature_per_jet": temperature_per_jet, "prior_std": prior_std,
             "n_train": n_train,
@@ -261,6 +277,50 @@ def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_np
 
 
 # ------------------------------------------------------------------ report
+#: steps per block of the acceptance block bootstrap (consecutive MH decisions are correlated)
+ACCEPT_BLOCK = 10
+#: bootstrap resamples of the verdict's errors
+N_BOOT = 300
+
+
+def acceptance_error(flags: np.ndarray, seed: int = 0, block: int = ACCEPT_BLOCK, n: int = N_BOOT) -> float:
+    """Standard error of the acceptance rate of one chain's accept flags (steps,) by a block bootstrap
+    (blocks of ``block`` consecutive steps, so the chain's autocorrelation is kept)."""
+    from ...verdict import bootstrap_se
+
+    f = np.asarray(flags, dtype=float)
+    nb = max(len(f) // block, 2)
+    blocks = f[:nb * block].reshape(nb, -1).mean(1) if len(f) >= 2 * block else f
+    return bootstrap_se(lambda b: float(b.mean()), blocks, n=n, seed=seed)
+
+
+def spread_comparison(arr: dict, seed: int = 0, n: int = N_BOOT) -> dict:
+    """The spread statistics of the verdict, per model (mcmc, ensemble, noise): mean per-jet spread in (ID)
+    and out of distribution (OOD), their difference, log(OOD / ID); and paired-bootstrap standard errors
+    (ID and OOD jets resampled independently, the same jets for every model) of each model's OOD - ID
+    difference and of the log-ratio differences mcmc - ensemble and mcmc - noise."""
+    models = [m for m in ("mcmc", "ensemble", "noise") if f"{m}_test" in arr]
+    sd = {m: (arr[f"{m}_test"].std(0, ddof=1), arr[f"{m}_ood"].std(0, ddof=1)) for m in models}
+    n_id, n_ood = len(sd[models[0]][0]), len(sd[models[0]][1])
+
+    def stats(i_id: np.ndarray, i_ood: np.ndarray) -> dict:
+        out = {}
+        for m in models:
+            a, b = sd[m][0][i_id].mean(), sd[m][1][i_ood].mean()
+            out[f"{m}_diff"] = b - a
+            out[f"{m}_log_ratio"] = float(np.log(max(b, 1e-12) / max(a, 1e-12)))
+        for m in models[1:]:
+            out[f"mcmc_minus_{m}_log_ratio"] = out["mcmc_log_ratio"] - out[f"{m}_log_ratio"]
+        return out
+
+    value = stats(np.arange(n_id), np.arange(n_ood))
+    rng = np.random.default_rng(seed)
+    reps = [stats(rng.integers(0, n_id, n_id), rng.integers(0, n_ood, n_ood)) for _ in range(n)]
+    err = {k: float(np.std([r[k] for r in reps], ddof=1)) for k in value}
+    return {"value": {k: float(v) for k, v in value.items()}, "error": err, "n_boot": n, "n_id": n_id,
+            "n_ood": n_ood}
+
+
 def spread_summary(pred: np.ndarray) -> dict:
     """Per-jet std over the samples (rows) of the sigmoid outputs: mean,
     median and its standard error."""
@@ -275,7 +335,8 @@ def load_samples(samples_npz: str | Path) -> dict:
     if not p.exists():
         raise InputError(p, None, "file does not exist")
     arr = dict(np.load(p))
-    for key in ("y_test", "mcmc_test", "mcmc_ood", "ensemble_test", "ensemble_ood", "pretrained_test"):
+    for key in ("y_test", "mcmc_test", "mcmc_ood", "ensemble_test", "ensemble_ood", "pretrained_test", "noise_test",
+                "noise_ood", "scan_accepted_spherical", "scan_accepted_prolate"):
         if key not in arr:
             raise InputError(p, key, "array missing")
         if not np.isfinite(arr[key]).all():
@@ -313,13 +374,20 @@ def report(samples_npz: str | Path, sample_json: str | Path, out_dir: str | Path
     for i, name in enumerate(info["ood_names"]):
         sel = arr["ood_labels"] == i
         per_class[name] = {m: spread_summary(arr[f"{m}_ood"][:, sel])["mean"] for m in ("mcmc", "ensemble")}
-    scan = info["scan"]
+    # the scan's acceptance rates and their errors from the stored accept flags (the rates equal sampling.json's)
+    scan = {"sigma": info["scan"]["sigma"],
+            **{kind: arr[f"scan_accepted_{kind}"].mean(1).tolist() for kind in ("spherical", "prolate")}}
+    info = {**info, "scan": scan}
+    acc_err = {kind: [acceptance_error(f, seed=i) for i, f in enumerate(arr[f"scan_accepted_{kind}"])]
+               for kind in ("spherical", "prolate")}
     sig, sph, pro = np.array(scan["sigma"]), np.array(scan["spherical"]), np.array(scan["prolate"])
     gain = pro - sph
     small = sig <= info["sigma"] * (1 + 1e-9)  # the regime the sampler is run in
     _figures(arr, info, spreads, auc, out_dir, tier)
     metrics = {
         "acceptance_scan": {"sigma": scan["sigma"], "spherical": scan["spherical"], "prolate": scan["prolate"],
+                            "spherical_err": acc_err["spherical"], "prolate_err": acc_err["prolate"],
+                            "error": f"block bootstrap of the accept flags ({ACCEPT_BLOCK}-step blocks)",
                             "steps_per_point": info["scan_steps"], "stretch": info["stretch"], "lr": info["lr"]},
         "acceptance_gain": gain.tolist(),
         "acceptance_gain_min_at_small_sigma": float(gain[small].min()) if small.any() else None,
@@ -331,6 +399,8 @@ def report(samples_npz: str | Path, sample_json: str | Path, out_dir: str | Path
         "spread_ood_over_id": {m: spreads[f"{m}_ood"]["mean"] / max(spreads[f"{m}_test"]["mean"], 1e-12)
                                for m in ("mcmc", "ensemble")},
         "spread_per_ood_class": per_class,
+        "spread_comparison": spread_comparison(arr),
+        "noise_null": "MAP weights moved by the chain samples' distances in random directions (isotropic noise)",
         "spread_claim_holds": spread_ood_gt_id(spreads, "mcmc", n_sigma),
         "ensemble_spread_ood_gt_id": spread_ood_gt_id(spreads, "ensemble", n_sigma),
         "auc": auc,

@@ -198,17 +198,29 @@ def checkerboard(shape: tuple[int, int], parity: int) -> torch.Tensor:
     return ((a + r) % 2 == parity).reshape(-1)
 
 
+def mlp_coupling(shape: tuple[int, int], mask: torch.Tensor, previous: bool, hidden: Sequence[int],
+                 bins: int = 8) -> GeneralCouplingTransform:
+    """The ablation: the same checkerboard spline coupling with zuko's MLP hyper-network over the flat vector
+    [unchanged voxels, log E_inc, log E_l, previous layer] (the original L2LFlows' fully connected
+    conditioners) in place of :class:`CylinderConditioner`."""
+    n = shape[0] * shape[1]
+    return GeneralCouplingTransform(n, 2 + (n if previous else 0), mask=mask, univariate=MonotonicRQSTransform,
+                                    shapes=((bins,), (bins,), (bins - 1,)), hidden_features=tuple(hidden))
+
+
 class LayerFlow(nn.Module):
     """p(y_l | log E_inc, log E_l, y_{l-1}) for one layer image; inputs
-    standardised per voxel by buffers fitted to the training data."""
+    standardised per voxel by buffers fitted to the training data. ``mlp_hidden``
+    (the ablation) swaps the convolutional conditioners for MLPs of these widths."""
 
     def __init__(self, shape: tuple[int, int], previous: bool, transforms: int = 4, channels: int = 16,
-                 bins: int = 8) -> None:
+                 bins: int = 8, mlp_hidden: Sequence[int] | None = None) -> None:
         super().__init__()
         n = shape[0] * shape[1]
         self.previous = previous
-        self.flow = Flow([ConvCouplingTransform(shape, checkerboard(shape, k % 2), 2, previous, channels, bins)
-                          for k in range(transforms)],
+        masks = [checkerboard(shape, k % 2) for k in range(transforms)]
+        self.flow = Flow([ConvCouplingTransform(shape, m, 2, previous, channels, bins) if mlp_hidden is None
+                          else mlp_coupling(shape, m, previous, mlp_hidden, bins) for m in masks],
                          UnconditionalDistribution(zuko.distributions.DiagNormal, torch.zeros(n), torch.ones(n),
                                                    buffer=True))
         for name, size in (("y_mean", n), ("y_std", n), ("s_mean", 2), ("s_std", 2), ("p_mean", n), ("p_std", n)):
@@ -242,15 +254,20 @@ class LayerFlow(nn.Module):
 class L2LFlow(nn.Module):
     """The energy flow and the chain of layer flows."""
 
-    def __init__(self, n_layers: int, shape: tuple[int, int], energy: dict, layer: dict) -> None:
+    def __init__(self, n_layers: int, shape: tuple[int, int], energy: dict, layer: dict,
+                 conditioner: str = "conv") -> None:
         super().__init__()
         from ...nn.flows import StandardizedFlow
 
-        self.hparams = dict(n_layers=n_layers, shape=list(shape), energy=dict(energy), layer=dict(layer))
+        if conditioner not in ("conv", "mlp"):
+            raise ValueError(f"conditioner must be conv or mlp, not {conditioner!r}")
+        self.hparams = dict(n_layers=n_layers, shape=list(shape), energy=dict(energy), layer=dict(layer),
+                            conditioner=conditioner)
         self.energy = StandardizedFlow(n_layers, 1, kind="nsf", transforms=energy["transforms"],
                                        hidden=tuple(energy["hidden"]), bins=energy["bins"])
         self.layers = nn.ModuleList(LayerFlow(tuple(shape), previous=i > 0, transforms=layer["transforms"],
-                                              channels=layer["channels"], bins=layer["bins"])
+                                              channels=layer["channels"], bins=layer["bins"],
+                                              mlp_hidden=layer["mlp_hidden"] if conditioner == "mlp" else None)
                                     for i in range(n_layers))
         # range of log(E_l/E_inc) in the training data: sampled energies are clipped to it (the flow's
         # Gaussian tails would otherwise give rare layer energies far above the incident energy)
@@ -270,20 +287,27 @@ class L2LFlow(nn.Module):
 
 
 def train(incident: np.ndarray, showers: np.ndarray, geometry: calochallenge.Geometry, cfg: Config,
-          seed: int) -> tuple[L2LFlow, dict]:
+          seed: int, conditioner: str = "conv", energy_from: L2LFlow | None = None) -> tuple[L2LFlow, dict]:
     """Train the energy flow and every layer flow (teacher forcing: each layer
-    flow sees the true previous layer); returns (model, histories)."""
+    flow sees the true previous layer); returns (model, histories).
+    ``conditioner`` "mlp" trains the ablation's layer flows; ``energy_from``
+    takes its energy flow from another model (the ablation shares the
+    convolutional model's, so the comparison isolates the layer flows)."""
     from ...nn.flow_fit import train_flow
 
     shape = layer_shape(geometry)
     pre = preprocess(incident, showers, geometry, cfg.threshold_mev, cfg.alpha, seed, cfg.noise_fraction)
     n_layers = len(geometry.active)
-    model = L2LFlow(n_layers, shape, plain(cfg.energy_flow), plain(cfg.layer_flow))
-    ef = cfg.energy_flow
-    eflow, h_e = train_flow(pre["log_frac"], pre["log_e"], kind="nsf", transforms=ef.transforms,
-                            hidden=list(ef.hidden), bins=ef.bins, epochs=ef.epochs, batch_size=ef.batch_size,
-                            lr=ef.lr, seed=seed, patience=ef.patience, desc="energy flow")
-    model.energy.load_state_dict(eflow.state_dict())
+    model = L2LFlow(n_layers, shape, plain(cfg.energy_flow), plain(cfg.layer_flow), conditioner)
+    if energy_from is None:
+        ef = cfg.energy_flow
+        eflow, h_e = train_flow(pre["log_frac"], pre["log_e"], kind="nsf", transforms=ef.transforms,
+                                hidden=list(ef.hidden), bins=ef.bins, epochs=ef.epochs, batch_size=ef.batch_size,
+                                lr=ef.lr, seed=seed, patience=ef.patience, desc="energy flow")
+        model.energy.load_state_dict(eflow.state_dict())
+    else:
+        model.energy.load_state_dict(energy_from.energy.state_dict())
+        h_e = {"shared": "the energy flow of the convolutional model"}
     model.log_frac_min.copy_(torch.as_tensor(pre["log_frac"].min(0)))
     model.log_frac_max.copy_(torch.as_tensor(pre["log_frac"].max(0)))
     hist = {"energy": h_e, "layers": []}
@@ -298,7 +322,7 @@ def train(incident: np.ndarray, showers: np.ndarray, geometry: calochallenge.Geo
         torch.manual_seed(seed + 1 + i)
         h = fit(lf, lambda m, b: m.nll(b), tensors,
                 TrainConfig(epochs=lf_cfg.epochs, batch_size=lf_cfg.batch_size, lr=lf_cfg.lr,
-                            seed=seed + 1 + i, patience=lf_cfg.patience, desc=f"layer flow {i}"))
+                            seed=seed + 1 + i, patience=lf_cfg.patience, desc=f"{conditioner} layer flow {i}"))
         hist["layers"].append(h.as_dict())
     return model, hist
 
@@ -338,7 +362,7 @@ def load(path: str | Path) -> L2LFlow:
     for key in ("n_layers", "shape", "energy", "layer"):
         if key not in hp:
             raise InputError(Path(path).with_suffix(".json"), key, "hyper-parameter missing")
-    model = L2LFlow(hp["n_layers"], hp["shape"], hp["energy"], hp["layer"])
+    model = L2LFlow(hp["n_layers"], hp["shape"], hp["energy"], hp["layer"], hp.get("conditioner", "conv"))
     model.load_state_dict(state)
     return model.eval()
 
@@ -381,9 +405,11 @@ def high_level_inputs(incident: np.ndarray, showers: np.ndarray, geometry: caloc
                             hl["ec_x"], hl["ec_y"], hl["width_x"], hl["width_y"]])
 
 
-def classifier_auc(x_ref: np.ndarray, x_gen: np.ndarray, cfg: ClassifierConfig, seed: int) -> float:
+def classifier_auc(x_ref: np.ndarray, x_gen: np.ndarray, cfg: ClassifierConfig, seed: int,
+                   scores: bool = False) -> float | tuple[float, np.ndarray, np.ndarray]:
     """ROC AUC of an MLP (sklearn) separating generated from reference showers,
-    trained on half of each sample and evaluated on the other half."""
+    trained on half of each sample and evaluated on the other half (with
+    ``scores``: also that half's labels and classifier outputs)."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
@@ -401,7 +427,8 @@ def classifier_auc(x_ref: np.ndarray, x_gen: np.ndarray, cfg: ClassifierConfig, 
     with threadpool_limits(1):
         clf.fit(xa, ya)
         p = clf.predict_proba(xb)[:, 1]
-    return float(roc_auc_score(yb, p))
+    auc = float(roc_auc_score(yb, p))
+    return (auc, yb, p) if scores else auc
 
 
 def w1_scaled(ref: np.ndarray, gen: np.ndarray) -> np.ndarray:
@@ -432,13 +459,60 @@ def evaluate(ref: tuple[np.ndarray, np.ndarray], samples: dict, geometry: caloch
     res = {}
     ref_low, ref_high = low_level(*ref), high_level_inputs(*ref, geometry)
     ref_feat = shape_features(*ref, geometry)
+    from sklearn.metrics import roc_auc_score
+
+    from ...verdict import bootstrap_se
+
+    def auc_of(y: np.ndarray, p: np.ndarray) -> float:
+        return float(roc_auc_score(y, p))
+
     for name, (inc, sh) in samples.items():
         feat = shape_features(inc, sh, geometry)
         r = {f"w1_{k}": w1_scaled(ref_feat[k], feat[k]).tolist() for k in ref_feat}
-        r["auc_low"] = classifier_auc(ref_low, low_level(inc, sh), cfg.classifier, seed)
-        r["auc_high"] = classifier_auc(ref_high, high_level_inputs(inc, sh, geometry), cfg.classifier, seed)
+        for level, x_ref, x_gen in (("low", ref_low, low_level(inc, sh)),
+                                    ("high", ref_high, high_level_inputs(inc, sh, geometry))):
+            auc, y, p = classifier_auc(x_ref, x_gen, cfg.classifier, seed, scores=True)
+            r[f"auc_{level}"] = auc
+            # the classifier's test half resampled: the AUC's statistical error (not the training's)
+            r[f"auc_{level}_err"] = bootstrap_se(auc_of, y, p, n=N_BOOT, seed=seed)
         res[name] = r
     return res
+
+
+#: shower-shape features of the layer flows (the layer energies come from the energy flow)
+SHAPES = ("width", "ec_x", "sparsity")
+#: bootstrap resamples of the verdict's errors
+N_BOOT = 100
+
+
+def shape_w1(ref_feat: dict, feat: dict, i_ref: np.ndarray | None = None, i_gen: np.ndarray | None = None) -> float:
+    """Mean over the :data:`SHAPES` features and the layers of the scaled W1 (:func:`w1_scaled`) of a
+    sample's features ``feat`` against the reference's (rows ``i_gen`` and ``i_ref``, default all)."""
+    vals = [w1_scaled(ref_feat[k] if i_ref is None else ref_feat[k][i_ref],
+                      feat[k] if i_gen is None else feat[k][i_gen]) for k in SHAPES]
+    return float(np.mean(np.concatenate(vals)))
+
+
+def shape_comparison(ref: tuple, samples: dict, geometry: calochallenge.Geometry, seed: int,
+                     n_boot: int = N_BOOT) -> dict:
+    """Shower-shape W1 (:func:`shape_w1`) of every sample ``{name: (incident, showers)}`` against the
+    reference, and paired-bootstrap standard errors of each value and of each difference from the
+    "l2lflows" sample (the samples share their incident energies, so rows are resampled together; the
+    reference rows independently)."""
+    ref_feat = shape_features(*ref, geometry)
+    feats = {k: shape_features(*v, geometry) for k, v in samples.items()}
+    n_ref, n = len(ref[0]), min(len(v[0]) for v in samples.values())
+    value = {k: shape_w1(ref_feat, f) for k, f in feats.items()}
+    rng = np.random.default_rng(seed)
+    reps = []
+    for _ in range(n_boot):
+        i_ref, i_gen = rng.integers(0, n_ref, n_ref), rng.integers(0, n, n)
+        reps.append({k: shape_w1(ref_feat, f, i_ref, i_gen) for k, f in feats.items()})
+    err = {k: float(np.std([r[k] for r in reps], ddof=1)) for k in feats}
+    diff_err = {k: float(np.std([r[k] - r["l2lflows"] for r in reps], ddof=1)) for k in feats if k != "l2lflows"}
+    return {"value": value, "error": err, "diff_error_vs_l2lflows": diff_err, "n_boot": n_boot,
+            "features": list(SHAPES), "definition": "mean over layers and shape features (radial width, centre "
+            "of energy x, sparsity) of W1 in units of the reference standard deviation"}
 
 
 def reference_tables(paths: Iterable[str | Path]) -> dict:
@@ -486,6 +560,10 @@ def summarise(ev: dict, timing: dict, cfg: Config, n_train: int, n_test: int) ->
          "generation": timing, "n_train": n_train, "n_test": n_test, "per_sample": ev}
     for k in ("w1_width", "w1_ec_x", "w1_sparsity"):
         m[f"{k}_l2lflows"], m[f"{k}_baseline"] = l2l[k], base[k]
+    for name in ev:
+        for level in ("low", "high"):
+            m[f"auc_{level}_{name}"] = ev[name][f"auc_{level}"]
+            m[f"auc_{level}_err_{name}"] = ev[name][f"auc_{level}_err"]
     m["auc_below_baseline"] = bool(l2l["auc_low"] < base["auc_low"] - cfg.auc_margin
                                    and l2l["auc_high"] < base["auc_high"] - cfg.auc_margin)
     m["layer_energy_w1_small"] = bool(m["max_w1_layer_energy_l2lflows"] <= cfg.w1_tolerance)
@@ -494,8 +572,9 @@ def summarise(ev: dict, timing: dict, cfg: Config, n_train: int, n_test: int) ->
 
 # --------------------------------------------------------------------------- figures
 
-COLORS = {"reference": "0.6", "l2lflows": "tab:blue", "baseline": "tab:red"}
-LABELS = {"reference": "reference (toy)", "l2lflows": "L2LFlows", "baseline": "independent voxels"}
+COLORS = {"reference": "0.6", "l2lflows": "tab:blue", "baseline": "tab:red", "mlp": "tab:green"}
+LABELS = {"reference": "reference (toy)", "l2lflows": "L2LFlows", "baseline": "independent voxels",
+          "mlp": "MLP-conditioner layer flows"}
 
 
 def _hist_ratio(ax: Any, rax: Any, values: dict, bins: Any, xlabel: str, logy: bool = False) -> None:
@@ -636,7 +715,9 @@ def plot_auc(metrics: dict, tables: dict, path: str | Path, rlabel: str = "") ->
                            edgecolor="k")
                 ax.annotate(f"{r['name']} ({ds})", (r["auc_low"], r["auc_high"]), fontsize=10,
                             xytext=(5, -12), textcoords="offset points")
-    for name, mk in (("l2lflows", "*"), ("baseline", "X"), ("reference", "o")):
+    for name, mk in (("l2lflows", "*"), ("mlp", "P"), ("baseline", "X"), ("reference", "o")):
+        if f"auc_low_{name}" not in metrics:
+            continue
         ax.scatter([metrics[f"auc_low_{name}"]], [metrics[f"auc_high_{name}"]], marker=mk, s=320, color=COLORS[name],
                    edgecolor="k", zorder=5, label=f"this run: {LABELS[name]}")
     ax.plot([0.45, 1.02], [0.45, 1.02], color="k", lw=0.8, ls=":")
@@ -668,10 +749,12 @@ def split_test(n: int) -> tuple[slice, slice]:
 
 def train_step(train_path: str | Path, test_path: str | Path, geometry_path: str | Path, cfg: Config, seed: int,
                model_path: str | Path, generated_path: str | Path,
-               summary_path: str | Path) -> dict:
+               summary_path: str | Path, ablation_path: str | Path | None = None) -> dict:
     """Train on the training file, save the model, generate showers for the
     incident energies of the test file's half B (CaloChallenge HDF5 layout),
-    and write the training histories and generation timing (JSON)."""
+    and write the training histories and generation timing (JSON). With
+    ``ablation_path``: also the ablation's layer flows (MLP conditioners, the
+    same energy flow) and its showers for the same incident energies."""
     from ...io import write_json
 
     geometry = calochallenge.read_geometry(geometry_path)
@@ -686,13 +769,24 @@ def train_step(train_path: str | Path, test_path: str | Path, geometry_path: str
                            cfg.generation_batch, seed=seed + 7)
     calochallenge.write_showers(generated_path, test_inc[b], gen, {"generator": "L2LFlows", "seed": seed})
     doc = {"n_train": n_train, "timing": timing, "history": hist}
+    if ablation_path is not None:
+        mlp, h_mlp = train(inc[:n_train], sh[:n_train], geometry, cfg, seed, conditioner="mlp", energy_from=model)
+        gen_mlp, t_mlp = generate(mlp, test_inc[b], geometry, cfg.threshold_mev, cfg.alpha, cfg.generation_batch,
+                                  seed=seed + 7)
+        calochallenge.write_showers(ablation_path, test_inc[b], gen_mlp,
+                                    {"generator": "L2LFlows, MLP-conditioner layer flows (ablation)", "seed": seed})
+        doc["ablation"] = {"history": h_mlp, "timing": t_mlp,
+                           "parameters_per_layer_flow": {
+                               "conv": sum(q.numel() for q in model.layers[-1].parameters()),
+                               "mlp": sum(q.numel() for q in mlp.layers[-1].parameters())}}
     write_json(summary_path, doc)
     return doc
 
 
 def report_step(train_path: str | Path, test_path: str | Path, geometry_path: str | Path, generated_path: str | Path,
                 summary_path: str | Path, cfg: Config, seed: int, outdir: str | Path,
-                tables: Iterable[str | Path] = (), tier: str = "default") -> dict:
+                tables: Iterable[str | Path] = (), tier: str = "default",
+                ablation_path: str | Path | None = None) -> dict:
     """Baseline, CaloChallenge-style evaluation and figures; returns the
     metrics (the step writes metrics.json, the study's verdict judges them)."""
     from ...io import read_json
@@ -711,9 +805,18 @@ def report_step(train_path: str | Path, test_path: str | Path, geometry_path: st
         raise InputError(generated_path, "incident_energies", "not the incident energies of the test file's half B")
     base = independent_voxels(tr_inc, tr_sh, te_inc[b], cfg.baseline_energy_bins, seed + 11)
     samples = {"reference": (te_inc[a], te_sh[a]), "l2lflows": (g_inc, g_sh), "baseline": (te_inc[b], base)}
-    ev = evaluate(samples["reference"], {"l2lflows": samples["l2lflows"], "baseline": samples["baseline"],
-                                         "reference": (te_inc[b], te_sh[b])}, geometry, cfg, seed)
+    if ablation_path is not None:
+        m_inc, m_sh = calochallenge.read_showers(ablation_path, geometry)
+        if len(m_inc) != len(g_inc) or not np.allclose(m_inc, g_inc, rtol=1e-5):
+            raise InputError(ablation_path, "incident_energies", "not the incident energies of the test file's half B")
+        samples["mlp"] = (m_inc, m_sh)
+    others = {k: v for k, v in samples.items() if k != "reference"}
+    ev = evaluate(samples["reference"], {**others, "reference": (te_inc[b], te_sh[b])}, geometry, cfg, seed)
     metrics = summarise(ev, summary["timing"], cfg, summary["n_train"], len(te_inc))
+    metrics["shape_w1"] = shape_comparison(samples["reference"], {**others, "reference": (te_inc[b], te_sh[b])},
+                                           geometry, seed)
+    if "ablation" in summary:
+        metrics["ablation"] = {k: summary["ablation"][k] for k in ("timing", "parameters_per_layer_flow")}
     tables = list(tables)
     ref_tables = reference_tables(tables) if tables else published.tables()
     metrics["calochallenge_published"] = ref_tables

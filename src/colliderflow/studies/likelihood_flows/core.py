@@ -16,12 +16,21 @@ pass:
 A flow that fails is refitted with a doubled training budget up to
 ``max_attempts`` times, else the failure is reported. The accepted flow is
 exported self-contained: state_dict, JSON (architecture, standardisation,
-versions, feature names, how to load) and the validation statistics.
+versions, feature names, how to load) and the validation statistics, and
+published as ONNX (``log p(x)``, batch axis dynamic) with a model card through
+:mod:`colliderflow.publish`, re-run in onnxruntime against the torch values.
+
+The verdict compares, on the same held-out samples (paired bootstrap), the
+trained flow with the gate's AUC threshold, with the under-trained flow (the
+paper's failure case) and with an untrained flow (the null: standardisation
+only, initial weights), in classifier AUC and in the KS distance of the
+latent norm to chi2(d).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,10 +90,76 @@ def gof_tests(flow: StandardizedFlow, x_val: ArrayLike, seed: int = 0, classifie
     clf = xgboost.XGBClassifier(n_estimators=classifier_rounds, max_depth=3, learning_rate=0.1, n_jobs=1,
                                 random_state=seed)
     clf.fit(xa, ya)
-    auc = float(roc_auc_score(yb, clf.predict_proba(xb)[:, 1]))
-    return {"latent_chi2_ks_p": latent_p, "per_dim_ks_p": per_dim,
+    score = clf.predict_proba(xb)[:, 1]
+    auc = float(roc_auc_score(yb, score))
+    m = n - h  # rows i of the scored half: flow sample score_flow[i], held-out sample score_real[i]
+    return {"latent_chi2_ks_p": latent_p, "latent_chi2_ks_d": _ks_d(r2, d) if finite.all() else 1.0,
+            "score_flow": score[:m], "score_real": score[m:], "per_dim_ks_p": per_dim,
             "per_dim_ks_min_p_bonferroni": float(min(1.0, d * min(per_dim))), "classifier_auc": auc,
             "latent_norm2": r2, "n_validation": int(n)}
+
+
+def _ks_d(r2: np.ndarray, d: int) -> float:
+    """KS distance of the latent norms ``r2`` to chi2(d)."""
+    return _ks_d_cdf(stats.chi2(d).cdf(np.asarray(r2, dtype=float)))
+
+
+def _ks_d_cdf(cdf: np.ndarray) -> float:
+    """KS distance to the uniform of the values ``cdf`` (F(x_i) of a one-sample test)."""
+    f = np.sort(cdf)
+    n = len(f)
+    i = np.arange(1, n + 1)
+    return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
+
+
+def _auc(score_flow: np.ndarray, score_real: np.ndarray) -> float:
+    """ROC AUC of held-out (positive) against flow samples (Mann-Whitney U, ties averaged)."""
+    r = stats.rankdata(np.r_[score_flow, score_real])
+    n0, n1 = len(score_flow), len(score_real)
+    return float((r[n0:].sum() - n1 * (n1 + 1) / 2) / (n0 * n1))
+
+
+#: per-event arrays of a gof dict (kept out of metrics.json)
+ARRAYS = ("latent_norm2", "score_flow", "score_real")
+
+
+def comparison_stats(gofs: dict, method: str, d: int, n_boot: int = 200, seed: int = 0) -> dict:
+    """The verdict's numbers: classifier AUC and latent KS distance of the ``method`` flow and of every other
+    flow in ``gofs`` ({name: gof_tests output}, all on the same held-out samples), with paired-bootstrap
+    standard errors (the held-out rows resampled together for every flow) of the method's values and of
+    each difference other - method."""
+    names = list(gofs)
+    n_rows = min(len(g["score_flow"]) for g in gofs.values())
+    n_lat = min(len(g["latent_norm2"]) for g in gofs.values())
+    finite = all(len(g["latent_norm2"]) == n_lat for g in gofs.values())
+
+    cdf = {k: stats.chi2(d).cdf(np.asarray(g["latent_norm2"], dtype=float)) for k, g in gofs.items()}
+
+    def values(i_clf: np.ndarray, i_lat: np.ndarray) -> dict:
+        out = {}
+        for k in names:
+            g = gofs[k]
+            out[f"{k}_auc"] = _auc(g["score_flow"][i_clf], g["score_real"][i_clf])
+            out[f"{k}_ks_d"] = _ks_d_cdf(cdf[k][i_lat]) if finite else g["latent_chi2_ks_d"]
+        return out
+
+    value = values(np.arange(n_rows), np.arange(n_lat))
+    rng = np.random.default_rng(seed)
+    reps = [values(rng.integers(0, n_rows, n_rows), rng.integers(0, n_lat, n_lat)) for _ in range(n_boot)]
+
+    def se(f: Callable[[dict], float]) -> float:
+        return float(np.std([f(r) for r in reps], ddof=1))
+
+    out = {"method": method, "n_rows": int(n_rows), "n_boot": n_boot,
+           "auc": value[f"{method}_auc"], "auc_err": se(lambda r: r[f"{method}_auc"]),
+           "ks_d": value[f"{method}_ks_d"], "ks_d_err": se(lambda r: r[f"{method}_ks_d"]), "others": {}}
+    for k in names:
+        if k != method:
+            out["others"][k] = {
+                "auc": value[f"{k}_auc"], "ks_d": value[f"{k}_ks_d"],
+                "auc_diff_err": se(lambda r, k=k: r[f"{k}_auc"] - r[f"{method}_auc"]),
+                "ks_d_diff_err": se(lambda r, k=k: r[f"{k}_ks_d"] - r[f"{method}_ks_d"])}
+    return out
 
 
 def accepted(gof: dict, alpha: float, auc_max: float) -> bool:
@@ -103,7 +178,7 @@ def fit_and_validate(x_train: ArrayLike, x_val: ArrayLike, cfg: dict, seed: int)
         gof = gof_tests(flow, x_val, seed=seed + k)
         ok = accepted(gof, cfg["alpha"], cfg["auc_max"])
         attempts.append({"epochs": epochs, "val_nll": hist["best_val"], "accepted": ok,
-                         **{key: v for key, v in gof.items() if key != "latent_norm2"}})
+                         **{key: v for key, v in gof.items() if key not in ARRAYS}})
         if ok:
             return {"flow": flow, "gof": gof, "attempts": attempts, "accepted": True}
         epochs *= 2
@@ -128,15 +203,53 @@ def export(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_v
                        "zuko.flows.NSF(features, context, transforms=transforms, hidden_features=hidden, bins=bins), "
                        "load the 'flow.*' entries of flow.pt, and evaluate log p(x) = flow().log_prob((x - x_mean)"
                        " / x_std) - sum(log x_std)",
-        "onnx": "not exported: the onnx package is not part of this project's pinned environment",
+        "onnx": "../published/model.onnx: log p(x) (colliderflow.publish model card beside it)",
     }
     save_model(flow, outdir / "flow.pt", card)
     from ...io import write_json
 
-    write_json(outdir / "validation.json", {**{k: v for k, v in gof.items() if k != "latent_norm2"},
+    write_json(outdir / "validation.json", {**{k: v for k, v in gof.items() if k not in ARRAYS},
                                             "reference_x": x_ref, "reference_log_prob": lp_ref,
                                             "alpha": cfg["alpha"], "auc_max": cfg["auc_max"]})
     return card
+
+
+class LogProb(torch.nn.Module):
+    """``x -> log p(x)`` of a flow: the network published as ONNX."""
+
+    def __init__(self, flow: StandardizedFlow) -> None:
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.flow.log_prob(x)
+
+
+def publish_onnx(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_val: ArrayLike,
+                 n_val: int = 200) -> dict:
+    """ONNX + model card of the accepted flow's log-density through :func:`colliderflow.publish.publish_checked`
+    (re-run in onnxruntime on ``n_val`` frozen held-out samples); returns the check record."""
+    import copy
+
+    from ...publish import publish_checked
+
+    # float64: log-densities of O(10) carry float32 rounding differences of ~1e-5 between torch and onnxruntime
+    x_ref = np.asarray(x_val[:n_val], dtype=np.float64)
+    return publish_checked(
+        LogProb(copy.deepcopy(flow).double().eval()), {"x": x_ref}, outdir, float_dtype=np.float64,
+        name="likelihood_flows_posterior",
+        description=("zuko neural spline flow fitted to samples of the study's 4-d toy posterior and accepted by "
+                     "the goodness-of-fit gate (latent chi2 KS, per-dimension KS, classifier AUC; nabu, Araz et "
+                     "al.): evaluate the posterior density anywhere. Trained by colliderflow."),
+        input_specs={"x": {"units": "1 (mu, kappa, log_sigma, delta: dimensionless toy parameters), float64",
+                           "features": list(FEATURES), "preprocessing": "none: raw parameter values; the "
+                           "standardisation is inside the model"}},
+        outputs={"log_prob": {"description": "log posterior density log p(x) (normalised over R^4)"}},
+        training_data={"generator": "colliderflow.studies.likelihood_flows.core.sample_posterior",
+                       "n_train": cfg["n_train"], "n_validation": cfg["n_validation"]},
+        metrics={**{k: v for k, v in gof.items() if k not in ARRAYS}, "alpha": cfg["alpha"],
+                 "accepted_by_gate": accepted(gof, cfg["alpha"], cfg["auc_max"]),
+                 "auc_max": cfg["auc_max"]})
 
 
 def load_exported(outdir: str | Path) -> StandardizedFlow:
@@ -161,32 +274,46 @@ def check_reload(outdir: str | Path) -> float:
     return float(np.max(np.abs(lp - np.asarray(val["reference_log_prob"]))))
 
 
-def run(cfg: dict, seed: int, outdir: str | Path) -> dict:
+def run(cfg: dict, seed: int, outdir: str | Path, published: str | Path | None = None) -> dict:
+    """Fit and gate; the under-trained flow and the untrained null on the same held-out samples; the
+    accepted flow exported to ``outdir`` (state_dict + JSON) and published as ONNX to ``published``
+    (default: ``outdir``/../published)."""
     x_train = sample_posterior(cfg["n_train"], seed)
     x_val = sample_posterior(cfg["n_validation"], seed + 1)
     under, _ = train_flow(x_train, kind="nsf", transforms=cfg["transforms"], hidden=cfg["hidden"],
                           epochs=cfg["undertrained_epochs"], seed=seed, desc="under-trained")
     gof_under = gof_tests(under, x_val, seed=seed)
+    torch.manual_seed(seed)
+    untrained = StandardizedFlow.fitted_to(x_train, kind="nsf", transforms=cfg["transforms"],
+                                           hidden=tuple(cfg["hidden"])).eval()
+    gof_untrained = gof_tests(untrained, x_val, seed=seed)
     res = fit_and_validate(x_train, x_val, cfg, seed)
     res.update(under=under, gof_under=gof_under, under_accepted=accepted(gof_under, cfg["alpha"], cfg["auc_max"]),
-               x_val=x_val)
+               gof_untrained=gof_untrained,
+               untrained_accepted=accepted(gof_untrained, cfg["alpha"], cfg["auc_max"]), x_val=x_val)
     if res["accepted"]:
         export(res["flow"], outdir, res["gof"], cfg, x_val)
         res["reload_max_abs_diff"] = check_reload(outdir)
+        res["published"] = publish_onnx(res["flow"], published or Path(outdir).parent / "published", res["gof"],
+                                        cfg, x_val)
     return res
 
 
-def summarise(res: dict, cfg: dict) -> dict:
+def summarise(res: dict, cfg: dict, n_boot: int = 200, seed: int = 0) -> dict:
     """The metrics of the claim (judged by :func:`colliderflow.studies.likelihood_flows.verdict`):
     the trained flow passes all GoF tests (and reloads exactly from its export)
     while an under-trained flow fails them."""
     def strip(g: dict):
-        return {k: v for k, v in g.items() if k != "latent_norm2"}
+        return {k: v for k, v in g.items() if k not in ARRAYS}
 
+    d = res["x_val"].shape[1]
+    gofs = {"trained": res["gof"], "undertrained": res["gof_under"], "untrained": res["gof_untrained"]}
     metrics = {"accepted": res["accepted"], "attempts": res["attempts"], "gof_accepted": strip(res["gof"]),
                "gof_undertrained": strip(res["gof_under"]), "undertrained_accepted": res["under_accepted"],
+               "gof_untrained": strip(res["gof_untrained"]), "untrained_accepted": res["untrained_accepted"],
                "undertrained_epochs": cfg["undertrained_epochs"], "alpha": cfg["alpha"], "auc_max": cfg["auc_max"],
-               "reload_max_abs_diff": res.get("reload_max_abs_diff")}
+               "reload_max_abs_diff": res.get("reload_max_abs_diff"), "published": res.get("published"),
+               "comparison": comparison_stats(gofs, "trained", d, n_boot=n_boot, seed=seed)}
     return metrics
 
 
