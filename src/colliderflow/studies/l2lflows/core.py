@@ -526,8 +526,8 @@ def reference_tables(paths: Iterable[str | Path]) -> dict:
         p = Path(p)
         if not p.exists():
             raise InputError(p, None, "CaloChallenge results table does not exist")
-        # read with h5py; the tables' object columns (names, per-layer lists) are pickles, unpickled by an
-        # unpickler that builds numpy arrays and nothing else (a payload calling anything is refused)
+        # read with h5py; the tables' object columns (names, per-layer lists) are pickles, read by walking their
+        # opcodes into numpy arrays (colliderflow.hdf5.read_numpy_pickle): nothing is unpickled
         df, _ = read_frame(p, objects="numpy")
         for col in ("submission name", "binary cls low", "binary cls high", "time CPU 100"):
             if col not in df.columns:
