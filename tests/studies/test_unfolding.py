@@ -209,7 +209,7 @@ def test_nanoaod_pairs_real(shared_data):
 @pytest.fixture(scope="module")
 def judged(toy, tmp_path_factory):
     """The report's real evaluation (report.evaluate + the study's verdict) on
-    the toy with cheap stand-ins: converged IBU (30 iterations, 20 bootstrap
+    the toy with cheap stand-ins: converged IBU (30 iterations, 40 bootstrap
     replicas) in the competitors' slots; ``judge`` puts any result in SPINUP's
     slot. ~2 CPU s."""
     from colliderflow.study import build_config
@@ -219,9 +219,9 @@ def judged(toy, tmp_path_factory):
     path = tmp_path_factory.mktemp("unf") / "pairs.h5"
     write_table(path, toy[0], attrs=toy[1])
     ref = report.reference(path, 10)
-    nulls = report.null_replicas(ref, path, 20, 0)
+    nulls = report.null_replicas(ref, path, 40, 0)
     cfg = build_config(Config, study_config("unfolding"))
-    run = {(s, p): methods.run(path, "ibu", p, nbins=10, ibu_iterations=30, omnifold_iterations=1, ibu_bootstrap=20,
+    run = {(s, p): methods.run(path, "ibu", p, nbins=10, ibu_iterations=30, omnifold_iterations=1, ibu_bootstrap=40,
                                seed=s) for s in (0, 1) for p in PRIORS}
 
     def judge(method: dict):
@@ -230,7 +230,7 @@ def judged(toy, tmp_path_factory):
         return verdict(report.evaluate(ref, res, nulls), cfg)
 
     rng = np.random.default_rng(1)
-    oracle = [rng.poisson(t, (20, len(t))).astype(float) for t in ref["truth"]]  # data truth, bootstrapped
+    oracle = [rng.poisson(t, (40, len(t))).astype(float) for t in ref["truth"]]  # data truth, bootstrapped
     return {"judge": judge, "run": run, "nulls": nulls, "oracle": oracle}
 
 
