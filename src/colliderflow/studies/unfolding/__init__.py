@@ -33,6 +33,8 @@ K = 2.0  # margins in standard errors
 
 def _combine(a: dict, b: dict) -> tuple[float, int]:
     """Error of a difference of two independent replica means, and the smaller replica count."""
+    if a["se"] is None or b["se"] is None:  # a single replica: nothing can be concluded
+        return math.inf, min(a["n"], b["n"])
     return math.hypot(a["se"], b["se"]), min(a["n"], b["n"])
 
 

@@ -42,7 +42,7 @@ def central(result: dict, k: int) -> tuple:
 def _stat(values: list) -> dict:
     """Mean and standard error of a statistic over a method's replicas."""
     v = np.asarray(values, float)
-    se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("inf")
+    se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None  # one replica: no error (JSON null)
     return {"mean": float(v.mean()), "se": se, "n": int(len(v)), "replicas": [round(float(x), 5) for x in v]}
 
 
