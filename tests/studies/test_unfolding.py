@@ -14,7 +14,7 @@ import pytest
 from colliderflow.data.nanoaod import read_nanoaod
 from colliderflow.errors import InputError
 from colliderflow.io import write_table
-from colliderflow.studies.unfolding import METHODS, PRIORS, claims, ibu, methods, omnifold, report, spinup
+from colliderflow.studies.unfolding import METHODS, PRIORS, Config, ibu, methods, omnifold, report, spinup, verdict
 from colliderflow.studies.unfolding import data as D
 from colliderflow.studies.unfolding.nets import Features, NetConfig
 
@@ -101,7 +101,7 @@ def test_ibu_and_report_run_without_torch(toy, tmp_path):
     write_table(tmp_path / "p.h5", *toy[:1], attrs=toy[1])
     code = ("import sys\nfrom colliderflow.studies.unfolding import methods, report, steps\n"
             f"r = methods.run({str(tmp_path / 'p.h5')!r}, 'ibu', 'sim_a', nbins=5, ibu_iterations=3, "
-            "omnifold_iterations=1)\nassert len(r['hists']) == 4 and r['hists'][0].shape == (3, 5)\n"
+            "omnifold_iterations=1)\nassert len(r['hists']) == 4 and r['hists'][0].shape == (1, 3, 5)\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n")
     src = str(Path(colliderflow.__file__).parents[1])
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src})
@@ -205,6 +205,79 @@ def test_nanoaod_pairs_real(shared_data):
     assert (simb.weight.to_numpy() != 1).any()  # a second truth prior
 
 
+# ------------------------------------------------------------------ the verdict seen failing and passing
+@pytest.fixture(scope="module")
+def judged(toy, tmp_path_factory):
+    """The report's real evaluation (report.evaluate + the study's verdict) on
+    the toy with cheap stand-ins: converged IBU (30 iterations, 40 bootstrap
+    replicas) in the competitors' slots; ``judge`` puts any result in SPINUP's
+    slot. ~2 CPU s."""
+    from colliderflow.study import build_config
+
+    from ..conftest import study_config
+
+    path = tmp_path_factory.mktemp("unf") / "pairs.h5"
+    write_table(path, toy[0], attrs=toy[1])
+    ref = report.reference(path, 10)
+    nulls = report.null_replicas(ref, path, 40, 0)
+    cfg = build_config(Config, study_config("unfolding"))
+    run = {(s, p): methods.run(path, "ibu", p, nbins=10, ibu_iterations=30, omnifold_iterations=1, ibu_bootstrap=40,
+                               seed=s) for s in (0, 1) for p in PRIORS}
+
+    def judge(method: dict):
+        res = {(m, p): run[(0, p)] for m in ("ibu", "omnifold") for p in PRIORS}
+        res |= {("spinup", p): {**run[(0, p)], **method[p]} for p in PRIORS}
+        return verdict(report.evaluate(ref, res, nulls), cfg)
+
+    rng = np.random.default_rng(1)
+    oracle = [rng.poisson(t, (40, len(t))).astype(float) for t in ref["truth"]]  # data truth, bootstrapped
+    return {"judge": judge, "run": run, "nulls": nulls, "oracle": oracle}
+
+
+def _as_result(per_obs: list) -> dict:
+    """(replicas, bins) per observable -> a method result's hists (replicas, 1, bins)."""
+    return {"hists": [h[:, None, :] for h in per_obs]}
+
+
+def _failing(v) -> set:
+    return {(c.competitor, c.statistic) for c in v.comparisons if c.required and not c.holds}
+
+
+def test_verdict_passes_an_oracle_and_rejects_the_naive_alternatives(judged):
+    """The real evaluation and verdict: the data truth itself (an oracle)
+    passes; it fails (holds False) for the simulation prior as the answer
+    (moves with the prior), the data reco level as the answer (no better than
+    itself), the oracle with its jet mass left at the reco level (the
+    per-observable criterion: a mean over observables hid exactly this), a
+    one-iteration unfolding (prior-dependent: the old competitor) and
+    converged IBU with its own spread inflated (a method's spread must not
+    count in its favour)."""
+    judge, run, nulls, oracle = judged["judge"], judged["run"], judged["nulls"], judged["oracle"]
+    assert judge({p: _as_result(oracle) for p in PRIORS}).holds is True
+    v = judge({p: _as_result(nulls[p]) for p in PRIORS})
+    assert v.holds is False and any(c.startswith("converged") for c, _ in _failing(v))
+    v = judge({p: _as_result(nulls["reco"]) for p in PRIORS})
+    assert v.holds is False and {c for c, _ in _failing(v)} == {"data reco (no unfolding)"}
+    v = judge({p: _as_result([nulls["reco"][0], *oracle[1:]]) for p in PRIORS})
+    assert v.holds is False and [s.split(",")[1].split()[0] for _, s in _failing(v)] == ["mass"]
+    v = judge({p: {"hists": [h[:, :1, :] for h in run[(1, p)]["hists"]]} for p in PRIORS})
+    assert v.holds is False and any(c.startswith("converged") for c, _ in _failing(v))
+    rng = np.random.default_rng(5)
+    noisy = {p: {"hists": [h[:, -1:, :] * rng.lognormal(0, 0.2, h[:, -1:, :].shape) for h in run[(1, p)]["hists"]]}
+             for p in PRIORS}
+    assert judge(noisy).holds is False
+
+
+def test_converged_ibu_is_judged_against_itself_fairly(judged):
+    """Converged IBU with other bootstrap replicas in SPINUP's slot: its prior
+    shift equals the competitors' within the stated tolerance (the comparison
+    is symmetric: the same statistic and errors for both sides)."""
+    judge, run = judged["judge"], judged["run"]
+    v = judge({p: run[(1, p)] for p in PRIORS})
+    shift = [c for c in v.comparisons if c.statistic.startswith("prior shift") and c.competitor == "converged IBU"]
+    assert len(shift) == 4 and all(c.holds for c in shift), [(c.effect, c.error) for c in shift]
+
+
 @pytest.mark.workflow
 def test_smoke_outputs(smoke_run):
     out = smoke_run / "results" / "unfolding"
@@ -212,16 +285,15 @@ def test_smoke_outputs(smoke_run):
     m = doc["metrics"]
     for f in ("unfolded_sim_a", "unfolded_sim_b", "chi2_vs_iteration"):
         assert (out / f"{f}.png").stat().st_size > 0 and (out / f"{f}.pdf").exists()
-    assert set(m["chi2_ndf"]) == {f"{a}/{b}" for a in METHODS for b in PRIORS}
-    assert all(np.isfinite(v["mean"]) for v in m["chi2_ndf"].values())
-    assert len(m["chi2_vs_iteration"]["ibu/sim_a"]["mass"]) >= 2
-    # holds is computed from the numbers in the file
-    c = claims(m)
-    assert doc["holds"] == bool(all(c["closer_than_reco"].values())
-                                and c["spinup_less_prior_dependent_than_omnifold_1it"])
-    # the paper's claims on the smoke tier (tolerance: the comparison of mean chi2/ndf, see metrics "tolerance"):
-    # every method and prior ends closer to the data truth than the reco level ...
-    for key, v in m["chi2_ndf"].items():
-        assert v["mean"] < m["chi2_ndf_reco"]["mean"], key
-    # ... and SPINUP moves less with the simulation prior than one-iteration OmniFold
-    assert m["prior_shift"]["spinup"]["mean"] < m["prior_shift"]["omnifold_iteration_1"]["mean"]
+    assert set(m["chi2_to_truth"]) >= {f"{a}/{b}" for a in METHODS for b in PRIORS} | {"reco"}
+    # the competitors are the converged iterative methods, with their own spread (>= 2 replicas each)
+    assert len(m["chi2_vs_iteration"]["omnifold/sim_a"]["mass"]) >= 3
+    assert all(v["n"] >= 2 for key in ("ibu", "omnifold", "spinup") for o, v in m["prior_shift"][key].items()
+               if o != "mean")
+    comps = doc["verdict"]["comparisons"]
+    required = {(c["competitor"], c["statistic"].split(",")[-1].split("(")[0].strip()) for c in comps if c["required"]}
+    for o in m["chi2_ndf_reco"]:
+        if o != "mean":
+            assert ("converged OmniFold", o) in required and ("converged IBU", o) in required
+    assert sum(c["null"] and c["required"] for c in comps) == 5  # reco per observable + the prior itself
+    assert doc["holds"] == all(c["holds"] for c in comps if c["required"])

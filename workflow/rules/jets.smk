@@ -525,26 +525,30 @@ rule omnijet_report:
 
 # Extrapolating jet radiation with autoregressive transformers (arXiv:2412.12074).
 # Staircase Z + jets toy (rule jet_radiation_toy, top of this file) -> causal
-# transformer trained on <= n_train_max jets with the plain likelihood,
-# bootstrapping (starts from plain) and the perturbed-target loss ->
+# transformer trained on <= n_train_max jets with the plain likelihood, the
+# modified loss and bootstrapping (starts from modified), `seeds` seeds each ->
 # multiplicity and first-unseen-jet kinematics vs truth.
 from colliderflow.studies.jet_radiation import VARIANTS as JR_VARIANTS
 
-S = step("jet_radiation", "train", "{variant}")
+S = step("jet_radiation", "train", "{variant}_s{rep}")
+JR_REPS = range(config["studies"]["jet_radiation"]["seeds"])
 
 
 rule jet_radiation_train:
     input:
         events="resources/jet_radiation/toy/events.h5",
-        init=lambda w: ["results/jet_radiation/models/plain.pt"] if w.variant == "bootstrap" else [],
+        init=lambda w: (
+            [f"results/jet_radiation/models/modified_s{w.rep}.pt"] if w.variant == "bootstrap" else []
+        ),
     output:
-        model="results/jet_radiation/models/{variant}.pt",
-        hparams="results/jet_radiation/models/{variant}.json",
-        samples="results/jet_radiation/samples/{variant}.h5",
-        forced="results/jet_radiation/samples/{variant}_forced.h5",
-        record="results/jet_radiation/models/{variant}_train.json",
+        model="results/jet_radiation/models/{variant}_s{rep}.pt",
+        hparams="results/jet_radiation/models/{variant}_s{rep}.json",
+        samples="results/jet_radiation/samples/{variant}_s{rep}.h5",
+        forced="results/jet_radiation/samples/{variant}_s{rep}_forced.h5",
+        record="results/jet_radiation/models/{variant}_s{rep}_train.json",
     wildcard_constraints:
         variant="|".join(JR_VARIANTS),
+        rep=r"\d+",
     params:
         **S.params,
     log:
@@ -565,8 +569,8 @@ S = step("jet_radiation", "publish")
 rule jet_radiation_publish:
     input:
         events="resources/jet_radiation/toy/events.h5",
-        models=expand("results/jet_radiation/models/{v}.pt", v=JR_VARIANTS),
-        records=expand("results/jet_radiation/models/{v}_train.json", v=JR_VARIANTS),
+        models=expand("results/jet_radiation/models/{v}_s0.pt", v=JR_VARIANTS),
+        records=expand("results/jet_radiation/models/{v}_s0_train.json", v=JR_VARIANTS),
     output:
         check="results/jet_radiation/published_check.json",
         onnx=expand("results/jet_radiation/published/{v}/model.onnx", v=JR_VARIANTS),
@@ -591,9 +595,9 @@ S = step("jet_radiation", "report")
 rule jet_radiation_report:
     input:
         events="resources/jet_radiation/toy/events.h5",
-        samples=expand("results/jet_radiation/samples/{v}.h5", v=JR_VARIANTS),
-        forced=expand("results/jet_radiation/samples/{v}_forced.h5", v=JR_VARIANTS),
-        records=expand("results/jet_radiation/models/{v}_train.json", v=JR_VARIANTS),
+        samples=expand("results/jet_radiation/samples/{v}_s{r}.h5", v=JR_VARIANTS, r=JR_REPS),
+        forced=expand("results/jet_radiation/samples/{v}_s{r}_forced.h5", v=JR_VARIANTS, r=JR_REPS),
+        records=expand("results/jet_radiation/models/{v}_s{r}_train.json", v=JR_VARIANTS, r=JR_REPS),
         publish=rules.jet_radiation_publish.output.check,
     output:
         metrics="results/jet_radiation/metrics.json",

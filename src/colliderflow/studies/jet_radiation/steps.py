@@ -20,13 +20,15 @@ def toy(ctx: Context) -> None:
 
 
 def train(ctx: Context) -> None:
-    """Train one variant ({variant} wildcard; the bootstrap starts from the plain model) and generate events."""
+    """Train one variant ({variant} wildcard; the bootstrap starts from the modified model) with training
+    seed number {rep} and generate events."""
     from . import core
 
     c = ctx.cfg
     init = ctx.input.names().get("init") or []
     init = [init] if isinstance(init, str) else init
-    core.run_training(ctx.input.events, ctx.wildcards["variant"], core.hparams(c), ctx.seed, ctx.output.model,
+    seed = ctx.seed + 1000 * int(ctx.wildcards["rep"])
+    core.run_training(ctx.input.events, ctx.wildcards["variant"], core.hparams(c), seed, ctx.output.model,
                       ctx.output.samples, ctx.output.forced, ctx.output.record, train_fraction=c.train_fraction,
                       n_generate=c.n_generate, n_gen_max=c.n_gen_max, init_path=init[0] if init else None)
 
@@ -47,8 +49,13 @@ def report(ctx: Context) -> None:
     from . import core
 
     c = ctx.cfg
+    per = len(ctx.input.samples) // len(VARIANTS)  # inputs ordered variant by variant, seeds inside
+
+    def by_variant(paths: list) -> dict:
+        return {v: list(paths[i * per:(i + 1) * per]) for i, v in enumerate(VARIANTS)}
+
     metrics = core.run_report(
-        ctx.input.events, dict(zip(VARIANTS, ctx.input.samples)), dict(zip(VARIANTS, ctx.input.forced)),
-        dict(zip(VARIANTS, ctx.input.records)), ctx.output.mult, ctx.output.kin, train_fraction=c.train_fraction,
-        n_train_max=c.n_train_max, n_gen_max=c.n_gen_max, holds_sigma=c.holds_sigma, published=ctx.input.publish)
+        ctx.input.events, by_variant(ctx.input.samples), by_variant(ctx.input.forced), by_variant(ctx.input.records),
+        ctx.output.mult, ctx.output.kin, train_fraction=c.train_fraction, n_train_max=c.n_train_max,
+        n_gen_max=c.n_gen_max, published=ctx.input.publish)
     ctx.write_metrics(metrics)

@@ -7,8 +7,15 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Iterations:
+class Ibu:
     iterations: int
+    bootstrap: int
+
+
+@dataclass(frozen=True)
+class Omnifold:
+    iterations: int
+    ensemble: int
 
 
 @dataclass(frozen=True)
@@ -35,10 +42,11 @@ class Spinup:
 class Config:
     bins: int
     max_events: int
-    ibu: Iterations
-    omnifold: Iterations
+    ibu: Ibu
+    omnifold: Omnifold
     classifier: Classifier
     spinup: Spinup
+    prior_shift_tolerance: float
 
 
 @dataclass(frozen=True)

@@ -30,50 +30,97 @@ def reference(table: str | Path | tuple, nbins: int) -> dict:
 
 
 def central(result: dict, k: int) -> tuple:
-    """(final histogram, extra variance per normalised bin, per-step curve) of observable k."""
-    h = result["hists"][k]
-    if result["method"] == "spinup":
-        p = h / h.sum(axis=1, keepdims=True)
-        return h.mean(axis=0), (p.var(axis=0, ddof=1) if len(h) > 1 else np.zeros(h.shape[1])), None
-    return h[-1], None, h
+    """(final histogram = mean over replicas, variance of the normalised bins
+    over replicas, per-step curve of the replica mean) of observable k."""
+    h = result["hists"][k]                       # (replicas, steps, bins)
+    final = h[:, -1, :]
+    p = final / final.sum(axis=1, keepdims=True)
+    var = p.var(axis=0, ddof=1) if len(h) > 1 else np.zeros(h.shape[2])
+    return final.mean(axis=0), var, h.mean(axis=0)
 
 
-def evaluate(ref: dict, results: dict) -> dict:
-    """All numbers of metrics.json from the reference and {(method, prior): result}."""
+def _stat(values: list) -> dict:
+    """Mean and standard error of a statistic over a method's replicas."""
+    v = np.asarray(values, float)
+    se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None  # one replica: no error (JSON null)
+    return {"mean": float(v.mean()), "se": se, "n": int(len(v)), "replicas": [round(float(x), 5) for x in v]}
+
+
+def null_replicas(ref: dict, table: str | Path | tuple, n: int, seed: int) -> dict:
+    """The naive alternatives' replicas, Poisson bootstraps like the methods':
+    the data reco level ("no unfolding") and each simulation's truth ("the
+    prior as the answer"); per observable (n, bins)."""
+    df, attrs = load_pairs(table) if isinstance(table, (str, Path)) else table
+    obs, edges = ref["observables"], ref["edges"]
+    out = {}
+    d = arrays(df, "data", obs)
+    r = d["reco_pass"]
+    out["reco"] = [np.array([histogram(d["reco"][r, k], e, d["weight"][r] * _poisson(seed, i, r.sum()))
+                             for i in range(n)]) for k, e in enumerate(edges)]
+    for prior in PRIORS:
+        s = arrays(df, prior, obs)
+        g = s["gen_pass"]
+        out[prior] = [np.array([histogram(s["gen"][g, k], e, s["weight"][g] * _poisson(seed + 1, i, g.sum()))
+                                for i in range(n)]) for k, e in enumerate(edges)]
+    return out
+
+
+def _poisson(seed: int, i: int, n: int) -> np.ndarray:
+    return np.random.default_rng([seed, 104729, i]).poisson(1.0, int(n)).astype(float)
+
+
+def evaluate(ref: dict, results: dict, nulls: dict | None = None) -> dict:
+    """All numbers of metrics.json from the reference, {(method, prior):
+    result} and the naive alternatives' replicas (:func:`null_replicas`).
+
+    Every statistic is a chi2/ndf with the same Poisson variances (data reco
+    and truth counts) for every method; its error is the standard error over
+    the method's own replicas (symmetric: no method's spread enters its own
+    denominator). ``chi2_to_truth[method/prior][obs]``: the final result (IBU
+    and OmniFold: last iteration) against the data truth;
+    ``prior_shift[method][obs]``: replica r with sim A against replica r with
+    sim B (the same resampled data)."""
     obs, nt, nr = ref["observables"], ref["n_truth"], ref["n_reco"]
-    m = {"chi2_ndf": {}, "chi2_ndf_reco": {}, "chi2_vs_iteration": {}, "prior_shift": {}, "cpu_seconds": {}}
+    m = {"chi2_ndf": {}, "chi2_ndf_reco": {}, "chi2_vs_iteration": {}, "chi2_to_truth": {}, "prior_shift": {},
+         "convergence": {}, "cpu_seconds": {}}
     for k, o in enumerate(obs):
         m["chi2_ndf_reco"][o] = chi2_ndf(ref["reco"][k], ref["truth"][k], nr, nt)
+    m["chi2_ndf_reco"]["mean"] = float(np.mean([m["chi2_ndf_reco"][o] for o in obs]))
     for (meth, prior), res in results.items():
         key = f"{meth}/{prior}"
         m["cpu_seconds"][key] = res["cpu_seconds"]
-        m["chi2_ndf"][key] = {}
+        m["chi2_ndf"][key], m["chi2_to_truth"][key] = {}, {}
         for k, o in enumerate(obs):
-            h, var, steps = central(res, k)
-            m["chi2_ndf"][key][o] = chi2_ndf(h, ref["truth"][k], nr, nt, var)
-            if steps is not None:
+            h, _, steps = central(res, k)
+            m["chi2_ndf"][key][o] = chi2_ndf(h, ref["truth"][k], nr, nt)
+            m["chi2_to_truth"][key][o] = _stat([chi2_ndf(x, ref["truth"][k], nr, nt)
+                                               for x in res["hists"][k][:, -1, :]])
+            if len(steps) > 1:
                 m["chi2_vs_iteration"].setdefault(key, {})[o] = [chi2_ndf(s, ref["truth"][k], nr, nt) for s in steps]
+                # convergence: the change of the replica mean in the last iteration, in data-statistical units
+                m["convergence"].setdefault(key, {})[o] = chi2_ndf(steps[-1], steps[-2], nr, nr)
         m["chi2_ndf"][key]["mean"] = float(np.mean([m["chi2_ndf"][key][o] for o in obs]))
-    m["chi2_ndf_reco"]["mean"] = float(np.mean([m["chi2_ndf_reco"][o] for o in obs]))
-    # prior shift: chi2/ndf between the results of the two priors (same data)
+    # prior shift: replica r with sim A against replica r with sim B (same data)
     for meth in METHODS:
         if not all((meth, p) in results for p in PRIORS):
             continue
         a, b = (results[(meth, p)] for p in PRIORS)
-        variants = {"final": lambda r, k: central(r, k)}
-        if meth != "spinup":
-            variants["iteration_1"] = lambda r, k: (r["hists"][k][0], None, None)
-        else:  # the same without the ensemble variance: Poisson only, as for the other methods
-            variants["stat_only"] = lambda r, k: (central(r, k)[0], None, None)
-        for tag, get in variants.items():
-            vals = []
-            for k in range(len(obs)):
-                ha, va, _ = get(a, k)
-                hb, vb, _ = get(b, k)
-                extra = (0 if va is None else va) + (0 if vb is None else vb)
-                vals.append(chi2_ndf(ha, hb, nr, nr, extra))
-            name = meth if tag == "final" else f"{meth}_{tag}"
-            m["prior_shift"][name] = {**dict(zip(obs, vals)), "mean": float(np.mean(vals))}
+        n = min(len(a["hists"][0]), len(b["hists"][0]))
+        variants = {meth: -1} | ({f"{meth}_iteration_1": 0} if meth != "spinup" else {})
+        for name, step in variants.items():
+            m["prior_shift"][name] = {o: _stat([chi2_ndf(a["hists"][k][r, step], b["hists"][k][r, step], nr, nr)
+                                                for r in range(n)]) for k, o in enumerate(obs)}
+            m["prior_shift"][name]["mean"] = float(np.mean([m["prior_shift"][name][o]["mean"] for o in obs]))
+    if nulls is not None:
+        m["chi2_to_truth"]["reco"] = {o: _stat([chi2_ndf(x, ref["truth"][k], nr, nt) for x in nulls["reco"][k]])
+                                      for k, o in enumerate(obs)}
+        for prior in PRIORS:
+            m["chi2_to_truth"][f"prior/{prior}"] = {
+                o: _stat([chi2_ndf(x, ref["truth"][k], nr, nt) for x in nulls[prior][k]]) for k, o in enumerate(obs)}
+        n = len(nulls["reco"][0])
+        m["prior_shift"]["prior"] = {o: _stat([chi2_ndf(nulls[PRIORS[0]][k][r], nulls[PRIORS[1]][k][r], nr, nr)
+                                               for r in range(n)]) for k, o in enumerate(obs)}
+        m["prior_shift"]["prior"]["mean"] = float(np.mean([m["prior_shift"]["prior"][o]["mean"] for o in obs]))
     return m
 
 
@@ -104,7 +151,7 @@ def plot_distributions(ref: dict, results: dict, prior: str, path: str | Path, r
             ax.stairs(p, e, color=COLORS[meth], lw=2, label=NAMES[meth])
             ratio = p / np.where(t > 0, t, np.nan)
             rx.stairs(ratio, e, color=COLORS[meth], lw=2, baseline=None)
-            if var is not None:
+            if len(results[(meth, prior)]["hists"][k]) > 1:
                 s = np.sqrt(var) / w / np.where(t > 0, t, np.nan)
                 rx.stairs(ratio + s, e, baseline=ratio - s, fill=True, color=COLORS[meth], alpha=0.3)
         ax.set_ylabel("normalised density")

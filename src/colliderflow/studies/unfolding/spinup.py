@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike
 
 from ...nn.flows import StandardizedFlow
 from ...nn.train import TrainConfig, fit, seed_everything
+from .methods import bootstrap_weights
 from .nets import Features, NetConfig, efficiency_model, logit
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def unfold(sim: dict, data: dict, feats: Features, cfg: SpinupConfig, net: NetCo
     z_init = torch.tensor(feats(sim["gen"][m], rng), dtype=torch.float32)
     members = []
     for k in range(cfg.ensemble):
-        boot = rng.poisson(1.0, len(w)) if cfg.ensemble > 1 else np.ones(len(w))
+        boot = bootstrap_weights(cfg.seed, k, len(w), cfg.ensemble)  # the same for both priors (paired)
         flow = fit_density(z, a, lfake, lreal, w * boot, z_init, cfg, cfg.seed + 1000 + k)
         with torch.no_grad():
             torch.manual_seed(cfg.seed + 2000 + k)
