@@ -85,8 +85,10 @@ STUDY = Study(
     claim="gradient ascent on the flow likelihood recovers theta* within 2 sigma, agrees with a brute-force grid "
           "scan, and its Hessian intervals cover at the nominal rate",
     config=Config,
-    steps=(Step("run", outputs=("metrics", "png", "pdf"), env="torch", gpu=True, mem_mb=8000, runtime=120,
-                doc="generate, train the conditional flow, fit, scan, pseudo-experiments, plot, judge"),),
+    steps=(Step("run", outputs=("metrics", "png", "pdf", "onnx", "card"), env="torch", gpu=True, mem_mb=8000,
+                runtime=120,
+                doc="generate, train the conditional flow, fit, scan, pseudo-experiments, plot, judge, publish "
+                    "the flow's log-likelihood as ONNX"),),
     figures=("bsm_scan",),
     category="Conditional flows for inference",
     verdict=verdict,

@@ -77,8 +77,10 @@ STUDY = Study(
     claim="the maximum-likelihood energy from a conditional flow is prior-independent and less biased than a "
           "direct regression under a mismatched training prior",
     config=Config,
-    steps=(Step("run", outputs=("metrics", "png", "pdf"), env="torch", gpu=True, mem_mb=8000, runtime=120,
-                doc="train flow and regression under both priors, calibrate the test showers, plot, judge"),),
+    steps=(Step("run", outputs=("metrics", "png", "pdf", "onnx", "card"), env="torch", gpu=True, mem_mb=8000,
+                runtime=120,
+                doc="train flow and regression under both priors, calibrate the test showers, plot, judge, "
+                    "publish the flows as ONNX"),),
     figures=("mle_calibration",),
     category="Conditional flows for inference",
     verdict=verdict,

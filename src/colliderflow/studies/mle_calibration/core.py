@@ -152,7 +152,10 @@ def run(cfg: dict, seed: int) -> dict:
                           "map": mle_energy(flow, x_test, e_min, e_max, prior=prior),
                           "regression": e_reg, "layer_sum": showers.sum(1),
                           "flow_val_nll": hist["best_val"], "train_energies": e_tr}
+            if j == 0:
+                out.setdefault("flows", {})[prior] = flow
         out["seeds"].append(per)
+    out["x_test"] = x_test
     # the first seed's responses, for the figure
     out["priors"] = {p: {m: response(e_test, out["seeds"][0][p][m], test_e) for m in ESTIMATORS}
                      for p in cfg["priors"]}
@@ -227,6 +230,36 @@ def summarise(res: dict, cfg: dict, method: str = "mle", n_boot: int = 200, seed
                  for stat in ("mean_abs_bias", "prior_shift")},
         "error_of_difference_to_method": err, "error": err_value}
     return metrics
+
+
+class LogLikelihood(torch.nn.Module):
+    """What is published: ``forward(x, log_e)`` = log p(x | log E) of a flow, per shower."""
+
+    def __init__(self, flow: torch.nn.Module) -> None:
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, x: torch.Tensor, log_e: torch.Tensor) -> torch.Tensor:
+        return self.flow.log_prob(x, log_e)
+
+
+def publish(res: dict, cfg: dict, prior: str, out_dir: str | Path) -> dict:
+    """The first seed's flow trained under ``prior`` as ONNX with its model
+    card and a frozen validation set (test showers at their true energies),
+    re-run in onnxruntime; returns the check record."""
+    from ...publish import publish_checked
+
+    rows = np.linspace(0, len(res["e_test"]) - 1, 256).astype(int)
+    return publish_checked(
+        LogLikelihood(res["flows"][prior]), {"x": res["x_test"][rows], "log_e": np.log(res["e_test"][rows])[:, None]},
+        out_dir, name=f"mle_calibration flow ({prior} prior)",
+        description="log p(log layer energies | log E) of the toy calorimeter (Du et al. in miniature): the "
+                    "calibrated energy is its maximum over E",
+        input_specs={"x": {"units": "log(GeV)", "preprocessing": "natural log of the layer energies"},
+                     "log_e": {"units": "log(GeV)", "preprocessing": "natural log of the incident energy"}},
+        outputs={"log_prob": {"description": "log-density of each shower given log E"}},
+        training_data={"generator": "colliderflow.data.calorimeter_toy", "prior": prior, "n_train": cfg["n_train"],
+                       "e_range_gev": [cfg["e_min"], cfg["e_max"]], "n_layers": cfg["n_layers"]})
 
 
 def plot(res: dict, cfg: dict, path: str | Path, rlabel: str = "") -> list:
