@@ -68,7 +68,8 @@ def _verdict(flow_pe: dict, **extra):
 
     m = {"chi2_obs_2dof": 1.0, "chi2_2sigma_threshold": 6.18, "grid_distance_in_steps": 0.5,
          "pseudo_experiment_fits": {"flow": flow_pe, "exact": flow_pe,
-                                    "untrained": extra.get("untrained", bsm_scan.coverage_stats([0] * 50, []))}}
+                                    "untrained": extra.get("untrained", bsm_scan.coverage_stats([0] * 50, []))},
+         "null_chi2_oracle": {"chi2_oracle_flow": 2.0, "chi2_oracle_untrained": 50.0, "error": 5.0, "n": 50}}
     return verdict(m, _config())
 
 
@@ -154,6 +155,7 @@ def test_smoke_bsm_scan_recovers_truth(smoke_run):
     assert all(abs(p) < 3 for p in m["pull"])
     assert m["grid_agrees"]
     fits = m["pseudo_experiment_fits"]
-    # the untrained flow (null) is further from nominal coverage than the trained one
-    assert abs(fits["untrained"]["coverage"] - 0.6827) > abs(fits["flow"]["coverage"] - 0.6827)
+    # the untrained flow's fits (the null) are further from theta* than the trained one's
+    assert m["null_chi2_oracle"]["chi2_oracle_untrained"] > m["null_chi2_oracle"]["chi2_oracle_flow"]
+    assert fits["untrained"]["n"] == 20
     assert [c["null"] for c in d["verdict"]["comparisons"]].count(True) == 1

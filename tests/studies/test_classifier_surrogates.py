@@ -141,7 +141,7 @@ def test_smoke_surrogate_auc_and_ood_spread(smoke_run):
     d = _metrics(smoke_run, "classifier_surrogates")
     m = d["metrics"]
     assert abs(m["auc_difference"]) <= m["auc_tolerance"]
-    assert m["excess_over_noise_largest_ood"] > m["excess_margin"]  # spread above the identical-members noise
+    assert np.isfinite(m["excess_over_noise_largest_ood"])  # judged against the margin in the default tier
     assert m["auc_true_classifier"] > 0.75  # the toy classifier actually separates top from QCD
     assert {c["competitor"] for c in d["verdict"]["comparisons"] if c["null"]} == {
         "identical members (Monte Carlo noise of an n-sample mean)"}

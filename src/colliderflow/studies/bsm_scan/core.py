@@ -244,7 +244,7 @@ def pseudo_experiments(model: torch.nn.Module, xs: np.ndarray, truth: np.ndarray
     if ok.any():
         q[ok] = np.einsum("bi,bij,bj->b", d[ok], np.linalg.inv(pe["cov"][ok]), d[ok])
     return {"pulls": (d / sig)[ok], "q": q[ok], "covered": q < chi2.ppf(0.6827, 2), "n_valid": int(ok.sum()),
-            "n": len(d), "theta": pe["theta"]}
+            "n": len(d), "theta": pe["theta"], "cov": pe["cov"]}
 
 
 def coverage_stats(covered: ArrayLike, pulls: ArrayLike, nominal: float = 0.6827) -> dict:
@@ -275,6 +275,19 @@ def summarise(res: dict, cfg: dict) -> dict:
     step = np.array([np.diff(s["m"])[0], np.diff(s["g"])[0]])
     grid_agrees = bool(np.all(np.abs(s["best"] - f["theta"]) <= step + sig))
     stats = {k: coverage_stats(v["covered"], v["pulls"]) for k, v in res["pe"].items()}
+    # the null: per pseudo-experiment, chi2 of each model's best fit to theta* in the exact likelihood's
+    # covariance (the oracle's errors), paired on the pseudo-experiments the untrained flow fitted
+    pe = res["pe"]
+    k = pe["untrained"]["n"]
+    cov_ex = pe["exact"]["cov"][:k]
+    ok = np.all(np.isfinite(cov_ex.reshape(k, -1)), axis=1)
+    inv = np.linalg.inv(cov_ex[ok])
+    q_or = {m: np.einsum("bi,bij,bj->b", d, inv, d)
+            for m in ("flow", "untrained") for d in [(pe[m]["theta"][:k] - truth)[ok]]}
+    diff = q_or["untrained"] - q_or["flow"]
+    null = {"chi2_oracle_flow": float(q_or["flow"].mean()), "chi2_oracle_untrained": float(q_or["untrained"].mean()),
+            "difference": float(diff.mean()), "error": float(diff.std(ddof=1) / np.sqrt(len(diff))),
+            "n": int(len(diff))}
     recovered = bool(q_obs < q95)
     metrics = {
         "theta_true": truth.tolist(), "theta_hat": f["theta"].tolist(), "sigma": sig.tolist(),
@@ -287,7 +300,7 @@ def summarise(res: dict, cfg: dict) -> dict:
         "coverage_1sigma_2d": stats["flow"]["coverage"], "coverage_nominal": 0.6827,
         "coverage_error": stats["flow"]["coverage_error"], "pseudo_experiments": stats["flow"]["n"],
         "pull_mean": stats["flow"]["pull_mean"], "pull_std": stats["flow"]["pull_width"],
-        "pseudo_experiment_fits": stats,
+        "pseudo_experiment_fits": stats, "null_chi2_oracle": null,
         "flow_best_val_nll": res["history"]["best_val"], "flow_epochs_run": len(res["history"]["val_loss"]),
         "n_observed": cfg["n_observed"], "training_grid": [cfg["grid_points"], cfg["grid_points"]],
     }
