@@ -71,7 +71,7 @@ def test_every_study_package_declares_its_spec():
 def _job(tmp_path, **cfg):
     events = tmp_path / "events.npy"
     return {"step": "example.estimate", "cfg": {"distribution": "gaussian", "n_events": 5, "n_experiments": 20,
-                                                "n_bootstrap": 10, "margin": 3.0, **cfg},
+                                                "n_bootstrap": 10, "margin": 3.0, "tolerance": 0.2, **cfg},
             "seed": 1, "tier": "test", "params": {}, "threads": 1, "wildcards": {},
             "input": {"all": [str(events)], "named": {"events": str(events)}},
             "output": {"all": [str(tmp_path / "m.json")], "named": {"metrics": str(tmp_path / "m.json"),

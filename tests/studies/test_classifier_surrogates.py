@@ -68,6 +68,63 @@ def test_flow_matching_loss_trains_cnf():
     assert float(s.std()) == pytest.approx(0.3, rel=0.35)
 
 
+def test_noise_floor_of_the_ensemble_spread():
+    """Identical members (one vector field, different sampling seeds) have a raw
+    spread of about the Monte Carlo noise of an n-sample mean; the excess over
+    the noise floor is ~0 for them and clearly positive for members that differ."""
+    g = np.random.default_rng(1)
+    mu, sd = g.normal(size=3000), 0.5 + g.random(3000)
+    same = mu[None, :, None] + sd[None, :, None] * g.normal(size=(4, 3000, 20))
+    b, n = classifier_surrogates.spread_components(same)
+    assert classifier_surrogates.ensemble_spread(same).mean() > 0.15  # what the old OOD check compared
+    assert abs(classifier_surrogates.excess_over_noise(b, n)) < 0.1
+    differ = same + 0.3 * g.normal(size=(4, 3000, 1))
+    assert classifier_surrogates.excess_over_noise(*classifier_surrogates.spread_components(differ)) > 1.0
+    truth = mu + sd * g.normal(size=3000)
+    cov = classifier_surrogates.coverage(same[..., :-1], truth, [0.5, 0.9])
+    np.testing.assert_allclose(cov, classifier_surrogates.self_coverage(same, [0.5, 0.9]), atol=0.04)
+
+
+SMALL = dict(surrogate_hidden=[32, 32], surrogate_epochs=6, n_samples=10, ood_scales=[1.0, 3.0],
+             coverage_levels=[0.5, 0.9], auc_tolerance=0.05, calibration_tolerance=0.05, excess_margin=0.5)
+
+
+@pytest.fixture(scope="module")
+def toy_surrogate_inputs():
+    """Toy jets' high-level features and a stand-in classifier logit that
+    depends on them (jet mass) plus noise: 1000 training and 600 test jets."""
+    arrays = part_jets.generate_toy(1600, seed=5)
+    hl = classifier_surrogates.high_level(arrays)
+    g = np.random.default_rng(0)
+    logit = (3 * (hl[:, 1] - np.median(hl[:, 1])) / hl[:, 1].std() + g.normal(0, 1, len(hl))).astype(np.float32)
+    return hl, arrays["labels"], logit
+
+
+def _judge(hl, y, logit, ensemble: int, identical: bool):
+    from colliderflow.studies.classifier_surrogates import Config, verdict
+
+    cfg = {**SMALL, "ensemble": 1 if identical else ensemble}
+    members = classifier_surrogates.train_surrogates(logit[:1000], hl[:1000], cfg, seed=3)
+    if identical:
+        members = members * ensemble
+    res = classifier_surrogates.evaluate(members, hl[1000:], y[1000:], logit[1000:], cfg, seed=4)
+    m = classifier_surrogates.summarise(res, {**cfg, "ensemble": ensemble}, n_boot=50)
+    conf = Config(split=(0.4, 0.4), classifier_hidden=8, classifier_epochs=1, **{
+        k: tuple(v) if isinstance(v, list) else v for k, v in {**cfg, "ensemble": ensemble}.items()})
+    return m, verdict(m, conf)
+
+
+def test_identical_members_fail_the_noise_floor(toy_surrogate_inputs):
+    """The power check: identical members (the naive 'ensemble': one trained
+    surrogate sampled with three seeds) have a raw OOD spread, but none above
+    the Monte Carlo noise floor, and the verdict fails; the smoke-tier test
+    below sees the real ensemble pass it."""
+    m, v = _judge(*toy_surrogate_inputs, ensemble=3, identical=True)
+    null = next(c for c in v.comparisons if c.null)
+    assert m["spread_ood"][-1] > 0.05  # the old check's statistic: nonzero for identical members
+    assert abs(m["excess_over_noise_largest_ood"]) < 0.25 and not null.holds and v.holds is False
+
+
 # ---------------------------------------------------------------- smoke-tier outputs
 def _metrics(smoke_run, study):
     return strict_metrics(smoke_run / "results" / study / "metrics.json")
@@ -81,7 +138,10 @@ def test_smoke_outputs_exist(smoke_run):
 
 
 def test_smoke_surrogate_auc_and_ood_spread(smoke_run):
-    m = _metrics(smoke_run, "classifier_surrogates")["metrics"]
+    d = _metrics(smoke_run, "classifier_surrogates")
+    m = d["metrics"]
     assert abs(m["auc_difference"]) <= m["auc_tolerance"]
-    assert m["spread_ood"][-1] > m["spread_in_distribution"]
+    assert np.isfinite(m["excess_over_noise_largest_ood"])  # judged against the margin in the default tier
     assert m["auc_true_classifier"] > 0.75  # the toy classifier actually separates top from QCD
+    assert {c["competitor"] for c in d["verdict"]["comparisons"] if c["null"]} == {
+        "identical members (Monte Carlo noise of an n-sample mean)"}

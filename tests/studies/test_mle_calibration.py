@@ -54,6 +54,49 @@ def test_mle_response_helper():
     np.testing.assert_allclose(r["resolution"], 0.0, atol=1e-9)
 
 
+def _estimates(seeds: int, seed: int = 0) -> dict:
+    """:func:`core.run`'s output with stand-in estimators on the same test
+    energies: an unbiased, prior-independent "MLE" (5 % resolution and 0.3 %
+    training noise per prior), a regression and a posterior mode pulled in log E
+    towards where each prior puts its mass (by 8 % and 5 % of the distance),
+    and a layer sum biased by 2 %."""
+    g = np.random.default_rng(seed)
+    energies = np.geomspace(2.0, 70.0, 6)
+    e = np.repeat(energies, 300)
+    centre = {"uniform": np.log(50.0), "falling": np.log(3.0)}
+    noise = g.normal(0, 0.05, len(e))
+    out = []
+    for _ in range(seeds):
+        per = {}
+        for p, c in centre.items():
+            le = np.log(e) + noise
+            per[p] = {"mle": np.exp(le + g.normal(0, 0.003, len(e))), "map": np.exp(le - 0.05 * (le - c)),
+                      "regression": np.exp(le - 0.08 * (le - c) + g.normal(0, 0.003, len(e))),
+                      "layer_sum": e * np.exp(noise) * 1.02}
+        out.append(per)
+    return {"test_energies": energies, "e_test": e, "seeds": out}
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_verdict_passes_the_mle_and_fails_prior_dependent_estimators(seeds):
+    """The study's summary and verdict: the prior-independent estimator passes;
+    the flow's posterior mode or the regression in its place fail (they move
+    with the prior), over a bootstrap (1 seed) or paired seeds (3)."""
+    from colliderflow.studies.mle_calibration import Config, verdict
+
+    cfg = {**study_config(STUDY), "seeds": seeds, "test_energies": 6}
+    cfg.pop("enabled", None)
+    conf = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+    res = _estimates(seeds)
+    m = mle_calibration.summarise(res, cfg, n_boot=50)
+    assert m["comparisons"]["over"] == ("paired seeds" if seeds >= 3 else "bootstrap")
+    v = verdict(m, conf)
+    assert v.holds, [(c.competitor, c.effect, c.error) for c in v.comparisons]
+    for broken in ("map", "regression"):
+        v = verdict(mle_calibration.summarise(res, cfg, method=broken, n_boot=50), conf)
+        assert not v.holds
+
+
 def _job(tmp_path, **cfg):
     """A job record of this study's run step with config overrides (run_job input)."""
     return {"step": f"{STUDY}.run", "cfg": {**study_config(STUDY), **cfg}, "seed": 0, "tier": "default",
@@ -86,7 +129,10 @@ def test_smoke_outputs_exist(smoke_run):
 
 
 def test_smoke_mle_less_biased_than_regression(smoke_run):
-    m = _metrics(smoke_run, "mle_calibration")["metrics"]
+    d = _metrics(smoke_run, "mle_calibration")
+    m = d["metrics"]
     p = m["mismatched_prior"]
     assert m[f"mle_{p}_mean_abs_bias"] < m[f"regression_{p}_mean_abs_bias"]
     assert m["mle_prior_shift"] < m["regression_prior_shift"]
+    comps = {c["competitor"] for c in d["verdict"]["comparisons"]}
+    assert {"direct regression", "uncalibrated layer sum", "prior independence"} <= comps

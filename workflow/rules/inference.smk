@@ -43,6 +43,8 @@ rule bsm_scan_run:
         metrics="results/bsm_scan/metrics.json",
         png=S.figure("results/bsm_scan/bsm_scan.png", subcategory="bsm_scan"),
         pdf="results/bsm_scan/bsm_scan.pdf",
+        onnx="results/bsm_scan/published/model.onnx",
+        card="results/bsm_scan/published/model_card.json",
     params:
         **S.params,
     log:
@@ -65,6 +67,9 @@ rule mle_calibration_run:
         metrics="results/mle_calibration/metrics.json",
         png=S.figure("results/mle_calibration/mle_calibration.png", subcategory="mle_calibration"),
         pdf="results/mle_calibration/mle_calibration.pdf",
+        # one flow per training prior (config priors): colliderflow.studies.mle_calibration.steps
+        onnx=expand("results/mle_calibration/published/{prior}/model.onnx", prior=config["studies"]["mle_calibration"]["priors"]),
+        card=expand("results/mle_calibration/published/{prior}/model_card.json", prior=config["studies"]["mle_calibration"]["priors"]),
     params:
         **S.params,
     log:

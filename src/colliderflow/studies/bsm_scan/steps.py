@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from ...study import Context
 from . import core
@@ -14,4 +15,5 @@ def run(ctx: Context) -> None:
     res = core.run(cfg, ctx.seed)
     metrics = core.summarise(res, cfg)
     core.plot(res, ctx.output.png, rlabel=core.rlabel(metrics))
-    ctx.write_metrics({**metrics, "config": cfg})
+    published = core.publish(res, cfg, Path(ctx.output.onnx).parent, metrics)
+    ctx.write_metrics({**metrics, "published": published, "config": cfg})

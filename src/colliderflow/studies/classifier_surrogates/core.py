@@ -116,19 +116,61 @@ def sigmoid(x: ArrayLike) -> np.ndarray:
 def ensemble_spread(samples: ArrayLike) -> np.ndarray:
     """Per-jet std over members of the mean sampled logit (the logit, not the
     sigmoid output, so that saturation far from the training domain does not
-    hide disagreement between members)."""
+    hide disagreement between members). It includes the Monte Carlo noise of
+    an ``n_samples`` mean: identical members have a spread too (see
+    :func:`spread_components`)."""
     return samples.mean(-1).std(0)
 
 
-def coverage(samples: ArrayLike, truth: ArrayLike, levels: ArrayLike) -> np.ndarray:
+def spread_components(samples: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Per jet: the between-member variance of the member means (ddof 1) and
+    its Monte Carlo noise floor, the within-member variance of the samples
+    divided by ``n_samples`` (averaged over members). For identical members
+    (same vector field, different sampling seeds) both have the same
+    expectation: only ``between - noise`` measures the members' disagreement."""
+    s = np.asarray(samples, dtype=float)
+    n = s.shape[-1]
+    if n < 2 or s.shape[0] < 2:
+        raise ValueError("the noise floor needs >= 2 members and >= 2 samples per jet")
+    between = s.mean(-1).var(0, ddof=1)
+    noise = s.var(-1, ddof=1).mean(0) / n
+    return between, noise
+
+
+def excess_over_noise(between: ArrayLike, noise: ArrayLike) -> float:
+    """Between-member variance over the Monte Carlo noise floor, minus one
+    (0 for identical members, in expectation)."""
+    return float(np.mean(between) / np.mean(noise) - 1.0)
+
+
+def epistemic_std(between: ArrayLike, noise: ArrayLike) -> float:
+    """The members' disagreement with the noise floor subtracted: sqrt(max(<between> - <noise>, 0))."""
+    return float(np.sqrt(max(np.mean(between) - np.mean(noise), 0.0)))
+
+
+def coverage(samples: ArrayLike, truth: ArrayLike, levels: ArrayLike, per_jet: bool = False) -> np.ndarray:
     """Fraction of jets whose true logit falls inside the central ``level``
-    interval of the pooled surrogate samples."""
+    interval of the pooled surrogate samples (``per_jet``: the 0/1 indicator
+    per level and jet, shape (levels, jets))."""
     pooled = samples.transpose(1, 0, 2).reshape(samples.shape[1], -1)
-    cov = []
+    inside = []
     for lv in levels:
         lo, hi = np.percentile(pooled, [50 * (1 - lv), 50 * (1 + lv)], axis=1)
-        cov.append(np.mean((truth >= lo) & (truth <= hi)))
-    return np.array(cov)
+        inside.append((truth >= lo) & (truth <= hi))
+    inside = np.array(inside, dtype=float)
+    return inside if per_jet else inside.mean(1)
+
+
+def self_coverage(samples: ArrayLike, levels: ArrayLike, per_jet: bool = False) -> np.ndarray:
+    """The calibration noise floor: the coverage of one held-out surrogate
+    sample per jet (the last sample of member ``jet % members``, a draw from
+    the ensemble's mixture) by the intervals of the other samples
+    (``samples[..., :-1]``). Calibrated by construction, it carries only the
+    finite-sample effects of the intervals and the binomial noise of the test
+    set; the true output's coverage by the same intervals is compared with it."""
+    k, j = samples.shape[0], samples.shape[1]
+    held = samples[np.arange(j) % k, np.arange(j), -1]
+    return coverage(samples[..., :-1], held, levels, per_jet=per_jet)
 
 
 def split(n: int, fractions: ArrayLike, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,39 +191,100 @@ def run(arrays: dict, cfg: dict, seed: int) -> dict:
     with torch.no_grad():
         logit = clf(torch.as_tensor(xp), torch.as_tensor(mask)).numpy()
     members = train_surrogates(logit[i_sur], hl[i_sur], cfg, seed + 1)
-    s_test = sample_surrogates(members, hl[i_test], cfg["n_samples"], seed + 2)
-    # out-of-distribution: scale mass and girth of the test jets beyond the training domain
+    res = evaluate(members, hl[i_test], y[i_test], logit[i_test], cfg, seed)
+    res["n"] = {"classifier": len(i_clf), "surrogate": len(i_sur), "test": len(i_test)}
+    return res
+
+
+def evaluate(members: list[StandardizedFlow], hl: ArrayLike, labels: ArrayLike, logit: ArrayLike, cfg: dict,
+             seed: int) -> dict:
+    """Sample the surrogate ensemble on the test jets (high-level features
+    ``hl``, true classifier ``logit``) and out of distribution: mass and girth
+    scaled by each of ``cfg["ood_scales"]``, beyond the training domain."""
+    s_test = sample_surrogates(members, hl, cfg["n_samples"], seed + 2)
     ood = {}
     for lam in cfg["ood_scales"]:
-        h = hl[i_test].copy()
+        h = np.array(hl, copy=True)
         h[:, 1] *= lam
         h[:, 3] *= lam
-        ood[float(lam)] = ensemble_spread(sample_surrogates(members, h, cfg["n_samples"], seed + 3))
-    return {"labels": y[i_test], "logit_true": logit[i_test], "samples": s_test, "ood": ood,
-            "n": {"classifier": len(i_clf), "surrogate": len(i_sur), "test": len(i_test)}}
+        ood[float(lam)] = sample_surrogates(members, h, cfg["n_samples"], seed + 3)
+    return {"labels": np.asarray(labels), "logit_true": np.asarray(logit), "samples": s_test, "ood": ood,
+            "n": {"test": len(labels)}}
 
 
-def summarise(res: dict, cfg: dict) -> dict:
-    """The metrics of the claims (judged by :func:`colliderflow.studies.classifier_surrogates.verdict`):
-    the surrogate's ROC AUC (one sampled output per jet, averaged over members)
-    is within ``auc_tolerance`` of the true classifier's, and the ensemble spread
-    at the largest OOD scale exceeds the in-distribution one."""
+def _boot(n_jets: int, n: int, seed: int) -> np.ndarray:
+    """Bootstrap row indices (n, n_jets), shared by every statistic so that differences are paired."""
+    return np.random.default_rng(seed).integers(0, n_jets, (n, n_jets))
+
+
+def summarise(res: dict, cfg: dict, n_boot: int = 200, seed: int = 0) -> dict:
+    """The metrics of the claims (judged by :func:`colliderflow.studies.classifier_surrogates.verdict`),
+    each with a paired bootstrap error over the test jets:
+
+    * AUC: the surrogate's ROC AUC (one sampled output per jet, averaged over
+      members) minus the true classifier's;
+    * calibration: the coverage of the true output by the surrogate's central
+      intervals minus the coverage of a held-out surrogate sample by the same
+      intervals (:func:`self_coverage`, the noise floor), mean |.| over the levels;
+    * OOD: the between-member variance of the members' mean logit over its
+      Monte Carlo noise floor (:func:`spread_components`) at the largest OOD
+      scale, and the noise-subtracted spread there minus in distribution.
+    """
     y, s_true, samp = res["labels"], res["logit_true"], res["samples"]
+    n_jets = len(y)
+    idx = _boot(n_jets, n_boot, seed)
+    first = samp[:, :, 0]
+
+    def auc_diff(rows: np.ndarray) -> float:
+        return float(np.mean([roc_auc_score(y[rows], first[k, rows]) for k in range(len(samp))])
+                     - roc_auc_score(y[rows], s_true[rows]))
+
     auc_true = float(roc_auc_score(y, s_true))
-    auc_members = [float(roc_auc_score(y, samp[k, :, 0])) for k in range(len(samp))]
+    auc_members = [float(roc_auc_score(y, first[k])) for k in range(len(samp))]
     auc_sur = float(np.mean(auc_members))
+    auc_boot = [auc_diff(r) for r in idx if len(np.unique(y[r])) == 2]
     levels = np.array(cfg["coverage_levels"])
-    cov = coverage(samp, s_true, levels)
+    inside = coverage(samp[..., :-1], s_true, levels, per_jet=True)        # (levels, jets)
+    inside_ref = self_coverage(samp, levels, per_jet=True)
+    cov, cov_ref = inside.mean(1), inside_ref.mean(1)
+
+    def cal_dev(rows: np.ndarray) -> float:
+        return float(np.mean(np.abs(inside[:, rows].mean(1) - inside_ref[:, rows].mean(1))))
+
     scales = sorted(res["ood"])
-    spread = {lam: float(np.mean(res["ood"][lam])) for lam in scales}
+    lam_ood = scales[-1]
+    comp = {lam: spread_components(res["ood"][lam]) for lam in scales}
+    b_id, n_id = spread_components(samp)           # the test jets as they are
+    b_ood, n_ood = comp[lam_ood]
+
+    def excess(rows: np.ndarray) -> float:
+        return excess_over_noise(b_ood[rows], n_ood[rows])
+
+    def growth(rows: np.ndarray) -> float:
+        return epistemic_std(b_ood[rows], n_ood[rows]) - epistemic_std(b_id[rows], n_id[rows])
+
+    spread = {lam: float(np.mean(ensemble_spread(res["ood"][lam]))) for lam in scales}
     spread_id = float(np.mean(ensemble_spread(samp)))
     metrics = {"auc_true_classifier": auc_true, "auc_surrogate": auc_sur, "auc_surrogate_members": auc_members,
-               "auc_difference": auc_sur - auc_true, "auc_tolerance": cfg["auc_tolerance"],
-               "coverage_levels": levels.tolist(), "coverage": cov.tolist(),
+               "auc_difference": auc_sur - auc_true, "auc_difference_error": float(np.std(auc_boot, ddof=1)),
+               "auc_tolerance": cfg["auc_tolerance"],
+               "coverage_levels": levels.tolist(), "coverage": cov.tolist(), "coverage_noise_floor": cov_ref.tolist(),
                "coverage_max_deviation": float(np.max(np.abs(cov - levels))),
-               "spread_in_distribution": spread_id, "ood_scales": scales,
-               "spread_ood": [spread[s] for s in scales], "spread_ratio_ood": spread[scales[-1]] / spread_id,
-               "ensemble": len(samp), "n_jets": res["n"]}
+               "calibration_deviation": cal_dev(np.arange(n_jets)),
+               "calibration_deviation_error": float(np.std([cal_dev(r) for r in idx], ddof=1)),
+               "calibration_tolerance": cfg["calibration_tolerance"],
+               "spread_in_distribution": spread_id, "epistemic_spread_in_distribution": epistemic_std(b_id, n_id),
+               "ood_scales": scales,
+               "spread_ood": [spread[s] for s in scales], "spread_ratio_ood": spread[lam_ood] / spread_id,
+               "noise_floor_ood": [float(np.sqrt(np.mean(comp[s][1]))) for s in scales],
+               "epistemic_spread_ood": [epistemic_std(*comp[s]) for s in scales],
+               "excess_over_noise_ood": [excess_over_noise(*comp[s]) for s in scales],
+               "excess_over_noise_largest_ood": excess(np.arange(n_jets)),
+               "excess_over_noise_largest_ood_error": float(np.std([excess(r) for r in idx], ddof=1)),
+               "epistemic_growth": growth(np.arange(n_jets)),
+               "epistemic_growth_error": float(np.std([growth(r) for r in idx], ddof=1)),
+               "excess_margin": cfg["excess_margin"],
+               "n_bootstrap": n_boot, "ensemble": len(samp), "n_samples": int(samp.shape[-1]), "n_jets": res["n"]}
     return metrics
 
 
@@ -219,17 +322,22 @@ def plot(res: dict, cfg: dict, path: str | Path, rlabel: str = "") -> list:
     ax = axes[2]
     levels = np.array(cfg["coverage_levels"])
     ax.plot([0, 1], [0, 1], "k--", label="perfect calibration")
-    ax.plot(levels, coverage(samp, s_true, levels), "o-", color="tab:green", label="surrogate ensemble")
+    ax.plot(levels, coverage(samp[..., :-1], s_true, levels), "o-", color="tab:green", label="surrogate ensemble")
+    ax.plot(levels, self_coverage(samp, levels), "x:", color="0.4", label="noise floor (held-out sample)")
     ax.set_xlabel("nominal central-interval probability")
     ax.set_ylabel("observed coverage of the true output")
     ax.legend(fontsize=13)
     ax = axes[3]
     scales = sorted(res["ood"])
-    ax.plot(scales, [np.mean(res["ood"][s]) for s in scales], "o-", color="tab:purple",
+    ax.plot(scales, [np.mean(ensemble_spread(res["ood"][s])) for s in scales], "o-", color="tab:purple",
             label="ensemble spread (mean over jets)")
+    ax.plot(scales, [np.sqrt(np.mean(spread_components(res["ood"][s])[1])) for s in scales], "s--", color="0.4",
+            label=f"Monte Carlo noise of a {samp.shape[-1]}-sample mean")
+    ax.plot(scales, [epistemic_std(*spread_components(res["ood"][s])) for s in scales], "^-", color="tab:cyan",
+            label="spread above the noise floor")
     ax.axvline(1.0, color="k", ls=":", label=r"training domain ($\lambda=1$)")
     ax.set_xlabel(r"scale $\lambda$ of mass, girth")
-    ax.set_ylabel(r"std$_{\rm members}$ of mean logit")
+    ax.set_ylabel(r"spread of the members' mean logit")
     ax.legend(fontsize=13)
     return plotting.save(fig, path)
 

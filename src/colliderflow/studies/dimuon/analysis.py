@@ -72,19 +72,22 @@ def z_window_count(masses: np.ndarray, lo: float = Z_WINDOW[0], hi: float = Z_WI
     return int(((masses > lo) & (masses < hi)).sum())
 
 
-def fit_z(masses: np.ndarray, lo: float = Z_WINDOW[0], hi: float = Z_WINDOW[1], nbins: int = 80) -> dict:
+def fit_z(masses: np.ndarray, lo: float = Z_WINDOW[0], hi: float = Z_WINDOW[1], nbins: int = 80,
+          start: Sequence[float] | None = None) -> dict:
     """Voigtian Z peak + exponential background. Returns mass, width,
     resolution and their errors (GeV), the signal yield, fit quality, and the
-    fitted parameters and window (to draw the model)."""
+    fitted parameters and window (to draw the model). ``start``: the starting
+    parameters (default: a generic Z)."""
     sel = masses[(masses > lo) & (masses < hi)]
     n = len(sel)
     if n < Z_MIN_PAIRS:
         raise ValueError(f"only {n} dimuon events in [{lo}, {hi}] GeV: too few for a Z fit")
-    m, counts, edges = _fit(sel, lo, hi, nbins, z_cdf(lo, hi), (0.8 * n, 0.2 * n, 91.0, 2.5, 1.5, 0.03),
+    m, counts, edges = _fit(sel, lo, hi, nbins, z_cdf(lo, hi), start or (0.8 * n, 0.2 * n, 91.0, 2.5, 1.5, 0.03),
                             {"ns": (0, 2 * n), "nb": (0, 2 * n), "mz": (85, 97), "gz": (0.5, 6),
                              "sig": (0.1, 6), "slope": (-0.2, 0.5)})
     return {"mass": m.values["mz"], "mass_err": m.errors["mz"], "width": m.values["gz"],
             "width_err": m.errors["gz"], "resolution": m.values["sig"], "n_signal": m.values["ns"],
+            "n_signal_err": m.errors["ns"],
             "n_background": m.values["nb"], "valid": bool(m.valid),
             "chi2_ndf": float(m.fval / max(nbins - 6, 1)), "params": list(m.values), "window": [lo, hi]}
 
@@ -105,7 +108,8 @@ def peak_cdf(centre: float, half_window: float) -> Callable[..., np.ndarray]:
     return cdf
 
 
-def fit_peak(masses: np.ndarray, centre: float, half_window: float, nbins: int = 60) -> dict:
+def fit_peak(masses: np.ndarray, centre: float, half_window: float, nbins: int = 60,
+             start: Sequence[float] | None = None) -> dict:
     """Gaussian peak on a linear background in [centre +- half_window]."""
     lo, hi = centre - half_window, centre + half_window
     sel = masses[(masses > lo) & (masses < hi)]
@@ -113,7 +117,7 @@ def fit_peak(masses: np.ndarray, centre: float, half_window: float, nbins: int =
     if n < 30:
         return {"mass": float("nan"), "mass_err": float("nan"), "n_signal": 0.0, "valid": False}
     m, _, _ = _fit(sel, lo, hi, nbins, peak_cdf(centre, half_window),
-                   (0.5 * n, 0.5 * n, centre, 0.01 * centre, 0.0),
+                   start or (0.5 * n, 0.5 * n, centre, 0.01 * centre, 0.0),
                    {"ns": (0, 2 * n), "nb": (0, 2 * n), "mu": (lo, hi), "sig": (1e-3 * centre, 0.1 * centre),
                     "a": (-1 / half_window, 1 / half_window)})
     return {"mass": m.values["mu"], "mass_err": m.errors["mu"], "sigma": m.values["sig"],
@@ -132,12 +136,39 @@ def model_density(fit: dict, n: int = 400) -> tuple[np.ndarray, np.ndarray] | No
     return (edges[1:] + edges[:-1]) / 2, np.diff(cdf(edges, *fit["params"])) / np.diff(edges)
 
 
-def analyse(masses: np.ndarray) -> dict:
-    """All fits of the study on an array of dimuon masses (GeV)."""
-    z = fit_z(masses)
-    jpsi = fit_peak(masses, JPSI_MASS_PDG, 0.3)
-    ups = fit_peak(masses, UPSILON_MASS_PDG, 0.5)
-    return {"n_dimuon": int(len(masses)), "z": z, "jpsi": jpsi, "upsilon1s": ups}
+#: the peaks: fit function and its arguments
+PEAKS = {"z": (fit_z, ()), "jpsi": (fit_peak, (JPSI_MASS_PDG, 0.3)), "upsilon1s": (fit_peak, (UPSILON_MASS_PDG, 0.5))}
+
+
+def bootstrap_fits(masses: np.ndarray, fits: dict, n: int, seed: int = 0) -> dict:
+    """Standard errors of each peak's fitted mass (and the Z's signal yield)
+    from ``n`` bootstrap resamples of the dimuon pairs, each refitted from the
+    nominal fit's parameters."""
+    rng = np.random.default_rng(seed)
+    reps: dict[str, list] = {k: [] for k in PEAKS}
+    z_yield = []
+    for _ in range(n):
+        resample = masses[rng.integers(0, len(masses), len(masses))]
+        for key, (fn, args) in PEAKS.items():
+            if "params" not in fits[key]:
+                continue
+            f = fn(resample, *args, start=tuple(fits[key]["params"]))
+            reps[key].append(f["mass"])
+            if key == "z":
+                z_yield.append(f["n_signal"])
+    out = {k: float(np.std(v, ddof=1)) if len(v) > 1 else float("inf") for k, v in reps.items()}
+    out["z_n_signal"] = float(np.std(z_yield, ddof=1)) if len(z_yield) > 1 else float("inf")
+    return out
+
+
+def analyse(masses: np.ndarray, n_bootstrap: int = 0, seed: int = 0) -> dict:
+    """All fits of the study on an array of dimuon masses (GeV), with
+    bootstrap errors when ``n_bootstrap`` > 1."""
+    fits = {key: fn(masses, *args) for key, (fn, args) in PEAKS.items()}
+    out = {"n_dimuon": int(len(masses)), **fits}
+    if n_bootstrap > 1:
+        out["bootstrap"] = {"n": n_bootstrap, "error": bootstrap_fits(masses, fits, n_bootstrap, seed)}
+    return out
 
 
 def plot(h: hist.Hist, fits: dict, path: str | Path, data: bool, rlabel: str = "") -> list:

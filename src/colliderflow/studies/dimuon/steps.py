@@ -24,7 +24,7 @@ def spectrum(ctx: Context) -> None:
         raise InputError(", ".join(inputs), "Muon",
                          f"only {n_z} opposite-charge dimuon pair(s) in {lo:g}-{hi:g} GeV, the Z fit needs "
                          f"{analysis.Z_MIN_PAIRS} (too few events: {len(masses)} pairs in all)")
-    fits = analysis.analyse(masses)
+    fits = analysis.analyse(masses, n_bootstrap=ctx.cfg.bootstrap, seed=ctx.seed)
     with atomic_path(ctx.output.masses) as tmp:
         np.save(tmp, masses)
     analysis.plot(analysis.spectrum(masses), fits, ctx.output.png, data=real,

@@ -23,20 +23,26 @@ def estimate(ctx: Context) -> None:
     events = np.load(ctx.input.events)
     if not np.isfinite(events).all():
         raise InputError(ctx.input.events, "events", "holds NaN or inf")
-    means, medians = events.mean(axis=1), np.median(events, axis=1)
+    means, medians, single = events.mean(axis=1), np.median(events, axis=1), events[:, 0]
 
     def spread(x: np.ndarray) -> float:  # robust: half the 16-84 % interval
         lo, hi = np.percentile(x, [16, 84])
         return (hi - lo) / 2
 
-    ratio = spread(medians) / spread(means)
-    rng = np.random.default_rng(ctx.seed + 1)
-    idx = rng.integers(0, len(means), size=(ctx.cfg.n_bootstrap, len(means)))
-    boot = np.array([spread(medians[i]) / spread(means[i]) for i in idx])
+    def ratios(rows: np.ndarray | slice) -> tuple[float, float]:
+        s_mean = spread(means[rows])
+        return spread(medians[rows]) / s_mean, spread(single[rows]) / s_mean
+
+    ratio, ratio_single = ratios(slice(None))
+    rng = np.random.default_rng(ctx.seed + 1)  # a paired bootstrap of the pseudo-experiments
+    boot = np.array([ratios(i) for i in rng.integers(0, len(means), size=(ctx.cfg.n_bootstrap, len(means)))])
     plot(means, medians, ctx.output.png)
-    ctx.write_metrics({"spread_mean": spread(means), "spread_median": spread(medians), "spread_ratio": ratio,
-                       "spread_ratio_minus_one": ratio - 1, "spread_ratio_error": float(boot.std(ddof=1)),
-                       "expected_ratio_gaussian": float(np.sqrt(np.pi / 2)), "distribution": ctx.cfg.distribution})
+    ctx.write_metrics({"spread_mean": spread(means), "spread_median": spread(medians),
+                       "spread_single_draw": spread(single), "spread_ratio": ratio,
+                       "spread_ratio_error": float(boot[:, 0].std(ddof=1)), "spread_ratio_single_draw": ratio_single,
+                       "spread_ratio_single_draw_error": float(boot[:, 1].std(ddof=1)),
+                       "n_bootstrap": ctx.cfg.n_bootstrap, "expected_ratio_gaussian": float(np.sqrt(np.pi / 2)),
+                       "distribution": ctx.cfg.distribution})
 
 
 def plot(means: np.ndarray, medians: np.ndarray, png: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from ...study import Context
 from . import core
@@ -14,4 +15,5 @@ def run(ctx: Context) -> None:
     res = core.run(cfg, ctx.seed)
     metrics = core.summarise(res, cfg)
     core.plot(res, cfg, ctx.output.png)
-    ctx.write_metrics({**metrics, "config": cfg})
+    published = {p: core.publish(res, cfg, p, Path(onnx).parent) for p, onnx in zip(cfg["priors"], ctx.output.onnx)}
+    ctx.write_metrics({**metrics, "published": published, "config": cfg})
