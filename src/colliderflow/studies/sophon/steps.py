@@ -6,7 +6,6 @@ from pathlib import Path
 
 from ...io import read_json, write_json
 from ...study import Context
-from . import comparison
 
 #: frozen validation inputs of the published encoder
 N_VAL = 200
@@ -43,7 +42,9 @@ def report(ctx: Context) -> None:
     pub = read_json(ctx.input.publish)
     summary = core.summarise(t)
     core.plot(t, summary, ctx.output.png, rlabel=f"{ctx.tier} tier, {len(t['seeds'])} seeds (band: min to max)")
-    metrics = {"verdict": comparison(summary, t["sizes"]), "summary": summary, "pretrain": t["pretrain"],
-               "heldout": t["heldout"], "sizes_per_class": t["sizes"], "seeds": t["seeds"],
+    metrics = {"summary": summary, "pretrain": t["pretrain"], "heldout": t["heldout"],
+               "target": t.get("target", "toy"), "background": t["background"],
+               "excluded_from_pretraining": t.get("excluded_from_pretraining", []),
+               "sizes_per_class": t["sizes"], "seeds": t["seeds"],
                "n_test_per_class": t["n_test_per_class"], "published_encoder": pub}
     ctx.write_metrics(metrics)
