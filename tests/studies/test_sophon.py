@@ -20,7 +20,7 @@ from colliderflow.study import Context, Paths, build_config
 from ..conftest import REPO
 
 CFG = build_config(sophon.Config, dict(
-    heldout="X2p40", exclude=[], target="toy", n_constituents=12, dim=16, heads=2, layers=1, n_test=20,
+    heldout="X2p40", exclude=[], target="toy", n_target_per_class=20, n_constituents=12, dim=16, heads=2, layers=1, n_test=20,
     pretrain_qcd_fraction=0.5,
     n_pretrain_per_class=0, pretrain_epochs=2, batch_size=64, lr=0.003, finetune_lr=0.001, sizes=[4, 8], seeds=[1, 2],
     target_steps=4, max_epochs=4, probe_c=1.0))

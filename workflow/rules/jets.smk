@@ -310,6 +310,26 @@ rule sophon_pretrain:
         S.script
 
 
+S = step("sophon", "target")
+
+
+rule sophon_target:
+    output:
+        jets="resources/sophon/target_toy.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
 S = step("sophon", "transfer")
 
 

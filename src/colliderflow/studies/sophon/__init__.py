@@ -23,6 +23,7 @@ class Config:
     heldout: str
     exclude: tuple[str, ...]
     target: str
+    n_target_per_class: int
     n_constituents: int
     dim: int
     heads: int
@@ -42,8 +43,9 @@ class Config:
 
 
 def target_path(target: str) -> str:
-    """The transfer target's jets file: the toy (rule jetclass_toy) or a real excerpt (rule jetclass_excerpt)."""
-    return "resources/jetclass/toy/jets.h5" if target == "toy" else f"resources/jetclass/excerpt/{target}/jets.h5"
+    """The transfer target's jets file: the study's own toy target (rule sophon_target) or a real excerpt
+    (rule jetclass_excerpt)."""
+    return "resources/sophon/target_toy.h5" if target == "toy" else f"resources/jetclass/excerpt/{target}/jets.h5"
 
 
 def comparisons(summary: dict, sizes: Sequence[int]) -> list:
@@ -96,7 +98,8 @@ STUDY = Study(
     config=Config,
     steps=(
         Step("pretrain", inputs=("jets",), outputs=("model",), gpu=True, cached=True, mem_mb=8000, runtime=120,
-             doc="pre-train the ParT-like tagger on every fine class but the held-out one (cached)"),
+             doc="pre-train the ParT-like tagger on every fine class but the held-out and excluded ones (cached)"),
+        Step("target", outputs=("jets",), doc="the toy transfer target: q, g and the held-out class, own file"),
         Step("transfer", inputs=("jets", "pretrained"), outputs=("transfer",), gpu=True, mem_mb=8000, runtime=120,
              doc="fine-tune, linear probe and scratch on the held-out resonance vs QCD, per size and seed"),
         Step("publish", inputs=("jets", "pretrained"), outputs=("check", "onnx", "card"), env="hls",

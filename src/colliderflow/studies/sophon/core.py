@@ -55,8 +55,8 @@ def check_config(c: Config, class_names: Sequence[str] | None = None, target_fil
         raise InputError("config", f"studies.sophon.{field}", why)
 
     if class_names is not None:
-        if c.heldout not in class_names:
-            bad("heldout", f"{c.heldout!r} is not a class of the jets file ({list(class_names)})")
+        if target_file and c.heldout not in class_names:
+            bad("heldout", f"{c.heldout!r} is not a class of the transfer target file ({list(class_names)})")
         if target_file:
             if len(class_names) < 2:
                 bad("target", f"the target jets file needs a background class besides {c.heldout!r}")
@@ -104,6 +104,31 @@ def partition(labels: np.ndarray, class_names: Sequence[str], heldout: str, n_te
             pre.append(idx)
     bkg = rng.permutation(np.concatenate(bkg))
     return _test_pool(sig, bkg, n_test) | {"pretrain": np.sort(np.concatenate(pre))}
+
+
+def pretrain_rows(labels: np.ndarray, class_names: Sequence[str], c: Config, seed: int) -> np.ndarray:
+    """Pre-training rows: every class but ``heldout`` and ``exclude``; of q/g the first
+    ``pretrain_qcd_fraction`` (the same rows :func:`partition` gives)."""
+    rng = np.random.default_rng([seed, 2405])
+    rows = []
+    for k, name in enumerate(class_names):
+        idx = rng.permutation(np.flatnonzero(labels == k))
+        if name == c.heldout or name in c.exclude:
+            continue
+        rows.append(idx[:int(round(c.pretrain_qcd_fraction * len(idx)))] if name in BACKGROUND else idx)
+    return np.sort(np.concatenate(rows))
+
+
+def make_target(out_path: str | Path, c: Config, n_max: int, seed: int) -> dict:
+    """The toy transfer target (its own file, independent of the pre-training jets): ``n_target_per_class``
+    jets each of q, g and the held-out class (:func:`colliderflow.data.jet_constituents.generate_toy`)."""
+    from ...data.jet_constituents import generate_toy, write_jets
+
+    classes = (*BACKGROUND, c.heldout)
+    jets = generate_toy(len(classes) * c.n_target_per_class, n_max, seed=seed, classes=classes)
+    write_jets(out_path, jets, "toy", {"generator": "colliderflow.data.jet_constituents.generate_toy",
+                                       "classes": list(classes), "seed": seed, "purpose": "sophon transfer target"})
+    return {"classes": list(classes), "n_jets": int(len(jets["labels"]))}
 
 
 def target_partition(labels: np.ndarray, class_names: Sequence[str], signal: str, n_test: int,
@@ -263,10 +288,9 @@ def pretrain(jets_path: str | Path, out_path: str | Path, c: Config, seed: int) 
     """Pre-train on every fine class except ``c.heldout``; save the checkpoint."""
     jets = read_jets(jets_path)
     check_config(c, jets["class_names"])
-    part = partition(jets["labels"], jets["class_names"], c.heldout, c.n_test, c.pretrain_qcd_fraction, seed,
-                     c.exclude)
     classes = [n for n in jets["class_names"] if n != c.heldout and n not in c.exclude]
-    idx = cap_per_class(part["pretrain"], jets["labels"], c.n_pretrain_per_class, seed)
+    idx = cap_per_class(pretrain_rows(jets["labels"], jets["class_names"], c, seed), jets["labels"],
+                        c.n_pretrain_per_class, seed)
     old = np.array([jets["class_names"].index(n) for n in classes])
     remap = np.full(len(jets["class_names"]), -1)
     remap[old] = np.arange(len(classes))
@@ -386,8 +410,7 @@ def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.n
 def transfer(jets_path: str | Path, pretrained_path: str | Path, c: Config, seed: int) -> dict:
     """Rejection and AUC of the three methods for every labelled size and seed."""
     jets = read_jets(jets_path)
-    real_target = c.target != "toy"
-    check_config(c, jets["class_names"], target_file=real_target)
+    check_config(c, jets["class_names"], target_file=True)
     _, info = load_tagger(pretrained_path)
     if info["heldout"] != c.heldout:
         raise InputError(pretrained_path, "info.heldout",
@@ -395,11 +418,7 @@ def transfer(jets_path: str | Path, pretrained_path: str | Path, c: Config, seed
     if list(info.get("excluded", [])) != list(c.exclude):
         raise InputError(pretrained_path, "info.excluded",
                          f"pre-trained without {info.get('excluded', [])}, config excludes {list(c.exclude)}")
-    if real_target:
-        part = target_partition(jets["labels"], jets["class_names"], c.heldout, c.n_test, seed)
-    else:
-        part = partition(jets["labels"], jets["class_names"], c.heldout, c.n_test, c.pretrain_qcd_fraction, seed,
-                         c.exclude)
+    part = target_partition(jets["labels"], jets["class_names"], c.heldout, c.n_test, seed)
     sig = jets["class_names"].index(c.heldout)
     data = {}
     for name in ("pool", "test"):
@@ -419,7 +438,7 @@ def transfer(jets_path: str | Path, pretrained_path: str | Path, c: Config, seed
             for method in METHODS:
                 runs[method][str(size)].append(transfer_one(method, pretrained_path, data, idx, c, s, frozen)
                                                | {"seed": s})
-    background = [n for n in jets["class_names"] if n != c.heldout] if real_target else list(BACKGROUND)
+    background = [n for n in jets["class_names"] if n != c.heldout]
     return {"heldout": c.heldout, "background": background, "target": c.target, "target_source": jets["source"],
             "excluded_from_pretraining": list(c.exclude), "sizes": list(c.sizes),
             "seeds": list(c.seeds), "n_test_per_class": c.n_test, "signal_efficiency": SIG_EFF,

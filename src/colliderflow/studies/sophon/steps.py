@@ -18,6 +18,13 @@ def pretrain(ctx: Context) -> None:
     core.pretrain(ctx.input.jets, ctx.output.model, ctx.cfg, ctx.seed)
 
 
+def target(ctx: Context) -> None:
+    """The toy transfer target (q, g and the held-out class), independent of the pre-training jets."""
+    from . import core
+
+    core.make_target(ctx.output.jets, ctx.cfg, ctx.cfg.n_constituents, ctx.seed + 2405)
+
+
 def transfer(ctx: Context) -> None:
     """Fine-tune, probe and scratch for every labelled size and seed -> transfer.json."""
     from . import core
