@@ -20,7 +20,8 @@ from colliderflow.study import Context, Paths, build_config
 from ..conftest import REPO
 
 CFG = build_config(sophon.Config, dict(
-    heldout="X2p40", exclude=[], target="toy", n_target_per_class=20, n_constituents=12, dim=16, heads=2, layers=1, n_test=20,
+    heldout="X2p40", exclude=[], target="toy", n_target_per_class=20, n_constituents=12, dim=16, heads=2, layers=1,
+    n_test=20,
     pretrain_qcd_fraction=0.5,
     n_pretrain_per_class=0, pretrain_epochs=2, batch_size=64, lr=0.003, finetune_lr=0.001, sizes=[4, 8], seeds=[1, 2],
     target_steps=4, max_epochs=4, probe_c=1.0))
@@ -74,6 +75,19 @@ def test_partition_disjoint_and_heldout_unseen():
     rows = np.concatenate([ex[k] for k in ("pretrain", "test", "pool")])
     assert names.index("X3p400") not in set(lab[rows].tolist()), "an excluded class is in no set"
     assert names.index("t") not in set(lab[ex["pretrain"]].tolist())
+    cfg = dataclasses.replace(CFG, heldout="X3p50", exclude=("t", "X3p400"))
+    rows = core.pretrain_rows(lab, names, cfg, 0)
+    assert not np.isin(lab[rows], [names.index("t"), names.index("X3p400")]).any()
+
+
+def test_toy_target_file(tmp_path):
+    """The toy transfer target: its own file of q, g and the held-out class, equal numbers each."""
+    cfg = dataclasses.replace(CFG, heldout="X3p50", n_target_per_class=20)
+    core.make_target(tmp_path / "t.h5", cfg, 12, seed=1)
+    d = jc.read_jets(tmp_path / "t.h5")
+    assert d["class_names"] == ["q", "g", "X3p50"] and np.bincount(d["labels"]).tolist() == [20, 20, 20]
+    part = core.target_partition(d["labels"], d["class_names"], "X3p50", 5, 0)
+    assert (d["labels"][part["test"]] == 2).sum() == 5 and part["n_pool_signal"] == 15
 
 
 def test_rejection_at_half_efficiency():
@@ -117,11 +131,14 @@ def test_probe_head_reproduces_the_probe(tmp_path):
 
 @pytest.mark.parametrize("field,value", [
     ("heldout", "q"), ("heldout", "nope"), ("sizes", (50, 10)), ("sizes", (10, 10)), ("seeds", (1, 1)), ("dim", 15),
+    ("exclude", ("nope",)), ("exclude", ("g",)),
 ])
 def test_bad_config_is_input_error(field, value):
-    """What the schema cannot check (fields together, the jets file) -> InputError naming the field."""
+    """What the schema cannot check (fields together, the jets file; the held-out class against the
+    transfer target's classes) -> InputError naming the field."""
     with pytest.raises(InputError, match=f"studies.sophon.{field}"):
-        core.check_config(dataclasses.replace(CFG, **{field: value}), jc.FINE_CLASSES)
+        core.check_config(dataclasses.replace(CFG, **{field: value}), jc.FINE_CLASSES,
+                          target_file=value == "nope" and field == "heldout")
 
 
 @pytest.mark.parametrize("field,value", [
