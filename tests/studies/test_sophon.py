@@ -312,3 +312,20 @@ def test_pretrain_rule_is_cached_on_code_and_config():
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     rule = StepRule("sophon", "pretrain", config=config, basedir=str(REPO))
     assert rule.cache == "omit-software" and "code" in rule.params and rule.params["cfg"] is config["studies"]["sophon"]
+
+
+@pytest.mark.real
+def test_real_toplandscape_target(shared_data, tmp_path, tiny_jets):
+    """The real tier's transfer target: TopLandscape top vs QCD (ParT-format excerpt) after pre-training on
+    the toy without any 3-prong class; every method gives finite test metrics."""
+    jets = jc.read_part_excerpt(shared_data / "jets_part_samples" / "toplandscape", 16, class_names=("QCD", "t"))
+    jc.write_jets(tmp_path / "tl.h5", jets, "file")
+    cfg = dataclasses.replace(CFG, heldout="t", exclude=("X3p400",), target="toplandscape", n_test=100,
+                              sizes=(5,), seeds=(1, 2))
+    core.pretrain(tiny_jets, tmp_path / "pre.pt", cfg, seed=3)
+    t = core.transfer(tmp_path / "tl.h5", tmp_path / "pre.pt", cfg, seed=3)
+    assert t["background"] == ["QCD"] and t["target"] == "toplandscape"
+    for method in sophon.METHODS:
+        assert all(0 <= r["auc"] <= 1 for r in t["runs"][method]["5"])
+    with pytest.raises(InputError, match="heldout"):
+        core.transfer(tmp_path / "tl.h5", tmp_path / "pre.pt", dataclasses.replace(cfg, heldout="H"), seed=3)
