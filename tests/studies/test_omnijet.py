@@ -253,8 +253,9 @@ def test_smoke_outputs(smoke_run):
     for mode in oj.MODES:
         accs = [a for v in tr["accuracy"][mode].values() for a in v]
         assert len(accs) == len(tr["sizes"]) * len(tr["seeds"]) and all(0 <= a <= 1 for a in accs)
-    # holds follows the stated rule from the numbers written beside it
-    assert d["holds"] == oj.rule_checks(m["generation"], tr)["holds"] == oj.verdict(m, None).holds
+    # holds follows the comparisons computed from the numbers written beside it
+    assert d["holds"] == oj.verdict(m, None).holds
+    assert [c["competitor"] for c in d["verdict"]["comparisons"]] == [c.competitor for c in oj.comparisons(m)]
     pub = m["published"]
     assert json.loads((smoke_run / "results/omnijet/published_check.json").read_text()) == pub
     for name in ("tokenizer", "decoder", "backbone"):
@@ -282,6 +283,56 @@ def test_smoke_generation_beats_trivial_baseline(smoke_run):
             r, g, b = (rng.choice(obs[k][o], len(obs[k][o])) for k in ("real", "generated", "unigram"))
             diffs.append(wasserstein_distance(b, r) - wasserstein_distance(g, r))
         assert w_b - w_g > k_sigma * np.std(diffs), (o, w_g, w_b, np.std(diffs))
+
+
+# ------------------------------------------------------------------ verdict power
+def _samples(generated_classes, seed=0):
+    """Held-out toy jets, their 'reconstruction' (pT smeared 3 %), i.i.d.-like nulls (one-prong jets only)
+    and a generated sample drawn from ``generated_classes``."""
+    classes = ("q", "g", "W", "t")
+    real = jc.generate_toy(400, 32, seed=seed + 1, classes=classes)["constituents"]
+    rec = real.copy()
+    rec[..., 0] *= np.random.default_rng(seed).normal(1, 0.03, rec.shape[:2])
+    return {"real": real, "reconstructed": rec,
+            "generated": jc.generate_toy(400, 32, seed=seed + 2, classes=generated_classes)["constituents"],
+            "unigram": jc.generate_toy(400, 32, seed=seed + 3, classes=("q",))["constituents"],
+            "iid_data_multiplicity": jc.generate_toy(400, 32, seed=seed + 4, classes=("g",))["constituents"]}
+
+
+def _metrics(samples, finetuned, scratch):
+    from colliderflow.studies.omnijet.report import generation_test
+
+    acc = {"finetuned": {"30": finetuned}, "scratch": {"30": scratch}, "frozen": {"30": scratch}}
+    return {"generation_test": generation_test(samples, n_boot=60, seed=0),
+            "transfer": {"sizes": [30], "accuracy": acc,
+                         "mean": {k: {"30": float(np.mean(v["30"]))} for k, v in acc.items()}}}
+
+
+def test_verdict_passes_a_good_generator_and_transfer():
+    """A generator drawing from the held-out jets' own classes, fine-tuning 8 points above scratch on
+    every seed: every required comparison holds."""
+    v = oj.verdict(_metrics(_samples(("q", "g", "W", "t")), [0.80, 0.83, 0.78], [0.70, 0.74, 0.71]), None)
+    assert v.holds, [c.as_json() for c in v.comparisons if not c.holds]
+
+
+def test_verdict_rejects_the_iid_token_null_as_generator():
+    """Power: the i.i.d.-token null itself (one-prong jets) as the 'generator' fails the null comparisons
+    and the reconstruction-floor tolerance, whatever the transfer does."""
+    v = oj.verdict(_metrics(_samples(("q",)), [0.80, 0.83, 0.78], [0.70, 0.74, 0.71]), None)
+    assert not v.holds
+    failed = {c.competitor for c in v.comparisons if not c.holds}
+    assert "i.i.d. tokens (unigram model)" in failed
+    assert "tokenizer reconstruction floor (held-out jets tokenized and decoded)" in failed
+
+
+def test_verdict_rejects_a_transfer_gain_within_seed_noise():
+    """The old rule (mean fine-tuned >= mean scratch, no tolerance) passed a +0.003 gain with seed noise of
+    +-0.04; the paired 2-SE test does not, and neither does no pre-training at all (identical accuracies)."""
+    good = _samples(("q", "g", "W", "t"))
+    v = oj.verdict(_metrics(good, [0.74, 0.70, 0.79], [0.70, 0.78, 0.74]), None)
+    assert not v.holds and [c for c in v.comparisons if c.competitor == "training from scratch"][0].holds is False
+    v = oj.verdict(_metrics(good, [0.7, 0.74, 0.71], [0.7, 0.74, 0.71]), None)
+    assert not v.holds
 
 
 @pytest.mark.real

@@ -286,6 +286,9 @@ rule fpga_tagging_report:
 # Sophon-style signature pre-training (arXiv:2405.12972): a ParT-like tagger
 # pre-trained on the fine jet-class toy with one resonance held out, then
 # transferred to that resonance vs QCD (fine-tune / linear probe / scratch).
+# The transfer target: the held-out toy class, or a real excerpt (studies.sophon.target).
+from colliderflow.studies.sophon import target_path as sophon_target_path
+
 S = step("sophon", "pretrain")
 
 
@@ -307,12 +310,32 @@ rule sophon_pretrain:
         S.script
 
 
+S = step("sophon", "target")
+
+
+rule sophon_target:
+    output:
+        jets="resources/sophon/target_toy.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
 S = step("sophon", "transfer")
 
 
 rule sophon_transfer:
     input:
-        jets="resources/jetclass/toy/jets.h5",
+        jets=lambda w: sophon_target_path(config["studies"]["sophon"]["target"]),
         pretrained=rules.sophon_pretrain.output.model,
     output:
         transfer="results/sophon/transfer.json",

@@ -58,6 +58,9 @@ _TOY = {
     "X3p400": dict(mass=400.0, pairs=(200.0,), mult=38.0, width=0.025, alpha=0.6),
     "X4p125": dict(mass=125.0, pairs=(80.4, 40.0), mult=36.0, width=0.025, alpha=0.6),
     "X4p400": dict(mass=400.0, pairs=(100.0, 100.0), mult=44.0, width=0.025, alpha=0.6),
+    # a light 3-prong resonance (50 GeV -> prong + 25 GeV pair), in no default class list: the sophon
+    # study's transfer target (a topology its pre-training never sees, at masses where QCD jets lie)
+    "X3p50": dict(mass=50.0, pairs=(25.0,), mult=26.0, width=0.025, alpha=0.6),
 }
 
 

@@ -856,6 +856,7 @@ def report(train_files: list[str], csim_files: list[str], synth_path: str | Path
     plotting.save(fig, png)
 
     agree = {f"{c['arch']}_N{c['n']}": c["argmax_agreement_qat"] for c in csim}
+    per_event = event_tests(train_files, csim_files)
     ds = sorted((c["n"], c["accuracy_hls"], c["n_eval"]) for c in csim if c["arch"] == "deepsets")
     # accuracy must not drop with N beyond the binomial error of the larger-N estimate
     mono = all(b[1] >= a[1] - acc_tolerance - 2 * np.sqrt(max(b[1] * (1 - b[1]), 1e-4) / b[2])
@@ -879,4 +880,71 @@ def report(train_files: list[str], csim_files: list[str], synth_path: str | Path
         "skipped_architectures": SKIPPED_ARCHS,
         "interaction_network_sizes": sorted(c["n"] for c in csim if c["arch"] == "interaction"),
         "min_agreement_required": min_agreement,
+        "event_tests": per_event,
     }
+
+
+def _per_event(train_file: str | Path, csim_file: str | Path) -> dict:
+    """Per test jet (the first n_eval of the model's test split): label, argmax of the hls4ml C-sim,
+    of the QAT torch model and of the float model."""
+    from ...errors import InputError
+    from ...io import read_json
+
+    c = read_json(csim_file)
+    mdir, cdir = Path(train_file).parent, Path(csim_file).parent
+    out = {}
+    for key, path in (("hls", cdir / "hls_proba.npy"), ("qat", mdir / "qat_proba.npy"),
+                      ("float", mdir / "float_proba.npy"), ("y", mdir / "test_y.npy")):
+        if not path.exists():
+            raise InputError(path, None, "file does not exist (written beside the step's JSON)")
+        a = np.load(path)[:c["n_eval"]]
+        out[key] = a if key == "y" else a.argmax(1)
+    if len({len(v) for v in out.values()}) != 1:
+        raise InputError(csim_file, "n_eval", "C-sim and torch predictions cover different jets")
+    return out
+
+
+def event_tests(train_files: list[str], csim_files: list[str], n_boot: int = 200) -> dict:
+    """What the verdict compares, per test jet with bootstrap errors (:func:`colliderflow.verdict.bootstrap_se`):
+
+    * ``agreement``: C-sim argmax == QAT torch argmax, per model;
+    * ``quantized_vs_float``: accuracy of the quantized firmware (C-sim) minus the float model's, paired on
+      the same jets, per model;
+    * ``deepsets_vs_N``: Deep Sets firmware accuracy at the largest minus the smallest N (and each consecutive
+      pair), paired on the same jets (every N uses one split of one jets file), or unpaired when the
+      labels differ.
+    """
+    from ...io import read_json
+    from ...verdict import bootstrap_se
+
+    trains = {(t["arch"], t["n"]): f for f in train_files for t in [read_json(f)]}
+    ev = {}
+    for f in csim_files:
+        c = read_json(f)
+        ev[f"{c['arch']}_N{c['n']}"] = (c["arch"], c["n"], _per_event(trains[(c["arch"], c["n"])], f))
+    agreement, quant = {}, {}
+    for name, (_, _, e) in sorted(ev.items()):
+        a = (e["hls"] == e["qat"]).astype(float)
+        agreement[name] = {"value": float(a.mean()), "se": bootstrap_se(np.mean, a, n=n_boot), "n": int(len(a))}
+        d = (e["hls"] == e["y"]).astype(float) - (e["float"] == e["y"]).astype(float)
+        quant[name] = {"accuracy_quantized": float((e["hls"] == e["y"]).mean()),
+                       "accuracy_float": float((e["float"] == e["y"]).mean()), "diff": float(d.mean()),
+                       "se": bootstrap_se(np.mean, d, n=n_boot), "n": int(len(d))}
+    ds = sorted((n, e) for (arch, n, e) in ev.values() if arch == "deepsets")
+
+    def grow(lo: tuple, hi: tuple) -> dict:
+        (n0, e0), (n1, e1) = lo, hi
+        c0, c1 = (e0["hls"] == e0["y"]).astype(float), (e1["hls"] == e1["y"]).astype(float)
+        paired = len(c0) == len(c1) and bool(np.array_equal(e0["y"], e1["y"]))
+        if paired:
+            se = bootstrap_se(np.mean, c1 - c0, n=n_boot)
+        else:
+            se = float(np.hypot(bootstrap_se(np.mean, c0, n=n_boot), bootstrap_se(np.mean, c1, n=n_boot)))
+        return {"n_small": n0, "n_large": n1, "accuracy_small": float(c0.mean()), "accuracy_large": float(c1.mean()),
+                "diff": float(c1.mean() - c0.mean()), "se": se, "paired": paired, "n": int(min(len(c0), len(c1)))}
+
+    return {"agreement": agreement, "quantized_vs_float": quant,
+            "deepsets_ns": [n for n, _ in ds],
+            "deepsets_vs_N": grow(ds[0], ds[-1]) if len(ds) > 1 else None,
+            "deepsets_consecutive": [grow(a, b) for a, b in zip(ds, ds[1:])],
+            "n_boot": n_boot}

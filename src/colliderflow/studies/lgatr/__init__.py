@@ -1,6 +1,7 @@
-"""L-GATr (arXiv:2411.00446): a Lorentz-equivariant transformer (the lgatr package) vs a plain
-transformer for top tagging on constituent four-momenta, across training-set sizes and seeds,
-plus a boost/rotation invariance scan."""
+"""L-GATr (arXiv:2411.00446): a Lorentz-equivariant transformer (the lgatr package) vs the paper's
+competitor, a ParT-like transformer with pair-interaction bias (and a plain transformer for context), for
+top tagging on constituent four-momenta across training-set sizes and paired seeds; a boost/rotation
+invariance scan is recorded as a check of the package."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ class Config:
     efficiency: float
     lgatr: LGATrConfig
     baseline: BaselineConfig
+    part: BaselineConfig
     train: TrainConfig
     invariance: InvarianceConfig
 
@@ -76,30 +78,71 @@ def baseline_breaks(inv: dict, tol: InvarianceConfig) -> bool:
     return bool(inv["baseline"]["relative_median"][-1] > tol.baseline_min_shift)
 
 
+#: non-inferiority tolerance on the AUC at every training size
+AUC_TOLERANCE = 0.005
+TOLERANCE_REASON = ("at least as good: the paper's top-tagging AUCs are 0.9870 (L-GATr) and 0.9858 (ParT), "
+                    "a 0.001 difference; 0.005 allows for ~10k-parameter networks on a toy, at 2 SE of the "
+                    "paired seed differences")
+
+
+def comparisons(metrics: dict) -> list:
+    """The paper's claim as comparisons (:mod:`colliderflow.verdict`), paired over training seeds (each
+    seed one nested training subset shared by every model, one fixed test set): L-GATr in the paper's
+    tagging setup (beam and time spurions) against the ParT-like transformer (pair-interaction bias, the
+    paper's competitor) -- not worse by more than ``AUC_TOLERANCE`` at every training size, and better at
+    the smallest; the plain transformer and the exactly invariant L-GATr are shown for context.
+    Invariance is a property of the lgatr package, checked in the tests, not part of the claim."""
+    from ...verdict import Comparison
+
+    perf = metrics["performance"]
+    sizes = perf["lgatr_sb"]["n_train"]
+    if perf["part"]["n_train"] != sizes:
+        raise ValueError("L-GATr and the ParT-like baseline must be trained at the same sizes")
+
+    def auc(kind: str, k: int) -> list:
+        return perf[kind]["auc_seeds"][k]
+
+    out = [Comparison.paired("ParT-like transformer (pair-interaction bias)", f"test AUC at {n} training jets",
+                             auc("lgatr_sb", k), auc("part", k), margin=-AUC_TOLERANCE, k=2, reason=TOLERANCE_REASON)
+           for k, n in enumerate(sizes)]
+    out.append(Comparison.paired(
+        "ParT-like transformer (pair-interaction bias), smallest size", f"test AUC at {sizes[0]} training jets",
+        auc("lgatr_sb", 0), auc("part", 0), k=2,
+        reason="the paper: the equivariant network is more data-efficient, better with the fewest training jets; "
+               "gain > 2 SE of the paired seed differences"))
+    out.append(Comparison.paired(
+        "plain transformer (no pair bias, no symmetry)", f"test AUC at {sizes[0]} training jets",
+        auc("lgatr_sb", 0), auc("baseline", 0), k=2, null=True, required=False,
+        reason="context: the naive non-equivariant baseline"))
+    out.append(Comparison.paired(
+        "ParT-like transformer (invariant L-GATr, no spurions)", f"test AUC at {sizes[0]} training jets",
+        auc("lgatr", 0), auc("part", 0), margin=-AUC_TOLERANCE, k=2, required=False,
+        reason="context: the exactly invariant L-GATr (cannot see the beam) against the competitor"))
+    return out
+
+
 def verdict(metrics: dict, cfg: Config) -> Verdict:
-    """(a) L-GATr invariant within tolerance, (b) the baseline clearly not invariant, (c) at the smallest
-    training size L-GATr with spurions has mean AUC >= the baseline's - sqrt(sd_L^2 + sd_B^2)."""
-    small = metrics["smallest_size"]
-    small_ok = small["auc_lgatr"] >= small["auc_baseline"] - small["seed_spread"]
-    holds = invariance_ok(metrics["invariance"], cfg.invariance) and baseline_breaks(metrics["invariance"],
-                                                                                       cfg.invariance) and small_ok
-    return Verdict(holds=bool(holds), key_metric={
-        "name": f"L-GATr (spurions) AUC at n_train={small['n_train']} (baseline {small['auc_baseline']:.3f})",
-        "value": round(small["auc_lgatr"], 4)})
+    """holds: L-GATr (spurions) is non-inferior to the ParT-like baseline at every training size and better at
+    the smallest, over paired seeds (:func:`comparisons`)."""
+    perf = metrics["performance"]
+    d = perf["lgatr_sb"]["auc"][0] - perf["part"]["auc"][0]
+    return Verdict.of(comparisons(metrics), key_metric={
+        "name": f"AUC L-GATr (spurions) - ParT-like at n_train={perf['lgatr_sb']['n_train'][0]}",
+        "value": round(d, 4)})
 
 
 STUDY = Study(
     name="lgatr",
     paper="arXiv:2411.00446",
-    title="L-GATr: a Lorentz-equivariant transformer vs a plain transformer for top tagging",
-    claim=("L-GATr's output is Lorentz invariant (boosts and rotations change it only at floating-point "
-           "precision, unlike a plain transformer's), and the equivariant network is at least as "
-           "data-efficient as a non-equivariant transformer of similar size"),
+    title="L-GATr: a Lorentz-equivariant transformer vs a ParT-like transformer for top tagging",
+    claim=("L-GATr tags top jets at least as well as a Particle-Transformer-like network of comparable size at "
+           "every training-set size, and better with few training jets (more data-efficient)"),
     config=Config,
     steps=(
         Step("train", inputs=("jets",), outputs=("result", "lgatr", "lgatr_sb", "baseline"), gpu=True, mem_mb=8000,
              runtime=120,
-             doc="train L-GATr (with and without spurions) and the plain transformer at every size, one seed"),
+             doc="train L-GATr (with and without spurions), the ParT-like and the plain transformer at every size, "
+                 "one seed"),
         Step("publish", inputs=("jets", "models", "result"), outputs=("check", "onnx", "card"),
              doc="ONNX + model cards of the first seed's invariant L-GATr and baseline, checked in onnxruntime"),
         Step("report", inputs=("jets", "publish", "results", "models"),

@@ -59,7 +59,7 @@ from lgatr import (
 )
 
 from ...errors import InputError
-from ...nn.jets import JetTransformer
+from ...nn.jets import PAIR_FEATURES, PARTICLE_FEATURES, JetTransformer, pair_features, particle_features
 from . import Config, baseline_breaks, invariance_ok
 from . import TrainConfig as TrainSection
 
@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 READOUTS = ("mean", "token")
 #: the exactly invariant L-GATr, L-GATr with the paper's symmetry-breaking spurions, the plain transformer
 KINDS = ("lgatr", "lgatr_sb", "baseline")
+#: every model trained at every size: KINDS and the paper's competitor, a ParT-like transformer
+TRAINED = (*KINDS, "part")
 
 
 # ----------------------------------------------------------------- data
@@ -191,6 +193,55 @@ class BaselineTagger(torch.nn.Module):
         return self.net(x, mask)[:, 0]
 
 
+def p4_to_constituents(p4: np.ndarray) -> np.ndarray:
+    """Jet-frame (E, px, py, pz) (the jet along x, :func:`colliderflow.data.jet_constituents.four_vectors`)
+    -> (pT, eta_rel, phi_rel), zero where pT is 0."""
+    p4 = np.asarray(p4, np.float64)
+    pt = np.hypot(p4[..., 1], p4[..., 2])
+    safe = np.where(pt > 0, pt, 1.0)
+    c = np.stack([pt, np.arcsinh(p4[..., 3] / safe), np.arctan2(p4[..., 2], p4[..., 1])], -1)
+    return c * (pt > 0)[..., None]
+
+
+def part_inputs(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ParT inputs of four-momenta: particle features, mask, pair features (:mod:`colliderflow.nn.jets`)."""
+    c = p4_to_constituents(p4)
+    x, mask = particle_features(c)
+    return x, mask, pair_features(c)
+
+
+class PartTagger(torch.nn.Module):
+    """The paper's competitor in miniature: a ParT-like transformer (:class:`JetTransformer` with the ParT
+    pairwise-interaction attention bias from ln dR, ln kT, ln z, ln m^2) on (pT, eta, phi) particle
+    features, both standardised with ``stats`` (means / stds of the training jets' features):
+    ``forward(p4 (B, N, 4) GeV, mask (B, N)) -> logit (B,)``. Not Lorentz equivariant."""
+
+    def __init__(self, stats: dict, dim: int = 24, heads: int = 2, layers: int = 2) -> None:
+        super().__init__()
+        for k, v in stats.items():
+            self.register_buffer(k, torch.as_tensor(np.asarray(v, np.float32)))
+        self.net = JetTransformer(len(PARTICLE_FEATURES), dim=dim, heads=heads, layers=layers, n_out=1,
+                                  pair_dim=len(PAIR_FEATURES))
+
+    def forward(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x, m, pairs = (torch.from_numpy(a) for a in part_inputs(p4.detach().cpu().numpy()))
+        m = m & mask.bool()
+        x = (x - self.x_mean) / self.x_std * m[..., None]
+        valid = (pairs != 0).any(-1, keepdim=True)
+        pairs = (pairs - self.p_mean) / self.p_std * valid
+        return self.net(x, m, pairs)[:, 0]
+
+
+def part_stats(p4: np.ndarray) -> dict:
+    """Feature means / stds over real constituents and valid pairs (PartTagger's standardisation)."""
+    x, mask, pairs = part_inputs(p4)
+    ps = pairs[(pairs != 0).any(-1)]
+    xs = x[mask]
+    return {"x_mean": xs.mean(0), "x_std": np.maximum(xs.std(0), 1e-3),
+            "p_mean": ps.mean(0) if len(ps) else np.zeros(len(PAIR_FEATURES)),
+            "p_std": np.maximum(ps.std(0), 1e-3) if len(ps) else np.ones(len(PAIR_FEATURES))}
+
+
 def component_stats(p4: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-component mean and std (4,) over the real constituents (baseline only)."""
     vals = np.asarray(p4)[np.asarray(mask)]
@@ -217,6 +268,8 @@ def model_hparams(cfg: Config, kind: str, spurion_scale: float = 1.0) -> dict:
     (``lgatr_sb`` is ``cfg.lgatr`` with the spurions switched on)."""
     if kind == "baseline":
         return dataclasses.asdict(cfg.baseline)
+    if kind == "part":
+        return dataclasses.asdict(cfg.part)
     if kind == "lgatr":
         return dataclasses.asdict(cfg.lgatr)
     if kind == "lgatr_sb":
@@ -238,6 +291,8 @@ def train_model(kind: str, p4: np.ndarray, mask: np.ndarray, y: np.ndarray, hp: 
         model = LGATrTagger(scale, **hp)
     elif kind == "baseline":
         model = BaselineTagger(*component_stats(p4, mask), **hp)
+    elif kind == "part":
+        model = PartTagger(part_stats(p4), **hp)
     else:
         raise InputError("config", "model", f"unknown model kind {kind!r}")
     epochs = int(min(train.max_epochs, max(1, math.ceil(train.samples / len(y)))))
@@ -333,7 +388,7 @@ def run_seed(jets_path: str | Path, out_dir: str | Path, cfg: Config, seed: int,
            "scale": scale, "spurion_scale": spurion_scale, "runs": []}
     for n in cfg.train_sizes:
         idx = order[:n]
-        for kind in KINDS:
+        for kind in TRAINED:
             hp = model_hparams(cfg, kind, spurion_scale)
             with Stopwatch() as sw:
                 model, info = train_model(kind, p4[idx], mask[idx], y[idx], hp, cfg.train, seed, scale)
@@ -343,7 +398,7 @@ def run_seed(jets_path: str | Path, out_dir: str | Path, cfg: Config, seed: int,
             log.info("%s n=%d seed=%d: AUC %.4f, 1/eps_B %.1f (%.1f s CPU)", kind, n, seed, row["auc"],
                      row["rejection"], sw.cpu)
             res["runs"].append(row)
-            if n == cfg.train_sizes[-1]:
+            if n == cfg.train_sizes[-1] and kind in KINDS:
                 hp = dict(hp, kind=kind, scale=scale)
                 if kind == "baseline":
                     hp["mean"], hp["std"] = (v.tolist() for v in component_stats(p4[idx], mask[idx]))
@@ -371,7 +426,7 @@ def aggregate(results: list[dict]) -> dict:
     """Mean and standard deviation over seeds of AUC and 1/eps_B per model
     and training size."""
     out = {}
-    for kind in KINDS:
+    for kind in TRAINED:
         rows = [r for res in results for r in res["runs"] if r["model"] == kind]
         if not rows:
             raise InputError(None, "runs", f"no {kind} runs in the result files")
@@ -442,19 +497,17 @@ def report(result_paths: Sequence[str | Path], model_dir: str | Path, jets_path:
         "boost_beta": beta,
         "n_params": {kind: agg[kind]["n_params"] for kind in KINDS},
         "smallest_size": {"n_train": l["n_train"][0], "auc_lgatr": l["auc"][0], "auc_baseline": b["auc"][0],
+                          "auc_part": agg["part"]["auc"][0],
                           "seed_spread": spread, "lgatr_not_worse": small_ok,
                           "auc_lgatr_invariant": li["auc"][0], "seed_spread_invariant": spread_inv,
                           "lgatr_invariant_not_worse": bool(li["auc"][0] >= b["auc"][0] - spread_inv)},
         "invariance_within_tolerance": inv_ok,
         "baseline_not_invariant": base_breaks,
-        "rule": (f"holds = (L-GATr in float64: max |d logit| / logit std <= {inv_cfg.tol_float64:g} for every "
-                 f"rapidity <= {max(rap):g} (beta <= {max(beta):.4f}); in float32: median |d logit| / logit std <= "
-                 f"{inv_cfg.tol_float32:g} for rapidity <= {inv_cfg.float32_max_rapidity:g} (beta <= "
-                 f"{math.tanh(inv_cfg.float32_max_rapidity):.3f})) and (baseline median |d logit| / logit std > "
-                 f"{inv_cfg.baseline_min_shift:g} at the largest rapidity) and (L-GATr in the paper's tagging "
-                 f"setup, with beam and time spurions: mean AUC >= baseline mean AUC - sqrt(sd_L^2 + sd_B^2) at "
-                 f"the smallest training size, {len(results)} seeds). The invariance part uses the L-GATr without "
-                 f"spurions (exactly invariant); the spurion variant is only invariant under rotations about the beam"),
+        "rule": ("holds = L-GATr with beam and time spurions (the paper's tagging setup) is not worse than the "
+                 "ParT-like transformer by more than the AUC tolerance at every training size, and better at the "
+                 f"smallest, at 2 SE of the paired seed differences ({len(results)} seeds). The invariance scan "
+                 "is recorded (invariance_within_tolerance, baseline_not_invariant) as a check of the lgatr "
+                 "package, not as part of the claim"),
         "task": {"signal": cfg.signal, "background": list(cfg.background),
                  "n_constituents": cfg.n_constituents, "source": results[0]["source"],
                  "n_test": results[0]["n_test"], "efficiency": cfg.efficiency},
@@ -569,8 +622,9 @@ def publish(model_dir: str | Path, jets_path: str | Path, out_dir: str | Path, c
 
 
 # ----------------------------------------------------------------- figures
-_COLORS = {"lgatr": "tab:red", "lgatr_sb": "tab:orange", "baseline": "tab:blue"}
-_LABELS = {"lgatr": "L-GATr (invariant)", "lgatr_sb": "L-GATr + spurions", "baseline": "Transformer"}
+_COLORS = {"lgatr": "tab:red", "lgatr_sb": "tab:orange", "baseline": "tab:blue", "part": "tab:green"}
+_LABELS = {"lgatr": "L-GATr (invariant)", "lgatr_sb": "L-GATr + spurions", "baseline": "Transformer",
+           "part": "ParT-like (pair bias)"}
 
 
 def plot_performance(agg: dict, cfg: Config, n_background: int, path: str | Path) -> None:
@@ -587,7 +641,7 @@ def plot_performance(agg: dict, cfg: Config, n_background: int, path: str | Path
     for k, (kind, d) in enumerate(agg.items()):
         lab = f"{_LABELS[kind]} ({d['n_params']:,} parameters)"
         for ax, key in zip(axes, ("auc", "rejection")):
-            x = np.asarray(d["n_train"]) * (1 + 0.03 * (k - 1))  # side by side
+            x = np.asarray(d["n_train"]) * (1 + 0.03 * (k - 1.5))  # side by side
             ax.errorbar(x, d[key], yerr=d[f"{key}_std"], marker="o", capsize=4, color=_COLORS[kind], label=lab)
     for ax in axes:
         ax.set_xscale("log")

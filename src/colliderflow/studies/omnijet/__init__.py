@@ -106,35 +106,61 @@ def jets_path(source: str) -> str:
     return "resources/jetclass/toy/jets.h5" if source == "toy" else f"resources/jetclass/excerpt/{source}/jets.h5"
 
 
-def rule_checks(gen: dict, tr: dict) -> dict:
-    """The stated rule: the generator's W1 is below the unigram baseline's
-    for multiplicity and jet mass (and below the data-multiplicity baseline's
-    for mass), and the fine-tuned backbone's mean accuracy is >= training
-    from scratch at the smallest training size."""
-    w = gen["w1"]
+#: the generator must leave less than this share of the i.i.d. tokens' W1 excess over the tokenizer's floor
+FLOOR_GAP_TOLERANCE = 0.5
+FLOOR_REASON = ("generated jets are decoded tokens, so W1 to the held-out jets cannot go below the floor set by "
+                "tokenizing and decoding those jets (the paper judges generation against tokenized jets); "
+                "closing more than half of the gap between the i.i.d.-token baseline and that floor "
+                "at 2 bootstrap SE is the tolerance")
+
+
+def comparisons(metrics: dict) -> list:
+    """The claim as comparisons (:mod:`colliderflow.verdict`), from the report step's numbers:
+    ``generation_test`` (bootstrap of the W1 distances, :func:`.report.generation_test`) and the
+    transfer accuracies per seed (paired: the same labelled jets and test set per seed)."""
+    from ...verdict import Comparison
+
+    gt, tr = metrics["generation_test"], metrics["transfer"]
+    v, se, n = gt["value"], gt["se"], gt["n_boot"]
+    w = gt["w1"]
+    out = []
+    for o, label in (("multiplicity", "multiplicity"), ("mass", "jet mass")):
+        out.append(Comparison.estimate(
+            "i.i.d. tokens (unigram model)", f"W1({label}) to held-out jets", w["generated"][o], w["unigram"][o],
+            se[f"beats_unigram_{o}"], n=n, over="bootstrap", higher_is_better=False, null=True,
+            reason="the null: tokens drawn from their marginal frequencies; the generator must be closer at 2 SE"))
+    out.append(Comparison.estimate(
+        "i.i.d. tokens with the data's multiplicity", "W1(jet mass) to held-out jets", w["generated"]["mass"],
+        w["iid_data_multiplicity"]["mass"], se["beats_iid_data_multiplicity_mass"], n=n, over="bootstrap",
+        higher_is_better=False, null=True,
+        reason="the right multiplicity alone must not explain the jet mass: the token correlations must matter"))
+    for o, label in (("multiplicity", "multiplicity"), ("mass", "jet mass")):
+        out.append(Comparison.estimate(
+            "tokenizer reconstruction floor (held-out jets tokenized and decoded)",
+            f"W1({label}) excess over the floor / i.i.d. tokens' excess", v[f"gap_fraction_{o}"], None,
+            se[f"gap_fraction_{o}"], n=n, over="bootstrap", higher_is_better=False,
+            margin=-FLOOR_GAP_TOLERANCE, reason=FLOOR_REASON))
     small = str(tr["sizes"][0])
-    checks = {
-        "generated_multiplicity_below_unigram": w["generated"]["multiplicity"] < w["unigram"]["multiplicity"],
-        "generated_mass_below_unigram": w["generated"]["mass"] < w["unigram"]["mass"],
-        "generated_mass_below_iid_data_multiplicity": w["generated"]["mass"] < w["iid_data_multiplicity"]["mass"],
-        "finetuned_ge_scratch_at_smallest": tr["mean"]["finetuned"][small] >= tr["mean"]["scratch"][small],
-    }
-    gain = tr["mean"]["finetuned"][small] - tr["mean"]["scratch"][small]
-    return {"checks": checks, "holds_generation": all(v for k, v in checks.items() if k.startswith("generated")),
-            "holds_transfer": checks["finetuned_ge_scratch_at_smallest"], "holds": all(checks.values()),
-            "finetune_gain_smallest": gain,
-            "rule": "holds = W1(generated) < W1(unigram baseline) for multiplicity and jet mass, "
-                    "W1(generated mass) < W1(i.i.d. tokens with data multiplicity), and mean fine-tuned accuracy "
-                    ">= mean scratch accuracy at the smallest training size (no tolerance in the claim's favour)"}
+    acc = tr["accuracy"]
+    out.append(Comparison.paired(
+        "training from scratch", f"tagging accuracy at {small} labelled jets", acc["finetuned"][small],
+        acc["scratch"][small], k=2, reason="the paper: fine-tuning the generative backbone beats training from "
+        "scratch with few labelled jets; gain > 2 SE of the per-seed differences (same jets per seed)"))
+    out.append(Comparison.paired(
+        "training from scratch (frozen backbone, head only)", f"tagging accuracy at {small} labelled jets",
+        acc["frozen"][small], acc["scratch"][small], k=2, required=False,
+        reason="context: how much the frozen generative embedding alone carries"))
+    return out
 
 
 def verdict(metrics: dict, cfg: Config) -> Verdict:
-    """holds: the generator beats the trivial token baselines and fine-tuning beats scratch (:func:`rule_checks`)."""
-    gen, tr = metrics["generation"], metrics["transfer"]
-    w = gen["w1"]
-    ratio = w["generated"]["mass"] / max(w["unigram"]["mass"], 1e-12)
-    return Verdict(holds=bool(rule_checks(gen, tr)["holds"]),
-                   key_metric={"name": "W1(jet mass) generated / unigram baseline", "value": round(ratio, 4)})
+    """holds: the generator beats the i.i.d.-token nulls, reaches within tolerance of the tokenizer's
+    reconstruction floor, and fine-tuning beats scratch at the smallest size by > 2 SE (:func:`comparisons`)."""
+    tr = metrics["transfer"]
+    small = str(tr["sizes"][0])
+    gain = tr["mean"]["finetuned"][small] - tr["mean"]["scratch"][small]
+    return Verdict.of(comparisons(metrics), key_metric={
+        "name": f"fine-tuned - scratch accuracy at {small} labelled jets", "value": round(gain, 4)})
 
 
 STUDY = Study(
@@ -142,8 +168,8 @@ STUDY = Study(
     paper=PAPER,
     title="OmniJet-alpha: VQ-VAE jet tokens, autoregressive generation and transfer to tagging",
     claim="a GPT-style backbone trained to generate tokenized jets reproduces multiplicity and jet mass "
-          "(closer than a trivial token baseline) and transfers to tagging: fine-tuning the generative "
-          "backbone beats training from scratch with few labelled jets",
+          "(closer than i.i.d. tokens, near the tokenizer's reconstruction floor) and transfers to tagging: "
+          "fine-tuning the generative backbone beats training from scratch with few labelled jets",
     config=Config,
     steps=(
         Step("tokenizer", inputs=("jets",), outputs=("model", "hparams", "tokens", "stats"), gpu=True, mem_mb=8000,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...errors import InputError
 from ...io import read_json
 from ...study import Context
-from . import REDUCED, rule_checks
+from . import REDUCED
 
 #: frozen validation inputs of each published model
 N_VAL = 200
@@ -56,7 +56,7 @@ def publish(ctx: Context) -> None:
 
 def report(ctx: Context) -> None:
     """Generation and transfer figures, metrics.json (the published models under ``published``)."""
-    from .report import load_samples, plot_generation, plot_transfer
+    from .report import generation_test, load_samples, plot_generation, plot_transfer
 
     tok, gen, tr = read_json(ctx.input.tokenizer), read_json(ctx.input.generation), read_json(ctx.input.transfer)
     for key, doc, src in (("w1", gen, ctx.input.generation), ("mean", tr, ctx.input.transfer),
@@ -66,6 +66,7 @@ def report(ctx: Context) -> None:
     samples = load_samples(ctx.input.samples)
     plot_generation(samples, gen, ctx.output.png, rlabel=f"{ctx.tier} tier")
     plot_transfer(tr, ctx.output.tpng, rlabel=f"{ctx.tier} tier")
-    metrics = {"tokenizer": tok, "generation": gen, "transfer": tr, "verdict": rule_checks(gen, tr),
+    metrics = {"tokenizer": tok, "generation": gen, "transfer": tr,
+               "generation_test": generation_test(samples, seed=ctx.seed),
                "published": read_json(ctx.input.publish)}
     ctx.write_metrics(metrics, reduced_vs_paper=REDUCED)

@@ -40,27 +40,37 @@ from ...nn.train import TrainConfig, fit
 from . import METHODS, Config
 
 LABELS = {"finetune": "pre-trained + fine-tuned", "probe": "linear probe on frozen embedding",
-          "scratch": "trained from scratch"}
+          "scratch": "trained from scratch", "probe_random": "linear probe on a random-init encoder"}
 BACKGROUND = ("q", "g")
 SIG_EFF = 0.5
 
 
 # ---------------------------------------------------------------- config ---
 
-def check_config(c: Config, class_names: Sequence[str] | None = None) -> None:
+def check_config(c: Config, class_names: Sequence[str] | None = None, target_file: bool = False) -> None:
     """What the schema cannot check in ``studies.sophon`` (fields together, or
-    against the jets file) -> InputError naming the field."""
+    against the jets file; ``target_file``: the classes are those of a real
+    transfer target, the held-out class against all others) -> InputError naming the field."""
     def bad(field: str, why: str):
         raise InputError("config", f"studies.sophon.{field}", why)
 
     if class_names is not None:
-        if c.heldout not in class_names:
-            bad("heldout", f"{c.heldout!r} is not a class of the jets file ({list(class_names)})")
-        for b in BACKGROUND:
-            if b not in class_names:
-                bad("heldout", f"the jets file has no background class {b!r}")
+        if target_file and c.heldout not in class_names:
+            bad("heldout", f"{c.heldout!r} is not a class of the transfer target file ({list(class_names)})")
+        if target_file:
+            if len(class_names) < 2:
+                bad("target", f"the target jets file needs a background class besides {c.heldout!r}")
+        else:
+            for b in BACKGROUND:
+                if b not in class_names:
+                    bad("heldout", f"the jets file has no background class {b!r}")
+            missing = [e for e in c.exclude if e not in class_names]
+            if missing:
+                bad("exclude", f"{missing[0]!r} is not a class of the jets file ({list(class_names)})")
     if c.heldout in BACKGROUND:
         bad("heldout", "the held-out signal cannot be a QCD (q/g) class")
+    if set(c.exclude) & {*BACKGROUND, c.heldout}:
+        bad("exclude", f"lists the held-out class or a QCD class: {list(c.exclude)}")
     sizes = list(c.sizes)
     if sorted(sizes) != sizes or len(set(sizes)) != len(sizes):
         bad("sizes", f"need increasing integers >= 2 (labelled jets per class), got {sizes}")
@@ -73,10 +83,10 @@ def check_config(c: Config, class_names: Sequence[str] | None = None) -> None:
 # ------------------------------------------------------------------ data ---
 
 def partition(labels: np.ndarray, class_names: Sequence[str], heldout: str, n_test: int, pretrain_qcd_fraction: float,
-              seed: int) -> dict[str, np.ndarray]:
-    """Row indices: ``pretrain`` (all classes but ``heldout``; a fraction of
+              seed: int, exclude: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Row indices: ``pretrain`` (all classes but ``heldout`` and ``exclude``; a fraction of
     q/g), and for the transfer task ``test`` and ``pool`` (held-out resonance
-    and the remaining q/g). The three sets are disjoint."""
+    and the remaining q/g). The three sets are disjoint; ``exclude`` classes are in none."""
     rng = np.random.default_rng([seed, 2405])
     names = list(class_names)
     pre, sig, bkg = [], None, []
@@ -84,6 +94,8 @@ def partition(labels: np.ndarray, class_names: Sequence[str], heldout: str, n_te
         idx = rng.permutation(np.flatnonzero(labels == k))
         if name == heldout:
             sig = idx
+        elif name in exclude:
+            continue
         elif name in BACKGROUND:
             cut = int(round(pretrain_qcd_fraction * len(idx)))
             pre.append(idx[:cut])
@@ -91,14 +103,53 @@ def partition(labels: np.ndarray, class_names: Sequence[str], heldout: str, n_te
         else:
             pre.append(idx)
     bkg = rng.permutation(np.concatenate(bkg))
+    return _test_pool(sig, bkg, n_test) | {"pretrain": np.sort(np.concatenate(pre))}
+
+
+def pretrain_rows(labels: np.ndarray, class_names: Sequence[str], c: Config, seed: int) -> np.ndarray:
+    """Pre-training rows: every class but ``heldout`` and ``exclude``; of q/g the first
+    ``pretrain_qcd_fraction`` (the same rows :func:`partition` gives)."""
+    rng = np.random.default_rng([seed, 2405])
+    rows = []
+    for k, name in enumerate(class_names):
+        idx = rng.permutation(np.flatnonzero(labels == k))
+        if name == c.heldout or name in c.exclude:
+            continue
+        rows.append(idx[:int(round(c.pretrain_qcd_fraction * len(idx)))] if name in BACKGROUND else idx)
+    return np.sort(np.concatenate(rows))
+
+
+def make_target(out_path: str | Path, c: Config, n_max: int, seed: int) -> dict:
+    """The toy transfer target (its own file, independent of the pre-training jets): ``n_target_per_class``
+    jets each of q, g and the held-out class (:func:`colliderflow.data.jet_constituents.generate_toy`)."""
+    from ...data.jet_constituents import generate_toy, write_jets
+
+    classes = (*BACKGROUND, c.heldout)
+    jets = generate_toy(len(classes) * c.n_target_per_class, n_max, seed=seed, classes=classes)
+    write_jets(out_path, jets, "toy", {"generator": "colliderflow.data.jet_constituents.generate_toy",
+                                       "classes": list(classes), "seed": seed, "purpose": "sophon transfer target"})
+    return {"classes": list(classes), "n_jets": int(len(jets["labels"]))}
+
+
+def target_partition(labels: np.ndarray, class_names: Sequence[str], signal: str, n_test: int,
+                     seed: int) -> dict[str, np.ndarray]:
+    """A real transfer target (another file, e.g. TopLandscape): ``signal`` against every other class,
+    split into ``test`` and ``pool`` like :func:`partition`'s transfer sets."""
+    rng = np.random.default_rng([seed, 2405])
+    k = list(class_names).index(signal)
+    return _test_pool(rng.permutation(np.flatnonzero(labels == k)), rng.permutation(np.flatnonzero(labels != k)),
+                      n_test)
+
+
+def _test_pool(sig: np.ndarray, bkg: np.ndarray, n_test: int) -> dict[str, np.ndarray]:
     for name, arr in (("signal", sig), ("background", bkg)):
         if len(arr) < n_test + 2:
             raise InputError("config", "studies.sophon.n_test",
                              f"{n_test} test jets per class leave no labelled pool ({len(arr)} {name} jets)")
     test = np.r_[sig[:n_test], bkg[:n_test]]
     pool = np.r_[sig[n_test:], bkg[n_test:]]
-    return {"pretrain": np.sort(np.concatenate(pre)), "test": test, "pool": pool,
-            "n_pool_signal": int(len(sig) - n_test), "n_pool_background": int(len(bkg) - n_test)}
+    return {"test": test, "pool": pool, "n_pool_signal": int(len(sig) - n_test),
+            "n_pool_background": int(len(bkg) - n_test)}
 
 
 def cap_per_class(idx: np.ndarray, labels: np.ndarray, n_per_class: int, seed: int) -> np.ndarray:
@@ -237,9 +288,9 @@ def pretrain(jets_path: str | Path, out_path: str | Path, c: Config, seed: int) 
     """Pre-train on every fine class except ``c.heldout``; save the checkpoint."""
     jets = read_jets(jets_path)
     check_config(c, jets["class_names"])
-    part = partition(jets["labels"], jets["class_names"], c.heldout, c.n_test, c.pretrain_qcd_fraction, seed)
-    classes = [n for n in jets["class_names"] if n != c.heldout]
-    idx = cap_per_class(part["pretrain"], jets["labels"], c.n_pretrain_per_class, seed)
+    classes = [n for n in jets["class_names"] if n != c.heldout and n not in c.exclude]
+    idx = cap_per_class(pretrain_rows(jets["labels"], jets["class_names"], c, seed), jets["labels"],
+                        c.n_pretrain_per_class, seed)
     old = np.array([jets["class_names"].index(n) for n in classes])
     remap = np.full(len(jets["class_names"]), -1)
     remap[old] = np.arange(len(classes))
@@ -251,7 +302,8 @@ def pretrain(jets_path: str | Path, out_path: str | Path, c: Config, seed: int) 
     cfg = TrainConfig(epochs=c.pretrain_epochs, batch_size=c.batch_size, lr=c.lr, seed=seed,
                       patience=max(3, c.pretrain_epochs // 3), desc="sophon pretrain")
     hist = train(model, x, mask, pairs, y, cfg, binary=False)
-    info = {"classes": classes, "heldout": c.heldout, "n_pretrain": int(len(idx)), "source": jets["source"],
+    info = {"classes": classes, "heldout": c.heldout, "excluded": list(c.exclude),
+            "n_pretrain": int(len(idx)), "source": jets["source"],
             "jets_file": str(jets_path), "seed": seed, "best_epoch": hist["best_epoch"],
             "best_val_loss": hist["best_val"], "epochs_run": len(hist["val_loss"]),
             "n_parameters": int(sum(p.numel() for p in model.parameters()))}
@@ -326,6 +378,12 @@ def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.n
         frozen = frozen_probe(load_tagger(pretrained_path)[0], data, idx, c)
     if method == "probe":
         return _evaluate(te["y"], frozen["probe"].decision_function(frozen["test_emb"]))
+    if method == "probe_random":  # the null: the same probe on a random-init encoder (no pre-training)
+        hp = {k: getattr(c, k) for k in ("dim", "heads", "layers", "n_constituents")} | {"n_out": 1}
+        torch.manual_seed(seed)
+        rnd = Tagger(hp, feature_stats(x, m, p))
+        clf = fit_probe(embeddings(rnd, x, m, p), y, c.probe_c)
+        return _evaluate(te["y"], clf.decision_function(embeddings(rnd, te["x"], te["mask"], te["pairs"])))
     if method == "finetune":
         # linear probe first, then all weights (LP-FT): the new head starts from
         # the probe so the first steps do not scramble the pre-trained encoder
@@ -352,12 +410,15 @@ def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.n
 def transfer(jets_path: str | Path, pretrained_path: str | Path, c: Config, seed: int) -> dict:
     """Rejection and AUC of the three methods for every labelled size and seed."""
     jets = read_jets(jets_path)
-    check_config(c, jets["class_names"])
+    check_config(c, jets["class_names"], target_file=True)
     _, info = load_tagger(pretrained_path)
     if info["heldout"] != c.heldout:
         raise InputError(pretrained_path, "info.heldout",
                          f"pre-trained with {info['heldout']!r} held out, config asks for {c.heldout!r}")
-    part = partition(jets["labels"], jets["class_names"], c.heldout, c.n_test, c.pretrain_qcd_fraction, seed)
+    if list(info.get("excluded", [])) != list(c.exclude):
+        raise InputError(pretrained_path, "info.excluded",
+                         f"pre-trained without {info.get('excluded', [])}, config excludes {list(c.exclude)}")
+    part = target_partition(jets["labels"], jets["class_names"], c.heldout, c.n_test, seed)
     sig = jets["class_names"].index(c.heldout)
     data = {}
     for name in ("pool", "test"):
@@ -377,7 +438,9 @@ def transfer(jets_path: str | Path, pretrained_path: str | Path, c: Config, seed
             for method in METHODS:
                 runs[method][str(size)].append(transfer_one(method, pretrained_path, data, idx, c, s, frozen)
                                                | {"seed": s})
-    return {"heldout": c.heldout, "background": list(BACKGROUND), "sizes": list(c.sizes),
+    background = [n for n in jets["class_names"] if n != c.heldout]
+    return {"heldout": c.heldout, "background": background, "target": c.target, "target_source": jets["source"],
+            "excluded_from_pretraining": list(c.exclude), "sizes": list(c.sizes),
             "seeds": list(c.seeds), "n_test_per_class": c.n_test, "signal_efficiency": SIG_EFF,
             "pretrain": info, "runs": runs}
 
@@ -411,7 +474,7 @@ def plot(t: dict, summary: dict, path: str | Path, rlabel: str = "") -> list:
 
     fig, axes = plt.subplots(1, 2, figsize=(18, 7.5))
     n = np.array(t["sizes"]) * 2
-    for method, marker in zip(METHODS, "os^"):
+    for method, marker in zip(METHODS, "os^v"):
         for ax, key in zip(axes, ("rejection", "auc")):
             d = [summary[method][str(s)][key] for s in t["sizes"]]
             mean = np.array([v["mean"] for v in d])
@@ -426,7 +489,9 @@ def plot(t: dict, summary: dict, path: str | Path, rlabel: str = "") -> list:
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("labelled training jets (signal + background)", fontsize=20)
         plotting.label(ax, "")
-    axes[0].text(0.03, 0.96, f"{t['heldout']} (unseen in pre-training) vs QCD (q+g)\n{rlabel}",
+    bkg = "+".join(t["background"])
+    where = "" if t.get("target", "toy") == "toy" else f" [{t['target']}]"
+    axes[0].text(0.03, 0.96, f"{t['heldout']}{where} (unseen in pre-training) vs {bkg}\n{rlabel}",
                  transform=axes[0].transAxes, va="top", fontsize=14)
     axes[0].legend(fontsize=14, loc="lower right")
     fig.tight_layout()
