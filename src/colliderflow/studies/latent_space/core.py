@@ -217,7 +217,7 @@ def run(files: dict, indistinguishable: list, hp: dict, proj_dim: int, cfg: Trai
     rho = boot["trained"]["rho"]
 
     # the comparisons of the verdict, each with its bootstrap error
-    def key_of(q):
+    def key_of(q: tuple) -> str:
         return f"{q[0]}|{q[1]}" if f"{q[0]}|{q[1]}" in pairs else f"{q[1]}|{q[0]}"
 
     special = [key_of(q) for q in [*indistinguishable, *near]]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ...data.toy_nanoaod import INDISTINGUISHABLE
+from ...errors import InputError
 from ...eventclass import common
 from ...study import Context
-from ...errors import InputError
 from . import core
 
 
-def near_model(c, files: dict, seed: int, out_dir: Path) -> dict:
+def near_model(c: Any, files: dict, seed: int, out_dir: Path) -> dict:
     """The near-degenerate model (the toy knob ``near``): the ``near.base``
     process with its X and Y masses scaled by 1 + ``near.mass_shift``, written
     beside the other models (events from another random stream than the base
