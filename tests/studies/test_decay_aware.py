@@ -55,7 +55,8 @@ def test_smoke_decay_aware(smoke_run):
     paired seeds; every AUC better than random; the aux head learns."""
     m = _metrics(smoke_run, "decay_aware")
     comps = {c["competitor"]: c for c in m["verdict"]["comparisons"] if c["required"]}
-    assert {"BDT (engineered features)", "plain MLP (flat objects)", "same set network, no auxiliary head"} <= set(comps)
+    named = {"BDT (engineered features)", "plain MLP (flat objects)", "same set network, no auxiliary head"}
+    assert named <= set(comps)
     assert all(c["over"] == "paired seeds" and c["n"] >= 3 for k, c in comps.items() if not k.startswith("chance"))
     for model in decay_aware.MODELS:
         for s in m["metrics"]["sizes"]:
