@@ -340,7 +340,8 @@ def test_smoke_outputs(smoke_run):
     doc = json.loads((smoke_run / "results/bithep/metrics.json").read_text())
     m = doc["metrics"]
     assert doc["study"] == "bithep" and isinstance(doc["holds"], bool)
-    assert doc["holds"] == (m["tagging_auc_loss"]["ternary"] <= m["auc_loss_max"])
+    assert doc["holds"] == all(c["holds"] for c in doc["verdict"]["comparisons"] if c["required"])
+    assert {c["over"] for c in doc["verdict"]["comparisons"]} == {"bootstrap"}
     assert doc["key_metric"]["value"] == pytest.approx(m["tagging_auc"]["full"] - m["tagging_auc"]["ternary"], abs=1e-4)
     v = spec.verdict(m, _cfg(auc_loss_max=m["auc_loss_max"]))
     assert doc["holds"] == v.holds and doc["key_metric"] == v.key_metric and doc["claim"] == v.claim
@@ -362,3 +363,58 @@ def test_smoke_outputs(smoke_run):
     assert tern and all(v == 3 for v in tern.values())
     for prec in bithep.PRECISIONS:
         assert (smoke_run / f"results/bithep/models/tagging_{prec}.pt").stat().st_size < 1e6
+
+
+# ------------------------------------------------------------------ verdict (issue 17)
+def _arrays(rng, quantised_regression_noise=0.25, binary_is_full=False, ternary_scores=None):
+    """Task arrays shaped like the task steps' .npz: a q/g tagger whose quark
+    score grows with a latent that multiplicity only weakly tracks, a mass
+    regression with per-precision noise, generated samples around the truth."""
+    n = 1500
+    y = (rng.uniform(size=n) < 0.5).astype(float)
+    latent = rng.normal(size=n) + 1.6 * y
+    mult = np.round(30 - 3 * latent + rng.normal(0, 6, n)).clip(2)
+    full = latent + rng.normal(0, 0.3, n)
+    scores = {"full": full, "ternary": full + rng.normal(0, 0.05, n),
+              "binary": full if binary_is_full else full + rng.normal(0, 0.1, n)}
+    if ternary_scores is not None:
+        scores["ternary"] = ternary_scores(mult, n)
+    mass = rng.uniform(10, 100, n)
+    pred = {"full": mass * (1 + rng.normal(0, 0.08, n)), "ternary": mass * (1 + rng.normal(0, 0.1, n))}
+    pred["binary"] = pred["full"] if binary_is_full else mass * (1 + rng.normal(0, quantised_regression_noise, n))
+    truth = rng.normal(size=(1500, 3))
+    gen = {"full": rng.normal(size=(1500, 3)), "ternary": rng.normal(0.05, 1, size=(1500, 3))}
+    gen["binary"] = gen["full"] if binary_is_full else rng.normal(0.4, 1.3, size=(1500, 3))
+    return {"tagging": {"y_test": y, "multiplicity_test": mult, **{f"score_{p}": s for p, s in scores.items()}},
+            "regression": {"mass_test": mass, **{f"pred_{p}": v for p, v in pred.items()}},
+            "generation": {"truth": truth, **{f"gen_{p}": v for p, v in gen.items()}}}
+
+
+def _verdict(arrays):
+    m = {"comparisons": bithep.comparisons(arrays, n_boot=100), "tagging_auc_loss": {"ternary": 0.0}}
+    return spec.verdict(m, _cfg())
+
+
+def test_verdict_passes_a_competitive_tagger_with_limited_binary_regression_and_generation():
+    v = _verdict(_arrays(np.random.default_rng(0)))
+    assert v.holds, [c.as_json() for c in v.comparisons]
+    assert {c.competitor for c in v.comparisons if c.null} == {"constituent multiplicity alone"}
+    assert all(c.over == "bootstrap" and 0 < c.error < 0.05 for c in v.comparisons)
+
+
+def test_verdict_fails_when_binary_weights_change_nothing():
+    """The 'limits' half can fail: binary networks identical to full precision
+    (no quantisation) give no regression or generation degradation."""
+    v = _verdict(_arrays(np.random.default_rng(0), binary_is_full=True))
+    assert not v.holds
+    failed = {c.statistic.split(" (")[0] for c in v.comparisons if c.required and not c.holds}
+    assert failed == {"jet-mass relative resolution", "generated vs truth mean W1 / spread"}
+
+
+def test_verdict_fails_a_ternary_tagger_no_better_than_multiplicity():
+    """The null control: a 'ternary tagger' that is the multiplicity itself
+    (which also loses more than the tolerance against full precision)."""
+    v = _verdict(_arrays(np.random.default_rng(0), ternary_scores=lambda mult, n: -mult))
+    assert not v.holds
+    null = next(c for c in v.comparisons if c.null)
+    assert not null.holds and abs(null.effect) < 1e-12

@@ -49,6 +49,8 @@ rule pretraining_encoder:
     output:
         model="resources/eventclass/pretrained_encoder.pt",
         model_json="resources/eventclass/pretrained_encoder.json",
+        null_model="resources/eventclass/pretrained_encoder_null.pt",
+        null_model_json="resources/eventclass/pretrained_encoder_null.json",
     params:
         **S.params,
     log:
@@ -72,6 +74,7 @@ rule pretraining_finetune:
             process=[config["studies"]["pretraining"][k] for k in ("signal", "background")],
         ),
         encoder=rules.pretraining_encoder.output.model,
+        null_encoder=rules.pretraining_encoder.output.null_model,
     output:
         metrics="results/pretraining/metrics.json",
         png=S.figure("results/pretraining/learning_curves.png"),

@@ -21,34 +21,50 @@ class Config:
     max_epochs: int
     aux_weight: float
     bdt_trees: int
-    auc_tolerance: float
     aux_margin: float
 
 
-def checks(m: dict, cfg: Config) -> dict:
-    """The claims, from the numbers: the auxiliary head beats chance by
-    ``aux_margin`` (balanced accuracy), and at the smallest size the
-    multi-task AUC is not below the MLP's by more than ``auc_tolerance``
-    (written to metrics.json as ``verdict``)."""
+def comparisons(m: dict, cfg: Config) -> list:
+    """The paper's claim as comparisons over the paired seeds (every model of
+    a seed trains on the same balanced subset): at the smallest training size
+    the multi-task network against the BDT on engineered features (the
+    paper's headline competitor), the plain MLP, and the same set network
+    without the auxiliary loss (the null control: does the decay structure
+    help?); the auxiliary head must learn the pairing (balanced accuracy
+    above chance by ``aux_margin``, error over seeds). At the largest size the
+    BDT comparison is shown for context."""
+    from ...verdict import Comparison, mean_se
+
     small, large = str(m["sizes"][0]), str(m["sizes"][-1])
     a = m["auc"]
-    gap_small = a["multitask"][small]["mean"] - a["mlp"][small]["mean"]
-    aux_bacc = m["aux_head"][large]["balanced_accuracy"]
-    out = {"aux_balanced_accuracy": aux_bacc, "aux_beats_chance": aux_bacc > 0.5 + cfg.aux_margin,
-           "multitask_minus_mlp_smallest": gap_small,
-           "multitask_not_worse_than_mlp_smallest": gap_small > -cfg.auc_tolerance,
-           "multitask_minus_bdt_smallest": a["multitask"][small]["mean"] - a["bdt"][small]["mean"],
-           "multitask_minus_set_smallest": a["multitask"][small]["mean"] - a["set"][small]["mean"],
-           "multitask_minus_mlp_largest": a["multitask"][large]["mean"] - a["mlp"][large]["mean"],
-           "auc_tolerance": cfg.auc_tolerance, "aux_margin": cfg.aux_margin}
-    out["holds"] = bool(out["aux_beats_chance"] and out["multitask_not_worse_than_mlp_smallest"])
+    vals = lambda model, size: a[model][size]["values"]  # noqa: E731
+    why = "superiority beyond 2 SE of the paired per-seed AUC differences (the paper: the multi-task net is best "
+    out = [Comparison.paired("BDT (engineered features)", f"test AUC at N={small}", vals("multitask", small),
+                             vals("bdt", small), k=2, reason=why + "at small training sets, the BDT its benchmark)"),
+           Comparison.paired("plain MLP (flat objects)", f"test AUC at N={small}", vals("multitask", small),
+                             vals("mlp", small), k=2, reason=why + "at small training sets)"),
+           Comparison.paired("same set network, no auxiliary head", f"test AUC at N={small}",
+                             vals("multitask", small), vals("set", small), k=2, null=True,
+                             reason="null control: the gain must come from learning the decay structure, not "
+                                    "from the set architecture")]
+    bacc = m["aux_head"][large]["balanced_accuracy_values"]
+    mean, se = mean_se(bacc)
+    out.append(Comparison.estimate(f"chance + {cfg.aux_margin}", f"aux-head balanced pair accuracy at N={large}",
+                                   mean, None, se, n=len(bacc), over="seeds", margin=0.5 + cfg.aux_margin, k=2,
+                                   reason=f"the auxiliary head must learn which objects share a parent (aux_margin "
+                                          f"{cfg.aux_margin} above the balanced chance 0.5)"))
+    out.append(Comparison.paired("BDT (engineered features)", f"test AUC at N={large}", vals("multitask", large),
+                                 vals("bdt", large), k=2, required=False,
+                                 reason="context: the paper's advantage is claimed at small training sets"))
     return out
 
 
 def verdict(metrics: dict, cfg: Config) -> Verdict:
-    v = checks(metrics, cfg)
-    return Verdict(holds=v["holds"], key_metric={"name": f"multi-task minus MLP AUC at N={metrics['sizes'][0]}",
-                                                 "value": round(v["multitask_minus_mlp_smallest"], 4)})
+    small = str(metrics["sizes"][0])
+    a = metrics["auc"]
+    return Verdict.of(comparisons(metrics, cfg),
+                      key_metric={"name": f"multi-task minus BDT AUC at N={small}",
+                                  "value": round(a["multitask"][small]["mean"] - a["bdt"][small]["mean"], 4)})
 
 
 STUDY = Study(
@@ -56,7 +72,7 @@ STUDY = Study(
     paper="arXiv:2212.08759",
     title="Decay-aware multi-task event classification",
     claim="an auxiliary head learning the decay structure (which objects share a parent) gives a "
-          "classifier at least as good as a plain MLP, best at small training sets",
+          "classifier that outperforms a BDT and a plain MLP, most at small training sets",
     config=Config,
     steps=(Step("train", inputs=("toy",), outputs=("metrics", "png", "pdf", "model", "model_json"), env="torch",
                 gpu=True, mem_mb=8000, runtime=120,

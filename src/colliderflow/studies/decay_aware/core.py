@@ -152,7 +152,8 @@ def run(files: dict, signal: str, background: str, sizes: list[int], seeds: list
                                                    "aux_weight": aux_weight, "train_size": sizes[-1]})
     summary = {m: {s: {"mean": float(np.mean(v)), "std": float(np.std(v)), "values": v} for s, v in r.items()}
                for m, r in res.items()}
-    aux_summary = {s: {k: float(np.mean([a[k] for a in v])) for k in v[0]} for s, v in aux.items()}
+    aux_summary = {s: {**{k: float(np.mean([a[k] for a in v])) for k in v[0]},
+                       "balanced_accuracy_values": [a["balanced_accuracy"] for a in v]} for s, v in aux.items()}
     return {"signal": signal, "background": background, "sizes": sizes, "seeds": seeds, "n_test": int(len(y_te)),
             "aux_weight": aux_weight, "auc": summary, "aux_head": aux_summary}
 
