@@ -75,8 +75,8 @@ def _mass_toy(n=16000, seed=4):
 
 def test_power_identity_transport_fails_closure_the_trained_one_passes():
     """The study's closure evaluation (closure_auc_se and the verdict's closure comparisons) on a toy whose
-    features follow the mass: untransported (identity) sideband events fail it by far (AUC ~0.75); the trained
-    transport passes (measured AUC ~0.51 +- 0.006)."""
+    features follow the mass: untransported (identity) sideband events fail it by far (measured AUC 0.875 +-
+    0.005); the trained transport passes (0.505 +- 0.007, tolerance 0.03 at 2 SE)."""
     from colliderflow.studies.ranode import Classifier, Regions
 
     reg = Regions(sr_lo=0.8, sr_hi=1.2, sb_lo=0.0, sb_hi=2.0)
@@ -96,7 +96,7 @@ def test_power_identity_transport_fails_closure_the_trained_one_passes():
     metrics["closure_auc_se"] = {"transit": out["transit"][1], "sideband_untransported": out["identity"][1]}
     v = verdict(metrics, build_config(Config, study_config("transit")))
     assert v.comparisons[0].holds and v.comparisons[1].holds, out
-    assert out["identity"][0] > 0.6, out
+    assert out["identity"][0] > 0.7, out
     # the identity map fed in as "TRANSIT": its closure fails
     ident = _metrics(auc_t=out["identity"][0], auc_u=out["identity"][0])
     ident["closure_auc_se"] = {"transit": out["identity"][1], "sideband_untransported": out["identity"][1]}
