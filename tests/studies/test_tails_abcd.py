@@ -316,3 +316,15 @@ def test_dry_run_every_tier(run_snakemake, tmp_path, tier, request):
         wd.mkdir()
     proc = run_snakemake(wd, "-n", "results/tails_abcd/metrics.json", configfiles=files)
     assert "tails_abcd_analysis" in proc.stdout
+
+
+def test_saved_flow_reloads_for_the_mismatch_scan(tmp_path, toy):
+    """flow_step saves the context's names over the flow's count; load_flow rebuilds the same map."""
+    from colliderflow.nn.train import save_model
+
+    _, c, _ = _split(toy)
+    flow, _ = T.train_flow(toy.iloc[c[:600]], transforms=1, hidden=(8,), bins=4, epochs=1, batch_size=256,
+                           lr=1e-3, patience=1, seed=0)
+    save_model(flow, tmp_path / "flow.pt", {**flow.hparams, "context": ["log met"]})
+    again = T.load_flow(tmp_path / "flow.pt")
+    np.testing.assert_allclose(T.flow_latent(again, toy.iloc[:50]), T.flow_latent(flow, toy.iloc[:50]), rtol=1e-5)

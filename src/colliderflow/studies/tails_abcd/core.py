@@ -758,8 +758,9 @@ def load_flow(path: str | Path) -> Any:
     from ...nn.train import load_state
 
     state, hp = load_state(path)
-    flow = StandardizedFlow(hp["features"], hp["context"], kind=hp["kind"], transforms=hp["transforms"],
-                            hidden=tuple(hp["hidden"]), bins=hp["bins"])
+    ctx = hp["context"]  # flow_step saves the context's names over the flow's count
+    flow = StandardizedFlow(hp["features"], len(ctx) if isinstance(ctx, list) else int(ctx), kind=hp["kind"],
+                            transforms=hp["transforms"], hidden=tuple(hp["hidden"]), bins=hp["bins"])
     flow.load_state_dict(state)
     flow.eval()
     return flow
