@@ -262,3 +262,82 @@ def test_report_imports_no_torch():
     src = str(Path(colliderflow.__file__).parents[1])
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src})
     assert proc.returncode == 0, proc.stderr
+
+
+# ---------------------------------------------------------------- verdict (issue 17)
+
+def _scans(learn, cathode, iad, anode, zero_learn=1.2, true_w=None, n_bg=80000):
+    """Per-seed scans as the scan step writes them: max SIC per method at N_sig = 0, 150, 300, 600, 1200
+    (S/sqrt(B) = 0, 0.53, 1.06, 2.1, 4.2); ``learn`` etc. are per-seed values at the low injections."""
+    from colliderflow.studies.ranode.methods import METHODS
+
+    scans = []
+    for s in range(len(learn)):
+        inj = {}
+        for n in (0, 150, 300, 600, 1200):
+            low = {"ranode_learn_w": learn[s], "cathode": cathode[s], "iad": iad[s], "anode": anode[s],
+                   "ranode_true_w": (true_w or learn)[s]}
+            sic = {m: 1.1 for m in METHODS} if n == 0 else {m: low.get(m, 2.0) for m in METHODS}
+            if n == 0:
+                sic["ranode_learn_w"] = zero_learn
+            if n == 1200:
+                sic = {m: 20.0 for m in METHODS}
+            inj[str(n)] = {"n_sig": n, "s_over_sqrt_b": n / math.sqrt(n_bg), "w_true": n / (n_bg + n),
+                           "w_learned": 0.005, "max_sic": sic}
+        scans.append({"seed": s, "scan_seed": s, "n_background_sr": n_bg, "n_test_background": 40000,
+                      "n_test_signal": 5000, "injections": inj, "curves": {}, "cpu_seconds": {"anode": 1.0}})
+    return scans
+
+
+def _report_verdict(scans, tmp_path):
+    from colliderflow.studies import ranode
+    from colliderflow.studies.ranode.plots import ranode_report
+
+    cfg = ranode_config()
+    m = ranode_report(scans, cfg, tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png")
+    return ranode.verdict(m, cfg)
+
+
+def test_verdict_learned_w_against_cathode_iad_anode_and_null(tmp_path):
+    """The report step's numbers decide: learned-w R-ANODE above CATHODE, the IAD and ANODE at low injection
+    by more than 2 SE over paired seeds, and above its own background-only score."""
+    good = _scans(learn=[4.0, 4.4, 4.2], cathode=[2.5, 2.9, 2.6], iad=[3.0, 3.3, 3.1], anode=[2.0, 2.2, 2.1])
+    v = _report_verdict(good, tmp_path)
+    assert v.holds, [c.as_json() for c in v.comparisons]
+    assert {c.competitor for c in v.comparisons if c.required} >= {"CATHODE", "ANODE"}
+    assert any(c.null for c in v.comparisons) and v.comparisons[0].n == 3
+    # the old verdict read only the oracle true w: a learned w no better than CATHODE fails now, true w or not
+    naive = _scans(learn=[2.5, 2.9, 2.6], cathode=[2.5, 2.9, 2.6], iad=[3.0, 3.3, 3.1], anode=[2.0, 2.2, 2.1],
+                   true_w=[4.0, 4.4, 4.2])
+    assert not _report_verdict(naive, tmp_path).holds
+    # a mean gain inside the seed spread is no gain
+    noisy = _scans(learn=[4.5, 2.0, 3.9], cathode=[2.5, 2.9, 2.6], iad=[2.0, 2.3, 2.1], anode=[2.0, 2.2, 2.1])
+    assert not _report_verdict(noisy, tmp_path).holds
+    # the IAD (an upper bound when its background sample is as large as the data) is part of the claim
+    iad_top = _scans(learn=[4.0, 4.4, 4.2], cathode=[2.5, 2.9, 2.6], iad=[5.0, 5.3, 5.1], anode=[2.0, 2.2, 2.1])
+    assert not _report_verdict(iad_top, tmp_path).holds
+    # the null: a method as sensitive without signal (background mismodelling) fails
+    null = _scans(learn=[4.0, 4.4, 4.2], cathode=[2.5, 2.9, 2.6], iad=[3.0, 3.3, 3.1], anode=[2.0, 2.2, 2.1],
+                  zero_learn=4.2)
+    assert not _report_verdict(null, tmp_path).holds
+
+
+def test_iad_background_sample_at_least_the_data():
+    """The IAD is an upper bound only with a perfect background sample at least as large as the data."""
+    assert ranode_config().split_fractions[1] >= ranode_config().split_fractions[0]
+    with pytest.raises(InputError, match="IAD"):
+        build_config(Config, {**study_config("ranode"), "split_fractions": [0.6, 0.2, 0.2]}, "studies.ranode")
+
+
+def test_lhco_toy_mjj_correlation_knob():
+    """mjj_correlation = 0 is the old toy; > 0 makes the jet masses grow with pT (and so with mjj)."""
+    base = lhco.generate_toy_features(3000, 10, seed=1)
+    pd.testing.assert_frame_equal(lhco.generate_toy_features(3000, 10, seed=1, mjj_correlation=0.0), base)
+    corr = lhco.generate_toy_features(3000, 10, seed=1, mjj_correlation=1.0)
+    bkg = (base["label"] == 0).to_numpy()
+    pt = np.hypot(base["pxj1"], base["pyj1"]).to_numpy()[bkg]
+    ratio = (corr["mj1"] / base["mj1"]).to_numpy()[bkg]
+    m0, m1 = base["mj1"].to_numpy()[bkg], corr["mj1"].to_numpy()[bkg]
+    inside = (np.minimum(m0, m1) > 6.0) & (np.maximum(m0, m1) < 0.44 * pt)  # away from the clips [5 GeV, 0.45 pT]
+    assert inside.mean() > 0.9
+    np.testing.assert_allclose(ratio[inside], (pt[inside] / lhco.PT_REF), rtol=1e-6)

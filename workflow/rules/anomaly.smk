@@ -194,13 +194,16 @@ rule tails_abcd_analysis:
     input:
         toy="resources/tails_abcd/toy/tails.h5",
         latent=rules.tails_abcd_flow.output.latent,
+        model=rules.tails_abcd_flow.output.model,
     output:
         metrics="results/tails_abcd/metrics.json",
         results="results/tails_abcd/results.json",
         corr=S.figure("results/tails_abcd/score_vs_met.png"),
         closure=S.figure("results/tails_abcd/abcd_closure.png"),
         significance=S.figure("results/tails_abcd/significance.png"),
-        pdfs=expand("results/tails_abcd/{f}.pdf", f=["score_vs_met", "abcd_closure", "significance"]),
+        mismatch=S.figure("results/tails_abcd/closure_vs_mismatch.png"),
+        pdfs=expand("results/tails_abcd/{f}.pdf", f=["score_vs_met", "abcd_closure", "significance",
+                                                     "closure_vs_mismatch"]),
     params:
         **S.params,
     log:

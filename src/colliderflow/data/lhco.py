@@ -50,8 +50,20 @@ def _tau_triplet(rng: np.random.Generator, tau21: np.ndarray, n: int) -> tuple[n
     return tau1, tau2, tau32 * tau2
 
 
-def _qcd_jets(rng: np.random.Generator, n: int, pt_min: float) -> list[tuple[np.ndarray, ...]]:
-    """Back-to-back QCD dijets above the trigger threshold (GeV)."""
+#: jet pT [GeV] at which the ``mjj_correlation`` knob leaves the QCD jet mass scale unchanged (dijets at mjj ~ 3.5 TeV)
+PT_REF = 1750.0
+
+
+def _qcd_jets(rng: np.random.Generator, n: int, pt_min: float,
+              mjj_correlation: float = 0.0) -> list[tuple[np.ndarray, ...]]:
+    """Back-to-back QCD dijets above the trigger threshold (GeV).
+
+    ``mjj_correlation`` (alpha) makes the jet mass grow faster than pT:
+    m / pT ~ 0.085 (pT / PT_REF)^alpha x log-normal, so the jet masses (and,
+    through them, tau21) depend on pT and hence on mjj beyond the trivial
+    m ~ pT scaling (alpha = 0). It is the toy's knob that makes sideband
+    events differ from signal-region events, so that a background template
+    taken from the sidebands without transport does not close."""
     pt1 = pt_min * (1.0 + rng.pareto(4.5, n))  # falling ~ pT^-5.5 spectrum
     pt2 = pt1 * np.clip(1.0 - np.abs(rng.normal(0, 0.08, n)), 0.5, 1.0)
     y_boost = rng.normal(0.0, 0.6, n)
@@ -62,7 +74,7 @@ def _qcd_jets(rng: np.random.Generator, n: int, pt_min: float) -> list[tuple[np.
     jets = []
     for pt, eta, phi in ((pt1, eta1, phi1), (pt2, eta2, phi2)):
         # QCD jet mass grows with pT: m/pT ~ log-normal around 0.085
-        m = pt * np.exp(rng.normal(np.log(0.085), 0.6, n))
+        m = pt * np.exp(rng.normal(np.log(0.085), 0.6, n)) * (pt / PT_REF) ** mjj_correlation
         m = np.clip(m, 5.0, 0.45 * pt)
         # heavier (relative to pT) jets are a little more two-pronged
         rel = np.log(m / pt / 0.085)
@@ -106,8 +118,12 @@ def _signal_jets(rng: np.random.Generator, n: int, m_wprime: float, m_x: float, 
 
 def generate_toy_features(n_background: int, n_signal: int, seed: int = 0, *, m_wprime: float = 3500.0,
                           m_x: float = 500.0, m_y: float = 100.0, width_frac: float = 0.02,
-                          resolution: float = 0.04, pt_min: float = 1200.0) -> pd.DataFrame:
+                          resolution: float = 0.04, pt_min: float = 1200.0,
+                          mjj_correlation: float = 0.0) -> pd.DataFrame:
     """QCD dijets plus W'->X(qq)Y(qq) signal in the official features format.
+
+    ``mjj_correlation``: how much faster than pT the QCD jet mass grows
+    (see :func:`_qcd_jets`); 0 is the plain m ~ pT scaling.
 
     Both samples pass the R&D trigger-like cut (leading jet pT > ``pt_min``
     GeV). Deterministic in ``seed``. Masses/momenta in GeV.
@@ -121,7 +137,7 @@ def generate_toy_features(n_background: int, n_signal: int, seed: int = 0, *, m_
             m = int(todo * 1.6) + 100
             if label == 0:
                 jets = [(pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), mm, t)
-                        for pt, eta, phi, mm, t in _qcd_jets(rng, m, pt_min)]
+                        for pt, eta, phi, mm, t in _qcd_jets(rng, m, pt_min, mjj_correlation)]
             else:
                 jets = _signal_jets(rng, m, m_wprime, m_x, m_y, width_frac, resolution)
             pts = [np.hypot(j[0], j[1]) for j in jets]

@@ -27,6 +27,7 @@ class LhcoToy:
     m_wprime: float
     m_x: float
     m_y: float
+    mjj_correlation: float = 0.0
 
 
 @dataclass(frozen=True)

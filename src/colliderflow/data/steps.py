@@ -15,7 +15,8 @@ def lhco_toy(ctx: Context) -> None:
     from . import lhco
 
     t = ctx.cfg.toy
-    df = lhco.generate_toy_features(t.n_background, t.n_signal, ctx.seed, m_wprime=t.m_wprime, m_x=t.m_x, m_y=t.m_y)
+    df = lhco.generate_toy_features(t.n_background, t.n_signal, ctx.seed, m_wprime=t.m_wprime, m_x=t.m_x, m_y=t.m_y,
+                                    mjj_correlation=t.mjj_correlation)
     lhco.write_toy_features(ctx.output[0], df)
 
 

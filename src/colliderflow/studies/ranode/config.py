@@ -81,6 +81,10 @@ class Config:
     reduced_vs_paper: str
 
     def __post_init__(self) -> None:
+        if self.split_fractions[1] < self.split_fractions[0]:
+            raise InputError("config", "studies.ranode.split_fractions",
+                             f"the IAD's background sample (fraction {self.split_fractions[1]}) must be at least as "
+                             f"large as the data's ({self.split_fractions[0]}): else the IAD is no upper bound")
         if self.curve_injection not in self.injections:
             raise InputError("config", "studies.ranode.curve_injection",
                              f"{self.curve_injection} is not one of the injections {list(self.injections)}")

@@ -5,12 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 
-METHODS = ["supervised", "iad", "anode", "cathode", "ranode_true_w", "ranode_wrong_w", "ranode_learn_w", "transit"]
+METHODS = ["supervised", "iad", "anode", "cathode", "ranode_true_w", "ranode_wrong_w", "ranode_learn_w", "transit",
+           "untransported"]
 METHOD_LABELS = {
     "supervised": "Supervised", "iad": "IAD (idealised)", "anode": "ANODE", "cathode": "CATHODE",
     "ranode_true_w": "R-ANODE (true $w$)", "ranode_wrong_w": "R-ANODE (wrong $w$)",
     "ranode_learn_w": "R-ANODE (learned $w$)", "transit": "TRANSIT (CWoLa)",
+    "untransported": "sidebands, not transported (CWoLa)",
 }
+
+
+def per_seed(scans: list[dict], method: str, lo: float, hi: float) -> list[float]:
+    """Per seed (scans in scan-seed order): the mean max SIC of ``method`` over
+    the injections with lo < S/sqrt(B) <= hi (the paired samples of a verdict)."""
+    out = []
+    for s in sorted(scans, key=lambda s: s.get("scan_seed", s["seed"])):
+        v = [inj["max_sic"][method] for inj in s["injections"].values() if lo < inj["s_over_sqrt_b"] <= hi]
+        if not v:
+            raise ValueError(f"no injection with {lo} < S/sqrt(B) <= {hi}")
+        out.append(float(np.mean(v)))
+    return out
 
 
 def aggregate(scans: list[dict]) -> dict:

@@ -34,7 +34,9 @@ def _no_y_zero_label(ax: Axes) -> None:
 
 STYLE = {"supervised": ("k", "-"), "iad": ("0.45", "--"), "anode": ("tab:green", "-."), "cathode": ("tab:blue", "-"),
          "ranode_true_w": ("tab:red", "-"), "ranode_wrong_w": ("tab:orange", ":"),
-         "ranode_learn_w": ("tab:purple", "--"), "transit": ("tab:cyan", "-")}
+         "ranode_learn_w": ("tab:purple", "--"), "transit": ("tab:cyan", "-"), "untransported": ("tab:brown", ":")}
+#: R-ANODE's figures (the untransported-sideband null is TRANSIT's, drawn in its figure)
+RANODE_FIGURE_METHODS = [m for m in METHODS if m != "untransported"]
 
 
 def plot_sic_curves(scan: dict, path: str | Path, rlabel: str = "", methods: Sequence[str]=METHODS,
@@ -130,15 +132,20 @@ def ranode_report(scans: list[dict], cfg: Config, max_sic_png: str | Path, curve
     curve = next((s for s in scans if s.get("curves")), None)
     if curve is not None:
         plot_sic_curves(curve, curves_png, rlabel=f"$N_{{sig}}$ = {cfg.curve_injection}, seed {curve['seed']}",
-                        min_bkg_pass=cfg.min_bkg_pass)
+                        min_bkg_pass=cfg.min_bkg_pass, methods=RANODE_FIGURE_METHODS)
     ceiling = math.sqrt(scans[0]["n_test_background"] / cfg.min_bkg_pass)
-    plot_max_sic(agg, n_bg, max_sic_png, rlabel=rl, ceiling=ceiling)
+    plot_max_sic(agg, n_bg, max_sic_png, rlabel=rl, ceiling=ceiling, methods=RANODE_FIGURE_METHODS)
     plot_w(agg, w_png, rlabel=rl)
     lim = cfg.low_injection_s_over_sqrt_b
     low = {m: _low_injection_mean(agg, m, n_bg, lim) for m in METHODS}
     zero = {m: next((r["median"] for r in agg["max_sic"][m] if r["n_sig"] == 0), None) for m in METHODS}
     big = max(agg["injections"])
+    from .methods import per_seed
+
+    paired = {m: per_seed(scans, m, 0.0, lim) for m in METHODS}
     return {
+        "low_injection_per_seed_max_sic": paired,
+        "zero_injection_per_seed_max_sic": {m: per_seed(scans, m, -1.0, 0.0) for m in METHODS},
         "max_sic": agg["max_sic"], "learned_w": agg["w"], "injections": agg["injections"],
         "n_background_sr_data": n_bg, "n_test_background": scans[0]["n_test_background"],
         "n_test_signal": scans[0]["n_test_signal"], "seeds": [s["scan_seed"] for s in scans],

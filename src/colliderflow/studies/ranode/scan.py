@@ -159,6 +159,9 @@ def run_seed(split: Split, bg_flow: Any, mass_coef: np.ndarray, transit_model: A
         scores["cathode"] = timed("cathode", classifier_scores, x, bg_samples, xt, ccfg, k, s, threads)[0]
         template = timed("transit", transit_template, transit_model, tsx, tsm, m_samp, s)
         scores["transit"] = timed("transit", classifier_scores, x, template, xt, ccfg, k, s, threads)[0]
+        # TRANSIT's null: the same sideband events, not transported (the identity map)
+        raw = tsx[np.random.default_rng(s + 1).integers(0, len(tsx), len(template))]
+        scores["untransported"] = timed("untransported", classifier_scores, x, raw, xt, ccfg, k, s, threads)[0]
         logpb = log_prob(bg_flow, x, m) + mass_log_density(m, mass_coef, regions)
         xm = np.column_stack([x, m]).astype(np.float32)
         w_fix = max(w_true, cfg.w_floor)

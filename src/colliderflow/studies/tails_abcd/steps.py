@@ -34,12 +34,16 @@ def analysis(ctx: Context) -> None:
     from .core import ClassifierConfig, analysis_step
 
     a, c = ctx.cfg.abcd, ctx.cfg.classifier
+    import dataclasses
+
     ccfg = ClassifierConfig(folds=c.folds, n_estimators=c.n_estimators, max_depth=c.max_depth,
                             learning_rate=c.learning_rate, threads=ctx.threads, seed=ctx.seed)
     metrics = analysis_step(
         ctx.input.toy, ctx.input.latent, ctx.output.results,
-        (ctx.output.corr, ctx.output.closure, ctx.output.significance), t_cut=a.met_cut,
+        (ctx.output.corr, ctx.output.closure, ctx.output.significance, ctx.output.mismatch), t_cut=a.met_cut,
         t_cut_scan=list(a.met_cut_scan), score_efficiency=a.score_efficiency, injections=list(a.injections),
         reference_injection=a.reference_injection, ccfg=ccfg, seed=ctx.seed, dcor_events=a.dcor_events,
-        independence_events=a.independence_events)
+        independence_events=a.independence_events, seeds=a.seeds, flow_path=ctx.input.model,
+        mismatch=list(a.mismatch_scan), toy=dataclasses.asdict(ctx.cfg.toy),
+        closure_tolerance=a.closure_tolerance)
     ctx.write_metrics(metrics)

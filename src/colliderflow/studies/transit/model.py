@@ -17,7 +17,6 @@ from ...metrics import Stopwatch
 from ...nn.train import fit, seed_everything
 from ..ranode.background import (
     FEATURE_LABELS,
-    closure_auc,
     from_flow_space,
     load_background,
     load_split,
@@ -38,6 +37,18 @@ def _mlp(n_in: int, n_out: int, hidden: Sequence[int]) -> torch.nn.Sequential:
         layers += [torch.nn.Linear(d, h), torch.nn.SiLU()]
         d = h
     return torch.nn.Sequential(*layers, torch.nn.Linear(d, n_out))
+
+
+def mass_dependence(z: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Mass information left in a latent: the summed squared correlations of
+    each latent dimension and of its square with m (0 when z is independent
+    of m; TRANSIT's validation criterion, see :meth:`Transit.loss`)."""
+    def corr2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        a, b = a - a.mean(0), (b - b.mean()).unsqueeze(1)
+        return ((a * b).mean(0) ** 2 / (a.var(0, unbiased=False) * b.var(unbiased=False) + 1e-12)).sum()
+
+    zc = z - z.mean(0)
+    return corr2(z, m) + corr2(zc ** 2, m)
 
 
 class Transit(torch.nn.Module):
@@ -94,7 +105,13 @@ class Transit(torch.nn.Module):
         frozen = {k: v.detach() for k, v in self.adv.named_parameters()}
         pred = torch.func.functional_call(self.adv, frozen, (z,)).squeeze(1)
         h = self.hparams
-        return rec + h["w_consistency"] * cons + adv + h["w_adversary"] * pred.var()
+        if self.training:
+            return rec + h["w_consistency"] * cons + adv + h["w_adversary"] * (pred.var() + mass_dependence(
+                z, self._m(m).squeeze(1)))
+        # validation (picks the best epoch): the minimax terms are no criterion -- the identity map has rec = cons
+        # = 0, and a better adversary raises the loss exactly when the encoder hides the mass better, so the first
+        # epoch would always be kept. The mass information left in the latent is measured directly instead.
+        return rec + h["w_consistency"] * cons + h["w_adversary"] * mass_dependence(z, self._m(m).squeeze(1))
 
     @torch.no_grad()
     def transport(self, x: np.ndarray, m_from: np.ndarray, m_to: np.ndarray) -> np.ndarray:
@@ -177,12 +194,33 @@ def closure_step(events_path: str | Path, bg_model: str | Path, transit_model: s
     templates = {"transit": transit_template(model, sx, sm, truth_m, seed),
                  "cathode_flow": sample_background(flow, truth_m, seed),
                  "sideband_untransported": raw}
-    auc = {k: closure_auc(v, truth_x, cfg.classifier, cfg.kfold, seed, threads) for k, v in templates.items()}
-    doc = {"closure_auc": auc, "n_truth": len(truth_x), "tier": tier,
+    auc, auc_se = {}, {}
+    for k, v in templates.items():
+        auc[k], auc_se[k] = closure_auc_se(v, truth_x, cfg.classifier, cfg.kfold, seed, threads)
+    doc = {"closure_auc": auc, "closure_auc_se": auc_se, "closure_auc_se_method": "bootstrap of the held-out scores "
+           "(200 resamples)", "n_truth": len(truth_x), "tier": tier,
            "source_width": tcfg.source_width, "regions": regions.__dict__}
     write_json(out_json, doc)
     plot_templates(templates, truth_x, auc, out_fig)
     return doc
+
+
+def closure_auc_se(template: np.ndarray, truth: np.ndarray, ccfg: Any, k: int, seed: int,
+                   threads: int = 1) -> tuple[float, float]:
+    """Closure AUC (:func:`colliderflow.studies.ranode.background.closure_auc`:
+    k-fold classifier template vs truth, held-out scores) and its standard
+    error from a bootstrap of the held-out events."""
+    from sklearn.metrics import roc_auc_score
+
+    from ...verdict import bootstrap_se
+    from ..ranode.background import classifier_scores
+
+    n = min(len(template), len(truth))
+    rng = np.random.default_rng(seed)
+    a, b = template[rng.permutation(len(template))[:n]], truth[rng.permutation(len(truth))[:n]]
+    _, h1, h0 = classifier_scores(a, b, a[:1], ccfg, k, seed, threads)
+    y, sc = np.r_[np.ones(n), np.zeros(n)], np.r_[h1, h0]
+    return float(roc_auc_score(y, sc)), bootstrap_se(roc_auc_score, y, sc, n=200, seed=seed)
 
 
 def plot_templates(templates: dict, truth_x: np.ndarray, auc: dict, path: str | Path) -> list:
@@ -230,19 +268,28 @@ def transit_report(scans: list[dict], closure: dict, bg_hp: dict, transit_hp: di
     agg = aggregate(scans)
     n_bg = scans[0]["n_background_sr"]
     plot_max_sic(agg, n_bg, png, rlabel=f"{n_bg} SR bkg, {len(scans)} seeds",
-                 methods=["supervised", "iad", "cathode", "transit"],
+                 methods=["supervised", "iad", "cathode", "transit", "untransported"],
                  ceiling=math.sqrt(scans[0]["n_test_background"] / cfg.min_bkg_pass))
-    auc = closure["closure_auc"]
+    from ..ranode.methods import per_seed
+
+    auc, se = closure["closure_auc"], closure["closure_auc_se"]
     tol = tcfg.closure_tolerance
-    big = {m: agg["max_sic"][m][-1]["median"] for m in ("transit", "cathode", "iad")}
+    big = {m: agg["max_sic"][m][-1]["median"] for m in ("transit", "cathode", "iad", "untransported")}
+    lim = cfg.low_injection_s_over_sqrt_b
     return {
-        "closure_auc": auc, "closure_tolerance": tol, "closes": bool(closes(auc, tcfg)),
+        "closure_auc": auc, "closure_auc_se": se, "closure_tolerance": tol, "closes": bool(closes(auc, tcfg)),
+        "untransported_closes": abs(auc["sideband_untransported"] - 0.5) <= tol,
         "closure_distance_transit_minus_untransported":
             abs(auc["transit"] - 0.5) - abs(auc["sideband_untransported"] - 0.5),
-        "max_sic": {m: agg["max_sic"][m] for m in ("supervised", "iad", "cathode", "transit")},
+        "low_injection_max_s_over_sqrt_b": lim,
+        "low_injection_per_seed_max_sic": {m: per_seed(scans, m, 0.0, lim) for m in ("transit", "cathode",
+                                                                                     "untransported", "iad")},
+        "high_injection_per_seed_max_sic": {m: per_seed(scans, m, lim, math.inf) for m in ("transit", "cathode",
+                                                                                          "untransported")},
+        "max_sic": {m: agg["max_sic"][m] for m in ("supervised", "iad", "cathode", "transit", "untransported")},
         "largest_injection": max(agg["injections"]), "largest_injection_median_max_sic": big,
         "training_cpu_seconds": {"transit_network": transit_hp.get("cpu_seconds"),
                                  "cathode_background_flow": bg_hp.get("cpu_seconds")},
         "cpu_seconds_per_method": {m: agg["cpu_seconds_per_method"].get(m) for m in ("cathode", "transit")},
-        "n_background_sr_data": n_bg,
+        "n_background_sr_data": n_bg, "closure_n_truth": closure["n_truth"],
     }
