@@ -119,7 +119,7 @@ def test_prepare_step_fails_cleanly_and_leaves_nothing(tmp_path):
     out = tmp_path / "events.h5"
     section = {"source": "file", "format": "features", "key": "df", "files": [str(src)],
                "toy": {"n_background": 1, "n_signal": 1, "m_wprime": 3500.0, "m_x": 500.0, "m_y": 100.0},
-               "download": {"url": "", "sha256": ""}}
+               "download": {"url": "", "sha256": "", "checksum": ""}}
     job = {"step": "data.lhco_prepare", "cfg": section, "seed": 0, "tier": "test", "params": {}, "threads": 1,
            "wildcards": {}, "input": {"all": [str(src)], "named": {}},
            "output": {"all": [str(out)], "named": {}}, "log": None}

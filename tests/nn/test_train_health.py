@@ -83,7 +83,7 @@ def test_block_summarises_folds_and_names_the_untrained():
 
 def _example_job(tmp_path):
     return {"step": "example.estimate", "cfg": {"distribution": "gaussian", "n_events": 5, "n_experiments": 20,
-                                                "n_bootstrap": 10, "margin": 3.0},
+                                                "n_bootstrap": 10, "margin": 3.0, "tolerance": 0.2},
             "seed": 1, "tier": "test", "params": {}, "threads": 1, "wildcards": {},
             "input": {"all": [], "named": {}},
             "output": {"all": [str(tmp_path / "m.json")], "named": {"metrics": str(tmp_path / "m.json")}},
@@ -91,7 +91,9 @@ def _example_job(tmp_path):
 
 
 # metrics of the worked example whose verdict says "holds" (effect 10 standard errors)
-HOLDS = {"spread_ratio": 1.25, "spread_ratio_minus_one": 0.25, "spread_ratio_error": 0.025}
+HOLDS = {"spread_ratio": 1.25, "spread_ratio_minus_one": 0.25, "spread_ratio_error": 0.025,
+         "spread_ratio_single_draw": 10.0, "spread_ratio_single_draw_error": 0.5, "n_bootstrap": 10,
+         "expected_ratio_gaussian": 1.2533}
 
 
 @pytest.mark.parametrize("lr", [0.0, 0.05])

@@ -556,8 +556,8 @@ rule omnijet_report:
 # multiplicity and first-unseen-jet kinematics vs truth.
 from colliderflow.studies.jet_radiation import VARIANTS as JR_VARIANTS
 
-S = step("jet_radiation", "train", "{variant}_s{rep}")
 JR_REPS = range(config["studies"]["jet_radiation"]["seeds"])
+S = step("jet_radiation", "train", "{variant}_s{rep}")
 
 
 rule jet_radiation_train:
