@@ -117,18 +117,3 @@ def merge(parts: list[str], reports: list[str], dest: str | Path, report: str | 
     with atomic_path(report) as tmp:
         Path(tmp).write_text(json.dumps(out, indent=1) + "\n")
     return out
-
-
-def sources(path: str | Path) -> list[str]:
-    """The files a merged dataset came from (its report beside it: ``muons.root``
-    -> ``muons.json``), so errors and metrics name the user's files, not the
-    merge; any other file is its own source."""
-    report = Path(path).with_suffix(".json")
-    if not report.is_file():
-        return [str(path)]
-    try:
-        info = json.loads(report.read_text())
-        return [str(i["source"]) for i in info["files"] if not i.get("skipped")] or [str(path)]
-    except (OSError, ValueError, KeyError, TypeError):
-        return [str(path)]
-

@@ -435,3 +435,19 @@ def event_table(path: str | Path, n_objects: dict[str, int], entry_stop: int | N
         raise InputError(path, table.columns[np.where(bad.any(axis=0))[0][0]],
                          f"{int(bad.any(axis=1).sum())} event(s) hold NaN or inf")
     return table, present
+
+
+def sources(path: str | Path) -> list[str]:
+    """The files a merged dataset came from (the report :func:`colliderflow.data.ingest.merge`
+    writes beside it: ``muons.root`` -> ``muons.json``), so errors and metrics name the user's files, not the
+    merge; any other file is its own source."""
+    import json
+
+    report = Path(path).with_suffix(".json")
+    if not report.is_file():
+        return [str(path)]
+    try:
+        info = json.loads(report.read_text())
+        return [str(i["source"]) for i in info["files"] if not i.get("skipped")] or [str(path)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return [str(path)]

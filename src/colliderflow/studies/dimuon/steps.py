@@ -19,9 +19,7 @@ def spectrum(ctx: Context) -> None:
         nanoaod.dimuon_mass(nanoaod.read_nanoaod(p, entry_stop=ctx.cfg.max_events or None)["Muon"]) for p in inputs
     ])
     n_z = analysis.z_window_count(masses)
-    from ...data.ingest import sources
-
-    inputs = [s for p in inputs for s in sources(p)]  # a merged dataset: the files it came from
+    inputs = [s for p in inputs for s in nanoaod.sources(p)]  # a merged dataset: the files it came from
     if n_z < analysis.Z_MIN_PAIRS:
         lo, hi = analysis.Z_WINDOW
         raise InputError(", ".join(inputs), "Muon",

@@ -711,7 +711,7 @@ def plot_mismatch(scan: list[dict], tolerance: float | None, path: str | Path) -
     ax.axhline(1.0, color="k", lw=1)
     if tolerance is not None:
         ax.axhspan(1 - tolerance, 1 + tolerance, color="0.85", zorder=0, label="closure tolerance of the verdict")
-    ax.set_xlabel(r"control-background mismatch $\delta$ (control jet mass $\times\,(p_T^{miss}/p_{T,\min})^\delta$)")
+    ax.set_xlabel(r"control–background mismatch $\delta$")  # control jet mass x (MET / MET_min)^delta: caption
     ax.set_ylabel(r"$N_A^{pred} / N_A^{obs}$ (background only)")
     ax.legend(loc="best", fontsize=13)
     plotting.label(ax, "", rlabel="fresh background per point")
