@@ -165,10 +165,10 @@ def summary_markdown(docs: list[dict], cpu_by_study: dict[str, float] | None = N
         cpu = cpu_by_study.get(d["study"])
         lines.append(
             "| {paper} | {study} | {name} | {value} | {claim} | {holds} | {comp} | {cpu} |".format(
-                paper=d["paper"],
+                paper=d["paper"].replace("|", "/"),
                 study=d["study"],
-                name=km["name"],
-                value=_fmt(km["value"], km.get("unit")),
+                name=km["name"].replace("|", "/"),
+                value=_fmt(km["value"], km.get("unit")).replace("|", "/"),
                 claim=d["claim"].replace("|", "/"),
                 holds=_holds(d),
                 comp=comparisons_text(d).replace("|", "/"),
@@ -225,12 +225,14 @@ def parse_summary(text: str) -> dict[str, tuple[str, str]]:
 
 
 def _short(comparisons: str) -> str:
-    """``vs CATHODE (max SIC): +1.2 +- 0.3, needs ...: yes`` -> ``vs CATHODE +1.2 ± 0.3 ✓``."""
+    """``vs CATHODE (max SIC): +1.2 +- 0.3, needs ...: yes`` -> ``vs CATHODE: +1.2 ± 0.3 ✓``; a comparison
+    shown for context only (not part of the claim) is marked ``(context)``."""
     out = []
     for c in comparisons.split("<br>"):
         m = re.match(r"vs (.+?) \((.+?)\): ([^,]+?) \+- ([^,]+), .*: (yes|no)$", c.strip())
         if m:
-            out.append(f"vs {m[1]}: {m[3]} ± {m[4]} {'✓' if m[5] == 'yes' else '✗'}")
+            ctx = " (context)" if ", context only:" in c else ""
+            out.append(f"vs {m[1]}: {m[3]} ± {m[4]} {'✓' if m[5] == 'yes' else '✗'}{ctx}")
     return "; ".join(out)
 
 
