@@ -14,18 +14,33 @@ name (folds, seeds and injections of one model together) into the
 writes it and reports a study with an untrained model as ``did not train``
 (``holds: null``), never as a physics result.
 
+Trainings and the report often run in different jobs. The job that trains
+saves its records beside each of its outputs (:func:`save_beside`: a hidden
+``.<output>.health.json``, or ``.health.json`` inside an output folder); a
+downstream job that writes no metrics carries its inputs' records on the
+same way, and the job that writes metrics.json merges its inputs' records
+with its own (:func:`load_beside`), so a model trained three jobs upstream
+still lands in the ``training`` block. Each record keeps its ``origin`` (the
+training job's first output and its index there), so a record reached by
+two paths counts once.
+
 No torch here: the studies' verdict modules import it.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 MIN_IMPROVEMENT = 1e-3
 
 #: (model name, health record) of every training run in this process
 RECORDS: list[tuple[str, dict]] = []
+#: set when this process wrote a metrics.json (its trainings are reported there)
+REPORTED = False
 
 
 def _num(x: float) -> float | None:
@@ -52,7 +67,62 @@ def add(name: str, rec: dict) -> None:
 
 
 def clear() -> None:
+    global REPORTED
     RECORDS.clear()
+    REPORTED = False
+
+
+def sidecar(path: str | Path) -> Path:
+    """Where the health records of ``path`` (an output file or folder) live."""
+    path = Path(path)
+    return path / ".health.json" if path.is_dir() else path.with_name(f".{path.name}.health.json")
+
+
+def load_beside(paths: Iterable[str | Path]) -> list[tuple[str, dict]]:
+    """The health records saved beside ``paths`` (a job's inputs), each once."""
+    out: list[tuple[str, dict]] = []
+    seen: set[str] = set()
+    for p in paths:
+        side = sidecar(p)
+        if not side.is_file():
+            continue
+        try:
+            records = json.loads(side.read_text())["records"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            from .errors import InputError
+
+            raise InputError(side, "records", f"not a training-health file ({type(exc).__name__})") from None
+        for name, rec in records:
+            key = str(rec.get("origin", f"{side}#{len(out)}"))
+            if key not in seen:
+                seen.add(key)
+                out.append((str(name), dict(rec)))
+    return out
+
+
+def save_beside(paths: Iterable[str | Path], records: Iterable[tuple[str, Mapping]]) -> list[Path]:
+    """Save ``records`` beside every existing output in ``paths`` (written
+    whole, then renamed: never half a file). Returns the files written."""
+    records = [[str(name), dict(rec)] for name, rec in records]
+    if not records:
+        return []
+    text = json.dumps({"records": records}, indent=1, sort_keys=True) + "\n"
+    written = []
+    for p in paths:
+        if not os.path.exists(p):
+            continue
+        side = sidecar(p)
+        tmp = side.with_name(side.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, side)
+        written.append(side)
+    return written
+
+
+def with_origin(records: Iterable[tuple[str, Mapping]], origin: str) -> list[tuple[str, dict]]:
+    """This job's own records, each stamped with where it was trained (records
+    carried from upstream keep their origin)."""
+    return [(name, {**rec, "origin": rec.get("origin", f"{origin}#{i}")}) for i, (name, rec) in enumerate(records)]
 
 
 def block(records: Iterable[tuple[str, Mapping]] | None = None) -> dict:

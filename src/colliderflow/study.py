@@ -344,7 +344,10 @@ class Context:
         if self.study.verdict is None:
             raise RuntimeError(f"study {self.study.name} declares no verdict")
         v = self.study.verdict(metrics, self.cfg)
-        training = health.block() if training is None else training
+        if training is None:  # this job's trainings and those saved beside its inputs
+            own = health.with_origin(health.RECORDS, str(self.output[0]) if len(self.output) else "")
+            training = health.block(health.load_beside(self.input) + own)
+        health.REPORTED = True  # this job's trainings are in metrics.json, not in sidecars
         failed = health.did_not_train(training)
         if failed:
             self.logger.error("%s: %s", self.study.name, failed)
@@ -572,6 +575,9 @@ def run_job(job: Mapping) -> int:
                                                    job["step"], ctx.tier, ctx.seed, ctx.threads)
             with _heartbeat(job["step"], float(os.environ.get("COLLIDERFLOW_HEARTBEAT", 30))):
                 ctx.study.function(ctx.step.name)(ctx)
+            if not health.REPORTED:  # trainings (own or carried) travel beside the outputs to the report
+                health.save_beside(ctx.output, health.load_beside(ctx.input) + health.with_origin(
+                    health.RECORDS, str(ctx.output[0]) if len(ctx.output) else job["step"]))
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             if log is not None:  # and once on the terminal

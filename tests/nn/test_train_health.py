@@ -119,3 +119,35 @@ def test_holds_none_needs_the_did_not_train_verdict(tmp_path):
     with pytest.raises(TypeError):
         write_metrics(tmp_path / "m.json", study="s", paper="p", title="t", key_metric={"name": "n", "value": 1},
                       claim="c", holds=None, metrics={})
+
+
+def test_trainings_upstream_reach_the_report_once(tmp_path):
+    """A model trained in one job, evaluated in a second and reported in a
+    third: its record travels in the sidecars beside the outputs and lands in
+    metrics.json's training block once, even when the report reads both the
+    model and the evaluation (two paths to the same record)."""
+    model_file, scores = tmp_path / "model.pt", tmp_path / "eval"
+    model_file.write_text("weights")
+    fit(*_regression()[:1], _mse, _regression()[1], TrainConfig(epochs=3, batch_size=64, lr=0.0, progress=False,
+                                                                desc="tagger"))
+    own = health.with_origin(health.RECORDS, str(model_file))
+    assert health.save_beside([model_file, tmp_path / "missing"], own) == [health.sidecar(model_file)]
+    health.clear()
+    scores.mkdir()  # an output folder keeps its records inside
+    health.save_beside([scores], health.load_beside([model_file]))
+    assert health.sidecar(scores) == scores / ".health.json"
+    job = _example_job(tmp_path)
+    job["input"] = {"all": [str(model_file), str(scores)], "named": {}}
+    written = context(job).write_metrics(dict(HOLDS))
+    assert written["training"]["tagger"]["n"] == 1 and written["training"]["tagger"]["trained"] is False
+    assert written["holds"] is None and written["verdict"]["text"].startswith("did not train: tagger")
+    assert health.REPORTED
+
+
+def test_a_broken_sidecar_is_one_line(tmp_path):
+    f = tmp_path / "model.pt"
+    f.write_text("w")
+    health.sidecar(f).write_text("{not json")
+    from colliderflow.errors import InputError
+    with pytest.raises(InputError, match=r"\.model\.pt\.health\.json: field 'records': not a training-health file"):
+        health.load_beside([f])
