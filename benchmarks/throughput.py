@@ -45,12 +45,15 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def timed(step, n_items: int, dev: torch.device, seconds: float, warmup: int = 3) -> tuple[float, int]:
-    """Items per second of ``step()`` over about ``seconds`` (after warm-up), and the steps timed."""
+def timed(step, n_items: int, dev: torch.device, seconds: float, warmup: int = 3) -> tuple[float, int, float]:
+    """Items per wall second of ``step()`` over about ``seconds`` (after
+    warm-up), the steps timed, and this process's CPU seconds (user + system,
+    all threads) per 100k items: on a shared machine the wall rate drops with
+    the load, the CPU seconds much less."""
     for _ in range(warmup):
         step()
     _sync(dev)
-    t0, k = time.perf_counter(), 0
+    t0, c0, k = time.perf_counter(), time.process_time(), 0
     while True:
         step()
         k += 1
@@ -59,10 +62,11 @@ def timed(step, n_items: int, dev: torch.device, seconds: float, warmup: int = 3
             if time.perf_counter() - t0 >= seconds:
                 break
     _sync(dev)
-    return n_items * k / (time.perf_counter() - t0), k
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return n_items * k / wall, k, 1e5 * cpu / (n_items * k)
 
 
-def flow_rate(size: dict, batch: int, dev: torch.device, seconds: float) -> tuple[float, int]:
+def flow_rate(size: dict, batch: int, dev: torch.device, seconds: float) -> tuple[float, int, float]:
     torch.manual_seed(0)
     flow = StandardizedFlow(4, 1, **size).to(dev)
     x, c = torch.randn(batch, 4, device=dev), torch.randn(batch, 1, device=dev)
@@ -77,7 +81,7 @@ def flow_rate(size: dict, batch: int, dev: torch.device, seconds: float) -> tupl
     return timed(step, batch, dev, seconds)
 
 
-def transformer_rate(size: dict, batch: int, dev: torch.device, seconds: float) -> tuple[float, int]:
+def transformer_rate(size: dict, batch: int, dev: torch.device, seconds: float) -> tuple[float, int, float]:
     torch.manual_seed(0)
     n = size["n"]
     model = JetTransformer(7, dim=size["dim"], heads=size["heads"], layers=size["layers"], n_out=10,
@@ -105,29 +109,32 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="markdown (default: print only)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    load_start = os.getloadavg()
     devices = [torch.device("cpu")] + ([torch.device("cuda:0")] if torch.cuda.is_available() else [])
     names = {d: (f"CPU, {a.threads} threads" if d.type == "cpu" else torch.cuda.get_device_name(d)) for d in devices}
     rows = []
     for label, size in FLOWS.items():
         for batch in a.flow_batch:
             for d in devices:
-                rate, k = flow_rate(size, batch, d, a.seconds)
-                rows.append(("background flow", label, batch, names[d], f"{rate:,.0f} events/s", k))
+                rate, k, cpu = flow_rate(size, batch, d, a.seconds)
+                rows.append(("background flow", label, batch, names[d], f"{rate:,.0f} events/s", f"{cpu:.2f}", k))
                 print(rows[-1], flush=True)
     for label, size in TRANSFORMERS.items():
         for d in devices:
             batch = 64 if (d.type == "cpu" and size["n"] > 64) else 512
-            rate, k = transformer_rate(size, batch, d, a.seconds)
-            rows.append(("jet transformer", label, batch, names[d], f"{rate:,.0f} jets/s", k))
+            rate, k, cpu = transformer_rate(size, batch, d, a.seconds)
+            rows.append(("jet transformer", label, batch, names[d], f"{rate:,.0f} jets/s", f"{cpu:.1f}", k))
             print(rows[-1], flush=True)
+    load0 = " / ".join(f"{x:.2f}" for x in load_start)
+    loaded = max(load_start[0], os.getloadavg()[0] - a.threads) > 0.5 * (os.cpu_count() or 1)  # others' load
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [f"# Training throughput, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
-             f"{platform.node()}, {os.cpu_count()} CPUs, torch {torch.__version__}, load average {load} at the end"
-             + ("  **(loaded machine: CPU rates are low)**" if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1)
-                else ""), "",
-             "| model | size | batch | device | throughput (optimiser steps) | steps timed |",
-             "|---|---|---:|---|---:|---:|"]
-    lines += [f"| {m} | {s} | {b} | {d} | {r} | {k} |" for m, s, b, d, r, k in rows]
+             f"{platform.node()}, {os.cpu_count()} CPUs, torch {torch.__version__}, load average (1 / 5 / 15 min) "
+             f"{load0} at the start, {load} at the end"
+              + ("  **(loaded machine: wall rates are low; CPU s per 100k less affected)**" if loaded else ""), "",
+             "| model | size | batch | device | throughput (optimiser steps, wall) | CPU s per 100k | steps timed |",
+             "|---|---|---:|---|---:|---:|---:|"]
+    lines += [f"| {m} | {s} | {b} | {d} | {r} | {c} | {k} |" for m, s, b, d, r, c, k in rows]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:

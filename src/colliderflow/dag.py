@@ -78,6 +78,29 @@ def tier_label(config: Mapping, study: str) -> str:
     return f"{config['tier']} (toy data: {why})" if why else str(config["tier"])
 
 
+def cuda_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU to its processes, without
+    importing torch (about 1.5 s of every snakemake start): a driver that
+    lists a GPU, unless ``CUDA_VISIBLE_DEVICES`` hides them all."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1", "none", "NoDevFiles"):
+        return False
+    return bool(glob.glob("/proc/driver/nvidia/gpus/*")) or os.path.exists("/dev/nvidia0")
+
+
+def gpu_jobs(config: Mapping) -> bool:
+    """Whether the steps that can use a GPU request one (SLURM ``gpu``,
+    HTCondor ``request_gpus``, the local ``gpu`` resource): ``resources.device``
+    ``cuda``/``cuda:N`` yes, ``cpu`` no, ``auto`` where the machine that runs
+    snakemake sees a GPU (:func:`cuda_visible`; a cluster's login node
+    usually does not: submit with ``cuda``, as the paper tier does). The
+    environment's ``COLLIDERFLOW_DEVICE`` wins over the config, as in the jobs."""
+    device = os.environ.get("COLLIDERFLOW_DEVICE", "").strip() or str(
+        (config.get("resources") or {}).get("device", "auto"))
+    if device == "auto":
+        return cuda_visible()
+    return device.startswith("cuda")
+
+
 class StepRule:
     """The directives of one rule, derived from its step.
 
@@ -113,7 +136,9 @@ class StepRule:
         first attempt, growing with each retry (SLURM ``mem_mb``/``runtime``,
         HTCondor ``htcondor_request_mem_mb`` and the lxplus queue that fits the
         runtime); steps that can use a GPU ask for one (SLURM ``gpu`` in the
-        ``gpu`` partition, HTCondor ``request_gpus``). Local runs ignore them."""
+        ``gpu`` partition, HTCondor ``request_gpus``) when the run trains on
+        CUDA (:func:`gpu_jobs`). Locally only ``gpu`` counts, and only with
+        ``--resources gpu=N`` (at most N GPU jobs at once, one card each)."""
         mem, runtime = self.step.mem_mb, self.step.runtime
         res: dict[str, Any] = {
             "mem_mb": lambda wildcards, attempt: mem * attempt,
@@ -121,7 +146,7 @@ class StepRule:
             "runtime": lambda wildcards, attempt: runtime * attempt,
             "classad_JobFlavour": lambda wildcards, attempt: job_flavour(runtime * attempt),
         }
-        if self.step.gpu:
+        if self.step.gpu and gpu_jobs(self._config):
             res.update(gpu=1, request_gpus=1, slurm_partition="gpu", cpus_per_task=4)
         return res
 

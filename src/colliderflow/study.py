@@ -571,8 +571,11 @@ def run_job(job: Mapping) -> int:
             ctx = context(job)
             set_threads(ctx.threads)
             make_deterministic(ctx.seed)
-            logging.getLogger("colliderflow").info("step %s (%s tier, seed %d, %d thread(s))",
-                                                   job["step"], ctx.tier, ctx.seed, ctx.threads)
+            if not ctx.step.gpu:  # requested no GPU: trains on the CPU, whatever the run's device
+                os.environ["COLLIDERFLOW_DEVICE"] = "cpu"
+            logging.getLogger("colliderflow").info("step %s (%s tier, seed %d, %d thread(s), device %s)",
+                                                   job["step"], ctx.tier, ctx.seed, ctx.threads,
+                                                   os.environ.get("COLLIDERFLOW_DEVICE") or "auto")
             with _heartbeat(job["step"], float(os.environ.get("COLLIDERFLOW_HEARTBEAT", 30))):
                 ctx.study.function(ctx.step.name)(ctx)
             if not health.REPORTED:  # trainings (own or carried) travel beside the outputs to the report

@@ -40,7 +40,9 @@ def test_profile_dry_run_takes_each_rules_requests_from_its_step(profile, tmp_pa
     if profile == "htcondor":
         pytest.importorskip("snakemake_executor_plugin_htcondor",
                             reason="the htcondor extra is not installed (pip install -e '.[htcondor]'; CI has it)")
-    proc = run_snakemake(tmp_path, "-n", "--profile", str(REPO / "profiles" / profile), configfiles=[SMOKE])
+    # a run that trains on CUDA (a batch node's COLLIDERFLOW_DEVICE wins over the config, as in the jobs)
+    proc = run_snakemake(tmp_path, "-n", "--profile", str(REPO / "profiles" / profile), configfiles=[SMOKE],
+                         env={"COLLIDERFLOW_DEVICE": "cuda"})
     res = _resources(proc.stdout + proc.stderr)
     steps = _steps()
     assert {"lhco_toy", "dimuon_toy", "dimuon_spectrum"} <= res.keys()
@@ -78,6 +80,43 @@ def test_step_requests_grow_with_the_attempt():
     res = StepRule("data", "lhco_toy", config=config, basedir=str(REPO)).resources
     assert res["mem_mb"](None, 1) == 4000 and res["mem_mb"](None, 2) == 8000
     assert res["classad_JobFlavour"](None, 1) == "espresso" and res["classad_JobFlavour"](None, 3) == "microcentury"
+
+
+@pytest.mark.parametrize("device, gpus", [("cpu", False), ("cuda", True), ("cuda:1", True)])
+def test_gpu_requests_follow_the_device(device, gpus, monkeypatch):
+    """A CPU run requests no GPU anywhere (so `--resources gpu=1` cannot
+    serialise it); a CUDA run requests one for the GPU steps only."""
+    from colliderflow.dag import StepRule
+
+    monkeypatch.delenv("COLLIDERFLOW_DEVICE", raising=False)
+    config = {**yaml.safe_load((REPO / "config" / "config.yaml").read_text()), "resources": {"device": device}}
+    ranode_bg = StepRule("ranode", "background", config=config, basedir=str(REPO)).resources
+    assert load("ranode").step("background").gpu
+    assert ranode_bg.get("gpu", 0) == ranode_bg.get("request_gpus", 0) == int(gpus)
+    assert ("slurm_partition" in ranode_bg) == gpus
+    assert "gpu" not in StepRule("data", "lhco_toy", config=config, basedir=str(REPO)).resources
+    monkeypatch.setenv("COLLIDERFLOW_DEVICE", "cpu")  # the environment wins, as in the jobs
+    assert "gpu" not in StepRule("ranode", "background", config=config, basedir=str(REPO)).resources
+
+
+def test_a_step_that_requests_no_gpu_runs_on_the_cpu(tmp_path, monkeypatch):
+    """A job whose step requests no GPU trains on the CPU even in a CUDA run
+    (it may land on a node without one), and its log says so."""
+    import os
+
+    from colliderflow.dag import validator
+    from colliderflow.study import run_job
+
+    monkeypatch.setenv("COLLIDERFLOW_DEVICE", "cuda")
+    cfg = {"n_experiments": 10, "n_events": 10}
+    validator("example", defaults=True).validate(cfg)
+    out, log = tmp_path / "events.npy", tmp_path / "toy.log"
+    job = {"step": "example.toy", "cfg": cfg, "seed": 1, "tier": "smoke", "input": {"all": [], "named": {}},
+           "output": {"all": [str(out)], "named": {"events": str(out)}}, "log": str(log)}
+    assert not load("example").step("toy").gpu
+    assert run_job(job) == 0 and out.exists()
+    assert "device cpu)" in log.read_text().splitlines()[0]
+    assert os.environ["COLLIDERFLOW_DEVICE"] == "cpu"
 
 
 def test_default_profile_leaves_resources_to_the_cluster_profiles():
