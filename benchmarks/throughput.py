@@ -101,11 +101,16 @@ def transformer_rate(size: dict, batch: int, dev: torch.device, seconds: float) 
     return timed(step, batch, dev, seconds)
 
 
+def _rate(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per row")
     ap.add_argument("--flow-batch", type=int, nargs="+", default=[256, 2048, 16384])
+    ap.add_argument("--models", nargs="+", choices=["flow", "transformer"], default=["flow", "transformer"])
     ap.add_argument("--out", type=Path, default=None, help="markdown (default: print only)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -113,17 +118,21 @@ def main() -> None:
     devices = [torch.device("cpu")] + ([torch.device("cuda:0")] if torch.cuda.is_available() else [])
     names = {d: (f"CPU, {a.threads} threads" if d.type == "cpu" else torch.cuda.get_device_name(d)) for d in devices}
     rows = []
-    for label, size in FLOWS.items():
+    for label, size in FLOWS.items() if "flow" in a.models else ():
         for batch in a.flow_batch:
             for d in devices:
+                load1 = os.getloadavg()[0]
                 rate, k, cpu = flow_rate(size, batch, d, a.seconds)
-                rows.append(("background flow", label, batch, names[d], f"{rate:,.0f} events/s", f"{cpu:.2f}", k))
+                rows.append(("background flow", label, batch, names[d], f"{_rate(rate)} events/s", f"{cpu:,.2f}", k,
+                             f"{load1:.1f}"))
                 print(rows[-1], flush=True)
-    for label, size in TRANSFORMERS.items():
+    for label, size in TRANSFORMERS.items() if "transformer" in a.models else ():
         for d in devices:
             batch = 64 if (d.type == "cpu" and size["n"] > 64) else 512
+            load1 = os.getloadavg()[0]
             rate, k, cpu = transformer_rate(size, batch, d, a.seconds)
-            rows.append(("jet transformer", label, batch, names[d], f"{rate:,.0f} jets/s", f"{cpu:.1f}", k))
+            rows.append(("jet transformer", label, batch, names[d], f"{_rate(rate)} jets/s", f"{cpu:,.1f}", k,
+                         f"{load1:.1f}"))
             print(rows[-1], flush=True)
     load0 = " / ".join(f"{x:.2f}" for x in load_start)
     loaded = max(load_start[0], os.getloadavg()[0] - a.threads) > 0.5 * (os.cpu_count() or 1)  # others' load
@@ -132,9 +141,10 @@ def main() -> None:
              f"{platform.node()}, {os.cpu_count()} CPUs, torch {torch.__version__}, load average (1 / 5 / 15 min) "
              f"{load0} at the start, {load} at the end"
               + ("  **(loaded machine: wall rates are low; CPU s per 100k less affected)**" if loaded else ""), "",
-             "| model | size | batch | device | throughput (optimiser steps, wall) | CPU s per 100k | steps timed |",
-             "|---|---|---:|---|---:|---:|---:|"]
-    lines += [f"| {m} | {s} | {b} | {d} | {r} | {c} | {k} |" for m, s, b, d, r, c, k in rows]
+             "| model | size | batch | device | throughput (optimiser steps, wall) | CPU s per 100k | steps timed "
+             "| load (1 min) at the row's start |",
+             "|---|---|---:|---|---:|---:|---:|---:|"]
+    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:

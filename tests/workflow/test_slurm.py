@@ -281,3 +281,27 @@ def test_smoke_subset_on_slurm_equals_local(slurm_cluster, local_subset, subset_
     for rule in ("lhco_toy", "lhco_prepare", "dimuon_toy", "dimuon_spectrum"):
         assert f"rule {rule}:" in ran, f"{rule} did not run inside a SLURM job"
     assert_same_results(local_subset, tmp_path)
+
+
+def test_grouped_components_run_as_one_slurm_job(slurm_cluster, local_subset, subset_config, tmp_path):
+    """Small independent jobs grouped (`group:` + `--group-components`), as a
+    paper-tier scan is, so that a SLURM queue is not flooded: the two toy
+    chains go to the cluster as one batch job and give the local results.
+    Nothing here asks for a GPU (the test cluster has none): resources.device
+    is auto on a machine without one, so no rule requests a GPU."""
+    logs = tmp_path / "slurm-logs"
+    proc = snakemake(tmp_path, *TARGETS, "--groups", *(f"{g.split('=')[0]}=toys" for g in GROUPS),
+                     "--group-components", "toys=2", "--profile", str(REPO / "profiles" / "slurm"),
+                     "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "1",
+                     "--slurm-keep-successful-logs", "--slurm-logdir", str(logs), "--latency-wait", "5",
+                     configfiles=subset_config, prefix=slurm_cluster.nsenter, check=False, timeout=300,
+                     env={"COLLIDERFLOW_DEVICE": "auto", "CUDA_VISIBLE_DEVICES": ""})
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise AssertionError(f"SLURM run failed ({proc.returncode}):\n{out[-6000:]}\n{slurm_cluster.logs()}")
+    assert len(set(re.findall(r"submitted with SLURM jobid (\d+)", out))) == 1, out[-3000:]
+    assert "gpu=1" not in out and "--gres" not in out
+    ran = "\n".join(p.read_text() for p in sorted(logs.rglob("*.log")))
+    for rule in ("lhco_toy", "lhco_prepare", "dimuon_toy", "dimuon_spectrum"):
+        assert f"rule {rule}:" in ran, f"{rule} did not run inside the grouped SLURM job"
+    assert_same_results(local_subset, tmp_path)
