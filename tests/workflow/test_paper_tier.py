@@ -67,6 +67,9 @@ def test_paper_dag_lists_every_enabled_study_and_its_scans(paper_dry_run):
         spec = load(name)
         ran = {spec.rule_name(s.name) for s in spec.steps} & jobs.keys()
         assert bool(ran) == (name in enabled), f"{name}: enabled {name in enabled}, rules in the DAG {sorted(ran)}"
+    # nothing is downloaded: every enabled study says in its metrics.json that it ran a toy, and why
+    assert set(enabled) <= set(cfg["toy_data"]), set(enabled) - set(cfg["toy_data"])
+    assert dag.tier_label(cfg, "sophon").startswith("paper (toy data: ")
     fpga = cfg["studies"]["fpga_tagging"]
     assert jobs["fpga_tagging_train"] == len(fpga["archs"]) * len(fpga["n_constituents"]) + len(fpga["in_sizes"])
     assert jobs["total"] == sum(v for k, v in jobs.items() if k != "total")
