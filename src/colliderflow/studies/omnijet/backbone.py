@@ -83,9 +83,10 @@ def gpt_loss(model: JetGPT, batch: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def train_gpt(tokens: np.ndarray, n_codes: int, dim: int, heads: int, layers: int, emb_dim: int, epochs: int,
-              batch_size: int, lr: float, patience: int, seed: int, model: JetGPT | None = None) -> tuple[JetGPT,
-              dict, History]:
-    """Next-token training on (n, N) code sequences; returns (model, hparams, history)."""
+              batch_size: int, lr: float, patience: int, seed: int, model: JetGPT | None = None,
+              bf16: bool = False) -> tuple[JetGPT, dict, History]:
+    """Next-token training on (n, N) code sequences; returns (model, hparams, history). ``bf16``: autocast
+    on CUDA (:class:`colliderflow.nn.train.TrainConfig`)."""
     if dim % heads:
         raise InputError("config", "studies.omnijet.backbone.heads", f"dim {dim} is not divisible by {heads} heads")
     hp = dict(n_codes=int(n_codes), n_max=int(tokens.shape[1]), dim=int(dim), heads=int(heads), layers=int(layers),
@@ -94,7 +95,7 @@ def train_gpt(tokens: np.ndarray, n_codes: int, dim: int, heads: int, layers: in
     model = model or make_gpt(**hp)
     inp, mask, tgt = (torch.as_tensor(a) for a in sequences(tokens, n_codes))
     hist = fit(model, gpt_loss, [inp, mask, tgt], TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
-                                                              seed=seed, patience=patience, desc="gpt"))
+                                                              seed=seed, patience=patience, desc="gpt", bf16=bf16))
     return model, hp, hist
 
 
@@ -150,7 +151,7 @@ def unigram_baseline(tokens: np.ndarray, n_codes: int, n_jets: int, seed: int, d
 def run_backbone(tokenizer_path: str | Path, tokens_path: str | Path, model_path: str | Path,
                  samples_path: str | Path, stats_path: str | Path, dim: int, heads: int, layers: int, emb_dim: int,
                  epochs: int, batch_size: int, lr: float, patience: int, n_generate: int, temperature: float,
-                 seed: int) -> dict:
+                 seed: int, bf16: bool = False) -> dict:
     """Train the GPT on the training-split tokens, sample jets, decode them
     and compare with held-out jets, the baselines and the floors. Writes the
     model (``model_path``, gpt.pt + .json), the samples (``samples_path``) and
@@ -160,7 +161,7 @@ def run_backbone(tokenizer_path: str | Path, tokens_path: str | Path, model_path
     tok_tr, tok_te = d["tokens"][d["train"]], d["tokens"][d["test"]]
     with Stopwatch() as sw:
         model, hp, hist = train_gpt(tok_tr, vq.n_codes, dim, heads, layers, emb_dim, epochs, batch_size, lr,
-                                    patience, seed)
+                                    patience, seed, bf16=bf16)
     with Stopwatch() as sg:
         gen = generate(model, n_generate, seed=seed + 1, temperature=temperature)
     samples = {
