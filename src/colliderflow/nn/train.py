@@ -13,7 +13,8 @@ config's ``resources.device`` or ``COLLIDERFLOW_DEVICE``; ``auto`` is CUDA
 when there is one). The data are moved to the device once, batches are
 indexed there, and the model goes back to the device it came from (the CPU)
 at the end, so callers and saved models never see the GPU. On the CPU
-nothing changes.
+nothing changes. ``TrainConfig.bf16`` (opt-in, for studies where it is safe)
+runs the loss under bf16 autocast on CUDA; on the CPU it is ignored.
 
 Training health: :func:`fit` evaluates the validation loss before the first
 step and records whether the model learned (:meth:`History.health`: the best
