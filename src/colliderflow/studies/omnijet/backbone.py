@@ -102,26 +102,37 @@ def train_gpt(tokens: np.ndarray, n_codes: int, dim: int, heads: int, layers: in
 def generate(model: JetGPT, n_jets: int, seed: int, batch_size: int = 1000, temperature: float = 1.0) -> np.ndarray:
     """Sample ``n_jets`` token sequences: start token, then one token at a
     time until the stop token or ``model.n_max`` tokens. Returns (n, n_max)
-    codes with -1 after the stop."""
+    codes with -1 after the stop. The network runs on the configured device
+    (:func:`colliderflow.nn.device.select`); the draws come from a CPU
+    generator seeded with ``seed``, so the samples do not depend on it beyond
+    the network's float rounding."""
+    from ...nn.device import select
+
     gen = torch.Generator().manual_seed(seed)
     model.eval()
+    dev, home = select(), next(model.parameters()).device
+    model.to(dev)
     big_n = model.n_max
     out = np.full((n_jets, big_n), -1, dtype=np.int64)
-    with torch.no_grad():
-        for lo in range(0, n_jets, batch_size):
-            b = min(batch_size, n_jets - lo)
-            seq = torch.full((b, big_n + 1), model.pad, dtype=torch.long)
-            seq[:, 0] = model.start
-            alive = torch.ones(b, dtype=torch.bool)
-            for step in range(big_n):
-                logits = model(seq[:, :step + 1], torch.ones(b, step + 1, dtype=torch.bool))[:, -1] / temperature
-                nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)[:, 0]
-                alive &= nxt != model.stop
-                if not alive.any():
-                    break
-                seq[alive, step + 1] = nxt[alive]
-            toks = seq[:, 1:].numpy()
-            out[lo:lo + b] = np.where(toks == model.pad, -1, toks)
+    try:
+        with torch.no_grad():
+            for lo in range(0, n_jets, batch_size):
+                b = min(batch_size, n_jets - lo)
+                seq = torch.full((b, big_n + 1), model.pad, dtype=torch.long, device=dev)
+                seq[:, 0] = model.start
+                alive = torch.ones(b, dtype=torch.bool)
+                for step in range(big_n):
+                    logits = model(seq[:, :step + 1], torch.ones(b, step + 1, dtype=torch.bool, device=dev))[:, -1]
+                    probs = torch.softmax(logits / temperature, -1).cpu()  # no copy on the CPU
+                    nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]
+                    alive &= nxt != model.stop
+                    if not alive.any():
+                        break
+                    seq[alive.to(dev), step + 1] = nxt[alive].to(dev)
+                toks = seq[:, 1:].cpu().numpy()
+                out[lo:lo + b] = np.where(toks == model.pad, -1, toks)
+    finally:
+        model.to(home)
     return out
 
 
