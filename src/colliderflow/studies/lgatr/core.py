@@ -275,7 +275,7 @@ def predict(model: torch.nn.Module, p4: np.ndarray, mask: np.ndarray, batch: int
 
     model.eval()
     dev = select()
-    home = next(model.parameters()).device
+    home = next(model.parameters(), torch.empty(0)).device
     model.to(dev)
     if isinstance(model, PartTagger):  # its features once for all jets, not per batch
         tensors, fn = [t.to(dev) for t in model.features(p4, mask)], model.forward_features

@@ -110,7 +110,7 @@ def generate(model: JetGPT, n_jets: int, seed: int, batch_size: int = 1000, temp
 
     gen = torch.Generator().manual_seed(seed)
     model.eval()
-    dev, home = select(), next(model.parameters()).device
+    dev, home = select(), next(model.parameters(), torch.empty(0)).device
     model.to(dev)
     big_n = model.n_max
     out = np.full((n_jets, big_n), -1, dtype=np.int64)

@@ -275,7 +275,7 @@ def _batched(fn: Callable, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Ten
     from ...nn.device import select
 
     model = getattr(fn, "__self__", fn)
-    dev, home = select(), next(model.parameters()).device
+    dev, home = select(), next(model.parameters(), torch.empty(0)).device
     if dev.type == "cpu":
         return torch.cat([fn(x[i:i + batch], mask[i:i + batch], pairs[i:i + batch])
                           for i in range(0, len(x), batch)]).numpy()
