@@ -20,6 +20,7 @@ from colliderflow.study import build_config
 from ..conftest import REPO, study_config
 
 torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 lg = pytest.importorskip("colliderflow.studies.lgatr.core")
 spec = pytest.importorskip("colliderflow.studies.lgatr")
 
@@ -174,6 +175,57 @@ def test_part_inputs_from_four_momenta(jets):
     model = lg.PartTagger(lg.part_stats(jets["p4"]), dim=8, heads=2, layers=1)
     out = lg.predict(model, jets["p4"], jets["mask"])
     assert out.shape == (len(jets["p4"]),) and np.isfinite(out).all()
+
+
+def test_part_features_once_give_the_per_batch_logits(jets):
+    """Training and prediction compute the ParT features once per jet (PartTagger.features) and call
+    forward_features on them: the logits are exactly those of forward(p4, mask), which derives the features
+    batch by batch, bit for bit (same batches), and predict() gives them."""
+    torch.manual_seed(1)
+    model = lg.PartTagger(lg.part_stats(jets["p4"]), dim=8, heads=2, layers=1).eval()
+    p4, mask = jets["p4"], jets["mask"].copy()
+    mask[:, -1] = False  # the jets' own mask restricts the features' pT > 0 mask
+    feats = lg.PartTagger.features(p4, mask)
+    with torch.no_grad():
+        per_batch = torch.cat([model(torch.as_tensor(p4[i:i + 7]), torch.as_tensor(mask[i:i + 7]))
+                               for i in range(0, len(p4), 7)])
+        once = torch.cat([model.forward_features(*(t[i:i + 7] for t in feats)) for i in range(0, len(p4), 7)])
+    assert torch.equal(per_batch, once)
+    np.testing.assert_array_equal(lg.predict(model, p4, mask, batch=7), once.double().numpy())
+
+
+def test_train_model_records_health_and_bf16_is_ignored_on_the_cpu(jets, monkeypatch):
+    """Every trained tagger adds a training-health record (device included); the opt-in bf16 autocast is a
+    CUDA-only setting, so on the CPU it changes no bit of the trained model."""
+    from colliderflow import health
+
+    monkeypatch.setenv("COLLIDERFLOW_DEVICE", "cpu")
+    health.clear()
+    sec = lg.TrainSection(samples=40, max_epochs=2, batch_size=16, lr=0.005, patience=5)
+    hp = {"dim": 8, "heads": 2, "layers": 1}
+    out = {}
+    for bf16 in (False, True):
+        model, _ = lg.train_model("part", jets["p4"], jets["mask"], jets["y"], hp, dataclasses.replace(sec, bf16=bf16),
+                                  seed=3, scale=1.0)
+        out[bf16] = model.state_dict()
+    assert all(torch.equal(out[False][k], out[True][k]) for k in out[False])
+    assert [name for name, _ in health.RECORDS] == [f"part-n{len(jets['y'])}-s3"] * 2
+    assert all(rec["device"] == "cpu" and rec["steps"] > 0 for _, rec in health.RECORDS)
+    health.clear()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU path is checked where one is lent")
+@pytest.mark.parametrize("kind", ["lgatr_sb", "part"])
+def test_tiny_training_on_cuda(jets, kind, monkeypatch):
+    """With device cuda the taggers train there (token readout, spurions and masks on the input's device),
+    come back on the CPU and predict anywhere, also under bf16 autocast."""
+    monkeypatch.setenv("COLLIDERFLOW_DEVICE", "cuda")
+    sec = lg.TrainSection(samples=40, max_epochs=2, batch_size=16, lr=0.005, patience=5, bf16=True)
+    hp = ({"dim": 8, "heads": 2, "layers": 1} if kind == "part" else
+          dict(blocks=1, mv_channels=2, s_channels=4, heads=2, mlp_ratio=2, readout="token", spurions=True))
+    model, info = lg.train_model(kind, jets["p4"], jets["mask"], jets["y"], hp, sec, seed=3, scale=10.0)
+    assert next(model.parameters()).device.type == "cpu" and np.isfinite(info["best_val_loss"])
+    assert np.isfinite(lg.predict(model, jets["p4"], jets["mask"])).all()
 
 
 def _performance(lgatr_sb, part, sizes=(100, 400)):

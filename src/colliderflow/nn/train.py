@@ -13,7 +13,8 @@ config's ``resources.device`` or ``COLLIDERFLOW_DEVICE``; ``auto`` is CUDA
 when there is one). The data are moved to the device once, batches are
 indexed there, and the model goes back to the device it came from (the CPU)
 at the end, so callers and saved models never see the GPU. On the CPU
-nothing changes.
+nothing changes. ``TrainConfig.bf16`` (opt-in, for studies where it is safe)
+runs the loss under bf16 autocast on CUDA; on the CPU it is ignored.
 
 Training health: :func:`fit` evaluates the validation loss before the first
 step and records whether the model learned (:meth:`History.health`: the best
@@ -63,6 +64,7 @@ class TrainConfig:
     desc: str = "train"
     min_improvement: float = 1e-3  # trained = best val loss <= initial val loss - this (loss units)
     min_steps: int = 0            # at least this many optimiser steps: epochs raised to reach it (0: epochs as given)
+    bf16: bool = False            # bf16 autocast of the loss (opt-in; only on CUDA, ignored on the CPU)
 
 
 @dataclass
@@ -109,6 +111,15 @@ def evaluate(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple[t
     return total / max(n, 1)
 
 
+def _autocast(loss_fn: Callable, dev: torch.device) -> Callable:
+    """``loss_fn`` under bf16 autocast on ``dev`` (a CUDA device), the loss returned in float32."""
+    def wrapped(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
+            return loss_fn(model, batch).float()
+
+    return wrapped
+
+
 def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tensor], cfg: TrainConfig,
         val_tensors: Sequence[torch.Tensor] | None = None,
         params: Iterable[torch.nn.Parameter] | None = None) -> History:
@@ -147,6 +158,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
              if cfg.lr_schedule == "cosine" else None)
     hist = History(min_improvement=cfg.min_improvement, device=str(dev))
+    if cfg.bf16 and dev.type == "cuda":  # mixed precision where the study says it is safe; fp32 on the CPU
+        loss_fn = _autocast(loss_fn, dev)
     with torch.random.fork_rng(devices=[]):  # a loss that draws (TRANSIT's mass shuffle) leaves the stream as it was
         hist.initial_val = evaluate(model, loss_fn, val_tensors)
     best_state = copy.deepcopy(model.state_dict())

@@ -34,6 +34,7 @@ class TrainConfig:
     batch_size: int
     lr: float
     patience: int
+    bf16: bool = False
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ class LGATrTagger(torch.nn.Module):
         dtype = next(self.net.parameters()).dtype
         mv = embed_vector((p4 / self.scale).to(dtype))[..., None, :]  # (B, N, 1, 16)
         if self.spurions:  # the paper's symmetry breaking: beam (x-y plane) and time references as extra channels
-            ref = self.spurion_scale * get_spurions(dtype=dtype)
+            ref = self.spurion_scale * get_spurions(device=mv.device, dtype=dtype)
             mv = torch.cat([mv, ref.expand(*mv.shape[:2], *ref.shape)], -2)
         s = mask[..., None].to(dtype)
         if self.readout == "token":  # global token: zero multivector, scalar flag 1
@@ -163,11 +163,11 @@ class LGATrTagger(torch.nn.Module):
             if self.spurions:
                 token[:, :, 1:] = mv[:, :1, 1:]
             mv = torch.cat([token, mv], 1)
-            s = torch.cat([torch.ones(b, 1, 1, dtype=dtype), torch.zeros_like(s)], 1)
-            mask = torch.cat([torch.ones(b, 1, dtype=torch.bool), mask], 1)
+            s = torch.cat([torch.ones(b, 1, 1, dtype=dtype, device=s.device), torch.zeros_like(s)], 1)
+            mask = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=mask.device), mask], 1)
         n = mask.shape[1]
         # real keys only; a padded query still sees itself (no empty softmax rows)
-        attn = (mask[:, None, None, :] | torch.eye(n, dtype=torch.bool)).expand(-1, 1, n, n)
+        attn = (mask[:, None, None, :] | torch.eye(n, dtype=torch.bool, device=mask.device)).expand(-1, 1, n, n)
         out_mv, _ = self.net(mv, s, attn_mask=attn)
         score = extract_scalar(out_mv)[..., 0, 0]  # (B, N')
         if self.readout == "token":
@@ -214,7 +214,11 @@ class PartTagger(torch.nn.Module):
     """The paper's competitor in miniature: a ParT-like transformer (:class:`JetTransformer` with the ParT
     pairwise-interaction attention bias from ln dR, ln kT, ln z, ln m^2) on (pT, eta, phi) particle
     features, both standardised with ``stats`` (means / stds of the training jets' features):
-    ``forward(p4 (B, N, 4) GeV, mask (B, N)) -> logit (B,)``. Not Lorentz equivariant."""
+    ``forward(p4 (B, N, 4) GeV, mask (B, N)) -> logit (B,)``. Not Lorentz equivariant.
+
+    The features are a fixed function of the four-momenta: training and evaluation compute them once per
+    jet (:meth:`features`, on the CPU in numpy) and call :meth:`forward_features` (on any device), not
+    once per batch and epoch."""
 
     def __init__(self, stats: dict, dim: int = 24, heads: int = 2, layers: int = 2) -> None:
         super().__init__()
@@ -223,9 +227,21 @@ class PartTagger(torch.nn.Module):
         self.net = JetTransformer(len(PARTICLE_FEATURES), dim=dim, heads=heads, layers=layers, n_out=1,
                                   pair_dim=len(PAIR_FEATURES))
 
+    @staticmethod
+    def features(p4: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(particle features, mask, pair features) CPU tensors of jets (:func:`part_inputs`), the mask
+        restricted to ``mask``."""
+        p4 = p4.detach().cpu().numpy() if isinstance(p4, torch.Tensor) else np.asarray(p4, np.float64)
+        x, m, pairs = (torch.from_numpy(a) for a in part_inputs(p4))
+        return x, m & torch.as_tensor(np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask)).bool(), pairs
+
     def forward(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x, m, pairs = (torch.from_numpy(a) for a in part_inputs(p4.detach().cpu().numpy()))
-        m = m & mask.bool()
+        dev = self.x_mean.device
+        return self.forward_features(*(t.to(dev) for t in self.features(p4, mask)))
+
+    def forward_features(self, x: torch.Tensor, m: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+        """The logit from :meth:`features`."""
+        m = m.bool()
         x = (x - self.x_mean) / self.x_std * m[..., None]
         valid = (pairs != 0).any(-1, keepdim=True)
         pairs = (pairs - self.p_mean) / self.p_std * valid
@@ -253,13 +269,26 @@ def n_params(model: torch.nn.Module) -> int:
 
 
 def predict(model: torch.nn.Module, p4: np.ndarray, mask: np.ndarray, batch: int = 512) -> np.ndarray:
-    """Logits (n,) in float64, the model evaluated in its own dtype."""
+    """Logits (n,) in float64, the model evaluated in its own dtype on the configured device
+    (:func:`colliderflow.nn.device.select`; the inputs moved there once, the model back where it was)."""
+    from ...nn.device import select
+
     model.eval()
+    dev = select()
+    home = next(model.parameters(), torch.empty(0)).device
+    model.to(dev)
+    if isinstance(model, PartTagger):  # its features once for all jets, not per batch
+        tensors, fn = [t.to(dev) for t in model.features(p4, mask)], model.forward_features
+    else:
+        tensors = [torch.as_tensor(np.asarray(p4, np.float64)).to(dev), torch.as_tensor(np.asarray(mask)).to(dev)]
+        fn = model
     out = []
-    with torch.no_grad():
-        for i in range(0, len(p4), batch):
-            out.append(model(torch.as_tensor(np.asarray(p4[i:i + batch], np.float64)),
-                             torch.as_tensor(np.asarray(mask[i:i + batch]))).double().numpy())
+    try:
+        with torch.no_grad():
+            for i in range(0, len(p4), batch):
+                out.append(fn(*(t[i:i + batch] for t in tensors)).double().cpu().numpy())
+    finally:
+        model.to(home)
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -297,14 +326,20 @@ def train_model(kind: str, p4: np.ndarray, mask: np.ndarray, y: np.ndarray, hp: 
         raise InputError("config", "model", f"unknown model kind {kind!r}")
     epochs = int(min(train.max_epochs, max(1, math.ceil(train.samples / len(y)))))
     loss = torch.nn.BCEWithLogitsLoss()
+    target = torch.as_tensor(np.asarray(y, np.float32))
+    if kind == "part":  # the ParT features once per jet, not per batch and epoch
+        def loss_fn(m: torch.nn.Module, batch: Sequence[torch.Tensor]):
+            return loss(m.forward_features(*batch[:3]), batch[3])
 
-    def loss_fn(m: torch.nn.Module, batch: Sequence[torch.Tensor]):
-        return loss(m(batch[0], batch[1]), batch[2])
+        tensors = (*PartTagger.features(p4, mask), target)
+    else:
+        def loss_fn(m: torch.nn.Module, batch: Sequence[torch.Tensor]):
+            return loss(m(batch[0], batch[1]), batch[2])
 
-    tensors = (torch.as_tensor(p4), torch.as_tensor(mask), torch.as_tensor(np.asarray(y, np.float32)))
+        tensors = (torch.as_tensor(p4), torch.as_tensor(mask), target)
     hist = fit(model, loss_fn, tensors, TrainConfig(
         epochs=epochs, batch_size=train.batch_size, lr=train.lr, seed=seed,
-        patience=train.patience, desc=f"{kind}-n{len(y)}-s{seed}"))
+        patience=train.patience, desc=f"{kind}-n{len(y)}-s{seed}", bf16=train.bf16))
     return model, {"epochs": epochs, "best_epoch": hist.best_epoch, "best_val_loss": hist.best_val}
 
 

@@ -99,6 +99,7 @@ class Config:
     n_generate: int
     temperature: float
     transfer: Transfer
+    bf16: bool = False
 
 
 def jets_path(source: str) -> str:

@@ -83,9 +83,10 @@ def gpt_loss(model: JetGPT, batch: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def train_gpt(tokens: np.ndarray, n_codes: int, dim: int, heads: int, layers: int, emb_dim: int, epochs: int,
-              batch_size: int, lr: float, patience: int, seed: int, model: JetGPT | None = None) -> tuple[JetGPT,
-              dict, History]:
-    """Next-token training on (n, N) code sequences; returns (model, hparams, history)."""
+              batch_size: int, lr: float, patience: int, seed: int, model: JetGPT | None = None,
+              bf16: bool = False) -> tuple[JetGPT, dict, History]:
+    """Next-token training on (n, N) code sequences; returns (model, hparams, history). ``bf16``: autocast
+    on CUDA (:class:`colliderflow.nn.train.TrainConfig`)."""
     if dim % heads:
         raise InputError("config", "studies.omnijet.backbone.heads", f"dim {dim} is not divisible by {heads} heads")
     hp = dict(n_codes=int(n_codes), n_max=int(tokens.shape[1]), dim=int(dim), heads=int(heads), layers=int(layers),
@@ -94,33 +95,44 @@ def train_gpt(tokens: np.ndarray, n_codes: int, dim: int, heads: int, layers: in
     model = model or make_gpt(**hp)
     inp, mask, tgt = (torch.as_tensor(a) for a in sequences(tokens, n_codes))
     hist = fit(model, gpt_loss, [inp, mask, tgt], TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
-                                                              seed=seed, patience=patience, desc="gpt"))
+                                                              seed=seed, patience=patience, desc="gpt", bf16=bf16))
     return model, hp, hist
 
 
 def generate(model: JetGPT, n_jets: int, seed: int, batch_size: int = 1000, temperature: float = 1.0) -> np.ndarray:
     """Sample ``n_jets`` token sequences: start token, then one token at a
     time until the stop token or ``model.n_max`` tokens. Returns (n, n_max)
-    codes with -1 after the stop."""
+    codes with -1 after the stop. The network runs on the configured device
+    (:func:`colliderflow.nn.device.select`); the draws come from a CPU
+    generator seeded with ``seed``, so the samples do not depend on it beyond
+    the network's float rounding."""
+    from ...nn.device import select
+
     gen = torch.Generator().manual_seed(seed)
     model.eval()
+    dev, home = select(), next(model.parameters(), torch.empty(0)).device
+    model.to(dev)
     big_n = model.n_max
     out = np.full((n_jets, big_n), -1, dtype=np.int64)
-    with torch.no_grad():
-        for lo in range(0, n_jets, batch_size):
-            b = min(batch_size, n_jets - lo)
-            seq = torch.full((b, big_n + 1), model.pad, dtype=torch.long)
-            seq[:, 0] = model.start
-            alive = torch.ones(b, dtype=torch.bool)
-            for step in range(big_n):
-                logits = model(seq[:, :step + 1], torch.ones(b, step + 1, dtype=torch.bool))[:, -1] / temperature
-                nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)[:, 0]
-                alive &= nxt != model.stop
-                if not alive.any():
-                    break
-                seq[alive, step + 1] = nxt[alive]
-            toks = seq[:, 1:].numpy()
-            out[lo:lo + b] = np.where(toks == model.pad, -1, toks)
+    try:
+        with torch.no_grad():
+            for lo in range(0, n_jets, batch_size):
+                b = min(batch_size, n_jets - lo)
+                seq = torch.full((b, big_n + 1), model.pad, dtype=torch.long, device=dev)
+                seq[:, 0] = model.start
+                alive = torch.ones(b, dtype=torch.bool)
+                for step in range(big_n):
+                    logits = model(seq[:, :step + 1], torch.ones(b, step + 1, dtype=torch.bool, device=dev))[:, -1]
+                    probs = torch.softmax(logits / temperature, -1).cpu()  # no copy on the CPU
+                    nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]
+                    alive &= nxt != model.stop
+                    if not alive.any():
+                        break
+                    seq[alive.to(dev), step + 1] = nxt[alive].to(dev)
+                toks = seq[:, 1:].cpu().numpy()
+                out[lo:lo + b] = np.where(toks == model.pad, -1, toks)
+    finally:
+        model.to(home)
     return out
 
 
@@ -150,7 +162,7 @@ def unigram_baseline(tokens: np.ndarray, n_codes: int, n_jets: int, seed: int, d
 def run_backbone(tokenizer_path: str | Path, tokens_path: str | Path, model_path: str | Path,
                  samples_path: str | Path, stats_path: str | Path, dim: int, heads: int, layers: int, emb_dim: int,
                  epochs: int, batch_size: int, lr: float, patience: int, n_generate: int, temperature: float,
-                 seed: int) -> dict:
+                 seed: int, bf16: bool = False) -> dict:
     """Train the GPT on the training-split tokens, sample jets, decode them
     and compare with held-out jets, the baselines and the floors. Writes the
     model (``model_path``, gpt.pt + .json), the samples (``samples_path``) and
@@ -160,7 +172,7 @@ def run_backbone(tokenizer_path: str | Path, tokens_path: str | Path, model_path
     tok_tr, tok_te = d["tokens"][d["train"]], d["tokens"][d["test"]]
     with Stopwatch() as sw:
         model, hp, hist = train_gpt(tok_tr, vq.n_codes, dim, heads, layers, emb_dim, epochs, batch_size, lr,
-                                    patience, seed)
+                                    patience, seed, bf16=bf16)
     with Stopwatch() as sg:
         gen = generate(model, n_generate, seed=seed + 1, temperature=temperature)
     samples = {

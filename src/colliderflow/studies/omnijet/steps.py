@@ -28,7 +28,7 @@ def backbone(ctx: Context) -> None:
     b = ctx.cfg.backbone
     run_backbone(ctx.input.model, ctx.input.tokens, ctx.output.model, ctx.output.samples, ctx.output.stats, b.dim,
                  b.heads, b.layers, b.emb_dim, b.epochs, b.batch_size, b.lr, b.patience, ctx.cfg.n_generate,
-                 ctx.cfg.temperature, ctx.seed)
+                 ctx.cfg.temperature, ctx.seed, bf16=ctx.cfg.bf16)
 
 
 def transfer(ctx: Context) -> None:
@@ -38,7 +38,7 @@ def transfer(ctx: Context) -> None:
     t = ctx.cfg.transfer
     run_transfer(ctx.input.model, ctx.input.tokens, ctx.output.transfer, list(t.tag_classes), list(ctx.cfg.classes),
                  list(t.sizes), list(t.seeds), t.batch_size, t.lr, t.finetune_lr, t.target_steps, t.max_epochs,
-                 t.patience, t.n_test, ctx.seed)
+                 t.patience, t.n_test, ctx.seed, bf16=ctx.cfg.bf16)
 
 
 def publish(ctx: Context) -> None:

@@ -49,18 +49,23 @@ def _steps_epochs(n: int, batch_size: int, target_steps: int, max_epochs: int) -
 
 def train_tagger(mode: str, gpt_pre: JetGPT, tokens: np.ndarray, labels: np.ndarray, hp: dict, batch_size: int,
                  lr: float, finetune_lr: float,
-                 target_steps: int, max_epochs: int, patience: int, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+                 target_steps: int, max_epochs: int, patience: int, seed: int, bf16: bool = False,
+                 frozen_embed: Callable[[np.ndarray], torch.Tensor] | None = None,
+                 ) -> Callable[[np.ndarray], np.ndarray]:
     """One tagger: ``scratch`` (fresh backbone, all trained), ``frozen``
     (pre-trained backbone fixed, head only; the embeddings are computed once)
     or ``finetuned`` (pre-trained backbone, all trained at ``finetune_lr``).
-    Returns ``predict(tokens) -> class``."""
+    Returns ``predict(tokens) -> class``. ``bf16``: autocast on CUDA
+    (:class:`colliderflow.nn.train.TrainConfig`). ``frozen_embed(tokens)``: the
+    frozen backbone's embedding of jets to predict (the caller's cache: the test
+    jets' embedding is the same for every frozen tagger)."""
     if mode not in MODES:
         raise InputError("config", "studies.omnijet.transfer.mode", f"unknown mode {mode!r} (known {list(MODES)})")
     seed_everything(seed)
     inp, mask, _ = (torch.as_tensor(a) for a in sequences(tokens, hp["n_codes"]))
     y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
     epochs = _steps_epochs(len(y), batch_size, target_steps, max_epochs)
-    cfg = dict(epochs=epochs, batch_size=batch_size, seed=seed, patience=patience, desc=f"tag-{mode}")
+    cfg = dict(epochs=epochs, batch_size=batch_size, seed=seed, patience=patience, desc=f"tag-{mode}", bf16=bf16)
     if mode == "frozen":
         gpt = copy.deepcopy(gpt_pre).eval()
         with torch.no_grad():
@@ -69,6 +74,9 @@ def train_tagger(mode: str, gpt_pre: JetGPT, tokens: np.ndarray, labels: np.ndar
         fit(head, lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]), [emb, y], TrainConfig(lr=lr, **cfg))
 
         def predict(t: np.ndarray):
+            if frozen_embed is not None:
+                with torch.no_grad():
+                    return head(frozen_embed(t)).argmax(1).numpy()
             i, m, _ = (torch.as_tensor(a) for a in sequences(t, hp["n_codes"]))
             with torch.no_grad():
                 return head(gpt.embed(i, m)).argmax(1).numpy()
@@ -88,7 +96,7 @@ def train_tagger(mode: str, gpt_pre: JetGPT, tokens: np.ndarray, labels: np.ndar
 def run_transfer(gpt_path: str | Path, tokens_path: str | Path, out: str | Path, tag_classes: Sequence[str],
                  class_names: Sequence[str], sizes: Sequence[int], seeds: Sequence[int], batch_size: int, lr: float,
                  finetune_lr: float, target_steps: int, max_epochs: int, patience: int, n_test: int,
-                 seed: int) -> dict:
+                 seed: int, bf16: bool = False) -> dict:
     """Accuracy vs training-set size for the three modes over ``seeds``;
     labelled jets come from the training split, the test jets from the
     held-out split. Writes ``out`` (JSON)."""
@@ -118,6 +126,16 @@ def run_transfer(gpt_path: str | Path, tokens_path: str | Path, out: str | Path,
     te = rng.permutation(len(test_y))[:n_test]
     test_t, test_y = test_t[te], test_y[te]
     acc = {m: {str(s): [] for s in sizes} for m in MODES}
+    cache: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
+
+    def frozen_embed(t: np.ndarray) -> torch.Tensor:
+        """The pre-trained (frozen, eval-mode) backbone's embedding of ``t``, computed once per array."""
+        if id(t) not in cache or cache[id(t)][0] is not t:
+            i, m, _ = (torch.as_tensor(a) for a in sequences(t, hp["n_codes"]))
+            with torch.no_grad():
+                cache[id(t)] = (t, gpt.eval().embed(i, m))
+        return cache[id(t)][1]
+
     with Stopwatch() as sw:
         for r in seeds:
             perm = np.random.default_rng(seed + 1000 * (r + 1)).permutation(len(pool_y))
@@ -125,7 +143,8 @@ def run_transfer(gpt_path: str | Path, tokens_path: str | Path, out: str | Path,
                 sel = perm[:s]
                 for m in MODES:
                     predict = train_tagger(m, gpt, pool_t[sel], pool_y[sel], hp, batch_size, lr, finetune_lr,
-                                           target_steps, max_epochs, patience, seed + r)
+                                           target_steps, max_epochs, patience, seed + r, bf16=bf16,
+                                           frozen_embed=frozen_embed)
                     acc[m][str(s)].append(float((predict(test_t) == test_y).mean()))
                 log.info("size %d seed %d: %s", s, r, {m: acc[m][str(s)][-1] for m in MODES})
     res = {"tag_classes": list(tag_classes), "sizes": sizes, "seeds": list(seeds), "n_test": int(len(test_y)),

@@ -40,6 +40,7 @@ class Config:
     target_steps: int
     max_epochs: int
     probe_c: float
+    bf16: bool = False
 
 
 def target_path(target: str) -> str:

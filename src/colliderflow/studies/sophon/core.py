@@ -270,8 +270,22 @@ def train(model: Tagger, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tenso
 
 @torch.no_grad()
 def _batched(fn: Callable, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor, batch: int = 2048) -> np.ndarray:
-    return torch.cat([fn(x[i:i + batch], mask[i:i + batch], pairs[i:i + batch])
-                      for i in range(0, len(x), batch)]).numpy()
+    """``fn`` (a :class:`Tagger` or its ``embed``) over all rows on the configured device
+    (:func:`colliderflow.nn.device.select`; inputs moved once, the model back where it was)."""
+    from ...nn.device import select
+
+    model = getattr(fn, "__self__", fn)
+    dev, home = select(), next(model.parameters(), torch.empty(0)).device
+    if dev.type == "cpu":
+        return torch.cat([fn(x[i:i + batch], mask[i:i + batch], pairs[i:i + batch])
+                          for i in range(0, len(x), batch)]).numpy()
+    x, mask, pairs = x.to(dev), mask.to(dev), pairs.to(dev)
+    model.to(dev)
+    try:
+        return torch.cat([fn(x[i:i + batch], mask[i:i + batch], pairs[i:i + batch])
+                          for i in range(0, len(x), batch)]).cpu().numpy()
+    finally:
+        model.to(home)
 
 
 def scores(model: Tagger, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor) -> np.ndarray:
@@ -300,7 +314,7 @@ def pretrain(jets_path: str | Path, out_path: str | Path, c: Config, seed: int) 
     torch.manual_seed(seed)
     model = Tagger(hp, feature_stats(x, mask, pairs))
     cfg = TrainConfig(epochs=c.pretrain_epochs, batch_size=c.batch_size, lr=c.lr, seed=seed,
-                      patience=max(3, c.pretrain_epochs // 3), desc="sophon pretrain")
+                      patience=max(3, c.pretrain_epochs // 3), desc="sophon pretrain", bf16=c.bf16)
     hist = train(model, x, mask, pairs, y, cfg, binary=False)
     info = {"classes": classes, "heldout": c.heldout, "excluded": list(c.exclude),
             "n_pretrain": int(len(idx)), "source": jets["source"],
@@ -399,7 +413,7 @@ def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.n
     else:
         raise InputError("config", "method", f"unknown transfer method {method!r} (known {METHODS})")
     cfg = TrainConfig(batch_size=c.batch_size, lr=lr, seed=seed, val_fraction=0.25, patience=c.max_epochs,
-                      progress=False, desc=f"{method} N={len(idx) // 2} seed {seed}")
+                      progress=False, desc=f"{method} N={len(idx) // 2} seed {seed}", bf16=c.bf16)
     cfg = replace(cfg, epochs=_epochs_for(int(len(idx) * 0.75), cfg.batch_size, c.target_steps, c.max_epochs))
     hist = train(model, x, m, p, y, cfg, binary=True)
     out = _evaluate(te["y"], scores(model, te["x"], te["mask"], te["pairs"]))
