@@ -257,15 +257,25 @@ def _epochs_for(n_train: int, batch_size: int, target_steps: int, max_epochs: in
 
 
 def train(model: Tagger, x: torch.Tensor, mask: torch.Tensor, pairs: torch.Tensor, y: np.ndarray, cfg: TrainConfig,
-          binary: bool) -> dict:
-    """Cross-entropy (multi-class) or BCE (binary, one logit) through the shared loop."""
+          binary: bool, val: tuple | None = None) -> dict:
+    """Cross-entropy (multi-class) or BCE (binary, one logit) through the shared loop;
+    ``val`` = (x, mask, pairs, y) of a fixed validation set (default: the loop's own split)."""
     if binary:
         def loss_fn(m: torch.Tensor, b: torch.Tensor):
             return nn.functional.binary_cross_entropy_with_logits(m(*b[:3])[:, 0], b[3].float())
     else:
         def loss_fn(m: torch.Tensor, b: torch.Tensor):
             return nn.functional.cross_entropy(m(*b[:3]), b[3])
-    return fit(model, loss_fn, [x, mask, pairs, torch.as_tensor(y)], cfg).as_dict()
+    val_tensors = None if val is None else [*val[:3], torch.as_tensor(val[3])]
+    return fit(model, loss_fn, [x, mask, pairs, torch.as_tensor(y)], cfg, val_tensors=val_tensors).as_dict()
+
+
+def split_validation(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows) of a labelled set, ``fraction`` of each class held out."""
+    rng = np.random.default_rng([seed, len(y), 25])
+    val = np.concatenate([rng.permutation(np.flatnonzero(y == k))[:max(1, int(round(fraction * np.sum(y == k))))]
+                          for k in np.unique(y)])
+    return np.setdiff1d(np.arange(len(y)), val), np.sort(val)
 
 
 @torch.no_grad()
@@ -379,7 +389,8 @@ def frozen_probe(enc: Tagger, data: dict, idx: np.ndarray, c: Config) -> dict:
     te = data["test"]
     if "emb" not in te:  # the same encoder every time: embed the test set once
         te["emb"] = embeddings(enc, te["x"], te["mask"], te["pairs"])
-    return {"probe": fit_probe(embeddings(enc, x, m, p), y, c.probe_c), "test_emb": te["emb"]}
+    emb = embeddings(enc, x, m, p)
+    return {"probe": fit_probe(emb, y, c.probe_c), "test_emb": te["emb"], "emb": emb}
 
 
 def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.ndarray, c: Config, seed: int,
@@ -398,12 +409,19 @@ def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.n
         rnd = Tagger(hp, feature_stats(x, m, p))
         clf = fit_probe(embeddings(rnd, x, m, p), y, c.probe_c)
         return _evaluate(te["y"], clf.decision_function(embeddings(rnd, te["x"], te["mask"], te["pairs"])))
+    val = None
     if method == "finetune":
         # linear probe first, then all weights (LP-FT): the new head starts from
-        # the probe so the first steps do not scramble the pre-trained encoder
+        # the probe so the first steps do not scramble the pre-trained encoder.
+        # The probe sees only the fine-tune's training rows: a probe fitted on the
+        # validation rows too would start the fine-tune from a validation loss
+        # measured on data it has seen (and judge its training against that).
+        tr, va = split_validation(y, 0.25, seed)
         model, _ = load_tagger(pretrained_path)
         model.new_head(1, seed)
-        probe_head(model, frozen["probe"])
+        probe_head(model, fit_probe(frozen["emb"][tr], y[tr], c.probe_c))
+        val = (x[va], m[va], p[va], y[va])
+        x, m, p, y = x[tr], m[tr], p[tr], y[tr]
         lr = c.finetune_lr
     elif method == "scratch":
         hp = {k: getattr(c, k) for k in ("dim", "heads", "layers", "n_constituents")} | {"n_out": 1}
@@ -415,7 +433,7 @@ def transfer_one(method: str, pretrained_path: str | Path, data: dict, idx: np.n
     cfg = TrainConfig(batch_size=c.batch_size, lr=lr, seed=seed, val_fraction=0.25, patience=c.max_epochs,
                       progress=False, desc=f"{method} N={len(idx) // 2} seed {seed}", bf16=c.bf16)
     cfg = replace(cfg, epochs=_epochs_for(int(len(idx) * 0.75), cfg.batch_size, c.target_steps, c.max_epochs))
-    hist = train(model, x, m, p, y, cfg, binary=True)
+    hist = train(model, x, m, p, y, cfg, binary=True, val=val)
     out = _evaluate(te["y"], scores(model, te["x"], te["mask"], te["pairs"]))
     out["epochs"] = len(hist["val_loss"])
     return out
