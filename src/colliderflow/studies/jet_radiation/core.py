@@ -504,7 +504,7 @@ HP_KEYS = {"n_train_max": int, "pt_min": float, "dim": int, "heads": int, "layer
 def hparams(cfg: Config) -> dict:
     """The model and training settings of ``studies.jet_radiation`` as the
     flat dict saved with every model; InputError where they do not fit together."""
-    hp = {"n_train_max": cfg.n_train_max, "pt_min": cfg.toy.pt_min,
+    hp = {"n_train_max": cfg.n_train_max, "pt_min": cfg.lhe.pt_min if cfg.source == "lhe" else cfg.toy.pt_min,
           **dataclasses.asdict(cfg.model), **dataclasses.asdict(cfg.training)}
     hp = {key: typ(hp[key]) for key, typ in HP_KEYS.items()}
     if hp["dim"] % hp["heads"]:
@@ -572,8 +572,11 @@ def run_report(events_path: str | Path, samples: dict, forced: dict, records: di
         src = gen[v][0] if m["variants"][v]["kinematics_from"][0] == "generated" else frc[v][0]
         kin[v] = _kth_jet(src, k)
     tj = _kth_jet(ref, k)
+    source = str(events["attrs"].get("source", "toy"))
+    real = source.startswith("lhe:")
+    what = "MG5 Z + jets partons" if real else "Z + jets toy"
     plot_multiplicity(ref, {v: g[0] for v, g in gen.items()}, n_train_max, n_gen_max, mult_png,
-                      title=rf"Z + jets toy, $R = {ratio:g}$, trained on $n \leq {n_train_max}$")
+                      title=rf"{what}, $R = {ratio:.3g}$, trained on $n \leq {n_train_max}$")
     plot_kth_jet(ref, kin, k, float(np.quantile(tj[:, 0], 0.99)) if len(tj) else 100.0,
                  kin_png, title=f"jet {k} in {k}-jet events")
     m["seeds"] = [r["seed"] for r in rec["plain"]]
@@ -584,9 +587,16 @@ def run_report(events_path: str | Path, samples: dict, forced: dict, records: di
         m["published"] = read_json(published)
     m["modified_loss"] = ("the stop term of events at the largest training multiplicity is left out of the loss "
                           "(censored by the multiplicity cut); no multiplicity ratio is handed to any variant")
+    m["truth_source"] = source
+    if real:
+        m["ratio_from"] = events["attrs"].get("ratio_from", "")
+    data = (f"real MG5_aMC Z + 0/1/2-jet partons ({source[4:]}, MLM-matched LHE, before any shower) instead of "
+            f"MadGraph + Pythia Z + jets: trained on n <= {n_train_max}, extrapolated to {n_train_max + 1} against "
+            f"the file's own {n_train_max + 1}-parton events (not exactly staircase: the truth ratio is measured)"
+            if real else "toy Z + jets with exact staircase scaling and a Markov splitting kernel instead of MadGraph "
+            "+ Pythia Z + jets")
     m["reduced_vs_paper"] = (
-        "toy Z + jets with exact staircase scaling and a Markov splitting kernel instead of MadGraph + Pythia "
-        "Z + jets; jets only (the Z is the start token); one small causal transformer with a 3-d Gaussian-mixture "
+        f"{data}; jets only (the Z is the start token); one small causal transformer with a 3-d Gaussian-mixture "
         "head per jet (the paper: a particle transformer plus a component transformer with Gaussian mixtures per "
         "component); the modified loss leaves the censored stop term out instead of the paper's perturbed target; "
         "bootstrap by rounds of regenerating the network's own events and training further instead of a buffer "
