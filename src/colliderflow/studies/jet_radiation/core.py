@@ -232,29 +232,44 @@ def sample(model: RadiationGPT, n_events: int, max_jets: int, no_stop_at: Sequen
     ``max_jets`` stop there."""
     model.eval()
     torch.manual_seed(seed)
+    dev = next(model.parameters()).device  # the events are generated where the model is
     feats = np.zeros((n_events, max_jets, N_KIN), dtype=np.float32)
     n_out = np.zeros(n_events, dtype=np.int64)
     for lo in range(0, n_events, batch_size):
         m = min(batch_size, n_events - lo)
-        x = torch.zeros(m, 0, N_KIN)
+        x = torch.zeros(m, 0, N_KIN, device=dev)
         idx = torch.arange(m)
         for k in range(max_jets + 1):
-            stop_logit, params = model.heads(x, torch.full((len(idx),), k))
-            stop = torch.rand(len(idx)) < torch.sigmoid(stop_logit[:, k])
+            stop_logit, params = model.heads(x, torch.full((len(idx),), k, device=dev))
+            stop = torch.rand(len(idx), device=dev) < torch.sigmoid(stop_logit[:, k])
             if k in no_stop_at:
                 stop[:] = False
             if k == max_jets:
                 stop[:] = True
-            done = idx[stop].numpy()
+            stop_host = stop.cpu()
+            done = idx[stop_host].numpy()
             n_out[lo + done] = k
             if k:
-                feats[lo + done, :k] = x[stop].numpy()
+                feats[lo + done, :k] = x[stop].cpu().numpy()
             keep = ~stop
-            if not keep.any():
+            if not stop_host.logical_not().any():
                 break
             nxt = model.mixture(params[keep, k]).sample()
-            x, idx = torch.cat([x[keep], nxt[:, None]], 1), idx[keep]
+            x, idx = torch.cat([x[keep], nxt[:, None]], 1), idx[~stop_host]
     return feats, n_out
+
+
+def sample_on_device(model: RadiationGPT, *args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sample` on the selected device (:func:`colliderflow.nn.device.select`); the model is handed
+    back where it was (the CPU, where it is saved)."""
+    from ...nn.device import select
+
+    home = next(model.parameters()).device
+    model.to(select())
+    try:
+        return sample(model, *args, **kwargs)
+    finally:
+        model.to(home)
 
 
 # ------------------------------------------------------------------ training
@@ -313,7 +328,7 @@ def train_variant(train: dict, variant: str, hp: dict, seed: int = 0, init: Radi
     rounds = []
     for r in range(int(hp["bootstrap_rounds"])):
         # the network's own events: its stop probability decides how many reach n_max and n_max + 1 jets
-        f, m = sample(model, len(n), n_max + 1, seed=seed + 1000 * (r + 1))
+        f, m = sample_on_device(model, len(n), n_max + 1, seed=seed + 1000 * (r + 1))
         keep = m >= n_max
         gen, gm = f[keep], m[keep]
         tg = np.ones(len(gm), dtype=np.float32)
@@ -336,7 +351,7 @@ def train_variant(train: dict, variant: str, hp: dict, seed: int = 0, init: Radi
 def generate_events(model: RadiationGPT, pre: Preprocessor, n_events: int, max_jets: int, seed: int = 0,
                     no_stop_at: Sequence[int] = ()) -> dict:
     """Generated events in physical units (the toy's on-disk layout)."""
-    feats, n = sample(model, n_events, max_jets, no_stop_at=no_stop_at, seed=seed)
+    feats, n = sample_on_device(model, n_events, max_jets, no_stop_at=no_stop_at, seed=seed)
     return {"jets": pre.inverse(feats, n), "n_jets": n}
 
 
