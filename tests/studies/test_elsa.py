@@ -200,3 +200,23 @@ def test_smoke_outputs(smoke_run):
     assert doc["holds"] == all(c["holds"] for c in comps if c["required"])
     for f in ("ratios", "roc"):
         assert (out / f"{f}.png").stat().st_size > 10000 and (out / f"{f}.pdf").exists()
+
+
+def test_dctr_health_is_a_held_out_separation_check():
+    """The DCTR classifier's study-specific health check replaces the shared loop's record: trained when its
+    logit separates held-out truth from surrogate events beyond 2 SE; a classifier that sees no difference
+    (identical samples, or a constant logit) did not train."""
+    from colliderflow import health
+
+    health.clear()
+    truth, other = E.generate(4000, 1), E.generate(4000, 2)
+    shifted = other.copy()
+    shifted[:, 2] -= 0.3  # eta_j1 lower in the surrogate: the stand-in classifier's feature
+    health.add("DCTR classifier", health.record(0.70, 0.69, 0.69, 10))  # what the shared loop left
+    rec = E.dctr_health(_Logit(0.7), truth, shifted)
+    assert rec["trained"] and rec["heldout_auc"] > 0.5 + 2 * rec["heldout_auc_err"]
+    assert [n for n, _ in health.RECORDS] == ["DCTR classifier"] and rec["initial"] == 0.7
+    assert not E.dctr_health(_Logit(0.7), truth, other)["trained"]
+    assert not E.dctr_health(_Logit(0.0), truth, shifted)["trained"]
+    assert not E.dctr_health(_Logit(-0.7), truth, shifted)["trained"]  # the weights the wrong way round
+    health.clear()

@@ -319,3 +319,25 @@ def test_smoke_outputs(smoke_run):
         pub = smoke_run / "results" / "jet_radiation" / "published" / v
         card = json.loads((pub / "model_card.json").read_text())
         assert card["training_data"]["variant"] == v and (pub / "model.onnx").stat().st_size > 1000
+
+
+def test_real_truth_names_its_measured_ratio():
+    """On the real tier (MG5 partons) the ratio the bootstrap must reach is measured in the LHE file and the
+    verdict says so; a rate 0.15 off that ratio fails it (tolerance 0.1), one 0.02 off passes."""
+    from colliderflow.studies.jet_radiation import STUDY
+
+    cfg = build_config(jr.Config, {**study_config("jet_radiation"), "source": "lhe"}, "studies.jet_radiation")
+
+    def metrics(rate):
+        v = {"rate_ratio": [rate, rate + 0.01, rate - 0.01], "abs_deviation": [abs(rate - 0.571)] * 3,
+             "w1_pt": [1.0, 1.1, 0.9]}
+        plain = {"rate_ratio": [0.0] * 3, "abs_deviation": [0.571] * 3, "w1_pt": [1.0, 1.2, 0.8]}
+        return {"k": 2, "ratio_true": 0.571, "truth_source": "lhe:z.lhe.gz", "naive_kinematics": {"w1_pt": 5.0},
+                "variants": {"bootstrap": v, "modified": v, "plain": plain}}
+    ok = STUDY.verdict(metrics(0.59), cfg)
+    names = {c.competitor: c for c in ok.comparisons}
+    assert "truth ratio (MG5 partons)" in names and "measured in the LHE file" in names[
+        "truth ratio (MG5 partons)"].reason
+    assert names["truth ratio (MG5 partons)"].holds
+    assert not {c.competitor: c for c in STUDY.verdict(metrics(0.72), cfg).comparisons}[
+        "truth ratio (MG5 partons)"].holds

@@ -401,3 +401,27 @@ rule jet_radiation_toy:
         **S.resources,
     script:
         S.script
+
+
+# Real truth of the jet-radiation study (studies.jet_radiation.source: lhe): the
+# outgoing partons of a Les Houches Event file (the real tier: MG5 Z + 0/1/2 jets).
+S = step("jet_radiation", "lhe")
+
+
+rule jet_radiation_lhe:
+    input:
+        lhe=lambda w: config["studies"]["jet_radiation"]["lhe"]["file"],
+    output:
+        events="resources/jet_radiation/lhe/events.h5",
+    params:
+        **S.params,
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script

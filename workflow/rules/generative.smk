@@ -91,6 +91,13 @@ S = step("elsa", "study")
 
 
 rule elsa_study:
+    input:
+        # source lhe: the truth events come from an LHE file (the real tier's MG5 Z + jets)
+        truth=lambda w: (
+            [config["studies"]["elsa"]["truth"]["file"]]
+            if config["studies"]["elsa"].get("truth", {}).get("source") == "lhe"
+            else []
+        ),
     output:
         metrics="results/elsa/metrics.json",
         ratios=S.figure("results/elsa/ratios.png"),

@@ -557,12 +557,14 @@ rule omnijet_report:
 from colliderflow.studies.jet_radiation import VARIANTS as JR_VARIANTS
 
 JR_REPS = range(config["studies"]["jet_radiation"]["seeds"])
+# truth: the staircase toy or the partons of an LHE file (source: lhe)
+JR_EVENTS = f"resources/jet_radiation/{config['studies']['jet_radiation'].get('source', 'toy')}/events.h5"
 S = step("jet_radiation", "train", "{variant}_s{rep}")
 
 
 rule jet_radiation_train:
     input:
-        events="resources/jet_radiation/toy/events.h5",
+        events=JR_EVENTS,
         init=lambda w: (
             [f"results/jet_radiation/models/modified_s{w.rep}.pt"] if w.variant == "bootstrap" else []
         ),
@@ -594,7 +596,7 @@ S = step("jet_radiation", "publish")
 
 rule jet_radiation_publish:
     input:
-        events="resources/jet_radiation/toy/events.h5",
+        events=JR_EVENTS,
         models=expand("results/jet_radiation/models/{v}_s0.pt", v=JR_VARIANTS),
         records=expand("results/jet_radiation/models/{v}_s0_train.json", v=JR_VARIANTS),
     output:
@@ -620,7 +622,7 @@ S = step("jet_radiation", "report")
 
 rule jet_radiation_report:
     input:
-        events="resources/jet_radiation/toy/events.h5",
+        events=JR_EVENTS,
         samples=expand("results/jet_radiation/samples/{v}_s{r}.h5", v=JR_VARIANTS, r=JR_REPS),
         forced=expand("results/jet_radiation/samples/{v}_s{r}_forced.h5", v=JR_VARIANTS, r=JR_REPS),
         records=expand("results/jet_radiation/models/{v}_s{r}_train.json", v=JR_VARIANTS, r=JR_REPS),

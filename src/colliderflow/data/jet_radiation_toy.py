@@ -161,3 +161,31 @@ def make_toy(out: str | Path, settings: dict, n_events: int, seed: int) -> dict:
     events = generate(n_events, cfg, seed=seed)
     write_events(out, events["jets"], events["n_jets"], toy_attrs(cfg, seed))
     return events
+
+
+def from_lhe(lhe_path: str | Path, out: str | Path, pt_min: float, k: int) -> dict:
+    """Real truth events from a Les Houches Event file (:func:`colliderflow.data.lhe.read_partons`):
+    the outgoing partons as the jets, phi measured from the vector boson (as the toy's Z), written in
+    this module's format. ``ratio`` (the truth the study compares with) is the file's measured
+    sigma(k)/sigma(k - 1) of unweighted events, ``k`` the first multiplicity the model never sees;
+    a parton below ``pt_min`` or weighted events stop with the file and field named."""
+    from .lhe import read_partons
+
+    ev = read_partons(lhe_path)
+    n, jets = ev["n_partons"], ev["partons"]
+    real = np.arange(jets.shape[1])[None, :] < n[:, None]
+    if np.any(jets[..., 0][real] <= pt_min):
+        raise InputError(lhe_path, "parton pT", f"a parton at or below pt_min = {pt_min} GeV (set lhe.pt_min below "
+                                                "the generator's cut)")
+    w = ev["weights"]
+    if np.ptp(np.abs(w)) > 1e-6 * np.abs(w).max() or np.any(w < 0):
+        raise InputError(lhe_path, "weights", "weighted or negative-weight events: the multiplicity rates need "
+                                              "unweighted events")
+    counts = np.bincount(n, minlength=k + 1)
+    if counts[k - 1] == 0 or counts[k] == 0:
+        raise InputError(lhe_path, "partons", f"needs events with {k - 1} and {k} partons, has {counts.tolist()}")
+    attrs = {"source": f"lhe:{Path(lhe_path).name}", "ratio": float(counts[k] / counts[k - 1]),
+             "ratio_from": f"measured sigma({k})/sigma({k - 1}) of the file's {int(len(n))} events",
+             "pt_min": float(pt_min), "n_max": int(n.max())}
+    write_events(out, jets, n, attrs)
+    return {"jets": jets, "n_jets": n, "attrs": attrs}

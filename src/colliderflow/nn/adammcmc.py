@@ -90,8 +90,9 @@ def proposal_log_density(x: torch.Tensor, mean: torch.Tensor, u: torch.Tensor, s
 def sample_proposal(mean: torch.Tensor, u: torch.Tensor, sigma: float, stretch: float,
                     generator: torch.Generator | None = None) -> torch.Tensor:
     """One draw of N(mean, sigma^2 I + stretch^2 u u^T)."""
-    xi = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
-    zeta = torch.randn((), generator=generator, dtype=mean.dtype)
+    dev = generator.device if generator is not None else mean.device  # drawn where the generator lives
+    xi = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=dev).to(mean.device)
+    zeta = torch.randn((), generator=generator, dtype=mean.dtype, device=dev).to(mean.device)
     return mean + sigma * xi + stretch * zeta * u
 
 
@@ -196,7 +197,8 @@ class AdamMCMC(torch.optim.Optimizer):
             log_alpha = float(-lam * (loss_tau - loss_theta) + log_q_rev - log_q_fwd)
         if not self.mh:
             log_alpha = 0.0
-        draw = torch.rand((), generator=self.generator, dtype=torch.float64).item()
+        draw = torch.rand((), generator=self.generator, dtype=torch.float64,
+                          device=self.generator.device if self.generator is not None else "cpu").item()
         accepted = math.log(max(draw, 1e-300)) < min(log_alpha, 0.0)
         if accepted:
             self.moments = moments_tau

@@ -13,6 +13,9 @@ Metropolis step uses the exact Hamiltonian difference, so (with a fixed step
 size) each transition leaves ``exp(log_prob)`` invariant. Step-size adaptation
 (``adapt=True``) changes the kernel between transitions and belongs to
 burn-in only.
+
+Device: the chains run where ``x0`` lives; pass a ``generator`` created on
+that device (``torch.Generator(device=...)``) and every draw stays there.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ def log_prob_and_grad(log_prob: LogProb, x: torch.Tensor) -> tuple[torch.Tensor,
     return lp, g
 
 
+def _draw(fn: Callable, shape: tuple, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
+    """``fn`` (torch.randn / torch.rand) on the generator's device (the
+    tensor's without one), moved to the tensor's device: a generator created
+    on the chains' device draws there, with no host-to-device copy."""
+    dev = generator.device if generator is not None else like.device
+    return fn(shape, generator=generator, dtype=like.dtype, device=dev).to(like.device)
+
+
 def _col(step: float | torch.Tensor, n: int, like: torch.Tensor) -> torch.Tensor:
     step = torch.as_tensor(step, dtype=like.dtype, device=like.device)
     return step.expand(n).reshape(n, 1) if step.ndim == 0 else step.reshape(n, 1)
@@ -54,7 +65,7 @@ def hmc_step(log_prob: LogProb, x: torch.Tensor, step_size: float | torch.Tensor
     eps = _col(step_size, n, x)
     if logp is None or grad is None:
         logp, grad = log_prob_and_grad(log_prob, x)
-    p0 = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    p0 = _draw(torch.randn, tuple(x.shape), generator, x)
     q, p, g = x.detach(), p0 + 0.5 * eps * grad, grad
     for i in range(n_leapfrog):
         q = q + eps * p
@@ -65,7 +76,7 @@ def hmc_step(log_prob: LogProb, x: torch.Tensor, step_size: float | torch.Tensor
     log_ratio = (lq - 0.5 * (p * p).sum(1)) - (logp - 0.5 * (p0 * p0).sum(1))
     log_ratio = torch.nan_to_num(log_ratio, nan=-torch.inf)
     p_acc = torch.exp(log_ratio.clamp(max=0.0))
-    u = torch.rand(n, generator=generator, dtype=x.dtype)
+    u = _draw(torch.rand, (n,), generator, x)
     acc = (u < p_acc) & torch.isfinite(lq)
     x_new = torch.where(acc[:, None], q, x.detach())
     logp_new = torch.where(acc, lq, logp)
@@ -91,27 +102,38 @@ def adapt_step_size(step: torch.Tensor, p_accept: torch.Tensor, target_accept: f
 
 def sample(log_prob: LogProb, x0: torch.Tensor, n_steps: int, step_size: float | torch.Tensor = 0.1,
            n_leapfrog: int = 5, n_adapt: int = 0, target_accept: float = 0.65, generator: torch.Generator | None = None,
-           keep_chain: bool = False) -> HMCResult:
-    """Run ``n_adapt`` burn-in transitions with per-chain step-size adaptation,
-    then ``n_steps`` transitions with the step size frozen (valid MCMC).
+           keep_chain: bool = False, adapt: str = "shared") -> HMCResult:
+    """Run ``n_adapt`` burn-in transitions with step-size adaptation, then
+    ``n_steps`` transitions with the step size frozen (valid MCMC).
+
+    ``adapt="shared"`` scales every chain's step by one factor from the mean
+    acceptance of all chains (chains of one target); ``"per_chain"`` adapts
+    each chain on its own acceptance. Per-chain adaptation biases short
+    chains: a chain's frozen step then depends on where that chain has been,
+    and the final states are not target-distributed (5-d standard normal,
+    20000 chains from the target, 15 + 20 transitions: mean r^2 4.90-4.92 +-
+    0.022 instead of 5, KS p ~ 1e-3; shared: no bias beyond the noise).
 
     ``x0`` (n, d) starts n independent chains. The result holds the final
     states (one sample per chain) and, with ``keep_chain``, every state after
     burn-in.
     """
+    if adapt not in ("shared", "per_chain"):
+        raise ValueError(f"adapt must be 'shared' or 'per_chain', not {adapt!r}")
     x = x0.detach().clone()
     step = _col(step_size, len(x), x).reshape(-1).clone()
     logp, grad = log_prob_and_grad(log_prob, x)
     n_eval = len(x)
-    acc_sum, chain = 0.0, []
+    acc_sum, chain = torch.zeros((), dtype=torch.float64, device=x.device), []  # on the device: no per-step sync
     for t in range(n_adapt + n_steps):
         x, logp, grad, p_acc = hmc_step(log_prob, x, step, n_leapfrog, generator, logp, grad)
         n_eval += n_leapfrog * len(x)
         if t < n_adapt:
-            step = adapt_step_size(step, p_acc, target_accept)
+            step = adapt_step_size(step, p_acc if adapt == "per_chain" else p_acc.mean().expand_as(p_acc),
+                                   target_accept)
         else:
-            acc_sum += float(p_acc.mean())
+            acc_sum = acc_sum + p_acc.mean().double()
             if keep_chain:
                 chain.append(x.clone())
-    return HMCResult(x=x, log_prob=logp, step_size=step, accept_rate=acc_sum / max(n_steps, 1),
+    return HMCResult(x=x, log_prob=logp, step_size=step, accept_rate=float(acc_sum) / max(n_steps, 1),
                      n_evaluations=n_eval, chain=torch.stack(chain) if keep_chain and chain else None)

@@ -164,6 +164,11 @@ def _closure(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, prior_std
     return lambda: gibbs_loss(model, x, y, prior_std)
 
 
+#: the sampling chain moved: a chain that accepts (almost) nothing is stuck at its start (the default tier's
+#: prolate chain accepts ~0.6)
+MIN_CHAIN_ACCEPTANCE = 0.05
+
+
 def run_chain(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, sigma: float, stretch: float,
               temperature: float, steps: int, prior_std: float, reverse: str = "same_step",
               seed: int = 0, keep_every: int = 0, burn_in: int = 0) -> dict:
@@ -171,7 +176,8 @@ def run_chain(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: f
     the full batch (x, y). Returns the acceptance rate and, with
     ``keep_every``, the flat weight vectors after ``burn_in`` every
     ``keep_every`` steps."""
-    gen = torch.Generator().manual_seed(seed)
+    dev = next(model.parameters()).device
+    gen = torch.Generator(device=dev).manual_seed(seed)  # on the chain's device: no host-side draws
     sampler = AdamMCMC(model.parameters(), lr=lr, sigma=sigma, stretch=stretch, temperature=temperature,
                        reverse=reverse, generator=gen)
     closure = _closure(model, x, y, prior_std)
@@ -187,7 +193,7 @@ def run_chain(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: f
 
 def _predict(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
-        return torch.sigmoid(model(x)).numpy()
+        return torch.sigmoid(model(x)).cpu().numpy()
 
 
 def _predict_vectors(model: torch.nn.Module, vectors: Sequence[torch.Tensor], x: torch.Tensor) -> np.ndarray:
@@ -210,14 +216,20 @@ def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_np
     from ...io import atomic_path, write_json
 
     check_sampler_config(lr, sigma, stretch, temperature_per_jet, source="config")
+    from ... import health
+    from ...nn.device import select
+
+    dev = select()
     model, hp = load_tagger(tagger_path)
     data = load_data(hp["jets"], signal=hp["signal"], background=hp["background"], ood=hp["ood"],
                      n_constituents=hp["n_constituents"], test_fraction=hp["test_fraction"], seed=hp["seed"],
                      ood_path=hp.get("ood_jets"))
-    x, y = torch.from_numpy(data["x_train"]), torch.from_numpy(data["y_train"])
+    # the chains' data and weights resident on the device (a no-op on the CPU)
+    x, y = torch.from_numpy(data["x_train"]).to(dev), torch.from_numpy(data["y_train"]).to(dev)
     n_train = len(y)
     lam = temperature_per_jet * n_train
     start = {k: v.clone() for k, v in model.state_dict().items()}
+    model.to(dev)
 
     scan = {"sigma": list(map(float, scan_sigmas)), "spherical": [], "prolate": []}
     flags = {"spherical": [], "prolate": []}  # per-step accept flags: the block bootstrap of the verdict
@@ -238,8 +250,14 @@ def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_np
                       steps=burn_in + thin * n_samples, prior_std=prior_std, reverse=reverse, seed=seed + 1,
                       keep_every=thin, burn_in=burn_in)
     chain_cpu = time.process_time() - t0
+    losses = np.asarray(chain["losses"], dtype=float)
+    rec = health.record(losses[0], float(np.min(losses)), losses[-1], len(losses),
+                        trained=bool(np.isfinite(losses).all() and chain["acceptance"] >= MIN_CHAIN_ACCEPTANCE),
+                        criterion=f"AdamMCMC chain: acceptance >= {MIN_CHAIN_ACCEPTANCE:g} and every Gibbs loss "
+                                  "finite (loss: the chain's Gibbs loss at its start, lowest and end)")
+    health.add("AdamMCMC chain", {**rec, "device": str(dev), "acceptance": round(chain["acceptance"], 4)})
     samples = chain["samples"][:n_samples]
-    x_te, x_ood = torch.from_numpy(data["x_test"]), torch.from_numpy(data["x_ood"])
+    x_te, x_ood = torch.from_numpy(data["x_test"]).to(dev), torch.from_numpy(data["x_ood"]).to(dev)
     p = {"mcmc_test": _predict_vectors(model, samples, x_te), "mcmc_ood": _predict_vectors(model, samples, x_ood)}
     # noise-floor null: the MAP weights moved by the same distances as the chain's samples, in random
     # directions (isotropic noise, no posterior geometry): spread that any weight jitter would give
@@ -248,11 +266,11 @@ def sample(tagger_path: str | Path, ensemble_paths: Sequence[str | Path], out_np
     gen = torch.Generator().manual_seed(seed + 5)
     noise = []
     for v in samples:
-        d = torch.randn(start_vec.shape, generator=gen)
+        d = torch.randn(start_vec.shape, generator=gen).to(dev)
         noise.append(start_vec + d * (torch.linalg.vector_norm(v - start_vec) / torch.linalg.vector_norm(d)))
     p["noise_test"] = _predict_vectors(model, noise, x_te)
     p["noise_ood"] = _predict_vectors(model, noise, x_ood)
-    members = [load_tagger(pth)[0] for pth in ensemble_paths]
+    members = [load_tagger(pth)[0].to(dev) for pth in ensemble_paths]
     p["ensemble_test"] = np.stack([_predict(m, x_te) for m in members])
     p["ensemble_ood"] = np.stack([_predict(m, x_ood) for m in members])
     model.load_state_dict(start)

@@ -48,6 +48,12 @@ class AucClassifierConfig:
 
 
 @dataclass(frozen=True)
+class Truth:
+    source: str
+    file: str
+
+
+@dataclass(frozen=True)
 class Config:
     n_train: int
     n_classifier: int
@@ -63,6 +69,7 @@ class Config:
     hmc: HMCConfig
     auc_classifier: AucClassifierConfig
     reduced_vs_paper: str
+    truth: Truth = Truth("toy", "")
 
 
 def comparisons(metrics: dict, cfg: Config) -> list:
@@ -118,8 +125,9 @@ STUDY = Study(
           "surrogate closer to truth: a fresh classifier separates it from truth less than the unrefined surrogate, "
           "about as well as DCTR reweighting, and more than half of the gap to a perfect surrogate is closed",
     config=Config,
-    steps=(Step("study", outputs=("metrics", "ratios", "roc", "pdfs"), gpu=True, mem_mb=4000, runtime=60,
-                doc="surrogate flow, DCTR weights, LASER refinement by HMC; AUCs, chi2/ndf, figures, metrics.json"),),
+    steps=(Step("study", inputs=("truth",), outputs=("metrics", "ratios", "roc", "pdfs"), gpu=True, mem_mb=4000,
+                runtime=60, doc="surrogate flow, DCTR weights, LASER refinement by HMC; AUCs, chi2/ndf, figures, "
+                "metrics.json"),),
     figures=("ratios", "roc"),
     category="arXiv:2305.07696 ELSA",
     verdict=verdict,

@@ -211,9 +211,23 @@ class Curve:
 
 
 def _flow(cfg: Config, seed: int) -> StandardizedFlow:
+    """A fresh flow, initialised on the CPU (the same weights on every device), then moved to the
+    selected device (:func:`colliderflow.nn.device.select`), where it trains; the trainers hand it back
+    on the CPU."""
+    from ...nn.device import select
+
     torch.manual_seed(seed)
     f = cfg.flow
-    return StandardizedFlow(2, kind="nsf", transforms=f.transforms, hidden=tuple(f.hidden), bins=f.bins)
+    return StandardizedFlow(2, kind="nsf", transforms=f.transforms, hidden=tuple(f.hidden), bins=f.bins).to(select())
+
+
+def _device(flow: StandardizedFlow) -> torch.device:
+    return flow.x_mean.device
+
+
+def _generator(seed: int, dev: torch.device) -> torch.Generator:
+    """A seeded generator on ``dev``: the draws stay where the flow trains."""
+    return torch.Generator(device=dev).manual_seed(seed)
 
 
 def evaluate_flow(flow: StandardizedFlow, n: int, quantile: float) -> dict:
@@ -221,7 +235,7 @@ def evaluate_flow(flow: StandardizedFlow, n: int, quantile: float) -> dict:
         x = flow.sample(n)
         lq = flow.log_prob(x)
         lp = log_density_latent(x.double())
-    return weight_metrics((lp - lq.double()).numpy(), quantile)
+    return weight_metrics((lp - lq.double()).cpu().numpy(), quantile)
 
 
 def checkpoints(cfg: Config) -> np.ndarray:
@@ -242,10 +256,13 @@ class _Tracker:
         self.cfg, self.target = cfg, target
         self.initial: float = float("nan")
         self.steps = 0
+        self.device = torch.device("cpu")
 
     def start(self, flow: StandardizedFlow) -> None:
         """1 - ESS/N of the untrained flow (its own torch stream: training draws as before)."""
-        with torch.random.fork_rng(devices=[]):
+        self.device = _device(flow)
+        dev = _device(flow)
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             flow.eval()
             self.initial = 1.0 - evaluate_flow(flow, self.cfg.n_eval, self.cfg.unweight_quantile)["ess_per_n"]
             flow.train()
@@ -253,9 +270,9 @@ class _Tracker:
     def health(self) -> dict:
         """Training health in the loss 1 - ESS/N of flow samples (fab has no validation set)."""
         loss = [1.0 - m["ess_per_n"] for m in self.curve.metrics] or [self.initial]
-        return health.record(self.initial, min(loss), loss[-1], self.steps, HEALTH_MIN_IMPROVEMENT,
-                             criterion=f"1 - ESS/N of flow samples falls by >= {HEALTH_MIN_IMPROVEMENT:g} "
-                                       "from the untrained flow's")
+        return {**health.record(self.initial, min(loss), loss[-1], self.steps, HEALTH_MIN_IMPROVEMENT,
+                                criterion=f"1 - ESS/N of flow samples falls by >= {HEALTH_MIN_IMPROVEMENT:g} "
+                                          "from the untrained flow's"), "device": str(self.device)}
 
     def done(self) -> bool:
         return not self.todo
@@ -288,7 +305,7 @@ def train_reverse_kl(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow]:
         track.steps += 1
         track(flow)
     health.add("reverse_kl", track.health())
-    return track.curve, flow
+    return track.curve, flow.cpu()
 
 
 def envelope(target: CountingTarget, grid: int, safety: float) -> float:
@@ -314,8 +331,9 @@ def exact_samples(target: CountingTarget, n: int, m_env: float, gen: torch.Gener
 
 def train_forward_kl(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow, dict]:
     target = CountingTarget()
-    gen = torch.Generator().manual_seed(seed + 1)
+    gen = torch.Generator().manual_seed(seed + 1)  # exact samples and batches drawn on the CPU (float64 target)
     flow = _flow(cfg, seed)
+    dev = _device(flow)
     opt = torch.optim.Adam(flow.parameters(), lr=cfg.flow.lr)
     m_env = envelope(target, cfg.forward_kl.envelope_grid, cfg.forward_kl.envelope_safety)
     track = _Tracker(cfg, target)
@@ -324,10 +342,10 @@ def train_forward_kl(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow, d
     while not track.done():
         u, v = exact_samples(target, cfg.fab.ais_batch, m_env, gen, chunk=cfg.fab.ais_batch * 4)
         viol += v
-        data.append(from_unit(u).float())
+        data.append(from_unit(u).float().to(dev))  # the pool resident on the device
         pool = torch.cat(data)
         for _ in range(cfg.fab.updates_per_batch):
-            idx = torch.randint(len(pool), (cfg.batch_size,), generator=gen)
+            idx = torch.randint(len(pool), (cfg.batch_size,), generator=gen).to(dev)
             loss = -flow.log_prob(pool[idx]).mean()
             opt.zero_grad()
             loss.backward()
@@ -336,6 +354,7 @@ def train_forward_kl(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow, d
             track.steps += 1
         track(flow)
     health.add("forward_kl", track.health())
+    flow.cpu()
     n_exact = sum(len(d) for d in data)
     info = {"n_exact_samples": n_exact, "acceptance": n_exact / max(target.n_evals - proposals0, 1),
             "envelope_violations": viol, "envelope": m_env}
@@ -347,7 +366,7 @@ def ais(flow: StandardizedFlow, target: CountingTarget, x: torch.Tensor, log_q: 
         torch.Tensor, np.ndarray]:
     """Annealed importance sampling from q to p^2/q with one HMC transition per
     intermediate density pi_b = q^(1-2b) p^(2b). Returns (x, log_w, mean acceptance per transition)."""
-    log_w = torch.zeros(len(x), dtype=torch.float64)
+    log_w = torch.zeros(len(x), dtype=torch.float64, device=x.device)
     acc = []
     for j in range(1, len(betas)):
         b, b0 = float(betas[j]), float(betas[j - 1])
@@ -357,24 +376,25 @@ def ais(flow: StandardizedFlow, target: CountingTarget, x: torch.Tensor, log_q: 
             return (1 - 2 * b) * flow.log_prob(y) + 2 * b * target(y)
 
         x, lpi, _, p_acc = hmc.hmc_step(log_pi, x, step[j - 1], n_leapfrog, gen)
-        acc.append(float(p_acc.mean()))
+        acc.append(p_acc.mean())
         with torch.no_grad():
             log_q = flow.log_prob(x)
         log_p = (lpi - (1 - 2 * b) * log_q) / (2 * b)  # the target at x, from the cached pi value
-    return x, log_w, np.array(acc)
+    return x, log_w, torch.stack(acc).double().cpu().numpy()  # one host sync per AIS batch
 
 
 def train_fab(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow, dict]:
     fc = cfg.fab
     target = CountingTarget()
-    gen = torch.Generator().manual_seed(seed + 2)
     flow = _flow(cfg, seed)
+    dev = _device(flow)
+    gen = _generator(seed + 2, dev)
     opt = torch.optim.Adam(flow.parameters(), lr=cfg.flow.lr)
     betas = np.linspace(0.0, 1.0, fc.n_intermediate + 1)
     step = np.full(fc.n_intermediate, fc.step_size)
-    buf_x = torch.empty((0, 2))
-    buf_lw = torch.empty(0, dtype=torch.float64)
-    buf_lq = torch.empty(0)
+    buf_x = torch.empty((0, 2), device=dev)  # the replay buffer resident on the device
+    buf_lw = torch.empty(0, dtype=torch.float64, device=dev)
+    buf_lq = torch.empty(0, device=dev)
     track = _Tracker(cfg, target)
     track.start(flow)
     accs = []
@@ -383,7 +403,7 @@ def train_fab(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow, dict]:
             x0 = flow.sample(fc.ais_batch)
             lq0 = flow.log_prob(x0)
         lp0 = target(x0)
-        x, lw, acc = ais(flow, target, x0, lq0, lp0, betas, torch.as_tensor(step), fc.n_leapfrog, gen)
+        x, lw, acc = ais(flow, target, x0, lq0, lp0, betas, torch.as_tensor(step, device=dev), fc.n_leapfrog, gen)
         accs.append(acc)
         step = np.clip(step * np.exp(0.5 * (acc - fc.target_accept)), 1e-3, 2.0)
         ok = torch.isfinite(lw)
@@ -411,6 +431,7 @@ def train_fab(cfg: Config, seed: int) -> tuple[Curve, StandardizedFlow, dict]:
                 buf_lq[idx] = lq_up
         track(flow)
     health.add("fab", track.health())
+    flow.cpu()
     info = {"hmc_accept": np.mean(accs, 0).tolist(), "step_size": step.tolist(), "n_intermediate": fc.n_intermediate,
             "untrained_ess_per_n": 1.0 - track.initial}
     return track.curve, flow, info

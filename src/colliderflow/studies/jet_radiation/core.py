@@ -232,29 +232,44 @@ def sample(model: RadiationGPT, n_events: int, max_jets: int, no_stop_at: Sequen
     ``max_jets`` stop there."""
     model.eval()
     torch.manual_seed(seed)
+    dev = next(model.parameters()).device  # the events are generated where the model is
     feats = np.zeros((n_events, max_jets, N_KIN), dtype=np.float32)
     n_out = np.zeros(n_events, dtype=np.int64)
     for lo in range(0, n_events, batch_size):
         m = min(batch_size, n_events - lo)
-        x = torch.zeros(m, 0, N_KIN)
+        x = torch.zeros(m, 0, N_KIN, device=dev)
         idx = torch.arange(m)
         for k in range(max_jets + 1):
-            stop_logit, params = model.heads(x, torch.full((len(idx),), k))
-            stop = torch.rand(len(idx)) < torch.sigmoid(stop_logit[:, k])
+            stop_logit, params = model.heads(x, torch.full((len(idx),), k, device=dev))
+            stop = torch.rand(len(idx), device=dev) < torch.sigmoid(stop_logit[:, k])
             if k in no_stop_at:
                 stop[:] = False
             if k == max_jets:
                 stop[:] = True
-            done = idx[stop].numpy()
+            stop_host = stop.cpu()
+            done = idx[stop_host].numpy()
             n_out[lo + done] = k
             if k:
-                feats[lo + done, :k] = x[stop].numpy()
+                feats[lo + done, :k] = x[stop].cpu().numpy()
             keep = ~stop
-            if not keep.any():
+            if not stop_host.logical_not().any():
                 break
             nxt = model.mixture(params[keep, k]).sample()
-            x, idx = torch.cat([x[keep], nxt[:, None]], 1), idx[keep]
+            x, idx = torch.cat([x[keep], nxt[:, None]], 1), idx[~stop_host]
     return feats, n_out
+
+
+def sample_on_device(model: RadiationGPT, *args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sample` on the selected device (:func:`colliderflow.nn.device.select`); the model is handed
+    back where it was (the CPU, where it is saved)."""
+    from ...nn.device import select
+
+    home = next(model.parameters()).device
+    model.to(select())
+    try:
+        return sample(model, *args, **kwargs)
+    finally:
+        model.to(home)
 
 
 # ------------------------------------------------------------------ training
@@ -313,7 +328,7 @@ def train_variant(train: dict, variant: str, hp: dict, seed: int = 0, init: Radi
     rounds = []
     for r in range(int(hp["bootstrap_rounds"])):
         # the network's own events: its stop probability decides how many reach n_max and n_max + 1 jets
-        f, m = sample(model, len(n), n_max + 1, seed=seed + 1000 * (r + 1))
+        f, m = sample_on_device(model, len(n), n_max + 1, seed=seed + 1000 * (r + 1))
         keep = m >= n_max
         gen, gm = f[keep], m[keep]
         tg = np.ones(len(gm), dtype=np.float32)
@@ -336,7 +351,7 @@ def train_variant(train: dict, variant: str, hp: dict, seed: int = 0, init: Radi
 def generate_events(model: RadiationGPT, pre: Preprocessor, n_events: int, max_jets: int, seed: int = 0,
                     no_stop_at: Sequence[int] = ()) -> dict:
     """Generated events in physical units (the toy's on-disk layout)."""
-    feats, n = sample(model, n_events, max_jets, no_stop_at=no_stop_at, seed=seed)
+    feats, n = sample_on_device(model, n_events, max_jets, no_stop_at=no_stop_at, seed=seed)
     return {"jets": pre.inverse(feats, n), "n_jets": n}
 
 
@@ -504,7 +519,7 @@ HP_KEYS = {"n_train_max": int, "pt_min": float, "dim": int, "heads": int, "layer
 def hparams(cfg: Config) -> dict:
     """The model and training settings of ``studies.jet_radiation`` as the
     flat dict saved with every model; InputError where they do not fit together."""
-    hp = {"n_train_max": cfg.n_train_max, "pt_min": cfg.toy.pt_min,
+    hp = {"n_train_max": cfg.n_train_max, "pt_min": cfg.lhe.pt_min if cfg.source == "lhe" else cfg.toy.pt_min,
           **dataclasses.asdict(cfg.model), **dataclasses.asdict(cfg.training)}
     hp = {key: typ(hp[key]) for key, typ in HP_KEYS.items()}
     if hp["dim"] % hp["heads"]:
@@ -572,8 +587,11 @@ def run_report(events_path: str | Path, samples: dict, forced: dict, records: di
         src = gen[v][0] if m["variants"][v]["kinematics_from"][0] == "generated" else frc[v][0]
         kin[v] = _kth_jet(src, k)
     tj = _kth_jet(ref, k)
+    source = str(events["attrs"].get("source", "toy"))
+    real = source.startswith("lhe:")
+    what = "MG5 Z + jets partons" if real else "Z + jets toy"
     plot_multiplicity(ref, {v: g[0] for v, g in gen.items()}, n_train_max, n_gen_max, mult_png,
-                      title=rf"Z + jets toy, $R = {ratio:g}$, trained on $n \leq {n_train_max}$")
+                      title=rf"{what}, $R = {ratio:.3g}$, trained on $n \leq {n_train_max}$")
     plot_kth_jet(ref, kin, k, float(np.quantile(tj[:, 0], 0.99)) if len(tj) else 100.0,
                  kin_png, title=f"jet {k} in {k}-jet events")
     m["seeds"] = [r["seed"] for r in rec["plain"]]
@@ -584,9 +602,16 @@ def run_report(events_path: str | Path, samples: dict, forced: dict, records: di
         m["published"] = read_json(published)
     m["modified_loss"] = ("the stop term of events at the largest training multiplicity is left out of the loss "
                           "(censored by the multiplicity cut); no multiplicity ratio is handed to any variant")
+    m["truth_source"] = source
+    if real:
+        m["ratio_from"] = events["attrs"].get("ratio_from", "")
+    data = (f"real MG5_aMC Z + 0/1/2-jet partons ({source[4:]}, MLM-matched LHE, before any shower) instead of "
+            f"MadGraph + Pythia Z + jets: trained on n <= {n_train_max}, extrapolated to {n_train_max + 1} against "
+            f"the file's own {n_train_max + 1}-parton events (not exactly staircase: the truth ratio is measured)"
+            if real else "toy Z + jets with exact staircase scaling and a Markov splitting kernel instead of MadGraph "
+            "+ Pythia Z + jets")
     m["reduced_vs_paper"] = (
-        "toy Z + jets with exact staircase scaling and a Markov splitting kernel instead of MadGraph + Pythia "
-        "Z + jets; jets only (the Z is the start token); one small causal transformer with a 3-d Gaussian-mixture "
+        f"{data}; jets only (the Z is the start token); one small causal transformer with a 3-d Gaussian-mixture "
         "head per jet (the paper: a particle transformer plus a component transformer with Gaussian mixtures per "
         "component); the modified loss leaves the censored stop term out instead of the paper's perturbed target; "
         "bootstrap by rounds of regenerating the network's own events and training further instead of a buffer "

@@ -19,6 +19,13 @@ def toy(ctx: Context) -> None:
     make_toy(ctx.output.events, dataclasses.asdict(ctx.cfg.toy), ctx.cfg.n_events, ctx.seed)
 
 
+def lhe(ctx: Context) -> None:
+    """Real truth events: the outgoing partons of a Les Houches Event file (source: lhe)."""
+    from ...data.jet_radiation_toy import from_lhe
+
+    from_lhe(ctx.input.lhe, ctx.output.events, ctx.cfg.lhe.pt_min, ctx.cfg.n_train_max + 1)
+
+
 def train(ctx: Context) -> None:
     """Train one variant ({variant} wildcard; the bootstrap starts from the modified model) with training
     seed number {rep} and generate events."""
