@@ -70,6 +70,14 @@ def job_flavour(minutes: int) -> str:
     return JOB_FLAVOURS[-1][0]
 
 
+def tier_label(config: Mapping, study: str) -> str:
+    """The tier a study's metrics.json records: the tier's name, and the
+    reason when the study still runs toy data there (config ``toy_data``):
+    ``real (toy data: no real excerpt of ...)``, never a plain ``real``."""
+    why = (config.get("toy_data") or {}).get(study)
+    return f"{config['tier']} (toy data: {why})" if why else str(config["tier"])
+
+
 class StepRule:
     """The directives of one rule, derived from its step.
 
@@ -89,7 +97,7 @@ class StepRule:
     def params(self) -> dict:
         section = _lookup(self._config, self.study.section(self.step))
         out = {"step": f"{self.study.name}.{self.step.name}", "cfg": section, "seed": self._config["seed"],
-               "tier": self._config["tier"]}
+               "tier": tier_label(self._config, self.study.name)}
         if self.step.cached:
             pkg = "data" if self.study.name == "data" else f"studies/{self.study.name}"
             out["code"] = source_hash(pkg, "data", "nn", "eventclass", "io.py", "study.py", "errors.py")
@@ -423,4 +431,10 @@ def config_error(config: Mapping, basedir: str, files: list[str], overrides: Map
         if e is not None:
             key = _key_of(e, ("studies", name))
             return f"{_holder(key, files, overrides, basedir)}: {key}: {_problem(e, None)}"
+    for name in config.get("toy_data") or {}:
+        try:
+            validator(name)
+        except KeyError:
+            key = f"toy_data.{name}"
+            return f"{_holder(key, files, overrides, basedir)}: {key}: not a study"
     return None
