@@ -123,6 +123,28 @@ def test_omnifold_small_closer_than_reco(toy):
     assert unf < reco
 
 
+def test_omnifold_health_rejects_a_classifier_that_never_moves(toy):
+    """Step 1 after iteration 1 may rightly learn nothing (the study's check); a training that never moves the
+    classifiers (learning rate 0) still fails, at every iteration."""
+    from colliderflow import health
+
+    df, attrs = toy
+    obs = attrs["observables"]
+    sim, data = D.arrays(df, "sim_a", obs), D.arrays(df, "data", obs)
+    feats = Features(obs, attrs["log"], attrs["integer"])
+    blocks = {}
+    for lr in (2e-3, 0.0):
+        health.clear()
+        omnifold.unfold(sim, data, feats, 2, NetConfig(hidden=32, layers=2, epochs=4, batch_size=1024, lr=lr))
+        blocks[lr] = health.block()
+    health.clear()
+    ok, broken = blocks[2e-3], blocks[0.0]
+    assert set(ok) == {f"omnifold step{s} it{i}" for s in (1, 2) for i in (1, 2)}
+    assert all(b["trained"] for b in ok.values()), {k: (b["initial"], b["best"], b["trained"]) for k, b in ok.items()}
+    assert "rightly learns nothing" in ok["omnifold step1 it2"]["criterion"]
+    assert not any(b["trained"] for b in broken.values()), broken
+
+
 def test_spinup_closure():
     """SPINUP closure: the reco level of an independent sim-A sample, unfolded
     with sim A's detector model, returns its truth: mean chi2/ndf (Poisson +
