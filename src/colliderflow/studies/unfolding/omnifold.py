@@ -16,26 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import health
 from .nets import Features, NetConfig, logit, train_classifier
-
-#: the training-health check of step 1 after the first iteration (:func:`_step1_health`)
-STEP1_CRITERION = ("step 1 after iteration 1: the optimiser moved the classifier without raising its validation loss "
-                   "(best < initial), and this run's iteration-1 step-1 classifier (same network, data and settings) "
-                   "cut its validation loss by >= {min_improvement:g}; the 1e-3 fall itself is not required: once the "
-                   "weights describe the data, data and reweighted simulation are indistinguishable and the "
-                   "classifier rightly learns nothing")
-
-
-def _step1_health(first: dict) -> None:
-    """Replace the record the shared loop just left for a step-1 classifier after iteration 1 (the last one of
-    :data:`colliderflow.health.RECORDS`) by the study's check (:data:`STEP1_CRITERION`), given the record
-    ``first`` of iteration 1's step 1."""
-    name, rec = health.RECORDS.pop()
-    imp = health.MIN_IMPROVEMENT
-    moved = rec["steps"] > 0 and rec["best"] is not None and rec["initial"] is not None and rec["best"] < rec["initial"]
-    trained = bool(moved and first["trained"])
-    health.add(name, {**rec, "trained": trained, "criterion": STEP1_CRITERION.format(min_improvement=imp)})
 
 
 def unfold(sim: dict, data: dict, feats: Features, iterations: int, cfg: NetConfig,
@@ -54,12 +35,10 @@ def unfold(sim: dict, data: dict, feats: Features, iterations: int, cfg: NetConf
     out = []
     for it in range(iterations):
         c = NetConfig(**{**cfg.__dict__, "seed": cfg.seed + 2 * it + 1})
+        # after iteration 1 data and reweighted simulation may be indistinguishable: a step-1 classifier that
+        # rightly learns nothing is judged by its own-data loss (nets.OWN_DATA_CRITERION)
         m1 = train_classifier(np.concatenate([x_reco, x_fake]), np.concatenate([w_sim * nu_m, w_fake]), x_data, w_data,
-                              c, desc=f"omnifold step1 it{it + 1}")
-        if it == 0:
-            first = health.RECORDS[-1][1]
-        else:
-            _step1_health(first)
+                              c, desc=f"omnifold step1 it{it + 1}", may_learn_nothing=it > 0)
         omega = nu_m * np.clip(np.exp(logit(m1, x_reco)), 1 / max_weight, max_weight)
         c = NetConfig(**{**cfg.__dict__, "seed": cfg.seed + 2 * it + 2})
         m2 = train_classifier(x_gen, w_sim, x_gen, w_sim * omega, c, desc=f"omnifold step2 it{it + 1}")
