@@ -132,6 +132,12 @@ def _natural_classifier(x: ArrayLike, y: ArrayLike, w: ArrayLike, cfg: NetConfig
             own_final = float(_bce(model, tensors))
         name, rec = health.RECORDS.pop()
         trained = bool(rec["trained"] or (rec["steps"] > 0 and own_final < own_initial))
+        if not rec["trained"]:
+            import logging
+
+            logging.getLogger(__name__).info("%s: judged on its own data instead (the samples may be "
+                                             "indistinguishable): weighted loss %.5f -> %.5f, %s", name, own_initial,
+                                             own_final, "trained" if trained else "DID NOT TRAIN")
         health.add(name, {**rec, "trained": trained, "own_data_initial": round(own_initial, 6),
                           "own_data_final": round(own_final, 6),
                           "criterion": OWN_DATA_CRITERION.format(min_improvement=health.MIN_IMPROVEMENT)})
