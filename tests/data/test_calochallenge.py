@@ -3,6 +3,8 @@ read by the l2lflows study): geometry XML, toy physics, the toy files, and bad i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -42,6 +44,49 @@ def test_real_binning_xmls(shared_data, tmp_path):
         assert g.n_voxels == n_vox and len(g.active) == n_active, name
         calochallenge.write_geometry(tmp_path / name, g)
         assert calochallenge.read_geometry(tmp_path / name) == g
+
+
+def _tier_toy(tier: str) -> dict:
+    """data.calo.toy of a tier: config.yaml's, with the tier file's keys over it."""
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    toy = yaml.safe_load((repo / "config" / "config.yaml").read_text())["data"]["calo"]["toy"]
+    if tier != "default":
+        tier_cfg = yaml.safe_load((repo / "config" / "tiers" / f"{tier}.yaml").read_text())
+        toy = {**toy, **tier_cfg.get("data", {}).get("calo", {}).get("toy", {})}
+    return toy
+
+
+def test_toy_geometry_is_calochallenge_dataset_2(shared_data, tmp_path):
+    """The official dataset-2 binning (45 x 16 x 9) is the toy's geometry: its own XML in the real tier, read out
+    coarser (its edges, its angular bins merged, its layers in equal groups) in the default and smoke tiers."""
+    ref = shared_data / "calochallenge_reference"
+    ds2 = calochallenge.read_geometry(ref / "binning_dataset_2.xml")
+    assert ds2 == calochallenge.dataset2_geometry() and ds2.n_voxels == 6480
+    for tier in ("default", "smoke"):
+        t = _tier_toy(tier)
+        g = calochallenge.uniform_geometry(t["n_layers"], t["r_edges"], t["n_alpha"])
+        assert calochallenge.coarsening_of(g, ds2) == [], tier
+        assert not t.get("binning"), tier
+    real = _tier_toy("real")
+    assert Path(real["binning"]).name == "binning_dataset_2.xml"
+    g = calochallenge.write_toy(tmp_path / "tr.h5", tmp_path / "te.h5", tmp_path / "b.xml", n_train=4, n_test=4,
+                                n_layers=2, r_edges=[0, 1], n_alpha=1, e_min=1.0, e_max=1000.0, seed=0,
+                                binning=ref / "binning_dataset_2.xml")
+    assert g == ds2 and calochallenge.read_geometry(tmp_path / "b.xml") == ds2
+    inc, sh = calochallenge.read_showers(tmp_path / "tr.h5", ds2)
+    assert sh.shape == (4, 6480) and sh.sum() > 0
+
+
+def test_coarsening_names_what_breaks_it():
+    ds2 = calochallenge.dataset2_geometry()
+    ok = calochallenge.uniform_geometry(5, [0, 4.65, 9.3, 13.95, 23.25, 41.85], 8)
+    assert calochallenge.coarsening_of(ok, ds2) == []
+    assert "layers" in calochallenge.coarsening_of(calochallenge.uniform_geometry(4, ok.layers[0].r_edges, 8), ds2)[0]
+    bad = calochallenge.coarsening_of(calochallenge.uniform_geometry(5, [0, 4, 8, 14, 22, 35], 6), ds2)
+    assert any("not among" in w for w in bad) and any("outer edge" in w for w in bad)
+    assert any("angular" in w for w in bad)
 
 
 # ----------------------------------------------------------------------------- toy physics

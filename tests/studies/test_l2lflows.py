@@ -109,6 +109,22 @@ def test_conv_coupling_layer_flow():
     assert lf.sample(s, prev).shape == (16, 24)
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_generation_runs_on_the_selected_device_and_leaves_the_model_on_the_cpu(device, monkeypatch):
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    monkeypatch.setenv("COLLIDERFLOW_DEVICE", device)
+    torch.manual_seed(0)
+    small = {"transforms": 1, "hidden": [8], "bins": 4}
+    model = l2lflows.L2LFlow(len(GEOM.active), (6, 4), small, {**small, "channels": 4, "mlp_hidden": [8]}).eval()
+    inc = np.geomspace(1e3, 1e5, 10)
+    sh, timing = l2lflows.generate(model, inc, GEOM, threshold=2.0, alpha=1e-6, batch_size=4, seed=1)
+    assert sh.shape == (10, GEOM.n_voxels) and np.all(np.isfinite(sh)) and np.all(sh >= 0)
+    assert timing["device"].startswith(device)
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    assert all(b.device.type == "cpu" for b in model.buffers())
+
+
 def test_baseline_keeps_marginals_loses_correlations():
     inc = np.full(3000, 20.0)
     sh = _showers(inc, seed=6)

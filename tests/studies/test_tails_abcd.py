@@ -8,6 +8,7 @@ for any seed when the code is right.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -225,6 +226,26 @@ def test_raw_features_sculpt_met_and_break_closure(toy):
     r = T.abcd_predict(T.abcd_counts(t, pct, 400.0, 0.9))
     assert abs(r["closure_pull"]) > 5  # fails by far more than its statistical error
     assert T.distance_correlation(pct, t) > 0.2
+
+
+def test_cwola_bdts_leave_a_health_record_that_a_broken_bdt_fails():
+    """Every fold's BDT is recorded; a classifier of indistinguishable samples trains (its held-out logloss rightly
+    stays near ln 2), a BDT whose trees do not move the scores (learning rate 0) does not."""
+    from colliderflow import health
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3000, 2)), rng.normal(size=(3000, 2))
+    health.clear()
+    T.cwola_percentiles(a, b, SMALL, name="same")
+    T.cwola_percentiles(a, b + 1.0, SMALL, name="shifted")
+    T.cwola_percentiles(a, b + 1.0, dataclasses.replace(SMALL, learning_rate=0.0), name="broken")
+    block = health.block()
+    health.clear()
+    assert block["same"]["n"] == SMALL.folds and block["same"]["trained"]
+    assert abs(block["same"]["best"] - math.log(2)) < 0.02
+    assert block["shifted"]["trained"] and block["shifted"]["best"] < math.log(2) - 0.1
+    assert block["broken"]["n_trained"] == 0 and not block["broken"]["trained"]
+    assert "held-out scores" in block["broken"]["criterion"]
 
 
 def test_exact_latent_closes_and_recovers_injected_signal(toy):

@@ -7,6 +7,7 @@ tolerances are stated next to each assertion.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -121,6 +122,46 @@ def test_omnifold_small_closer_than_reco(toy):
     unf = np.mean([D.chi2_ndf(D.histogram(g[:, k], e, w[-1]), t[k], nr, nt) for k, e in enumerate(edges)])
     reco = np.mean([D.chi2_ndf(r[k], t[k], nr, nt) for k in range(4)])
     assert unf < reco
+
+
+def test_omnifold_health_rejects_a_classifier_that_never_moves(toy):
+    """Step 1 after iteration 1 may rightly learn nothing (judged on its own-data loss); a training that never moves the
+    classifiers (learning rate 0) still fails, at every iteration."""
+    from colliderflow import health
+
+    df, attrs = toy
+    obs = attrs["observables"]
+    sim, data = D.arrays(df, "sim_a", obs), D.arrays(df, "data", obs)
+    feats = Features(obs, attrs["log"], attrs["integer"])
+    blocks = {}
+    for lr in (2e-3, 0.0):
+        health.clear()
+        omnifold.unfold(sim, data, feats, 2, NetConfig(hidden=32, layers=2, epochs=4, batch_size=1024, lr=lr))
+        blocks[lr] = health.block()
+    health.clear()
+    ok, broken = blocks[2e-3], blocks[0.0]
+    assert set(ok) == {f"omnifold step{s} it{i}" for s in (1, 2) for i in (1, 2)}
+    assert all(b["trained"] for b in ok.values()), {k: (b["initial"], b["best"], b["trained"]) for k, b in ok.items()}
+    assert "indistinguishable" in ok["omnifold step1 it2"]["criterion"]
+    assert not any(b["trained"] for b in broken.values()), broken
+
+
+def test_classifier_of_indistinguishable_samples_is_judged_on_its_own_data():
+    from colliderflow import health
+    from colliderflow.studies.unfolding.nets import train_classifier
+
+    rng = np.random.default_rng(0)
+    x0, x1, w = rng.normal(size=(3000, 3)), rng.normal(size=(3000, 3)), np.ones(3000)
+    recs = {}
+    for lr in (2e-3, 0.0):
+        health.clear()
+        train_classifier(x0, w, x1, w, NetConfig(hidden=16, layers=2, epochs=3, batch_size=256, lr=lr), desc="same",
+                         may_learn_nothing=True)
+        (_, recs[lr]), = health.RECORDS
+    health.clear()
+    assert recs[2e-3]["trained"] and recs[2e-3]["own_data_final"] < recs[2e-3]["own_data_initial"]
+    assert recs[2e-3]["best"] > math.log(2) - 0.01  # nothing to learn: it stays near the constant's loss
+    assert not recs[0.0]["trained"] and recs[0.0]["own_data_final"] == recs[0.0]["own_data_initial"]
 
 
 def test_spinup_closure():

@@ -297,6 +297,9 @@ S = step("data", "calo_toy")
 
 
 rule calo_toy:
+    input:
+        # a CaloChallenge binning XML (real tier: dataset 2's) or none (the config's geometry)
+        binning=lambda w: config["data"]["calo"]["toy"]["binning"] or [],
     output:
         train="resources/calo/toy/train.h5",
         test="resources/calo/toy/test.h5",

@@ -112,6 +112,39 @@ def uniform_geometry(n_layers: int, r_edges: Iterable[float], n_alpha: int, part
     return Geometry(tuple(Layer(i, edges, int(n_alpha)) for i in range(n_layers)), particle, pid)
 
 
+#: The official CaloChallenge dataset 2 (electrons, Zenodo 6366270; ``code/binning_dataset_2.xml`` of
+#: CaloChallenge/homepage): 45 identical layers of 9 radial bins of 4.65 mm (to 41.85 mm) and 16 angular bins,
+#: 6480 voxels. Dataset 3 has the same layers and extent with 18 radial x 50 angular bins (40500 voxels).
+DATASET2 = {"n_layers": 45, "r_edges": tuple(round(4.65 * i, 4) for i in range(10)), "n_alpha": 16}
+
+
+def dataset2_geometry() -> Geometry:
+    """Dataset 2's geometry (:data:`DATASET2`), without its XML at hand."""
+    return uniform_geometry(**DATASET2)
+
+
+def coarsening_of(coarse: Geometry, fine: Geometry) -> list[str]:
+    """Why ``coarse`` is not ``fine`` with its bins merged (empty: it is): equal groups of consecutive
+    layers, radial edges a subset of the fine edges with the same outer edge, angular bins merged in equal
+    groups. Every coarse voxel is then a union of fine voxels (the same calorimeter, read out coarser)."""
+    why = []
+    c, f = [coarse.layers[i] for i in coarse.active], [fine.layers[i] for i in fine.active]
+    if not c or len(f) % len(c):
+        why.append(f"{len(c)} layers do not group the {len(f)} layers evenly")
+        return why
+    group = len(f) // len(c)
+    for k, layer in enumerate(c):
+        for fl in f[k * group:(k + 1) * group]:
+            fine_edges = {round(r, 6) for r in fl.r_edges}
+            if not {round(r, 6) for r in layer.r_edges} <= fine_edges:
+                why.append(f"layer {layer.id}: radial edges {list(layer.r_edges)} are not among {list(fl.r_edges)}")
+            if round(layer.r_edges[-1], 6) != round(fl.r_edges[-1], 6):
+                why.append(f"layer {layer.id}: outer edge {layer.r_edges[-1]} is not {fl.r_edges[-1]}")
+            if fl.n_alpha % layer.n_alpha:
+                why.append(f"layer {layer.id}: {layer.n_alpha} angular bins do not merge {fl.n_alpha} evenly")
+    return sorted(set(why))
+
+
 def _check_layer(source: str | Path | None, lid: int, edges: tuple[float, ...], n_alpha: int) -> None:
     where = f"Layer {lid}"
     if len(edges) < 1 or edges[0] != 0:
@@ -292,13 +325,16 @@ def high_level(showers: np.ndarray, geometry: Geometry) -> dict[str, np.ndarray]
 
 def write_toy(train_path: str | Path, test_path: str | Path, geometry_path: str | Path, *, n_train: int, n_test: int,
               n_layers: int, r_edges: Iterable[float],
-              n_alpha: int, e_min: float, e_max: float, seed: int = 0, **shower_kw) -> Geometry:
+              n_alpha: int, e_min: float, e_max: float, seed: int = 0, binning: str | Path | None = None,
+              **shower_kw) -> Geometry:
     """A toy dataset as the challenge ships one: training and evaluation files
     (incident energies log-uniform in [``e_min``, ``e_max``] GeV, written in
-    MeV) and the binning XML; ``shower_kw`` go to :func:`generate`."""
+    MeV) and the binning XML; ``shower_kw`` go to :func:`generate`. With
+    ``binning`` (a CaloChallenge binning XML, e.g. dataset 2's) the showers
+    use that geometry and ``n_layers``, ``r_edges``, ``n_alpha`` are not used."""
     if not 0 < e_min < e_max:
         raise InputError(None, "e_min", f"need 0 < e_min < e_max, got {e_min}, {e_max}")
-    geometry = uniform_geometry(n_layers, r_edges, n_alpha)
+    geometry = read_geometry(binning) if binning else uniform_geometry(n_layers, r_edges, n_alpha)
     for k, (path, n) in enumerate(((train_path, n_train), (test_path, n_test))):
         e = calorimeter_toy.sample_prior(n, "log_uniform", e_min, e_max, seed=seed + 2 * k)
         showers = generate(e, geometry, seed=seed + 2 * k + 1, **shower_kw)

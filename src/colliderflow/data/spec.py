@@ -132,6 +132,7 @@ class CaloToy:
     e_max: float
     hits_per_gev: float
     threshold_mev: float
+    binning: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,8 @@ STUDY = Study(
         _step("jets_prepare", "jets", Jets, doc="a ParT-format excerpt -> the jet-constituent HDF5"),
         _step("jetclass_toy", "jetclass", Jetclass, cached=True, doc="11-class fine-grained jet toy"),
         _step("jetclass_excerpt", "jetclass", Jetclass, doc="a ParT-format excerpt -> the jet-constituent HDF5"),
-        _step("calo_toy", "calo", Calo, outputs=("train", "test", "geometry"),
-              doc="layered calorimeter showers in the CaloChallenge layout"),
+        _step("calo_toy", "calo", Calo, inputs=("binning",), outputs=("train", "test", "geometry"),
+              doc="layered calorimeter showers in the CaloChallenge layout (geometry: the config's, or the "
+                  "binning XML of data.calo.toy.binning)"),
     ),
 )

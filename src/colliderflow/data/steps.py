@@ -134,4 +134,4 @@ def calo_toy(ctx: Context) -> None:
     calochallenge.write_toy(ctx.output.train, ctx.output.test, ctx.output.geometry, n_train=t.n_train,
                             n_test=t.n_test, n_layers=t.n_layers, r_edges=list(t.r_edges), n_alpha=t.n_alpha,
                             e_min=t.e_min, e_max=t.e_max, seed=ctx.seed, hits_per_gev=t.hits_per_gev,
-                            threshold_mev=t.threshold_mev)
+                            threshold_mev=t.threshold_mev, binning=ctx.input.names().get("binning") or None)

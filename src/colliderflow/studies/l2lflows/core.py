@@ -331,21 +331,31 @@ def generate(model: L2LFlow, incident: np.ndarray, geometry: calochallenge.Geome
              batch_size: int = 2000,
              seed: int = 0) -> tuple[np.ndarray, dict]:
     """Showers (N, n_voxels) in MeV for incident energies (N,) in MeV, and the
-    generation time per shower (wall and CPU, this process's threads)."""
+    generation time per shower (wall and CPU, this process's threads). The
+    flows sample on :func:`colliderflow.nn.device.select`'s device (the model
+    goes back to the CPU afterwards); the timing records the device."""
+    from ...nn.device import select
+
+    dev = select()
     torch.manual_seed(seed)
     out = np.zeros((len(incident), geometry.n_voxels))
     offsets = geometry.offsets()
+    model.to(dev)
     w0, c0 = time.perf_counter(), time.process_time()
-    for s in range(0, len(incident), batch_size):
-        inc = np.asarray(incident[s:s + batch_size], dtype=float)
-        log_frac, y = model.sample(torch.as_tensor(np.log(inc), dtype=torch.float32))
-        e_layer = np.exp(log_frac.numpy().astype(float)) * inc[:, None]
-        for k, i in enumerate(geometry.active):
-            out[s:s + len(inc), offsets[i]:offsets[i + 1]] = from_flow_space(y[:, k].numpy(), e_layer[:, k], threshold,
-                                                                             alpha)
+    try:
+        for s in range(0, len(incident), batch_size):
+            inc = np.asarray(incident[s:s + batch_size], dtype=float)
+            log_frac, y = model.sample(torch.as_tensor(np.log(inc), dtype=torch.float32, device=dev))
+            log_frac, y = log_frac.cpu(), y.cpu()  # one copy per batch (and the device's sync for the timing)
+            e_layer = np.exp(log_frac.numpy().astype(float)) * inc[:, None]
+            for k, i in enumerate(geometry.active):
+                out[s:s + len(inc), offsets[i]:offsets[i + 1]] = from_flow_space(y[:, k].numpy(), e_layer[:, k],
+                                                                                 threshold, alpha)
+    finally:
+        model.to("cpu")
     timing = {"wall_ms_per_shower": 1e3 * (time.perf_counter() - w0) / len(incident),
               "cpu_ms_per_shower": 1e3 * (time.process_time() - c0) / len(incident),
-              "batch_size": batch_size, "threads": torch.get_num_threads()}
+              "batch_size": batch_size, "threads": torch.get_num_threads(), "device": str(dev)}
     return out, timing
 
 

@@ -235,16 +235,38 @@ class ClassifierConfig:
     seed: int = 0
 
 
+#: the CWoLa BDTs' own training-health check (:func:`cwola_health`)
+CWOLA_CRITERION = ("the boosted trees move the held-out scores (their spread > 1e-6; a BDT that did not boost gives "
+                   "one score for every event); the held-out logloss is recorded against ln 2, the balanced classes' "
+                   "constant, but not required to fall: a data-vs-control classifier of indistinguishable samples "
+                   "(the closure test) rightly stays there")
+
+
+def cwola_health(y: np.ndarray, p: np.ndarray, w: np.ndarray, rounds: int) -> dict:
+    """Training health of one CWoLa BDT from its held-out fold: labels ``y``, scores ``p``, balanced weights
+    ``w`` (initial: ln 2, the logloss of the best constant; best = final: the held-out weighted logloss)."""
+    from ... import health
+
+    q = np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)
+    final = float(-np.sum(w * (y * np.log(q) + (1 - y) * np.log1p(-q))) / np.sum(w)) if len(y) else float("nan")
+    trained = bool(rounds > 0 and len(q) > 1 and np.std(q) > 1e-6)
+    return health.record(math.log(2.0), final, final, rounds, criterion=CWOLA_CRITERION, trained=trained)
+
+
 def cwola_percentiles(x_data: np.ndarray, x_control: np.ndarray, cfg: ClassifierConfig,
-                      x_extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                      x_extra: np.ndarray | None = None,
+                      name: str = "CWoLa BDT") -> tuple[np.ndarray, np.ndarray | None]:
     """Data-vs-control classifier (xgboost BDT), k-fold so that no event is
     scored by a model trained on it.
 
     Returns the score of each data event (and of each ``x_extra`` event, e.g.
     held-out signal) as its percentile among the data events of the same fold
-    scored by the same model: comparable across folds, uniform on data.
+    scored by the same model: comparable across folds, uniform on data. Each
+    fold's BDT leaves a training-health record ``name`` (:func:`cwola_health`).
     """
     import xgboost
+
+    from ... import health
 
     x_data = np.asarray(x_data, np.float32)
     x_control = np.asarray(x_control, np.float32)
@@ -266,6 +288,11 @@ def cwola_percentiles(x_data: np.ndarray, x_control: np.ndarray, cfg: Classifier
                                       n_jobs=cfg.threads, random_state=cfg.seed + j)
         model.fit(x, y, sample_weight=w)
         s_ref = model.predict_proba(x_data[fd == j])[:, 1]
+        s_ctl = model.predict_proba(x_control[fc == j])[:, 1]
+        n_d, n_c = len(s_ref), len(s_ctl)
+        w_val = np.r_[np.full(n_d, 0.5 / max(n_d, 1)), np.full(n_c, 0.5 / max(n_c, 1))]
+        health.add(name, cwola_health(np.r_[np.ones(n_d), np.zeros(n_c)], np.r_[s_ref, s_ctl], w_val,
+                                      model.get_booster().num_boosted_rounds()))
         ref = np.sort(s_ref)
         pct[fd == j] = np.searchsorted(ref, s_ref, side="right") / max(len(ref), 1)
         if x_extra is not None and (fe == j).any():
@@ -406,7 +433,7 @@ def _scores(df: pd.DataFrame, feats: dict, kind: str, data_idx: np.ndarray, extr
         f = lambda i: np.searchsorted(ref, -eta[i], side="right") / len(ref)  # noqa: E731
         return f(data_idx), f(extra_idx)
     x = feats[kind]
-    return cwola_percentiles(x[data_idx], x[ctrl], ccfg, x[extra_idx])
+    return cwola_percentiles(x[data_idx], x[ctrl], ccfg, x[extra_idx], name=f"CWoLa BDT ({kind})")
 
 
 def _reference_fit(df: pd.DataFrame, feats: dict, kind: str, bidx: np.ndarray, sig_idx: np.ndarray, n_ref: int,
@@ -453,7 +480,7 @@ def replicas(df: pd.DataFrame, z: np.ndarray, main: dict | None, *, seeds: int, 
         rng = np.random.default_rng(seed + 1000 * r)
         sig_idx = sig[rng.permutation(len(sig))]
         for kind in ("flow", "raw"):
-            s_b, _ = cwola_percentiles(feats[kind][bidx], feats[kind][ctrl], cc)
+            s_b, _ = cwola_percentiles(feats[kind][bidx], feats[kind][ctrl], cc, name=f"CWoLa BDT ({kind})")
             res = abcd_predict(abcd_counts(t_b, s_b, t_cut, s_cut), f"replica {r}, {kind}")
             row[f"closure_ratio_{kind}"], row[f"closure_ratio_err_{kind}"] = res["closure_ratio"], \
                 res["closure_ratio_err"]
@@ -487,7 +514,7 @@ def mismatch_scan(df: pd.DataFrame, flow: Any, deltas: Sequence[float], control_
         t = met_min + rng.exponential(met_scale_background, n_b)
         pt, mass, eta = _background_like_y(t, rng, control_mismatch - float(delta), met_min)
         bkg = pd.DataFrame(dict(met=t, jet1_pt=pt, jet1_mass=mass, jet1_abseta=eta, process=BACKGROUND))
-        pct, _ = cwola_percentiles(flow_latent(flow, bkg), flow_latent(flow, ctrl), ccfg)
+        pct, _ = cwola_percentiles(flow_latent(flow, bkg), flow_latent(flow, ctrl), ccfg, name="CWoLa BDT (flow)")
         row = {"mismatch": float(delta)}
         ref = np.sort(-eta)
         classic = np.searchsorted(ref, -eta, side="right") / len(ref)

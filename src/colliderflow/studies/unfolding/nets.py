@@ -78,15 +78,24 @@ def _bce(model: torch.nn.Module, batch: list[torch.Tensor]):
     return (w * torch.nn.functional.binary_cross_entropy_with_logits(model(x), y, reduction="none")).mean()
 
 
+#: training health of a classifier whose two samples may rightly be indistinguishable (:func:`train_classifier`)
+OWN_DATA_CRITERION = ("validation loss falls by >= {min_improvement:g} from its initial value, or (the two samples "
+                      "may rightly be indistinguishable, e.g. OmniFold's step 1 once the weights describe the data) "
+                      "the weighted loss on the classifier's own data falls below its initial network's")
+
+
 def train_classifier(x0: ArrayLike, w0: ArrayLike, x1: ArrayLike, w1: ArrayLike, cfg: NetConfig,
-                     desc: str = "classifier") -> Classifier:
+                     desc: str = "classifier", may_learn_nothing: bool = False) -> Classifier:
     """Weighted classifier of class 1 (``x1``, ``w1``) against class 0; the
     classes are balanced to equal total weight, so ``exp(logit)`` estimates
-    ``p1(x) / p0(x)`` of the normalised densities."""
+    ``p1(x) / p0(x)`` of the normalised densities. ``may_learn_nothing``: the
+    samples may rightly be indistinguishable, so its health record uses
+    :data:`OWN_DATA_CRITERION` (an optimiser that never lowers the loss on the
+    network's own data still fails it)."""
     x = np.concatenate([x0, x1])
     w = np.concatenate([w0 / w0.sum(), w1 / w1.sum()])
     y = np.concatenate([np.zeros(len(x0), bool), np.ones(len(x1), bool)])
-    return _natural_classifier(x, y, w, cfg, desc)
+    return _natural_classifier(x, y, w, cfg, desc, may_learn_nothing)
 
 
 def logit(model: Classifier, x: ArrayLike, batch: int = 65536) -> np.ndarray:
@@ -103,12 +112,33 @@ def efficiency_model(sim: dict, feats: Features, cfg: NetConfig) -> Classifier:
     return _natural_classifier(feats(sim["gen"][gp]), sim["reco_pass"][gp], sim["weight"][gp], cfg, "efficiency")
 
 
-def _natural_classifier(x: ArrayLike, y: ArrayLike, w: ArrayLike, cfg: NetConfig, desc: str):
+def _natural_classifier(x: ArrayLike, y: ArrayLike, w: ArrayLike, cfg: NetConfig, desc: str,
+                        may_learn_nothing: bool = False):
     """Classifier with natural class weights: sigmoid(logit) = P(y=1 | x)."""
     x = x.astype(np.float32)
     model = Classifier(x.shape[1], cfg.hidden, cfg.layers, x.mean(0), x.std(0) + 1e-6)
     wn = w / w.mean()
-    fit(model, _bce, [torch.from_numpy(x), torch.tensor(y, dtype=torch.float32), torch.tensor(wn, dtype=torch.float32)],
+    tensors = [torch.from_numpy(x), torch.tensor(y, dtype=torch.float32), torch.tensor(wn, dtype=torch.float32)]
+    if may_learn_nothing:
+        with torch.no_grad():
+            own_initial = float(_bce(model, tensors))
+    fit(model, _bce, tensors,
         TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, patience=cfg.patience, seed=cfg.seed,
                     desc=desc))
+    if may_learn_nothing:  # replace the shared loop's record of this training by the study's check
+        from ... import health
+
+        with torch.no_grad():
+            own_final = float(_bce(model, tensors))
+        name, rec = health.RECORDS.pop()
+        trained = bool(rec["trained"] or (rec["steps"] > 0 and own_final < own_initial))
+        if not rec["trained"]:
+            import logging
+
+            logging.getLogger(__name__).info("%s: judged on its own data instead (the samples may be "
+                                             "indistinguishable): weighted loss %.5f -> %.5f, %s", name, own_initial,
+                                             own_final, "trained" if trained else "DID NOT TRAIN")
+        health.add(name, {**rec, "trained": trained, "own_data_initial": round(own_initial, 6),
+                          "own_data_final": round(own_final, 6),
+                          "criterion": OWN_DATA_CRITERION.format(min_improvement=health.MIN_IMPROVEMENT)})
     return model

@@ -35,8 +35,10 @@ def unfold(sim: dict, data: dict, feats: Features, iterations: int, cfg: NetConf
     out = []
     for it in range(iterations):
         c = NetConfig(**{**cfg.__dict__, "seed": cfg.seed + 2 * it + 1})
+        # after iteration 1 data and reweighted simulation may be indistinguishable: a step-1 classifier that
+        # rightly learns nothing is judged by its own-data loss (nets.OWN_DATA_CRITERION)
         m1 = train_classifier(np.concatenate([x_reco, x_fake]), np.concatenate([w_sim * nu_m, w_fake]), x_data, w_data,
-                              c, desc=f"omnifold step1 it{it + 1}")
+                              c, desc=f"omnifold step1 it{it + 1}", may_learn_nothing=it > 0)
         omega = nu_m * np.clip(np.exp(logit(m1, x_reco)), 1 / max_weight, max_weight)
         c = NetConfig(**{**cfg.__dict__, "seed": cfg.seed + 2 * it + 2})
         m2 = train_classifier(x_gen, w_sim, x_gen, w_sim * omega, c, desc=f"omnifold step2 it{it + 1}")

@@ -102,14 +102,23 @@ def fake_model(sim: dict, feats: Features, cfg: SpinupConfig, rng: np.random.Gen
 
 def importance_terms(x: ArrayLike, forward: StandardizedFlow, proposal: StandardizedFlow, K: int, seed: int) -> tuple:
     """Proposal samples z (n, K, d) and the fixed log terms
-    log p(x|z) - log q(z|x) (n, K) for data ``x`` (n, d)."""
+    log p(x|z) - log q(z|x) (n, K) for data ``x`` (n, d); computed on
+    :func:`colliderflow.nn.device.select`'s device, returned (and the flows
+    left) on the CPU."""
+    from ...nn.device import select
+
+    dev = select()
     torch.manual_seed(seed)
     n, d = x.shape
-    xr = x.repeat_interleave(K, 0)
-    z = _batched(lambda c: proposal.sample(c=c), xr)
-    a = _batched(lambda zz, c: forward.log_prob(c, zz) - proposal.log_prob(zz, c), z, xr)
-    a = torch.nan_to_num(a, nan=-1e30, neginf=-1e30)
-    return z.reshape(n, K, d), a.reshape(n, K)
+    forward.to(dev), proposal.to(dev)
+    try:
+        xr = x.repeat_interleave(K, 0).to(dev)
+        z = _batched(lambda c: proposal.sample(c=c), xr)
+        a = _batched(lambda zz, c: forward.log_prob(c, zz) - proposal.log_prob(zz, c), z, xr)
+    finally:
+        forward.to("cpu"), proposal.to("cpu")
+    a = torch.nan_to_num(a.cpu(), nan=-1e30, neginf=-1e30)
+    return z.cpu().reshape(n, K, d), a.reshape(n, K)
 
 
 def _nll(model: torch.nn.Module, batch: list[torch.Tensor]):
