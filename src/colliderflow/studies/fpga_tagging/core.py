@@ -323,6 +323,7 @@ def _publish(kind: str, model: nn.Module, x_test: np.ndarray, out_dir: Path, *, 
                                          "arXiv:2402.01876's study, trained by colliderflow).", **card)
     from brevitas.export import export_onnx_qcdq
 
+    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / "qcdq_export.onnx"
     export_onnx_qcdq(wrapped, torch.from_numpy(xv[:1]), export_path=str(tmp), dynamo=False,
                      input_names=["constituents"], output_names=["probabilities"],
