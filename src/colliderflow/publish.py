@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -48,6 +49,8 @@ from .io import atomic_path, read_json, write_json
 if TYPE_CHECKING:
     import torch
 
+#: onnxruntime vs torch outputs of a model exported by :func:`publish_model`
+DEFAULT_ATOL = 1e-5
 CARD_FIELDS = ("name", "inputs", "outputs", "training_data", "metrics", "versions", "onnx_sha256")
 
 
@@ -185,13 +188,7 @@ def publish_model(model: torch.nn.Module, inputs: dict[str, np.ndarray], out_dir
     """
     import torch
 
-    missing = [k for k in inputs if k not in input_specs]
-    if missing:
-        raise InputError(None, missing[0], "input has no entry in input_specs (units, preprocessing)")
-    for k, spec in input_specs.items():
-        for field in ("units", "preprocessing"):
-            if field not in spec:
-                raise InputError(None, f"input_specs.{k}.{field}", "required for the model card")
+    _check_specs(inputs, input_specs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = model.eval()
@@ -210,22 +207,118 @@ def publish_model(model: torch.nn.Module, inputs: dict[str, np.ndarray], out_dir
     res = res if isinstance(res, (tuple, list)) else (res,)
     frozen = {f"input__{k}": v for k, v in inputs.items()}
     frozen.update({f"output__{k}": r.detach().cpu().numpy() for k, r in zip(out_names, res)})
+    fmt = f"ONNX opset {opset}, batch axis dynamic" + (" (torch.onnx dynamo exporter)" if dynamo else "")
+    return _write_card(out_dir, frozen, name=name, description=description, fmt=fmt,
+                       input_specs=input_specs, outputs=outputs, training_data=training_data, metrics=metrics,
+                       atol=DEFAULT_ATOL)
+
+
+def publish_exported(onnx_file: str | Path, inputs: dict[str, np.ndarray], reference: dict[str, np.ndarray],
+                     out_dir: str | Path, *, name: str, input_specs: dict[str, dict], outputs: dict[str, dict],
+                     training_data: dict, tolerance: float, tolerance_reason: str, metrics: dict | None = None,
+                     description: str = "", fmt: str = "ONNX", graph_optimization: str = "ORT_ENABLE_ALL") -> dict:
+    """Publish an ONNX file exported elsewhere (e.g. Brevitas' QCDQ export of a
+    quantized model, which reproduces its torch model only to a stated
+    tolerance or only with some of onnxruntime's graph optimisations); returns
+    the model card.
+
+    ``reference``: per output (the names of ``outputs``, in the file's output
+    order) the source model's outputs on ``inputs``, stored as the frozen
+    validation set. The file is run in onnxruntime first; a ``tolerance``
+    tighter than its difference from ``reference`` is refused (one line, nothing
+    written). The card states the tolerance and ``tolerance_reason``, and
+    :func:`verify_published` checks against that tolerance.
+    ``graph_optimization``: the onnxruntime ``GraphOptimizationLevel`` the
+    outputs are reproduced with, stated in the card and used by the check
+    (e.g. ``ORT_DISABLE_ALL`` for a QDQ graph: the default levels fuse
+    Quantize/DequantizeLinear and Gemm into integer kernels that requantize
+    a float bias, a different arithmetic from the source model's).
+    """
+    import shutil
+
+    onnx_file = Path(onnx_file)
+    if not onnx_file.is_file():
+        raise InputError(onnx_file, None, "file does not exist")
+    if not (math.isfinite(tolerance) and tolerance > 0) or not tolerance_reason.strip():
+        raise InputError(None, "tolerance", f"{name}: a positive tolerance with its reason is required")
+    _check_specs(inputs, input_specs)
+    inputs = {k: _as_input(v) for k, v in inputs.items()}
+    sess = _session(onnx_file, graph_optimization)
+    out_names = [o.name for o in sess.get_outputs()]
+    if out_names != list(outputs) or set(reference) != set(outputs):
+        raise InputError(onnx_file, "outputs", f"{name}: the file's outputs {out_names}, the card's {list(outputs)}, "
+                                               f"the reference's {sorted(reference)} must agree")
+    got = sess.run(out_names, {i.name: inputs[i.name] for i in sess.get_inputs()})
+    diff = max(float(np.max(np.abs(g.astype(np.float64) - np.asarray(reference[n], np.float64)), initial=0.0))
+               for n, g in zip(out_names, got))
+    if not diff <= tolerance:
+        raise InputError(onnx_file, "tolerance", f"{name}: stated tolerance {tolerance:g} is tighter than "
+                                                 f"onnxruntime's difference {diff:.3g} from the reference outputs")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "model.onnx") as tmp:
+        shutil.copyfile(onnx_file, tmp)
+        relative_onnx(tmp)
+    frozen = {f"input__{k}": v for k, v in inputs.items()}
+    frozen.update({f"output__{k}": np.asarray(reference[k]) for k in out_names})
+    return _write_card(out_dir, frozen, name=name, description=description, fmt=fmt, input_specs=input_specs,
+                       outputs=outputs, training_data=training_data, metrics=metrics, atol=tolerance,
+                       reason=tolerance_reason, measured=diff, graph_optimization=graph_optimization)
+
+
+def _session(onnx_path: str | Path, graph_optimization: str = "ORT_ENABLE_ALL") -> Any:
+    """An onnxruntime CPU session at the ``GraphOptimizationLevel`` named ``graph_optimization``."""
+    import onnxruntime as ort
+
+    level = getattr(ort.GraphOptimizationLevel, str(graph_optimization), None)
+    if not isinstance(level, ort.GraphOptimizationLevel):
+        raise InputError(None, "graph_optimization", f"'{graph_optimization}' is not an onnxruntime "
+                                                     "GraphOptimizationLevel (e.g. ORT_DISABLE_ALL, ORT_ENABLE_ALL)")
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = level
+    return ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+
+
+def _check_specs(inputs: dict, input_specs: dict) -> None:
+    missing = [k for k in inputs if k not in input_specs]
+    if missing:
+        raise InputError(None, missing[0], "input has no entry in input_specs (units, preprocessing)")
+    for k, spec in input_specs.items():
+        for field in ("units", "preprocessing"):
+            if field not in spec:
+                raise InputError(None, f"input_specs.{k}.{field}", "required for the model card")
+
+
+def _write_card(out_dir: Path, frozen: dict[str, np.ndarray], *, name: str, description: str, fmt: str,
+                input_specs: dict, outputs: dict, training_data: dict, metrics: dict | None, atol: float,
+                reason: str | None = None, measured: float | None = None,
+                graph_optimization: str = "ORT_ENABLE_ALL") -> dict:
+    """validation.npz (``input__<name>`` / ``output__<name>`` arrays) and the
+    model card (JSON and markdown) beside ``out_dir/model.onnx``."""
     with atomic_path(out_dir / "validation.npz") as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **frozen)
+    ins = {k[len("input__"):]: v for k, v in frozen.items() if k.startswith("input__")}
+    tol = f"onnxruntime must reproduce the stored outputs within {atol:g}".replace("e-0", "e-")
+    tol += f" ({reason})" if reason else ""
+    val = {"file": "validation.npz", "n": int(len(next(iter(ins.values())))), "tolerance": tol, "atol": atol}
+    if measured is not None:
+        val["max_abs_diff_at_publication"] = measured
+    if graph_optimization != "ORT_ENABLE_ALL":  # onnxruntime's default
+        val["tolerance"] += f"; run with onnxruntime graph_optimization_level {graph_optimization}"
+        val["onnxruntime_graph_optimization"] = graph_optimization
     card = relative_paths({
         "name": name,
         "description": description,
-        "format": f"ONNX opset {opset}, batch axis dynamic" + (" (torch.onnx dynamo exporter)" if dynamo else ""),
+        "format": fmt,
         "inputs": {k: {"shape": ["batch", *v.shape[1:]], "dtype": str(v.dtype), **input_specs[k]}
-                   for k, v in inputs.items()},
-        "outputs": {k: {"shape": ["batch", *frozen[f"output__{k}"].shape[1:]], **outputs[k]} for k in out_names},
+                   for k, v in ins.items()},
+        "outputs": {k: {"shape": ["batch", *frozen[f"output__{k}"].shape[1:]], **outputs[k]} for k in outputs},
         "training_data": training_data,
         "metrics": metrics or {},
-        "validation_set": {"file": "validation.npz", "n": int(len(next(iter(inputs.values())))),
-                           "tolerance": "onnxruntime must reproduce the stored outputs within 1e-5"},
+        "validation_set": val,
         "versions": _versions(),
-        "onnx_sha256": _sha256(onnx_path),
+        "onnx_sha256": _sha256(out_dir / "model.onnx"),
     })
     write_json(out_dir / "model_card.json", card)
     with atomic_path(out_dir / "model_card.md") as tmp:
@@ -270,9 +363,11 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-def verify_published(out_dir: str | Path, atol: float = 1e-5) -> dict:
+def verify_published(out_dir: str | Path, atol: float | None = DEFAULT_ATOL) -> dict:
     """Re-run ``model.onnx`` in onnxruntime on the frozen inputs; compare to
-    the stored outputs. Returns ``{"max_abs_diff", "passed", ...}``."""
+    the stored outputs. Returns ``{"max_abs_diff", "passed", ...}``.
+    ``atol=None``: the tolerance the card states (``validation_set.atol``,
+    :func:`publish_exported`), else :data:`DEFAULT_ATOL`."""
     import onnxruntime as ort
 
     out_dir = Path(out_dir)
@@ -280,6 +375,8 @@ def verify_published(out_dir: str | Path, atol: float = 1e-5) -> dict:
     missing = [f for f in CARD_FIELDS if f not in card]
     if missing:
         raise InputError(out_dir / "model_card.json", missing[0], "model card field missing")
+    if atol is None:
+        atol = float(card.get("validation_set", {}).get("atol", DEFAULT_ATOL))
     onnx_path = out_dir / "model.onnx"
     if not onnx_path.exists():
         raise InputError(onnx_path, None, "file does not exist")
@@ -288,7 +385,7 @@ def verify_published(out_dir: str | Path, atol: float = 1e-5) -> dict:
     if not val_path.exists():
         raise InputError(val_path, None, "file does not exist")
     val = np.load(val_path)
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    sess = _session(onnx_path, card.get("validation_set", {}).get("onnxruntime_graph_optimization", "ORT_ENABLE_ALL"))
     feeds = {}
     for inp in sess.get_inputs():
         key = f"input__{inp.name}"

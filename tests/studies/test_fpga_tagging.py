@@ -103,8 +103,12 @@ def test_publish_verify_roundtrip(tmp_path):
                       outputs={"p": {}}, training_data={})
 
 
-def _verify_step(tmp_path):
-    inp = {"onnx": str(tmp_path / "m" / "model.onnx"), "card": str(tmp_path / "m" / "model_card.json")}
+def _verify_step(tmp_path, quantized=False):
+    m = tmp_path / "m" / "published" if quantized else tmp_path / "m"
+    inp = {"onnx": str(m / "model.onnx"), "card": str(m / "model_card.json")}
+    if quantized:
+        inp.update(qat_onnx=str(tmp_path / "m" / "published_qat" / "model.onnx"),
+                   qat_card=str(tmp_path / "m" / "published_qat" / "model_card.json"))
     out = {"check": str(tmp_path / "check.json")}
     return run_job({"step": "fpga_tagging.verify", "cfg": study_config("fpga_tagging"), "seed": 0, "tier": "smoke",
                     "input": {"all": list(inp.values()), "named": inp}, "output": {"all": list(out.values()),
@@ -146,8 +150,9 @@ def _fpga_verdict(tmp_path, models, published=None):
     y = np.random.default_rng(9).integers(0, 5, 1500)
     files = [_write_model(tmp_path, *m, y=y) for m in models]
     ev = core.event_tests([f[0] for f in files], [f[1] for f in files])
-    metrics = {"event_tests": ev, "csim": {}, "published_models": published or {"a": {"passed": True,
-                                                                                      "max_abs_diff": 2e-7}}}
+    metrics = {"event_tests": ev, "csim": {}, "published_models": published or {
+        "a": {"passed": True, "max_abs_diff": 2e-7, "kind": "float"},
+        "a_qat": {"passed": True, "max_abs_diff": 1.8e-7, "atol": 1e-5, "kind": "quantized"}}}
     return STUDY.verdict(metrics, build_config(Config, study_config("fpga_tagging")))
 
 
@@ -158,11 +163,13 @@ def test_verdict_passes_growth_with_n_and_faithful_firmware(tmp_path):
     assert "99%" in v.claim
 
 
-@pytest.mark.parametrize("case", ["one_n", "flat_n", "lossy_quantization", "csim_disagrees", "onnx_fails"])
+@pytest.mark.parametrize("case", ["one_n", "flat_n", "lossy_quantization", "csim_disagrees", "onnx_fails",
+                                  "quantized_not_published", "quantized_onnx_fails"])
 def test_verdict_rejects(tmp_path, case):
     """Power: Deep Sets at one N only (the old rule passed it: 'not decreasing' with nothing to compare),
     equal accuracy at two N (growth inside the bootstrap error), firmware 6 points below float, C-sim
-    disagreeing with QAT on 3 % of jets, and a published model that does not reproduce."""
+    disagreeing with QAT on 3 % of jets, a published model that does not reproduce, no published quantized
+    model, and a quantized one that does not reproduce its QAT model."""
     ds = [("deepsets", 8, 0.64, 0.635), ("deepsets", 16, 0.70, 0.695)]
     published = None
     if case == "one_n":
@@ -173,9 +180,74 @@ def test_verdict_rejects(tmp_path, case):
         ds[1] = ("deepsets", 16, 0.76, 0.70)
     elif case == "csim_disagrees":
         ds[1] = ("deepsets", 16, 0.70, 0.695, 0.03)
-    else:
-        published = {"a": {"passed": True, "max_abs_diff": 2e-7}, "b": {"passed": False, "max_abs_diff": 0.3}}
+    elif case == "onnx_fails":
+        published = {"a": {"passed": True, "max_abs_diff": 2e-7}, "b": {"passed": False, "max_abs_diff": 0.3},
+                     "a_qat": {"passed": True, "max_abs_diff": 1e-7, "atol": 1e-5, "kind": "quantized"}}
+    elif case == "quantized_not_published":
+        published = {"a": {"passed": True, "max_abs_diff": 2e-7}}
+    else:  # the QDQ graph run with onnxruntime's default (integer-kernel) optimisations
+        published = {"a": {"passed": True, "max_abs_diff": 2e-7},
+                     "a_qat": {"passed": False, "max_abs_diff": 0.07, "atol": 1e-5, "kind": "quantized"}}
     assert not _fpga_verdict(tmp_path, ds, published).holds
+
+
+def test_quantized_model_published_with_stated_tolerance(tmp_path):
+    """A Brevitas QAT model exported as QCDQ ONNX and published through publish_exported: onnxruntime
+    (graph optimisations off, as its card states) agrees with the QAT torch model within the stated
+    tolerance, the verify step checks it beside the float model, and a tolerance tighter than the measured
+    difference is refused in one line with nothing written."""
+    import torch
+
+    from colliderflow.publish import publish_model, verify_published
+    from colliderflow.studies.fpga_tagging import core
+
+    torch.manual_seed(0)
+    x = np.random.default_rng(0).normal(0, 3, size=(200, 12)).astype(np.float32)
+    hidden = {"mlp": [8], "deepsets_phi": [4], "deepsets_rho": [4]}
+    qat = core.build_model("mlp", 4, 3, hidden, 8)
+    opt = torch.optim.Adam(qat.parameters(), 1e-2)
+    for _ in range(5):  # a few steps: the activation scales leave their initial values
+        opt.zero_grad()
+        core._as_tensor(qat(torch.from_numpy(x))).square().mean().backward()
+        opt.step()
+    jets = {"class_names": ["a", "b", "c"], "source": "toy"}
+    kw = dict(jets_path="jets.h5", jets=jets, arch="mlp", n=4, n_train=0, seed=0, accuracy=0.5)
+    card = core._publish("qat", qat.eval(), x, tmp_path / "m", bits=8, **kw)
+    val = card["validation_set"]
+    assert val["atol"] == core.QAT_ONNX_ATOL and val["onnxruntime_graph_optimization"] == "ORT_DISABLE_ALL"
+    assert "QCDQ" in card["format"] and "requantize" in val["tolerance"]
+    res = verify_published(tmp_path / "m" / "published_qat", None)  # the card's tolerance and session options
+    assert res["passed"] and res["max_abs_diff"] <= core.QAT_ONNX_ATOL, res
+    p_ref = core.predict_proba(qat, x[:10])
+    stored = np.load(tmp_path / "m" / "published_qat" / "validation.npz")["output__probabilities"][:10]
+    np.testing.assert_array_equal(stored, p_ref)  # the reference is the QAT torch model
+    assert not (tmp_path / "m" / "qcdq_export.onnx").exists()
+    # the verify step: float and quantized, each within its own tolerance
+    publish_model(core.SoftmaxWrap(core.build_model("mlp", 4, 3, hidden, None)).eval(), {"constituents": x[:50]},
+                  tmp_path / "m" / "published", name="f", input_specs=card["inputs"], outputs=card["outputs"],
+                  training_data={})
+    assert _verify_step(tmp_path, quantized=True) == 0
+    check = json.loads((tmp_path / "check.json").read_text())
+    assert check["passed"] and check["quantized"]["passed"] and check["quantized"]["atol"] == core.QAT_ONNX_ATOL
+    # a stated tolerance tighter than the measured difference is refused: one line, no output
+    from brevitas.export import export_onnx_qcdq
+
+    from colliderflow.publish import publish_exported
+
+    wrapped = core.SoftmaxWrap(qat).eval()
+    export_onnx_qcdq(wrapped, torch.from_numpy(x[:1]), export_path=str(tmp_path / "q.onnx"), dynamo=False,
+                     input_names=["constituents"], output_names=["probabilities"],
+                     dynamic_axes={"constituents": {0: "batch"}, "probabilities": {0: "batch"}})
+    spec = dict(name="q", input_specs=card["inputs"], outputs=card["outputs"], training_data={},
+                tolerance_reason="test")
+    ref = {"probabilities": core.predict_proba(qat, x) + 1e-6}  # a difference of at least 1e-6
+    with pytest.raises(InputError, match="stated tolerance 1e-07 is tighter than") as err:
+        publish_exported(tmp_path / "q.onnx", {"constituents": x}, ref, tmp_path / "tight", tolerance=1e-7,
+                         graph_optimization="ORT_DISABLE_ALL", **spec)
+    assert "\n" not in str(err.value) and not (tmp_path / "tight").exists()
+    with pytest.raises(InputError, match="reason"):
+        publish_exported(tmp_path / "q.onnx", {"constituents": x}, ref, tmp_path / "t2", tolerance=1e-3,
+                         **{**spec, "tolerance_reason": " "})
 
 
 def test_publish_checked_token_inputs_and_exporter_failure(tmp_path):
@@ -255,6 +327,7 @@ def test_yosys_runs_in_the_background_with_limits(tmp_path, monkeypatch):
                     "printf '   Number of cells: 3\\n     LUT4 2\\n     FDRE 1\\n' > stat.txt\nexit ${FAKE_RC:-0}\n")
     fake.chmod(0o755)
     monkeypatch.setattr(ft, "yosys_cmd", lambda: [str(fake)])
+    monkeypatch.setenv("COLLIDERFLOW_YOSYS_CACHE", "off")
 
     def run(cpu: int, **kw):
         t0 = time.perf_counter()
@@ -274,6 +347,19 @@ def test_yosys_runs_in_the_background_with_limits(tmp_path, monkeypatch):
     with pytest.raises(subprocess.TimeoutExpired):
         run(1, wall_factor=2)  # sleeping uses no CPU: the wall-time backstop stops it
     assert time.perf_counter() - t0 < 30, "killed at the wall-time backstop"
+    monkeypatch.delenv("FAKE_SLEEP")
+    # cache: a successful run is reused for the same Verilog, script and tool; a failure is not kept
+    monkeypatch.setenv("COLLIDERFLOW_YOSYS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("FAKE_RC", "3")
+    assert run(60)["yosys"].startswith("failed") and not list((tmp_path / "cache").glob("*.log"))
+    monkeypatch.delenv("FAKE_RC")
+    first = run(60)
+    assert "yosys_cached" not in first and len(list((tmp_path / "cache").glob("*.log"))) == 1
+    monkeypatch.setenv("FAKE_RC", "3")  # a real run would now fail: the result must come from the cache
+    again = run(60)
+    assert again["yosys_cached"] and (again["lut"], again["ff"]) == (first["lut"], first["ff"]) == (2, 1)
+    (src / "tagger.v").write_text("module tagger(input a); endmodule\n")  # other Verilog: runs again
+    assert run(60)["yosys"].startswith("failed (rc 3)")
     monkeypatch.setattr(ft, "yosys_cmd", lambda: None)
     assert ft._start_yosys(src, 1).startswith("skipped")
 
@@ -404,7 +490,10 @@ def test_smoke_outputs(smoke_run):
     if rep["vendor_tool"] is None:
         assert rep["mode"] == "open stand-in"
     for name, v in m["published_models"].items():
-        assert v["passed"] and v["max_abs_diff"] <= 1e-5, name
+        assert v["passed"] and v["max_abs_diff"] <= v["atol"] <= 1e-5, name
+    assert {v["kind"] for v in m["published_models"].values()} == {"float", "quantized"}
+    assert {"mlp_N8", "mlp_N8_qat"} <= {k.removeprefix("fpga_tagging_") for k in m["published_models"]}
+    assert doc["training"], "the float and QAT trainings are in the training block"
     card = json.loads((res / "models" / "mlp_N8" / "published" / "model_card.json").read_text())
     for field in ("inputs", "outputs", "training_data", "versions", "metrics"):
         assert card[field]

@@ -10,12 +10,12 @@ from pathlib import Path
 from ..conftest import REPO
 
 #: every published artifact of a run, relative to its working directory
-PUBLISHED = ("results/*/published*", "results/fpga_tagging/models/*/published")
+PUBLISHED = ("results/*/published*", "results/fpga_tagging/models/*/published*")
 
 
 def published_files(workdir: Path) -> list[Path]:
     """The files under results/*/published*/ (directories and the
-    published_check*.json beside them) and fpga_tagging's models/*/published/."""
+    published_check*.json beside them) and fpga_tagging's models/*/published*/ (float and quantized)."""
     out = set()
     for pattern in PUBLISHED:
         for p in workdir.glob(pattern):

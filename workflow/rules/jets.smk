@@ -146,6 +146,8 @@ rule fpga_tagging_train:
         flt="results/fpga_tagging/models/{arch}_N{n}/float.pt",
         onnx="results/fpga_tagging/models/{arch}_N{n}/published/model.onnx",
         card="results/fpga_tagging/models/{arch}_N{n}/published/model_card.json",
+        qat_onnx="results/fpga_tagging/models/{arch}_N{n}/published_qat/model.onnx",
+        qat_card="results/fpga_tagging/models/{arch}_N{n}/published_qat/model_card.json",
     wildcard_constraints:
         arch="[a-z]+",
         n=r"\d+",
@@ -199,6 +201,8 @@ rule fpga_tagging_rtl:
         model=r"mlp_N\d+",
     params:
         **S.params,
+    # the study's longest job (Yosys): start it as soon as its model is trained, not after the other trainings
+    priority: 10
     threads: S.threads
     log:
         S.log,
@@ -243,6 +247,8 @@ rule fpga_tagging_verify:
     input:
         onnx="results/fpga_tagging/models/{model}/published/model.onnx",
         card="results/fpga_tagging/models/{model}/published/model_card.json",
+        qat_onnx="results/fpga_tagging/models/{model}/published_qat/model.onnx",
+        qat_card="results/fpga_tagging/models/{model}/published_qat/model_card.json",
     output:
         check="results/fpga_tagging/published_check/{model}.json",
     params:
