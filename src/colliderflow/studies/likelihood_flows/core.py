@@ -214,29 +214,15 @@ def export(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_v
     return card
 
 
-class LogProb(torch.nn.Module):
-    """``x -> log p(x)`` of a flow: the network published as ONNX."""
-
-    def __init__(self, flow: StandardizedFlow) -> None:
-        super().__init__()
-        self.flow = flow
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.flow.log_prob(x)
-
-
 def publish_onnx(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_val: ArrayLike,
                  n_val: int = 200) -> dict:
     """ONNX + model card of the accepted flow's log-density through :func:`colliderflow.publish.publish_checked`
     (re-run in onnxruntime on ``n_val`` frozen held-out samples); returns the check record."""
-    import copy
+    from ...publish import publish_flow
 
-    from ...publish import publish_checked
-
-    # float64: log-densities of O(10) carry float32 rounding differences of ~1e-5 between torch and onnxruntime
     x_ref = np.asarray(x_val[:n_val], dtype=np.float64)
-    return publish_checked(
-        LogProb(copy.deepcopy(flow).double().eval()), {"x": x_ref}, outdir, float_dtype=np.float64,
+    return publish_flow(
+        flow, {"x": x_ref}, outdir,
         name="likelihood_flows_posterior",
         description=("zuko neural spline flow fitted to samples of the study's 4-d toy posterior and accepted by "
                      "the goodness-of-fit gate (latent chi2 KS, per-dimension KS, classifier AUC; nabu, Araz et "
@@ -244,7 +230,6 @@ def publish_onnx(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dic
         input_specs={"x": {"units": "1 (mu, kappa, log_sigma, delta: dimensionless toy parameters), float64",
                            "features": list(FEATURES), "preprocessing": "none: raw parameter values; the "
                            "standardisation is inside the model"}},
-        outputs={"log_prob": {"description": "log posterior density log p(x) (normalised over R^4)"}},
         training_data={"generator": "colliderflow.studies.likelihood_flows.core.sample_posterior",
                        "n_train": cfg["n_train"], "n_validation": cfg["n_validation"]},
         metrics={**{k: v for k, v in gof.items() if k not in ARRAYS}, "alpha": cfg["alpha"],
