@@ -42,3 +42,32 @@ def test_conditional_flow_log_prob_and_sampler_run_in_onnxruntime(tmp_path):
     with torch.no_grad():
         z = flow.double().latent(torch.as_tensor(xn), cn).numpy()
     np.testing.assert_allclose(sess.run(["x"], {"z": z, "c": cn})[0], xn, atol=1e-6)
+
+
+def _flow(x, c):
+    torch.manual_seed(0)
+    return StandardizedFlow.fitted_to(x, c, kind="nsf", transforms=2, hidden=(16, 16))
+
+
+def test_bsm_scan_and_mle_calibration_publish_their_flows(tmp_path):
+    """Each study's own publish call (issue 17 item 5): log p(x | theta) and the sampler, both checked."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is in the pinned environment (requirements.lock)")
+    from colliderflow.studies.bsm_scan import core as bsm
+    from colliderflow.studies.mle_calibration import core as mle
+
+    torch.set_num_threads(1)
+    x, th = bsm.generate([[1.5, 1.0]], 300, 0)
+    cfg = {"grid_points": 3, "m_range": [1, 2], "g_range": [0.5, 1.5], "events_per_point": 300}
+    metrics = {"coverage_1sigma_2d": 0.7, "pull_std": [1.0, 1.0], "flow_best_val_nll": 1.0}
+    rec = bsm.publish({"flow": _flow(x, th), "x_obs": x, "truth": np.array([1.5, 1.0])}, cfg, tmp_path / "bsm",
+                      metrics)
+    assert rec["passed"] and rec["sampler"]["passed"], rec
+    rng = np.random.default_rng(0)
+    e = rng.uniform(10, 100, 300)
+    xs = np.log(e[:, None] * rng.uniform(0.1, 0.5, (300, 3))).astype(np.float32)
+    res = {"flows": {"uniform": _flow(xs, np.log(e)[:, None])}, "x_test": xs, "e_test": e}
+    cfg = {"n_train": 300, "e_min": 10, "e_max": 100, "n_layers": 3}
+    rec = mle.publish(res, cfg, "uniform", tmp_path / "mle")
+    assert rec["passed"] and rec["sampler"]["passed"], rec
+    card = json.loads((tmp_path / "mle" / "model_card.json").read_text())
+    assert list(card["inputs"]) == ["x", "log_e"] and card["inputs"]["log_e"]["dtype"] == "float64"

@@ -242,7 +242,7 @@ def publish(res: dict, cfg: dict, prior: str, out_dir: str | Path) -> dict:
     # float64 (publish_flow): in float32 the spline flow's log-density differs from onnxruntime's by ~5e-5
     return publish_flow(
         res["flows"][prior], {"x": res["x_test"][rows], "log_e": np.log(res["e_test"][rows])[:, None]},
-        out_dir, name=f"mle_calibration flow ({prior} prior)", float_dtype=np.float64,
+        out_dir, name=f"mle_calibration flow ({prior} prior)",
         description="log p(log layer energies | log E) of the toy calorimeter (Du et al. in miniature), in float64: "
                     "the calibrated energy is its maximum over E",
         input_specs={"x": {"units": "log(GeV)", "preprocessing": "natural log of the layer energies"},
