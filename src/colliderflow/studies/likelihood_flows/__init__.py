@@ -1,5 +1,6 @@
 """Communicating likelihoods with normalizing flows (Araz et al., the nabu
-tool), in miniature: a flow fitted to a toy posterior, accepted only if
+tool), in miniature: a flow fitted to a posterior (a 4-d toy; in the real
+tier the Z fit of the CMS dimuon excerpt, :mod:`.zfit`), accepted only if
 goodness-of-fit tests pass, and exported self-contained. The science is in
 :mod:`.core`."""
 

@@ -3,7 +3,9 @@ tool), in miniature.
 
 A flow is fitted to samples of a 4-dimensional, non-Gaussian, correlated toy
 posterior (a curved "banana" pair, a skewed log-normal pair correlated with
-the first). It is accepted only if goodness-of-fit tests on held-out samples
+the first), or (``posterior: dimuon_z``, the real tier) to MCMC samples of a
+real posterior: the Z fit of the dimuon excerpt's masses over (m_Z, Gamma_Z,
+resolution, signal yield) (:mod:`.zfit`). It is accepted only if goodness-of-fit tests on held-out samples
 pass:
 
 * latent-norm test: held-out samples mapped to the latent space must have
@@ -17,8 +19,9 @@ A flow that fails is refitted with a doubled training budget up to
 ``max_attempts`` times, else the failure is reported. The accepted flow is
 exported self-contained: state_dict, JSON (architecture, standardisation,
 versions, feature names, how to load) and the validation statistics, and
-published as ONNX (``log p(x)``, batch axis dynamic) with a model card through
-:mod:`colliderflow.publish`, re-run in onnxruntime against the torch values.
+published as ONNX (``log p(x)`` and the sampler ``x = f^-1(z)``, float64, batch
+axis dynamic) with a model card through :mod:`colliderflow.publish`, re-run in
+onnxruntime against the torch values.
 
 The verdict compares, on the same held-out samples (paired bootstrap), the
 trained flow with the gate's AUC threshold, with the under-trained flow (the
@@ -210,7 +213,8 @@ def export(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_v
                        "zuko.flows.NSF(features, context, transforms=transforms, hidden_features=hidden, bins=bins), "
                        "load the 'flow.*' entries of flow.pt, and evaluate log p(x) = flow().log_prob((x - x_mean)"
                        " / x_std) - sum(log x_std)",
-        "onnx": "../published/model.onnx: log p(x) (colliderflow.publish model card beside it)",
+        "onnx": "../published/model.onnx: log p(x); ../published/sampler/model.onnx: x = f^-1(z) (colliderflow.publish "
+                "model cards beside them)",
     }
     save_model(flow, outdir / "flow.pt", card)
     from ...io import write_json
