@@ -75,8 +75,9 @@ def test_tiny_validation_set_is_judged_on_the_training_loss(lr):
     else:
         assert not h["trained"] and h["improvement"] == pytest.approx(0.0, abs=1e-9), h
     # a large validation set keeps the validation-loss criterion
-    big, big_data = _regression(n=800)
-    assert "validation loss" in fit(big, _mse, big_data, TrainConfig(epochs=1, progress=False)).health()["criterion"]
+    big, big_data = _regression(n=1500)  # 300 validation events
+    crit = fit(big, _mse, big_data, TrainConfig(epochs=1, progress=False)).health()["criterion"]
+    assert crit.startswith("validation loss falls"), crit
 
 
 def test_min_steps_raises_the_epochs_of_a_small_sample():
@@ -171,3 +172,14 @@ def test_a_broken_sidecar_is_one_line(tmp_path):
     from colliderflow.errors import InputError
     with pytest.raises(InputError, match=r"\.model\.pt\.health\.json: field 'records': not a training-health file"):
         health.load_beside([f])
+
+
+def test_history_of_a_large_validation_set_reads_as_before():
+    """The small-validation fields stay out of a normal history (JSON bytes unchanged for those studies)."""
+    model, data = _regression(n=1500)
+    d = fit(model, _mse, data, TrainConfig(epochs=1, progress=False)).as_dict()
+    assert not {"n_val", "initial_train", "final_train"} & set(d)
+    model, data = _regression(n=60)
+    d = fit(model, _mse, data, TrainConfig(epochs=1, progress=False)).as_dict()
+    assert d["n_val"] == 12 and d["final_train"] < d["initial_train"]
+    json.dumps(d, allow_nan=False)

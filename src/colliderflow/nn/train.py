@@ -93,7 +93,13 @@ class History:
     final_train: float = float("nan")    # ... and of the last epoch's weights
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The history as JSON-ready values; the small-validation fields only where they were used (so a
+        history of a large validation set reads as before)."""
+        out = asdict(self)
+        small = ("n_val", "initial_train", "final_train")
+        if not 0 < self.n_val < SMALL_VALIDATION:
+            return {k: v for k, v in out.items() if k not in small}
+        return {**out, **{k: _round(out[k]) for k in small[1:]}}
 
     def health(self) -> dict:
         """Did the model learn? ``trained``: at least one optimiser step and the
