@@ -313,13 +313,14 @@ def verify_published(out_dir: str | Path, atol: float = 1e-5) -> dict:
 
 
 def publish_flow(flow: torch.nn.Module, inputs: dict[str, np.ndarray], out_dir: str | Path, *, name: str,
-                 input_specs: dict[str, dict], description: str = "", sampler: bool = True, **card) -> dict:
+                 input_specs: dict[str, dict], description: str = "", sampler: bool = False, **card) -> dict:
     """A (conditional) :class:`colliderflow.nn.flows.StandardizedFlow` published in float64 (in float32 torch
     and onnxruntime differ by 1e-5 to 5e-5 on log-densities of O(10), over the check's 1e-5): ``out_dir``
     holds ``log_prob`` = log p(x [| c]) of ``inputs`` (``x``, then the context), and with ``sampler``
     ``out_dir``/sampler the inverse transform ``x = f^-1(z [; c])`` (draw ``z`` from N(0, 1) for samples
-    of the flow), checked on the latent images of the frozen ``x``. Returns :func:`publish_checked`'s record
-    of the log-density with the sampler's under ``sampler``."""
+    of the flow), checked on the latent images of the frozen ``x`` (about 5 CPU s more for a 4-d NSF of 3
+    transforms: a study publishes the sampler where its paper samples the flow). Returns
+    :func:`publish_checked`'s record of the log-density with the sampler's under ``sampler``."""
     import copy
 
     import torch

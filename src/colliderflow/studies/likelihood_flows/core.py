@@ -232,8 +232,8 @@ def publish_onnx(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dic
     from ...publish import publish_flow
 
     x_ref = np.asarray(x_val[:n_val], dtype=np.float64)
-    return publish_flow(
-        flow, {"x": x_ref}, outdir,
+    return publish_flow(  # nabu's flows are sampled as well as evaluated: the sampler too
+        flow, {"x": x_ref}, outdir, sampler=True,
         name="likelihood_flows_posterior",
         description=("zuko neural spline flow fitted to samples of the study's 4-d toy posterior and accepted by "
                      "the goodness-of-fit gate (latent chi2 KS, per-dimension KS, classifier AUC; nabu, Araz et "

@@ -29,7 +29,8 @@ def run(ctx: Context) -> None:
     cfg = dataclasses.asdict(ctx.cfg)
     masses = None
     if cfg["posterior"] == "dimuon_z":  # the dimuon study's masses of the configured dataset
-        masses = read_masses(ctx.input.masses)
+        path = ctx.input.masses
+        masses = read_masses(path[0] if isinstance(path, (list, tuple)) else path)
     res = core.run(cfg, ctx.seed, Path(ctx.output.metrics).parent / "export", Path(ctx.output.card).parent,
                    masses=masses)
     if not res["accepted"]:  # nothing to publish: the verdict says so; the rule's outputs still exist
