@@ -76,3 +76,12 @@ def test_real_excerpt_posterior():
     assert abs(x[:, 0].mean() - info["best_fit"]["m_Z"]) < 0.3 * info["best_fit_errors"]["m_Z"]
     assert 90.5 < x[:, 0].mean() < 91.2
     assert np.corrcoef(x[:, 1], x[:, 2])[0, 1] < -0.6
+
+
+def test_real_tier_learns_the_real_posterior():
+    """The real tier runs the dimuon Z posterior, so it is not labelled a toy there."""
+    import yaml
+
+    real = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "tiers" / "real.yaml").read_text())
+    assert real["studies"]["likelihood_flows"]["posterior"] == "dimuon_z"
+    assert "likelihood_flows" not in real.get("toy_data", {})
