@@ -126,3 +126,21 @@ def test_engineered_features_find_the_top(toy):
     f = common.engineered(load_table(toy["ttbar"]))
     top = f["m_top_best"][f["n_jets"] >= 3]
     assert abs(np.median(top) - 172.5) < 15 and np.isfinite(f.to_numpy()).all()
+
+
+@pytest.mark.parametrize("rounds", [30, 0])
+def test_bdt_training_health(rounds):
+    """xgboost BDTs record their health (issue 21): the training log-loss falls from the base rate's when
+    boosting learns; a BDT of zero rounds (the constant base rate) is flagged as not trained."""
+    from colliderflow import health
+
+    health.clear()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(float)
+    common.train_xgb(x[:300], y[:300], x[300:], seed=0, n_estimators=rounds, name="bdt")
+    (name, rec), = health.RECORDS
+    health.clear()
+    assert name == "bdt" and "log-loss" in rec["criterion"]
+    assert rec["initial"] == pytest.approx(math.log(2), abs=0.01)
+    assert rec["trained"] is (rounds > 0), rec

@@ -59,6 +59,27 @@ def test_untrainable_setup_is_flagged_not_trained(change):
     assert h["steps"] == (0 if change.get("epochs") == 0 else 50)
 
 
+@pytest.mark.parametrize("lr", [0.05, 0.0])
+def test_tiny_validation_set_is_judged_on_the_training_loss(lr):
+    """Issue 21: the smoke tier's 10-40-event validation sets flip the validation-loss check. Below
+    SMALL_VALIDATION events the training loss decides; a broken training (lr 0) still fails it."""
+    from colliderflow.nn.train import SMALL_VALIDATION
+
+    model, data = _regression(n=60)  # 12 validation events
+    cfg = TrainConfig(epochs=20, batch_size=16, lr=lr, progress=False, desc="tiny")
+    h = fit(model, _mse, data, cfg).health()
+    assert h["validation"]["n"] == 12 < SMALL_VALIDATION and "training loss" in h["criterion"]
+    assert h["steps"] > 0 and h["initial"] > 2.0, h  # the training MSE of zero weights
+    if lr:
+        assert h["trained"] and h["final"] < 0.5, h
+    else:
+        assert not h["trained"] and h["improvement"] == pytest.approx(0.0, abs=1e-9), h
+    # a large validation set keeps the validation-loss criterion
+    big, big_data = _regression(n=1500)  # 300 validation events
+    crit = fit(big, _mse, big_data, TrainConfig(epochs=1, progress=False)).health()["criterion"]
+    assert crit.startswith("validation loss falls"), crit
+
+
 def test_min_steps_raises_the_epochs_of_a_small_sample():
     """640 training events in batches of 64: 10 steps per epoch; 2 epochs
     would be 20 steps, min_steps=95 needs 10 epochs (no early stop: patience)."""
@@ -151,3 +172,14 @@ def test_a_broken_sidecar_is_one_line(tmp_path):
     from colliderflow.errors import InputError
     with pytest.raises(InputError, match=r"\.model\.pt\.health\.json: field 'records': not a training-health file"):
         health.load_beside([f])
+
+
+def test_history_of_a_large_validation_set_reads_as_before():
+    """The small-validation fields stay out of a normal history (JSON bytes unchanged for those studies)."""
+    model, data = _regression(n=1500)
+    d = fit(model, _mse, data, TrainConfig(epochs=1, progress=False)).as_dict()
+    assert not {"n_val", "initial_train", "final_train"} & set(d)
+    model, data = _regression(n=60)
+    d = fit(model, _mse, data, TrainConfig(epochs=1, progress=False)).as_dict()
+    assert d["n_val"] == 12 and d["final_train"] < d["initial_train"]
+    json.dumps(d, allow_nan=False)

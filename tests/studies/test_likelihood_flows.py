@@ -56,6 +56,8 @@ def test_accepted_flow_is_published_as_onnx(fitted):
     assert card["metrics"]["accepted_by_gate"] is True
     assert "not exported" not in json.loads((tmp / "export" / "flow.json").read_text())["onnx"]
     assert res["published"]["max_abs_diff"] < 1e-9  # float64 export: onnxruntime agrees with torch
+    assert res["published"]["sampler"]["passed"], res["published"]["sampler"]  # the inverse transform too
+    assert (tmp / "published" / "sampler" / "model.onnx").exists()
     x = likelihood_flows.sample_posterior(37, seed=11).astype(np.float64)  # another batch than the frozen set
     got = ort.InferenceSession(str(tmp / "published" / "model.onnx")).run(["log_prob"], {"x": x})[0]
     with torch.no_grad():

@@ -88,6 +88,10 @@ S = step("likelihood_flows", "run")
 
 
 rule likelihood_flows_run:
+    input:
+        # the real tier's posterior is the Z fit of the dimuon study's masses
+        masses=lambda w: (["results/dimuon/dimuon_masses.npy"]
+                          if config["studies"]["likelihood_flows"]["posterior"] == "dimuon_z" else []),
     output:
         metrics="results/likelihood_flows/metrics.json",
         png=S.figure("results/likelihood_flows/likelihood_flows.png", subcategory="likelihood_flows"),

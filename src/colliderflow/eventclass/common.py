@@ -106,14 +106,35 @@ def engineered(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def train_xgb(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, seed: int, n_estimators: int = 200,
-              max_depth: int = 4, threads: int = 1) -> np.ndarray:
-    """Gradient-boosted trees (xgboost) on the engineered features; returns test scores."""
+              max_depth: int = 4, threads: int = 1, name: str | None = None) -> np.ndarray:
+    """Gradient-boosted trees (xgboost) on the engineered features; returns test scores. With ``name``,
+    the training's health is recorded (:func:`xgb_health`)."""
     import xgboost
 
     clf = xgboost.XGBClassifier(n_estimators=n_estimators, max_depth=max_depth, learning_rate=0.1, subsample=0.8,
                                 random_state=seed, n_jobs=threads, tree_method="hist", eval_metric="logloss")
     clf.fit(np.asarray(x_tr), y_tr)
+    if name is not None:
+        from .. import health
+
+        health.add(name, xgb_health(clf, np.asarray(x_tr), np.asarray(y_tr), n_estimators))
     return clf.predict_proba(np.asarray(x_te))[:, 1]
+
+
+def xgb_health(clf: object, x: np.ndarray, y: np.ndarray, rounds: int, min_improvement: float = 1e-3) -> dict:
+    """Did boosting learn? The BDT has no held-out set (all its events train it), so its training log-loss
+    must fall by ``min_improvement`` from that of the base rate (the constant prediction mean(y), where
+    boosting starts)."""
+    from sklearn.metrics import log_loss
+
+    from .. import health
+
+    p0 = float(np.clip(np.mean(y), 1e-7, 1 - 1e-7))
+    initial = log_loss(y, np.full(len(y), p0), labels=[0, 1])
+    final = log_loss(y, clf.predict_proba(x)[:, 1], labels=[0, 1])
+    crit = (f"training log-loss falls by >= {min_improvement:g} from the base rate's (xgboost, {rounds} rounds; "
+            "no held-out set)")
+    return {**health.record(initial, final, final, rounds, min_improvement, criterion=crit), "device": "cpu"}
 
 
 def torch_inputs(table: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:

@@ -66,7 +66,7 @@ class StandardizedFlow(torch.nn.Module):
 
     def _dist(self, c: torch.Tensor | np.ndarray | None) -> torch.distributions.Distribution:
         if self.hparams["context"]:
-            c = ((torch.as_tensor(c, dtype=torch.float32).reshape(-1, self.hparams["context"]) - self.c_mean)
+            c = ((torch.as_tensor(c, dtype=self.c_mean.dtype).reshape(-1, self.hparams["context"]) - self.c_mean)
                  / self.c_std)
             return self.flow(c)
         return self.flow()
@@ -81,7 +81,7 @@ class StandardizedFlow(torch.nn.Module):
         For data that the flow models well, ``z`` is standard normal and, for a
         conditional flow, independent of ``c`` (the decorrelated latent).
         """
-        z = (torch.as_tensor(x, dtype=torch.float32) - self.x_mean) / self.x_std
+        z = (torch.as_tensor(x, dtype=self.x_mean.dtype) - self.x_mean) / self.x_std
         return self._dist(c).transform(z)
 
     def decode(self, z: torch.Tensor, c: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
@@ -109,3 +109,27 @@ class StandardizedFlow(torch.nn.Module):
         x = batch[0]
         c = batch[1] if self.hparams["context"] else None
         return -self.log_prob(x, c).mean()
+
+
+class LogLikelihood(torch.nn.Module):
+    """What a flow is published as (ONNX, :mod:`colliderflow.publish`): ``forward(x)`` = log p(x) of an
+    unconditional flow, ``forward(x, c)`` = log p(x | c) of a conditional one, per event."""
+
+    def __init__(self, flow: torch.nn.Module) -> None:
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.flow.log_prob(x) if c is None else self.flow.log_prob(x, c)
+
+
+class Decoder(torch.nn.Module):
+    """A flow's sampler as published: ``forward(z[, c])`` = its inverse transform ``x = f^-1(z; c)``
+    (a sample of the flow for ``z`` ~ N(0, 1))."""
+
+    def __init__(self, flow: StandardizedFlow) -> None:
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.flow.decode(z, c)

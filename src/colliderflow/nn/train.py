@@ -19,7 +19,14 @@ runs the loss under bf16 autocast on CUDA; on the CPU it is ignored.
 Training health: :func:`fit` evaluates the validation loss before the first
 step and records whether the model learned (:meth:`History.health`: the best
 validation loss is at least ``TrainConfig.min_improvement`` below the
-initial one, after at least one optimiser step). Every record of the process
+initial one, after at least one optimiser step). A validation set of fewer
+than :data:`SMALL_VALIDATION` events cannot judge that (the 10-40 events of
+the smoke tier's smallest trainings move by more than the threshold from
+one epoch to the next whether the model learns or not): there the training
+loss over the whole training set, in eval mode, from the initial weights to
+the last epoch's, must fall by ``min_improvement`` instead, and the record's
+``criterion`` says so. A broken training (lr 0, no steps) fails either way.
+Every record of the process
 is kept in :data:`colliderflow.health.RECORDS`, so the step that writes
 metrics.json reports the trainings it ran (its ``training`` block).
 """
@@ -39,6 +46,9 @@ import numpy as np
 import torch
 
 log = logging.getLogger(__name__)
+
+#: below this many validation events the health check judges the training loss (see the module docstring)
+SMALL_VALIDATION = 200
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -78,18 +88,42 @@ class History:
     steps: int = 0                     # optimiser steps taken
     min_improvement: float = 1e-3
     device: str = "cpu"                # where it trained
+    n_val: int = 0                     # validation events
+    initial_train: float = float("nan")  # training loss (eval mode) of the initial weights: small validation sets
+    final_train: float = float("nan")    # ... and of the last epoch's weights
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The history as JSON-ready values; the small-validation fields only where they were used (so a
+        history of a large validation set reads as before)."""
+        out = asdict(self)
+        small = ("n_val", "initial_train", "final_train")
+        if not 0 < self.n_val < SMALL_VALIDATION:
+            return {k: v for k, v in out.items() if k not in small}
+        return {**out, **{k: _round(out[k]) for k in small[1:]}}
 
     def health(self) -> dict:
         """Did the model learn? ``trained``: at least one optimiser step and the
-        best validation loss at least ``min_improvement`` below the initial one."""
+        best validation loss at least ``min_improvement`` below the initial one;
+        with fewer than :data:`SMALL_VALIDATION` validation events, the training
+        loss (eval mode, whole training set) of the last epoch at least
+        ``min_improvement`` below that of the initial weights."""
         from ..health import record
 
         final = self.val_loss[-1] if self.val_loss else self.initial_val
         best = self.best_val if self.val_loss else self.initial_val
+        if 0 < self.n_val < SMALL_VALIDATION:
+            end = self.final_train if self.val_loss else self.initial_train
+            crit = (f"training loss (eval mode, whole training set) falls by >= {self.min_improvement:g} from the "
+                    f"initial to the last epoch's weights: {self.n_val} validation events (< {SMALL_VALIDATION}) "
+                    "are too few to judge the validation loss")
+            rec = record(self.initial_train, end, end, self.steps, self.min_improvement, criterion=crit)
+            return {**rec, "validation": {"initial": _round(self.initial_val), "best": _round(best),
+                                          "final": _round(final), "n": self.n_val}, "device": self.device}
         return {**record(self.initial_val, best, final, self.steps, self.min_improvement), "device": self.device}
+
+
+def _round(x: float) -> float | None:
+    return round(float(x), 6) if np.isfinite(x) else None
 
 
 def _batches(n: int, batch_size: int, gen: torch.Generator, shuffle: bool = True) -> Iterator[torch.Tensor]:
@@ -157,11 +191,14 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         epochs = max(epochs, -(-cfg.min_steps // -(-n_tr // cfg.batch_size)))
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
              if cfg.lr_schedule == "cosine" else None)
-    hist = History(min_improvement=cfg.min_improvement, device=str(dev))
+    hist = History(min_improvement=cfg.min_improvement, device=str(dev), n_val=len(val_tensors[0]))
+    small = hist.n_val < SMALL_VALIDATION
     if cfg.bf16 and dev.type == "cuda":  # mixed precision where the study says it is safe; fp32 on the CPU
         loss_fn = _autocast(loss_fn, dev)
     with torch.random.fork_rng(devices=[]):  # a loss that draws (TRANSIT's mass shuffle) leaves the stream as it was
         hist.initial_val = evaluate(model, loss_fn, val_tensors)
+        if small:
+            hist.initial_train = evaluate(model, loss_fn, tensors)
     best_state = copy.deepcopy(model.state_dict())
     from tqdm import tqdm
 
@@ -194,6 +231,9 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         if epoch - hist.best_epoch >= cfg.patience:
             hist.stopped_early = True
             break
+    if small and hist.val_loss:
+        with torch.random.fork_rng(devices=[]):
+            hist.final_train = evaluate(model, loss_fn, tensors)
     model.load_state_dict(best_state)
     model.to(home)
     model.eval()

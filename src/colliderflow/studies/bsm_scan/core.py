@@ -64,32 +64,20 @@ class ExactLikelihood(torch.nn.Module):
         return lp_pt + torch.distributions.StudentT(5.0).log_prob(t) - torch.log(width)
 
 
-class LogLikelihood(torch.nn.Module):
-    """What is published: ``forward(x, theta)`` = log p(x | theta) of the flow, per event."""
-
-    def __init__(self, flow: torch.nn.Module) -> None:
-        super().__init__()
-        self.flow = flow
-
-    def forward(self, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        return self.flow.log_prob(x, theta)
-
-
 def publish(res: dict, cfg: dict, out_dir: str | Path, metrics: dict) -> dict:
     """The trained flow as ONNX with its model card and a frozen validation set
     (the observed events at theta*), re-run in onnxruntime
     (:func:`colliderflow.publish.publish_checked`); returns the check record."""
-    from ...publish import publish_checked
+    from ...publish import publish_flow
 
     x = res["x_obs"][:256]
     theta = np.repeat(res["truth"][None], len(x), 0)
-    return publish_checked(
-        LogLikelihood(res["flow"]), {"x": x, "theta": theta}, out_dir, name="bsm_scan conditional flow",
+    return publish_flow(
+        res["flow"], {"x": x, "theta": theta}, out_dir, name="bsm_scan conditional flow",
         description="log p(x | m, g) of the toy BSM resonance (arXiv:2409.13201 in miniature): sum it over events "
                     "and maximise over theta for the best fit; the Hessian gives the errors",
         input_specs={"x": {"units": "(TeV, 1)", "preprocessing": "none: x = (m_reco, pT / m_reco)"},
                      "theta": {"units": "(TeV, 1)", "preprocessing": "none: theta = (m, g)"}},
-        outputs={"log_prob": {"description": "log-density of each event given theta"}},
         training_data={"generator": "colliderflow.studies.bsm_scan.core.generate",
                        "grid": [cfg["grid_points"], cfg["grid_points"]], "m_range": list(cfg["m_range"]),
                        "g_range": list(cfg["g_range"]), "events_per_point": cfg["events_per_point"]},

@@ -131,7 +131,8 @@ def run(files: dict, signal: str, background: str, sizes: list[int], seeds: list
             idx = balanced_subset(y_pool, size, np.random.default_rng([seed, size]))
             y = y_pool[idx]
             c = TrainConfig(**{**cfg.__dict__, "seed": seed, "desc": f"size {size} seed {seed}"})
-            res["bdt"][str(size)].append(auc(y_te, train_xgb(eng_pool[idx], y, eng_te, seed, bdt_trees)))
+            res["bdt"][str(size)].append(auc(y_te, train_xgb(eng_pool[idx], y, eng_te, seed, bdt_trees,
+                                                               name=f"bdt {c.desc}")))
             net = FlatMLP(n_slots)
             train_torch(net, [raw_pool[idx], mask_pool[idx]], y, replace(c, desc=f"mlp {c.desc}"), target_steps,
                         max_epochs)

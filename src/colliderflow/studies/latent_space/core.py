@@ -203,7 +203,7 @@ def run(files: dict, indistinguishable: list, hp: dict, proj_dim: int, cfg: Trai
         y = np.r_[np.zeros(len(ea)), np.ones(len(eb))]
         idx = np.random.default_rng(cfg.seed).permutation(len(y))
         half = len(y) // 2
-        s = train_xgb(x[idx[:half]], y[idx[:half]], x[idx[half:]], cfg.seed, bdt_trees)
+        s = train_xgb(x[idx[:half]], y[idx[:half]], x[idx[half:]], cfg.seed, bdt_trees, name="pair classifier")
         pair_auc = auc(y[idx[half:]], s)
         pairs[f"{a}|{b}"] = {"classifier_auc": max(pair_auc, 1 - pair_auc),
                              "latent_auc": max(v := _latent_auc(z[a], z[b], cfg.seed), 1 - v),

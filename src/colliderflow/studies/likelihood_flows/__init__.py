@@ -1,5 +1,6 @@
 """Communicating likelihoods with normalizing flows (Araz et al., the nabu
-tool), in miniature: a flow fitted to a toy posterior, accepted only if
+tool), in miniature: a flow fitted to a posterior (a 4-d toy; in the real
+tier the Z fit of the CMS dimuon excerpt, :mod:`.zfit`), accepted only if
 goodness-of-fit tests pass, and exported self-contained. The science is in
 :mod:`.core`."""
 
@@ -25,6 +26,7 @@ class Config:
     max_attempts: int
     alpha: float
     auc_max: float
+    posterior: str = "toy"
 
 
 def verdict(metrics: dict, cfg: Config) -> Verdict:
@@ -82,9 +84,10 @@ STUDY = Study(
     claim="a trained flow passes the latent chi2 KS, per-dimension KS and classifier tests and is exported "
           "self-contained, while an under-trained flow fails them",
     config=Config,
-    steps=(Step("run", outputs=("metrics", "png", "pdf", "onnx", "card"), env="torch", gpu=True, mem_mb=8000,
-                runtime=120, doc="fit, goodness-of-fit gate, export (results/likelihood_flows/export/) and ONNX "
-                                 "publication (published/), plot, judge"),),
+    steps=(Step("run", inputs=("masses",), outputs=("metrics", "png", "pdf", "onnx", "card"), env="torch", gpu=True,
+                mem_mb=8000, runtime=120,
+                doc="posterior samples (toy, or the dimuon Z fit's by MCMC), fit, goodness-of-fit gate, export "
+                    "(results/likelihood_flows/export/) and ONNX publication (published/), plot, judge"),),
     figures=("likelihood_flows",),
     category="Conditional flows for inference",
     verdict=verdict,

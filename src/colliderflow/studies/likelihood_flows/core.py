@@ -3,7 +3,9 @@ tool), in miniature.
 
 A flow is fitted to samples of a 4-dimensional, non-Gaussian, correlated toy
 posterior (a curved "banana" pair, a skewed log-normal pair correlated with
-the first). It is accepted only if goodness-of-fit tests on held-out samples
+the first), or (``posterior: dimuon_z``, the real tier) to MCMC samples of a
+real posterior: the Z fit of the dimuon excerpt's masses over (m_Z, Gamma_Z,
+resolution, signal yield) (:mod:`.zfit`). It is accepted only if goodness-of-fit tests on held-out samples
 pass:
 
 * latent-norm test: held-out samples mapped to the latent space must have
@@ -17,8 +19,9 @@ A flow that fails is refitted with a doubled training budget up to
 ``max_attempts`` times, else the failure is reported. The accepted flow is
 exported self-contained: state_dict, JSON (architecture, standardisation,
 versions, feature names, how to load) and the validation statistics, and
-published as ONNX (``log p(x)``, batch axis dynamic) with a model card through
-:mod:`colliderflow.publish`, re-run in onnxruntime against the torch values.
+published as ONNX (``log p(x)`` and the sampler ``x = f^-1(z)``, float64, batch
+axis dynamic) with a model card through :mod:`colliderflow.publish`, re-run in
+onnxruntime against the torch values.
 
 The verdict compares, on the same held-out samples (paired bootstrap), the
 trained flow with the gate's AUC threshold, with the under-trained flow (the
@@ -44,6 +47,12 @@ from ...nn.flows import StandardizedFlow
 from ...nn.train import load_state, save_model
 
 FEATURES = ("mu", "kappa", "log_sigma", "delta")
+#: axis labels of the posteriors' coordinates (the toy's and the dimuon Z fit's, :mod:`.zfit`)
+LABELS = {"mu": r"$\mu$", "kappa": r"$\kappa$", "log_sigma": r"$\log\sigma$", "delta": r"$\delta$",
+          "m_Z": r"$m_Z$ [GeV]", "Gamma_Z": r"$\Gamma_Z$ [GeV]", "sigma": r"$\sigma_m$ [GeV]",
+          "N_signal": r"$N_{\rm signal}$"}
+UNITS = {"toy": "1 (mu, kappa, log_sigma, delta: dimensionless toy parameters)",
+         "dimuon_z": "GeV, GeV, GeV, events (Z mass, Z width, Gaussian mass resolution, signal yield)"}
 
 
 def sample_posterior(n: int, seed: int = 0) -> np.ndarray:
@@ -185,7 +194,8 @@ def fit_and_validate(x_train: ArrayLike, x_val: ArrayLike, cfg: dict, seed: int)
     return {"flow": flow, "gof": gof, "attempts": attempts, "accepted": False}
 
 
-def export(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_val: ArrayLike) -> dict:
+def export(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_val: ArrayLike,
+           features: tuple[str, ...] = FEATURES) -> dict:
     """Self-contained export: flow.pt (state_dict), flow.json (architecture,
     standardisation, versions, how to load), validation.json (the GoF numbers
     and a reference set of log-densities to check a reload against)."""
@@ -196,14 +206,15 @@ def export(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_v
     with torch.no_grad():
         lp_ref = flow.log_prob(torch.as_tensor(x_ref)).numpy()
     card = {
-        **flow.hparams, "features_names": list(FEATURES), "library": "zuko", "zuko_version": zuko.__version__,
+        **flow.hparams, "features_names": list(features), "library": "zuko", "zuko_version": zuko.__version__,
         "torch_version": torch.__version__.split("+")[0],
         "x_mean": flow.x_mean.tolist(), "x_std": flow.x_std.tolist(),
         "how_to_load": "colliderflow.studies.likelihood_flows.core.load_exported(dir); or build "
                        "zuko.flows.NSF(features, context, transforms=transforms, hidden_features=hidden, bins=bins), "
                        "load the 'flow.*' entries of flow.pt, and evaluate log p(x) = flow().log_prob((x - x_mean)"
                        " / x_std) - sum(log x_std)",
-        "onnx": "../published/model.onnx: log p(x) (colliderflow.publish model card beside it)",
+        "onnx": "../published/model.onnx: log p(x); ../published/sampler/model.onnx: x = f^-1(z) (colliderflow.publish "
+                "model cards beside them)",
     }
     save_model(flow, outdir / "flow.pt", card)
     from ...io import write_json
@@ -214,39 +225,26 @@ def export(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_v
     return card
 
 
-class LogProb(torch.nn.Module):
-    """``x -> log p(x)`` of a flow: the network published as ONNX."""
-
-    def __init__(self, flow: StandardizedFlow) -> None:
-        super().__init__()
-        self.flow = flow
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.flow.log_prob(x)
-
-
 def publish_onnx(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dict, x_val: ArrayLike,
-                 n_val: int = 200) -> dict:
+                 n_val: int = 200, features: tuple[str, ...] = FEATURES, posterior: dict | None = None) -> dict:
     """ONNX + model card of the accepted flow's log-density through :func:`colliderflow.publish.publish_checked`
     (re-run in onnxruntime on ``n_val`` frozen held-out samples); returns the check record."""
-    import copy
+    from ...publish import publish_flow
 
-    from ...publish import publish_checked
-
-    # float64: log-densities of O(10) carry float32 rounding differences of ~1e-5 between torch and onnxruntime
     x_ref = np.asarray(x_val[:n_val], dtype=np.float64)
-    return publish_checked(
-        LogProb(copy.deepcopy(flow).double().eval()), {"x": x_ref}, outdir, float_dtype=np.float64,
+    return publish_flow(  # nabu's flows are sampled as well as evaluated: the sampler too
+        flow, {"x": x_ref}, outdir, sampler=True,
         name="likelihood_flows_posterior",
         description=("zuko neural spline flow fitted to samples of the study's 4-d toy posterior and accepted by "
                      "the goodness-of-fit gate (latent chi2 KS, per-dimension KS, classifier AUC; nabu, Araz et "
                      "al.): evaluate the posterior density anywhere. Trained by colliderflow."),
-        input_specs={"x": {"units": "1 (mu, kappa, log_sigma, delta: dimensionless toy parameters), float64",
-                           "features": list(FEATURES), "preprocessing": "none: raw parameter values; the "
+        input_specs={"x": {"units": UNITS[cfg.get("posterior", "toy")] + ", float64",
+                           "features": list(features), "preprocessing": "none: raw parameter values; the "
                            "standardisation is inside the model"}},
-        outputs={"log_prob": {"description": "log posterior density log p(x) (normalised over R^4)"}},
-        training_data={"generator": "colliderflow.studies.likelihood_flows.core.sample_posterior",
-                       "n_train": cfg["n_train"], "n_validation": cfg["n_validation"]},
+        training_data=({"generator": "colliderflow.studies.likelihood_flows.core.sample_posterior"}
+                       if posterior is None else {"posterior": "Z fit of the dimuon masses (colliderflow.studies."
+                                                  "likelihood_flows.zfit)", **posterior})
+        | {"n_train": cfg["n_train"], "n_validation": cfg["n_validation"]},
         metrics={**{k: v for k, v in gof.items() if k not in ARRAYS}, "alpha": cfg["alpha"],
                  "accepted_by_gate": accepted(gof, cfg["alpha"], cfg["auc_max"]),
                  "auc_max": cfg["auc_max"]})
@@ -274,12 +272,31 @@ def check_reload(outdir: str | Path) -> float:
     return float(np.max(np.abs(lp - np.asarray(val["reference_log_prob"]))))
 
 
-def run(cfg: dict, seed: int, outdir: str | Path, published: str | Path | None = None) -> dict:
+def posterior_samples(cfg: dict, seed: int, masses: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(training samples, held-out samples, record) of the configured posterior: the toy
+    (:func:`sample_posterior`) or the Z fit of the dimuon ``masses`` (GeV, :mod:`.zfit`; held-out samples
+    from other MCMC chains than the training samples)."""
+    if cfg.get("posterior", "toy") == "toy":
+        return (sample_posterior(cfg["n_train"], seed), sample_posterior(cfg["n_validation"], seed + 1),
+                {"posterior": "toy", "features": list(FEATURES)})
+    from . import zfit
+
+    if masses is None:
+        raise InputError("config", "studies.likelihood_flows.posterior", "dimuon_z needs the dimuon masses")
+    try:
+        x, info = zfit.sample(masses, cfg["n_train"] + cfg["n_validation"], seed)
+    except ValueError as exc:  # too few pairs in the Z window
+        raise InputError(None, "Muon", str(exc)) from None
+    return x[:cfg["n_train"]], x[cfg["n_train"]:], {"posterior": "dimuon_z", "features": list(zfit.FEATURES), **info}
+
+
+def run(cfg: dict, seed: int, outdir: str | Path, published: str | Path | None = None,
+        masses: ArrayLike | None = None) -> dict:
     """Fit and gate; the under-trained flow and the untrained null on the same held-out samples; the
     accepted flow exported to ``outdir`` (state_dict + JSON) and published as ONNX to ``published``
-    (default: ``outdir``/../published)."""
-    x_train = sample_posterior(cfg["n_train"], seed)
-    x_val = sample_posterior(cfg["n_validation"], seed + 1)
+    (default: ``outdir``/../published). ``masses``: the dimuon masses of ``posterior: dimuon_z``."""
+    x_train, x_val, post = posterior_samples(cfg, seed, masses)
+    features = tuple(post["features"])
     under, _ = train_flow(x_train, kind="nsf", transforms=cfg["transforms"], hidden=cfg["hidden"],
                           epochs=cfg["undertrained_epochs"], seed=seed, desc="under-trained")
     gof_under = gof_tests(under, x_val, seed=seed)
@@ -290,13 +307,19 @@ def run(cfg: dict, seed: int, outdir: str | Path, published: str | Path | None =
     res = fit_and_validate(x_train, x_val, cfg, seed)
     res.update(under=under, gof_under=gof_under, under_accepted=accepted(gof_under, cfg["alpha"], cfg["auc_max"]),
                gof_untrained=gof_untrained,
-               untrained_accepted=accepted(gof_untrained, cfg["alpha"], cfg["auc_max"]), x_val=x_val)
+               untrained_accepted=accepted(gof_untrained, cfg["alpha"], cfg["auc_max"]), x_val=x_val,
+               posterior=post)
     if res["accepted"]:
-        export(res["flow"], outdir, res["gof"], cfg, x_val)
+        export(res["flow"], outdir, res["gof"], cfg, x_val, features)
         res["reload_max_abs_diff"] = check_reload(outdir)
         res["published"] = publish_onnx(res["flow"], published or Path(outdir).parent / "published", res["gof"],
-                                        cfg, x_val)
+                                        cfg, x_val, features=features, posterior=card_posterior(post))
     return res
+
+
+def card_posterior(post: dict) -> dict | None:
+    """What the model card says about a real posterior (None: the toy)."""
+    return None if post["posterior"] == "toy" else {k: v for k, v in post.items() if k != "posterior"}
 
 
 def summarise(res: dict, cfg: dict, n_boot: int = 200, seed: int = 0) -> dict:
@@ -313,7 +336,8 @@ def summarise(res: dict, cfg: dict, n_boot: int = 200, seed: int = 0) -> dict:
                "gof_untrained": strip(res["gof_untrained"]), "untrained_accepted": res["untrained_accepted"],
                "undertrained_epochs": cfg["undertrained_epochs"], "alpha": cfg["alpha"], "auc_max": cfg["auc_max"],
                "reload_max_abs_diff": res.get("reload_max_abs_diff"), "published": res.get("published"),
-               "comparison": comparison_stats(gofs, "trained", d, n_boot=n_boot, seed=seed)}
+               "comparison": comparison_stats(gofs, "trained", d, n_boot=n_boot, seed=seed),
+               "posterior": res.get("posterior", {"posterior": "toy", "features": list(FEATURES)})}
     return metrics
 
 
@@ -324,19 +348,22 @@ def plot(res: dict, cfg: dict, path: str | Path, rlabel: str = "") -> list:
     import matplotlib.pyplot as plt
 
     x_val = res["x_val"]
+    features = res.get("posterior", {}).get("features", list(FEATURES))
+    i, j = (1, 2) if "Gamma_Z" in features else (0, 1)  # the Z fit: width against resolution (correlated)
     fig, axes = plt.subplots(1, 3, figsize=(24, 7.5))
     torch.manual_seed(0)
     with torch.no_grad():
         xs = res["flow"].sample(len(x_val)).numpy()
     ax = axes[0]
-    ax.scatter(x_val[:, 0], x_val[:, 1], s=2, c="k", alpha=0.3, label="posterior samples (held out)")
-    ax.scatter(xs[:, 0], xs[:, 1], s=2, c="tab:blue", alpha=0.3, label="accepted flow")
-    ax.set_xlim(np.percentile(x_val[:, 0], [0.5, 99.5]))
-    ax.set_ylim(np.percentile(x_val[:, 1], [0.5, 99.5]))
-    ax.set_xlabel(r"$\mu$")
-    ax.set_ylabel(r"$\kappa$")
+    ax.scatter(x_val[:, i], x_val[:, j], s=2, c="k", alpha=0.3, label="posterior samples (held out)")
+    ax.scatter(xs[:, i], xs[:, j], s=2, c="tab:blue", alpha=0.3, label="accepted flow")
+    ax.set_xlim(np.percentile(x_val[:, i], [0.5, 99.5]))
+    ax.set_ylim(np.percentile(x_val[:, j], [0.5, 99.5]))
+    ax.set_xlabel(LABELS.get(features[i], features[i]))
+    ax.set_ylabel(LABELS.get(features[j], features[j]))
     ax.legend(markerscale=6, fontsize=13)
-    plotting.label(ax, "", rlabel=rlabel)
+    real = res.get("posterior", {}).get("posterior") == "dimuon_z"  # a posterior of CMS open data
+    plotting.label(ax, "Open Data" if real else "", data=real, rlabel=rlabel)
     ax = axes[1]
     d = x_val.shape[1]
     bins = np.linspace(0, stats.chi2(d).ppf(0.999), 40)
@@ -357,7 +384,7 @@ def plot(res: dict, cfg: dict, path: str | Path, rlabel: str = "") -> list:
                label=f"{name} (classifier AUC {g['classifier_auc']:.3f})")
     ax.axhline(cfg["alpha"] / d, color="k", ls="--", label=rf"$\alpha/d$ = {cfg['alpha'] / d:.3g}")
     ax.set_yscale("log")
-    ax.set_xticks(pos, [rf"$\{f}$" if f in ("mu", "kappa", "delta") else r"$\log\sigma$" for f in FEATURES])
+    ax.set_xticks(pos, [LABELS.get(f, f).replace(" [GeV]", "") for f in features])
     ax.set_xlabel("posterior parameter")
     ax.set_ylabel("per-dimension KS p-value")
     ax.set_ylim(top=1e3)  # room for the legend above the bars (p <= 1)

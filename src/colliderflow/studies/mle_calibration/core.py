@@ -232,36 +232,21 @@ def summarise(res: dict, cfg: dict, method: str = "mle", n_boot: int = 200, seed
     return metrics
 
 
-class LogLikelihood(torch.nn.Module):
-    """What is published: ``forward(x, log_e)`` = log p(x | log E) of a flow, per shower."""
-
-    def __init__(self, flow: torch.nn.Module) -> None:
-        super().__init__()
-        self.flow = flow
-
-    def forward(self, x: torch.Tensor, log_e: torch.Tensor) -> torch.Tensor:
-        return self.flow.log_prob(x, log_e)
-
-
 def publish(res: dict, cfg: dict, prior: str, out_dir: str | Path) -> dict:
     """The first seed's flow trained under ``prior`` as ONNX with its model
     card and a frozen validation set (test showers at their true energies),
     re-run in onnxruntime; returns the check record."""
-    import copy
-
-    from ...publish import publish_checked
+    from ...publish import publish_flow
 
     rows = np.linspace(0, len(res["e_test"]) - 1, 256).astype(int)
-    # float64: in float32 the spline flow's log-density differs from onnxruntime's by ~5e-5 (> the 1e-5 check)
-    flow = copy.deepcopy(res["flows"][prior]).double()
-    return publish_checked(
-        LogLikelihood(flow), {"x": res["x_test"][rows], "log_e": np.log(res["e_test"][rows])[:, None]},
-        out_dir, name=f"mle_calibration flow ({prior} prior)", float_dtype=np.float64,
+    # float64 (publish_flow): in float32 the spline flow's log-density differs from onnxruntime's by ~5e-5
+    return publish_flow(
+        res["flows"][prior], {"x": res["x_test"][rows], "log_e": np.log(res["e_test"][rows])[:, None]},
+        out_dir, name=f"mle_calibration flow ({prior} prior)",
         description="log p(log layer energies | log E) of the toy calorimeter (Du et al. in miniature), in float64: "
                     "the calibrated energy is its maximum over E",
         input_specs={"x": {"units": "log(GeV)", "preprocessing": "natural log of the layer energies"},
                      "log_e": {"units": "log(GeV)", "preprocessing": "natural log of the incident energy"}},
-        outputs={"log_prob": {"description": "log-density of each shower given log E"}},
         training_data={"generator": "colliderflow.data.calorimeter_toy", "prior": prior, "n_train": cfg["n_train"],
                        "e_range_gev": [cfg["e_min"], cfg["e_max"]], "n_layers": cfg["n_layers"]})
 
