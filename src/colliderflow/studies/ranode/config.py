@@ -79,6 +79,8 @@ class Config:
     signal_flow: Flow
     classifier: Classifier
     reduced_vs_paper: str
+    splits: int = 1
+    scan_job: str = "seed"
 
     def __post_init__(self) -> None:
         if self.split_fractions[1] < self.split_fractions[0]:
