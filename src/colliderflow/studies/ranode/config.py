@@ -81,6 +81,7 @@ class Config:
     reduced_vs_paper: str
     splits: int = 1
     scan_job: str = "seed"
+    w_warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.split_fractions[1] < self.split_fractions[0]:

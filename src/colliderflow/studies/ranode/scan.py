@@ -63,12 +63,17 @@ class RANODE(torch.nn.Module):
     ``learnable``, else a fixed buffer. ``w_scale`` multiplies the step the
     shared optimiser takes on the logit of w (w needs a larger learning rate
     than the flow weights). Batches are (xm, log p_B(x|m) + log p_B(m)).
+    ``warmup``: a learnable w stays at its start for the first ``warmup``
+    optimiser steps (no gradient reaches it), so the signal flow can find the
+    signal before w moves (issue 21: w fell before p_S had anything to fit).
     """
 
-    def __init__(self, flow: StandardizedFlow, w: float, learnable: bool, w_scale: float = 1.0) -> None:
+    def __init__(self, flow: StandardizedFlow, w: float, learnable: bool, w_scale: float = 1.0,
+                 warmup: int = 0) -> None:
         super().__init__()
         self.flow = flow
         self.w_scale = float(w_scale)
+        self.warmup, self.steps = int(warmup), 0
         theta = torch.tensor(math.log(w / (1 - w)) / self.w_scale, dtype=torch.float32)
         if learnable:
             self.theta = torch.nn.Parameter(theta)
@@ -83,12 +88,16 @@ class RANODE(torch.nn.Module):
         xm, logpb = batch
         lps = self.flow.log_prob(xm)
         w = self.w
+        if self.training and torch.is_grad_enabled():  # a training step (evaluation runs in eval mode)
+            self.steps += 1
+            if self.steps <= self.warmup:
+                w = w.detach()
         return -torch.logaddexp(torch.log(w) + lps, torch.log1p(-w) + logpb).mean()
 
 
 def ranode_scores(xm: np.ndarray, logpb: np.ndarray, xm_test: np.ndarray, logpb_test: np.ndarray, w: float,
                   learnable: bool, flow_cfg: dict, k: int, seed: int,
-                  w_scale: float = 1.0) -> tuple[np.ndarray, float]:
+                  w_scale: float = 1.0, warmup: int = 0) -> tuple[np.ndarray, float]:
     """R-ANODE k-fold: returns (test score log p_S - log p_B, mean fitted w)."""
     folds = kfold(len(xm), k, seed)
     test, ws = np.zeros(len(xm_test)), []
@@ -96,7 +105,7 @@ def ranode_scores(xm: np.ndarray, logpb: np.ndarray, xm_test: np.ndarray, logpb_
         tr = folds != f
         xt, lt = torch.as_tensor(xm[tr]), torch.as_tensor(logpb[tr], dtype=torch.float32)
         seed_everything(seed + f)
-        model = RANODE(StandardizedFlow.fitted_to(xt, **flow_kwargs(flow_cfg)), w, learnable, w_scale)
+        model = RANODE(StandardizedFlow.fitted_to(xt, **flow_kwargs(flow_cfg)), w, learnable, w_scale, warmup)
         fit(model, lambda mdl, b: mdl.nll(b), (xt, lt), train_config(flow_cfg, seed + f, f"R-ANODE fold {f}"))
         ws.append(float(model.w.detach()))
         test += (log_prob(model.flow, xm_test) - logpb_test) / k
@@ -208,7 +217,7 @@ def run_cell(split: Split, bg_flow: Any, mass_coef: np.ndarray, transit_model: A
             xm = np.column_stack([x, m]).astype(np.float32)
         for name, (w0, learn) in variants.items():
             sc, w_fit = timed(name, ranode_scores, xm, logpb, xm_test, logpb_test, w0, learn, cfg.signal_flow, k, ts,
-                              cfg.w_lr_scale, n_sig=n_sig)
+                              cfg.w_lr_scale, cfg.w_warmup_steps, n_sig=n_sig)
             scores[name] = sc
             if learn:
                 res["w_learned"] = w_fit
