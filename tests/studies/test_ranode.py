@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -121,6 +122,22 @@ def test_ranode_learns_injected_fraction():
     assert w_true / 1.8 < w_fit < w_true * 1.8, w_fit
 
 
+def test_ranode_w_warmup_holds_w_then_learns():
+    """studies.ranode.w_warmup_steps: the learnable w stays at its start for that many optimiser steps (no
+    gradient reaches it), the signal flow trains meanwhile; afterwards w moves."""
+    rng = np.random.default_rng(1)
+    n, n_s = 4000, 400
+    x = np.r_[rng.normal(0, 1, (n - n_s, 2)), rng.normal(1.5, 0.15, (n_s, 2))].astype(np.float32)
+    logpb = (-0.5 * (x**2).sum(1) - math.log(2 * math.pi)).astype(np.float32)
+    cfg = dataclasses.replace(TINY_FLOW, epochs=3, batch_size=256, patience=5)
+    _, w_held = S.ranode_scores(x, logpb, x[:10], logpb[:10], 0.005, True, cfg, k=2, seed=0, w_scale=30.0,
+                                warmup=10**6)
+    assert w_held == pytest.approx(0.005, rel=1e-6)
+    _, w_free = S.ranode_scores(x, logpb, x[:10], logpb[:10], 0.005, True, cfg, k=2, seed=0, w_scale=30.0,
+                                warmup=7)
+    assert w_free > 1.5 * 0.005, w_free  # towards the injected 0.1 once released (21 steps per fold, 7 held)
+
+
 @pytest.mark.parametrize("lr", [0.0, 3e-3])
 def test_ranode_signal_flow_health(lr):
     """The learned-w setup of test_ranode_learns_injected_fraction, 200 steps:
@@ -167,9 +184,9 @@ def test_training_block_judges_ranode_at_the_largest_injection():
     assert health.untrained(block) == sorted(RT.RANODE_METHODS)
 
 
-def test_family_on_tiny_toy(toy_events):
-    """Large injection: every method finds the signal, supervised/IAD on top;
-    zero injection: the classifier-based and R-ANODE methods find nothing."""
+@pytest.fixture(scope="module")
+def tiny_family(toy_events):
+    """Every method of the family on the tiny toy in one process (one seed): the in-process scan."""
     reg = REG
     cfg = ranode_config(injections=(0, 500), curve_injection=500, kfold=2, classifier=TINY_CLF,
                         signal_flow=dataclasses.replace(TINY_FLOW, batch_size=256), anode_flow=TINY_FLOW,
@@ -182,6 +199,13 @@ def test_family_on_tiny_toy(toy_events):
                                w_consistency=1.0, w_adversary=1.0, epochs=2, batch_size=1024, lr=3e-3, patience=2)
     tm, _ = T.train_transit(sp.sb_x, sp.sb_m, tcfg, seed=0, max_events=20000)
     res = S.run_seed(sp, flow, coef, tm, reg, cfg, 0.4, seed=0, curve_injection=500)
+    return sp, flow, coef, tm, cfg, res
+
+
+def test_family_on_tiny_toy(tiny_family):
+    """Large injection: every method finds the signal, supervised/IAD on top;
+    zero injection: the classifier-based and R-ANODE methods find nothing."""
+    *_, res = tiny_family
     big, zero = res["injections"]["500"]["max_sic"], res["injections"]["0"]["max_sic"]
     weak = [m for m in R.METHODS if m not in ("supervised", "iad")]
     assert all(big[m] > 2.0 for m in R.METHODS), big
@@ -192,7 +216,91 @@ def test_family_on_tiny_toy(toy_events):
     json.dumps(res)  # JSON-ready
 
 
+def test_scan_as_jobs_matches_the_in_process_scan(tiny_family, tmp_path):
+    """The paper tier's layout (one job per method, injection, seed and split; supervised once per seed and
+    split) merged by the aggregation step gives the in-process scan's numbers, and so its verdict."""
+    from colliderflow.studies import ranode
+    from colliderflow.studies.ranode import jobs
+    from colliderflow.studies.ranode.methods import merge_cells
+    from colliderflow.studies.ranode.plots import ranode_report
+
+    sp, flow, coef, tm, cfg, res = tiny_family
+    layout = {"seeds": 1, "splits": 1, "injections": list(cfg.injections), "scan_job": "cell"}
+    cells = []
+    for c in jobs.cells(layout):
+        methods, inj = jobs.methods_of(c["method"]), jobs.injections_of(c["n_sig"], cfg.injections)
+        cell = S.run_cell(sp, flow, coef, tm, REG, cfg, 0.4, seed=0, curve_injection=500, methods=methods,
+                          injections=() if methods == ("supervised",) else inj)
+        cells.append((jobs.PATTERN.format(**c), {**cell, "scan_seed": 0}))
+    assert len(cells) == len(R.METHODS[1:]) * 2 + 1
+    merged = merge_cells(cells)
+    assert len(merged) == 1
+    for n in ("0", "500"):
+        assert merged[0]["injections"][n]["max_sic"] == res["injections"][n]["max_sic"], n
+        assert merged[0]["injections"][n]["w_learned"] == res["injections"][n]["w_learned"]
+    assert merged[0]["curves"] == res["curves"]
+    cfg = dataclasses.replace(cfg, low_injection_s_over_sqrt_b=10.0)  # 500 / sqrt(3159 SR background) = 8.9
+    whole = [{**res, "scan_seed": s, "split": 0} for s in range(3)]
+    as_jobs = [{**merged[0], "scan_seed": s} for s in range(3)]
+    m1 = ranode_report(whole, cfg, tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png")
+    m2 = ranode_report(as_jobs, cfg, tmp_path / "d.png", tmp_path / "e.png", tmp_path / "f.png")
+    m1.pop("cpu_seconds_per_method"), m2.pop("cpu_seconds_per_method")
+    assert m1 == m2
+    assert ranode.verdict(m1, cfg).holds == ranode.verdict(m2, cfg).holds
+    with pytest.raises(InputError, match="incomplete: anode at N_sig=0"):
+        merge_cells([c for c in cells if not c[0].startswith("results/ranode/scan/anode/n0_")])
+
+
+def test_scan_jobs_layouts():
+    """seed: one job per seed and split; method: one per method (supervised too); cell: one per method and
+    injection, the injection-free supervised classifier once per seed and split."""
+    from colliderflow.studies.ranode import jobs
+
+    cfg = {"seeds": 3, "splits": 2, "injections": [0, 150, 300]}
+    assert len(jobs.cells(cfg)) == 6 and jobs.paths(cfg)[0] == "results/ranode/scan/all/nall_seed0_split0.json"
+    assert len(jobs.cells({**cfg, "scan_job": "method"})) == 6 * 9
+    assert len(jobs.cells({**cfg, "scan_job": "cell"})) == 6 * (8 * 3 + 1)
+    assert jobs.needs_transit("untransported") and not jobs.needs_transit("anode")
+
+
+def test_paper_tier_ranode_job_count():
+    """The paper tier's R-ANODE scan: 8 signal sizes x 10 seeds x 20 splits per method, one job each (the
+    supervised classifier, independent of the injection, once per seed and split)."""
+    import yaml
+    from snakemake.utils import update_config
+
+    from colliderflow.dag import fill_defaults
+    from colliderflow.studies.ranode import jobs
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "config" / "tiers" / "paper.yaml").read_text()))  # as --configfile
+    fill_defaults(config, str(REPO))
+    rcfg = config["studies"]["ranode"]
+    cfg = build_config(Config, rcfg, "studies.ranode")
+    assert (len(cfg.injections), cfg.seeds, cfg.splits) == (8, 10, 20)
+    cells = jobs.cells(rcfg)
+    per_method = {m: sum(c["method"] == m for c in cells) for m in jobs.METHODS}
+    assert per_method == {m: (200 if m == "supervised" else 1600) for m in jobs.METHODS}
+    assert len(set(jobs.paths(rcfg))) == len(cells) == 8 * 1600 + 200
+    assert (cfg.background_flow.kind, cfg.background_flow.transforms, cfg.background_flow.hidden) == ("maf", 8,
+                                                                                                      (64, 64))
+
+
 # ---------------------------------------------------------------- workflow
+
+@pytest.mark.workflow
+def test_dry_run_paper_tier_scan_as_jobs(run_snakemake, tmp_path):
+    """The rules list the scan from jobs.py: the paper tier with a 1-seed, 2-split scan is 2 x 65 scan jobs, one
+    aggregation and one report (the full tier's count is test_paper_tier_ranode_job_count: 13,000 jobs take
+    Snakemake ~40 CPU s to dry-run)."""
+    small = tmp_path / "small.yaml"
+    small.write_text("studies:\n  ranode: {seeds: 1, splits: 2}\n")
+    out = run_snakemake(tmp_path, "-n", "results/ranode/metrics.json",
+                        configfiles=[REPO / "config" / "tiers" / "paper.yaml", small])
+    counts = dict(re.findall(r"(?m)^(ranode_\w+)\s+(\d+)$", out.stdout))
+    assert counts == {"ranode_background": "1", "ranode_scan": "130", "ranode_aggregate": "1",
+                      "ranode_report": "1"}, out.stdout[-2000:]
+
 
 @pytest.mark.workflow
 def test_dry_run_smoke_tier(run_snakemake, tmp_path):

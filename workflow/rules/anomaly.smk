@@ -1,7 +1,7 @@
 # Anomaly detection: the resonant-AD family on LHCO R&D -- R-ANODE (ANODE,
 # CATHODE, R-ANODE, IAD, supervised) and TRANSIT share the prepared events,
-# one frozen background flow (ranode_background) and the per-seed injection
-# scans (ranode_scan) -- and the tails search with ABCD (tails_abcd).
+# one frozen background flow (ranode_background) and the injection scan
+# (ranode_scan jobs, merged by ranode_aggregate) -- and the tails search with ABCD (tails_abcd).
 
 
 # --- R-ANODE (arXiv:2312.11629) ---
@@ -28,8 +28,11 @@ rule ranode_background:
         S.script
 
 
-# One seed of the injection scan; it scores TRANSIT too (transit_train's model).
-S = step("ranode", "scan", "seed{scan_seed}")
+# The injection scan as jobs (colliderflow.studies.ranode.jobs, studies.ranode.scan_job): each job computes
+# `method` (or all) at injection `n_sig` (or all) for one seed and training split; it scores TRANSIT too.
+from colliderflow.studies.ranode import jobs as ranode_jobs  # noqa: E402
+
+S = step("ranode", "scan", "{method}_n{n_sig}_seed{scan_seed}_split{split}")
 
 
 rule ranode_scan:
@@ -38,12 +41,39 @@ rule ranode_scan:
         background=rules.ranode_background.output.model,
         transit="results/transit/models/transit.pt",
     output:
-        scan="results/ranode/scan/seed{scan_seed}.json",
+        scan=ranode_jobs.PATTERN,
     wildcard_constraints:
+        method=r"all|[a-z_]+",
+        n_sig=r"all|\d+",
         scan_seed=r"\d+",
+        split=r"\d+",
+    group:
+        "ranode_scan"
     params:
         **S.params,
         transit=config["studies"]["transit"],
+    log:
+        S.log,
+    benchmark:
+        S.benchmark
+    conda:
+        S.conda
+    resources:
+        **S.resources,
+    script:
+        S.script
+
+
+S = step("ranode", "aggregate")
+
+
+rule ranode_aggregate:
+    input:
+        cells=ranode_jobs.paths(config["studies"]["ranode"]),
+    output:
+        scans="results/ranode/scans.json",
+    params:
+        **S.params,
     log:
         S.log,
     benchmark:
@@ -61,7 +91,7 @@ S = step("ranode", "report")
 
 rule ranode_report:
     input:
-        scans=expand("results/ranode/scan/seed{s}.json", s=range(config["studies"]["ranode"]["seeds"])),
+        scans=rules.ranode_aggregate.output.scans,
     output:
         metrics="results/ranode/metrics.json",
         max_sic=S.figure("results/ranode/max_sic_vs_injection.png"),
@@ -139,7 +169,7 @@ S = step("transit", "report")
 
 rule transit_report:
     input:
-        scans=expand("results/ranode/scan/seed{s}.json", s=range(config["studies"]["ranode"]["seeds"])),
+        scans=rules.ranode_aggregate.output.scans,
         closure=rules.transit_closure.output.json,
         background="results/ranode/models/background_flow.pt",
         transit=rules.transit_train.output.model,

@@ -4,7 +4,8 @@ over a signal-injection scan.
 
 Shared with the ``transit`` study: the data split and the frozen background
 flow (:mod:`.background`, step ``background``) and the per-seed injection
-scans (:mod:`.scan`, step ``scan``, which also scores TRANSIT)."""
+scans (:mod:`.scan`, step ``scan``, which also scores TRANSIT; the scan's
+jobs are listed by :mod:`.jobs` and merged by step ``aggregate``)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,10 @@ STUDY = Study(
         Step("background", inputs=("events",), outputs=("model", "hparams"), gpu=True, mem_mb=8000, runtime=120,
              doc="train the frozen background model: flow p_B(x | mjj) on the sidebands and a p_B(mjj) fit"),
         Step("scan", inputs=("events", "background", "transit"), outputs=("scan",),
-             doc="one seed of the injection scan: every method (TRANSIT too) at every injection; max SIC"),
+             doc="one job of the injection scan (wildcards method, n_sig, scan_seed, split; studies.ranode.scan_job): "
+                 "max SIC of each method at each injection (TRANSIT too)"),
+        Step("aggregate", inputs=("cells",), outputs=("scans",), env="io", mem_mb=4000,
+             doc="the scan jobs merged per seed and split; median and 68 % band over them (the verdict's input)"),
         Step("report", inputs=("scans",), outputs=("metrics", "max_sic", "curves", "w", "pdfs"),
              doc="max SIC vs S/sqrt(B), SIC curves, learned w; metrics.json"),
     ),

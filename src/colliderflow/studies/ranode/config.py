@@ -79,6 +79,9 @@ class Config:
     signal_flow: Flow
     classifier: Classifier
     reduced_vs_paper: str
+    splits: int = 1
+    scan_job: str = "seed"
+    w_warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.split_fractions[1] < self.split_fractions[0]:

@@ -16,12 +16,27 @@ def background(ctx: Context) -> None:
 
 
 def scan(ctx: Context) -> None:
-    """One seed (wildcard scan_seed) of the injection scan: every method at every injection."""
+    """One job of the injection scan (wildcards method, n_sig, scan_seed, split; see :mod:`.jobs`)."""
     from .scan import scan_step
 
     tcfg = build_config(TransitConfig, ctx.params["transit"], "studies.transit")
-    scan_step(ctx.input.events, ctx.input.background, ctx.input.transit, ctx.output.scan, ctx.cfg, tcfg.source_width,
-              ctx.seed, int(ctx.wildcards["scan_seed"]), ctx.threads)
+    w = ctx.wildcards
+    scan_step(ctx.input.events, ctx.input.background, ctx.input.names().get("transit"), ctx.output.scan, ctx.cfg,
+              tcfg.source_width, ctx.seed, int(w["scan_seed"]), ctx.threads, method=w.get("method", "all"),
+              n_sig=w.get("n_sig", "all"), split_index=int(w.get("split", 0)))
+
+
+def aggregate(ctx: Context) -> None:
+    """The scan jobs merged per seed and split, with the median and 68 % band over them."""
+    from ...io import write_json
+    from .methods import aggregate as summary
+    from .methods import merge_cells
+
+    cells = [ctx.input.cells] if isinstance(ctx.input.cells, str) else ctx.input.cells
+    records = merge_cells((p, read_json(p)) for p in cells)
+    agg = summary(records)
+    write_json(ctx.output.scans, {"records": records, "aggregate": agg})
+    ctx.logger.info("%d scan jobs -> %d (seed, split) records", len(cells), len(records))
 
 
 def report(ctx: Context) -> None:
@@ -29,7 +44,7 @@ def report(ctx: Context) -> None:
     from .plots import ranode_report
     from .training import training_block
 
-    scans = [read_json(p) for p in ctx.input.scans]
+    scans = read_json(ctx.input.scans)["records"]
     metrics = ranode_report(scans, ctx.cfg, ctx.output.max_sic, ctx.output.curves, ctx.output.w)
     training, metrics["training_per_injection"] = training_block(scans)
     ctx.write_metrics(metrics, training=training)

@@ -96,7 +96,7 @@ class Transit(torch.nn.Module):
         xs = (x - self.x_mean) / self.x_std
         z = self.encode(xs, m)
         rec = ((self.decode(z, m) - xs) ** 2).mean()
-        m2 = m[torch.randperm(len(m))]
+        m2 = m[torch.randperm(len(m), device=m.device)]  # drawn where m lives: no host-to-device copy per batch
         z2 = self.encode(self.decode(z, m2), m2)
         cons = ((z2 - z.detach()) ** 2).mean() + ((z2 - z) ** 2).mean()
         # adversary learns m from the (detached) latent; the encoder is penalised by the

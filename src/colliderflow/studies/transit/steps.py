@@ -41,7 +41,7 @@ def report(ctx: Context) -> None:
     from ..ranode.training import history_health
     from .model import transit_report
 
-    scans = [read_json(p) for p in ctx.input.scans]
+    scans = read_json(ctx.input.scans)["records"]
     bg, tr = _hparams(ctx.input.background), _hparams(ctx.input.transit)
     training = health.block([(name, rec) for name, rec in (("transit", history_health(tr.get("history"))),
                                                            ("background_flow", history_health(bg.get("history"))))
