@@ -28,7 +28,7 @@ def _jobs(out: str) -> dict[str, int]:
 def _resources(out: str) -> dict[str, list[str]]:
     """rule -> the 'resources:' line of each of its jobs."""
     res: dict[str, list[str]] = {}
-    for m in re.finditer(r"\n(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: (.*)\n", out):
+    for m in re.finditer(r"\n\s*(?:local)?rule (\w+):\n(?:\s+.*\n)*?\s+resources: (.*)\n", out):  # grouped: indented
         res.setdefault(m.group(1), []).append(m.group(2))
     return res
 
@@ -38,8 +38,12 @@ def paper_dry_run(tmp_path_factory):
     from ..conftest import snakemake
 
     wd = tmp_path_factory.mktemp("paper")
+    # the R-ANODE scan at 1 seed x 2 splits (130 jobs, grouped as on the cluster): the full 13,000-job scan
+    # dry-runs in ~40 CPU s; its job count is checked in tests/studies/test_ranode.py
+    small = tmp_path_factory.mktemp("paper_cfg") / "small_scan.yaml"
+    small.write_text("studies:\n  ranode: {seeds: 1, splits: 2}\n")
     t0 = time.time()
-    proc = snakemake(wd, "-n", "--profile", str(REPO / "profiles" / "slurm"), configfiles=[PAPER],
+    proc = snakemake(wd, "-n", "--profile", str(REPO / "profiles" / "slurm"), configfiles=[PAPER, small],
                      env={"COLLIDERFLOW_DEVICE": ""}, timeout=300)
     out = proc.stdout + proc.stderr
     jobs = _jobs(out)

@@ -241,7 +241,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
     health.add(cfg.desc, h)
     log.info("%s: val loss %.5f -> best %.5f at epoch %d of %d (%d steps, %s)%s", cfg.desc, hist.initial_val,
              hist.best_val, hist.best_epoch, len(hist.val_loss), hist.steps, dev,
-             "" if h["trained"] else f"; DID NOT TRAIN ({h['criterion']})")
+             "" if h["trained"] else f"; not trained by the loop's criterion ({h['criterion']}; "
+                                     "a study may judge it by its own check)")
     return hist
 
 

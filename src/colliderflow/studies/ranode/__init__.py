@@ -66,7 +66,7 @@ STUDY = Study(
     steps=(
         Step("background", inputs=("events",), outputs=("model", "hparams"), gpu=True, mem_mb=8000, runtime=120,
              doc="train the frozen background model: flow p_B(x | mjj) on the sidebands and a p_B(mjj) fit"),
-        Step("scan", inputs=("events", "background", "transit"), outputs=("scan",),
+        Step("scan", inputs=("events", "background", "transit"), outputs=("scan",), gpu=True,
              doc="one job of the injection scan (wildcards method, n_sig, scan_seed, split; studies.ranode.scan_job): "
                  "max SIC of each method at each injection (TRANSIT too)"),
         Step("aggregate", inputs=("cells",), outputs=("scans",), env="io", mem_mb=4000,
