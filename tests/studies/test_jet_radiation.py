@@ -341,3 +341,23 @@ def test_real_truth_names_its_measured_ratio():
     assert names["truth ratio (MG5 partons)"].holds
     assert not {c.competitor: c for c in STUDY.verdict(metrics(0.72), cfg).comparisons}[
         "truth ratio (MG5 partons)"].holds
+
+
+@pytest.mark.parametrize("lr", [0.0, None])
+def test_bootstrap_round_health(lr):
+    """A bootstrap round starts converged (the modified network), so its own
+    check replaces the validation-loss fall: the weights move and the loss
+    stays near its start. lr 0 (weights never move) is still untrained."""
+    from colliderflow import health
+
+    ev = toy.generate(2000, toy.RadiationToy(), seed=5)
+    train = jr.training_events(ev, 2)
+    hp = {**HP, "epochs": 1, "bootstrap_epochs": 1, "bootstrap_rounds": 1}
+    torch.set_num_threads(1)
+    mod, pre, _ = jr.train_variant(train, "modified", hp, seed=0)
+    health.clear()
+    jr.train_variant(train, "bootstrap", {**hp, "lr": lr} if lr is not None else hp, seed=0, init=mod, pre=pre)
+    (name, rec), = health.RECORDS
+    health.clear()
+    assert name == "jet_radiation bootstrap 0" and rec["criterion"].startswith("bootstrap round")
+    assert rec["trained"] is (lr is None)
