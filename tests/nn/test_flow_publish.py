@@ -1,5 +1,5 @@
 """Flows published for reinterpretation (issue 17 item 5): a conditional zuko flow's log-density and its
-sampler (the inverse transform) exported as ONNX through colliderflow.publish.publish_flow, and onnxruntime
+sampler (the inverse transform) exported as ONNX through colliderflow.nn.flows.publish_flow, and onnxruntime
 agreeing with torch on new inputs."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from colliderflow.nn.flows import StandardizedFlow
-from colliderflow.publish import publish_flow
+from colliderflow.nn.flows import StandardizedFlow, publish_flow
 
 
 def test_conditional_flow_log_prob_and_sampler_run_in_onnxruntime(tmp_path):

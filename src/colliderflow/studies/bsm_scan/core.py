@@ -68,7 +68,7 @@ def publish(res: dict, cfg: dict, out_dir: str | Path, metrics: dict) -> dict:
     """The trained flow as ONNX with its model card and a frozen validation set
     (the observed events at theta*), re-run in onnxruntime
     (:func:`colliderflow.publish.publish_checked`); returns the check record."""
-    from ...publish import publish_flow
+    from ...nn.flows import publish_flow
 
     x = res["x_obs"][:256]
     theta = np.repeat(res["truth"][None], len(x), 0)

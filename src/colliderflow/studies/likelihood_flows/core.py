@@ -229,7 +229,7 @@ def publish_onnx(flow: StandardizedFlow, outdir: str | Path, gof: dict, cfg: dic
                  n_val: int = 200, features: tuple[str, ...] = FEATURES, posterior: dict | None = None) -> dict:
     """ONNX + model card of the accepted flow's log-density through :func:`colliderflow.publish.publish_checked`
     (re-run in onnxruntime on ``n_val`` frozen held-out samples); returns the check record."""
-    from ...publish import publish_flow
+    from ...nn.flows import publish_flow
 
     x_ref = np.asarray(x_val[:n_val], dtype=np.float64)
     return publish_flow(  # nabu's flows are sampled as well as evaluated: the sampler too

@@ -236,7 +236,7 @@ def publish(res: dict, cfg: dict, prior: str, out_dir: str | Path) -> dict:
     """The first seed's flow trained under ``prior`` as ONNX with its model
     card and a frozen validation set (test showers at their true energies),
     re-run in onnxruntime; returns the check record."""
-    from ...publish import publish_flow
+    from ...nn.flows import publish_flow
 
     rows = np.linspace(0, len(res["e_test"]) - 1, 256).astype(int)
     # float64 (publish_flow): in float32 the spline flow's log-density differs from onnxruntime's by ~5e-5
