@@ -106,16 +106,16 @@ def save_beside(paths: Iterable[str | Path], records: Iterable[tuple[str, Mappin
     records = [[str(name), dict(rec)] for name, rec in records]
     if not records:
         return []
+    from .io import atomic_path
+
     text = json.dumps({"records": records}, indent=1, sort_keys=True) + "\n"
     written = []
     for p in paths:
         if not os.path.exists(p):
             continue
-        side = sidecar(p)
-        tmp = side.with_name(side.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, side)
-        written.append(side)
+        with atomic_path(sidecar(p)) as tmp:
+            tmp.write_text(text)
+        written.append(sidecar(p))
     return written
 
 
