@@ -329,3 +329,14 @@ def test_real_toplandscape_target(shared_data, tmp_path, tiny_jets):
         assert all(0 <= r["auc"] <= 1 for r in t["runs"][method]["5"])
     with pytest.raises(InputError, match="heldout"):
         core.transfer(tmp_path / "tl.h5", tmp_path / "pre.pt", dataclasses.replace(cfg, heldout="H"), seed=3)
+
+
+def test_finetune_validation_rows_are_held_out_of_its_probe():
+    """The fine-tune's probe is fitted on its training rows only: the split is
+    disjoint, covers every row and holds out a quarter of each class (the probe
+    had seen the validation rows, so its starting validation loss was biased)."""
+    y = np.array([0] * 10 + [1] * 10)
+    tr, va = core.split_validation(y, 0.25, seed=3)
+    assert not set(tr) & set(va) and sorted([*tr, *va]) == list(range(20))
+    assert [int(np.sum(y[va] == k)) for k in (0, 1)] == [round(0.25 * 10)] * 2
+    assert np.array_equal(core.split_validation(y, 0.25, seed=3)[1], va)
