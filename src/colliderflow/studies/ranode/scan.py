@@ -258,13 +258,13 @@ def scan_step(events_path: str | Path, bg_model: str | Path, transit_model: str 
     from .jobs import injections_of, methods_of, needs_transit
     from .training import history_health
 
-    methods, injections = methods_of(method), injections_of(n_sig, cfg.injections)
+    methods, injections = methods_of(method, cfg.methods), injections_of(n_sig, cfg.injections)
     if n_sig != "all" and "supervised" in methods:
         raise ValueError("the supervised classifier does not depend on the injection: its job has n_sig = all")
     split, regions = load_split(events_path, cfg, seed)
     flow, coef, bg_hp = load_background(bg_model)
     model, tr_hp = None, {}
-    if needs_transit(method):
+    if needs_transit(method, cfg.methods):
         from ..transit.model import load_transit
 
         model, tr_hp = load_transit(transit_model)
