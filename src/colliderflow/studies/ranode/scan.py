@@ -199,7 +199,9 @@ def run_cell(split: Split, bg_flow: Any, mass_coef: np.ndarray, transit_model: A
             scores["cathode"] = timed("cathode", classifier_scores, x, bg_samples, xt, ccfg, k, ts, threads)[0]
         if "transit" in methods or "untransported" in methods:
             tsx, tsm = shared("near_sidebands", lambda: near_sidebands(split.sb_x, split.sb_m, regions, source_width))
-            template = timed("transit", transit_template, transit_model, tsx, tsm, m_samp, ts)
+            # the template is TRANSIT's cost (the untransported null's when TRANSIT is not computed)
+            template = timed("transit" if "transit" in methods else "untransported", transit_template, transit_model,
+                             tsx, tsm, m_samp, ts)
             if "transit" in methods:
                 scores["transit"] = timed("transit", classifier_scores, x, template, xt, ccfg, k, ts, threads)[0]
             if "untransported" in methods:
