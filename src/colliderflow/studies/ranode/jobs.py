@@ -16,6 +16,7 @@ initialisation of the signal-region models). Each job writes one JSON file
 
 The supervised classifier does not depend on the injection: it has one job
 per seed and split (``n_sig = all``) in the ``method`` and ``cell`` layouts.
+Only the methods of ``studies.ranode.methods`` are listed or computed.
 """
 
 from __future__ import annotations
