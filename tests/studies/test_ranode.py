@@ -251,6 +251,88 @@ def test_scan_as_jobs_matches_the_in_process_scan(tiny_family, tmp_path):
         merge_cells([c for c in cells if not c[0].startswith("results/ranode/scan/anode/n0_")])
 
 
+def test_scan_with_a_subset_of_methods_gives_the_full_scan_numbers(tiny_family):
+    """studies.ranode.methods: a scan that leaves methods out computes the kept ones exactly as the full scan
+    at the same seed (each method draws from its own seeds, not from a shared random stream), and nothing
+    else. Kept: CATHODE, learned-w R-ANODE (after the two fixed-w variants it follows in the full scan) and the
+    untransported null (without TRANSIT, whose template it shares)."""
+    sp, flow, coef, tm, cfg, res = tiny_family
+    kept = ("cathode", "ranode_learn_w", "untransported")
+    sub = S.run_cell(sp, flow, coef, tm, REG, cfg, 0.4, seed=0, curve_injection=500, methods=kept,
+                     injections=(500,))
+    assert set(sub["injections"]) == {"500"} and set(sub["injections"]["500"]["max_sic"]) == set(kept)
+    full = res["injections"]["500"]
+    assert sub["injections"]["500"]["max_sic"] == {m: full["max_sic"][m] for m in kept}
+    assert sub["injections"]["500"]["w_learned"] == full["w_learned"]
+    assert sub["curves"] == {m: res["curves"][m] for m in kept}
+    assert set(sub["cpu_seconds"]) == set(kept) and set(sub["training"]) == {"ranode_learn_w"}
+
+
+def test_methods_config_unknown_or_missing_a_verdict_method_is_a_config_error():
+    """An unknown method, or a list without a method a verdict reads, stops the workflow before any job runs
+    (schema: one line naming the key) and in the frozen Config; a list without the figure-only methods is fine
+    and keeps the scan's order."""
+    import os
+
+    import yaml
+
+    from colliderflow import dag
+
+    def error(methods):
+        cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+        cfg["studies"]["ranode"]["methods"] = methods
+        return dag.config_error(cfg, str(REPO), [os.path.join(REPO, "config", "config.yaml")], {})
+
+    verdict_only = ["untransported", "transit", "ranode_learn_w", "ranode_true_w", "cathode", "anode", "iad"]
+    assert error(verdict_only) is None and error(list(R.METHODS)) is None
+    msg = error([*verdict_only, "ranode_oracle"])
+    assert msg.startswith("config/config.yaml: studies.ranode.methods") and "'ranode_oracle'" in msg, msg
+    msg = error([m for m in verdict_only if m != "anode"])
+    assert msg.startswith("config/config.yaml: studies.ranode.methods:") and "must list anode" in msg, msg
+    assert "\n" not in msg
+    sec = study_config("ranode")
+    with pytest.raises(InputError, match=r"studies\.ranode\.methods.*unknown method 'ranode_oracle'"):
+        build_config(Config, {**sec, "methods": [*verdict_only, "ranode_oracle"]}, "studies.ranode")
+    with pytest.raises(InputError, match=r"studies\.ranode\.methods.*must list cathode"):
+        build_config(Config, {**sec, "methods": [m for m in verdict_only if m != "cathode"]}, "studies.ranode")
+    cfg = build_config(Config, {**sec, "methods": verdict_only}, "studies.ranode")
+    assert cfg.methods == ("iad", "anode", "cathode", "ranode_true_w", "ranode_learn_w", "transit", "untransported")
+
+
+def test_default_tier_leaves_out_wrong_w_real_and_paper_keep_it():
+    import yaml
+
+    assert "ranode_wrong_w" not in ranode_config().methods and len(ranode_config().methods) == 8
+    for tier in ("real", "paper"):
+        sec = yaml.safe_load((REPO / "config" / "tiers" / f"{tier}.yaml").read_text())["studies"]["ranode"]
+        assert tuple(sec["methods"]) == tuple(R.METHODS), tier
+
+
+def test_scan_jobs_list_only_configured_methods():
+    """The method and cell layouts list one job per configured method; a seed job computes only them; the
+    aggregation requires only them."""
+    from colliderflow.studies.ranode import jobs
+    from colliderflow.studies.ranode.methods import aggregate, merge_cells
+
+    kept = ["untransported", "iad", "anode", "cathode", "ranode_true_w", "ranode_learn_w", "transit", "supervised"]
+    cfg = {"seeds": 2, "splits": 1, "injections": [0, 150, 300], "methods": kept}
+    by_method = [c["method"] for c in jobs.cells({**cfg, "scan_job": "method"})]
+    assert by_method == [m for m in R.METHODS if m != "ranode_wrong_w"] * 2
+    cell = jobs.cells({**cfg, "scan_job": "cell"})
+    assert len(cell) == 2 * (7 * 3 + 1) and not any(c["method"] == "ranode_wrong_w" for c in cell)
+    assert len(jobs.cells(cfg)) == 2 and jobs.methods_of("all", kept) == tuple(c for c in by_method[:8])
+    with pytest.raises(ValueError, match="not configured"):
+        jobs.methods_of("ranode_wrong_w", kept)
+    assert jobs.needs_transit("all", kept) and not jobs.needs_transit("iad", kept)
+    scan = {"seed": 0, "scan_seed": 0, "n_background_sr": 100, "n_test_background": 10, "n_test_signal": 5,
+            "cpu_seconds": {}, "injections": {"0": {"max_sic": {m: 1.0 for m in kept}, "w_learned": 0.01,
+                                                    "w_true": 0.0, "s_over_sqrt_b": 0.0}}}
+    merged = merge_cells([("a.json", scan)], kept)
+    assert set(aggregate(merged, kept)["max_sic"]) == set(kept)
+    with pytest.raises(InputError, match="incomplete: ranode_wrong_w at N_sig=0"):
+        merge_cells([("a.json", scan)])  # every method required when all are configured
+
+
 def test_scan_jobs_layouts():
     """seed: one job per seed and split; method: one per method (supervised too); cell: one per method and
     injection, the injection-free supervised classifier once per seed and split."""

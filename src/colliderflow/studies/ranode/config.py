@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import InputError
+from .jobs import METHODS, VERDICT_METHODS
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,19 @@ class Config:
     splits: int = 1
     scan_job: str = "seed"
     w_warmup_steps: int = 0
+    methods: tuple[str, ...] = METHODS
 
     def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise InputError("config", "studies.ranode.methods",
+                             f"unknown method {unknown[0]!r} (the scan's methods: {', '.join(METHODS)})")
+        missing = [m for m in VERDICT_METHODS if m not in self.methods]
+        if missing:
+            raise InputError("config", "studies.ranode.methods",
+                             f"must list {', '.join(missing)}: the ranode and transit verdicts read "
+                             f"{', '.join(VERDICT_METHODS)}")
+        object.__setattr__(self, "methods", tuple(m for m in METHODS if m in set(self.methods)))  # METHODS' order
         if self.split_fractions[1] < self.split_fractions[0]:
             raise InputError("config", "studies.ranode.split_fractions",
                              f"the IAD's background sample (fraction {self.split_fractions[1]}) must be at least as "

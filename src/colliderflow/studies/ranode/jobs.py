@@ -16,6 +16,7 @@ initialisation of the signal-region models). Each job writes one JSON file
 
 The supervised classifier does not depend on the injection: it has one job
 per seed and split (``n_sig = all``) in the ``method`` and ``cell`` layouts.
+Only the methods of ``studies.ranode.methods`` are listed or computed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from collections.abc import Mapping, Sequence
 #: every method of the scan, in the order of the figures and metrics
 METHODS = ("supervised", "iad", "anode", "cathode", "ranode_true_w", "ranode_wrong_w", "ranode_learn_w", "transit",
            "untransported")
+#: methods a verdict reads, so ``studies.ranode.methods`` must list them: R-ANODE's (learned and true w against
+#: CATHODE, the IAD and ANODE) and TRANSIT's (its CWoLa classifier against CATHODE, the IAD and the untransported
+#: sidebands, read from this scan). The others (supervised, ranode_wrong_w) are in the figures only.
+VERDICT_METHODS = ("iad", "anode", "cathode", "ranode_true_w", "ranode_learn_w", "transit", "untransported")
 #: methods whose scores do not depend on the injection
 INJECTION_FREE = ("supervised",)
 #: methods that need the TRANSIT model (the untransported null draws as many events as TRANSIT's template holds)
@@ -33,10 +38,19 @@ ALL = "all"
 PATTERN = "results/ranode/scan/{method}/n{n_sig}_seed{scan_seed}_split{split}.json"
 
 
+def configured(cfg: Mapping) -> tuple[str, ...]:
+    """The methods the scan computes (``studies.ranode.methods``; default
+    every method), in the order of :data:`METHODS`."""
+    chosen = cfg.get("methods")
+    return METHODS if chosen is None else tuple(m for m in METHODS if m in set(chosen))
+
+
 def cells(cfg: Mapping) -> list[dict]:
     """The scan's jobs from the ``studies.ranode`` section (a mapping: the
-    Snakefile's config or a Config's fields): wildcards of each job."""
+    Snakefile's config or a Config's fields): wildcards of each job (the
+    ``method`` and ``cell`` layouts list only the configured methods)."""
     layout = cfg.get("scan_job", "seed")
+    methods = configured(cfg)
     seeds, splits = range(int(cfg["seeds"])), range(int(cfg.get("splits", 1)))
     injections = [str(int(n)) for n in cfg["injections"]]
     out = []
@@ -45,7 +59,7 @@ def cells(cfg: Mapping) -> list[dict]:
             if layout == "seed":
                 out.append({"method": ALL, "n_sig": ALL, "scan_seed": s, "split": p})
                 continue
-            for m in METHODS:
+            for m in methods:
                 per_injection = layout == "cell" and m not in INJECTION_FREE
                 for n in (injections if per_injection else [ALL]):
                     out.append({"method": m, "n_sig": n, "scan_seed": s, "split": p})
@@ -57,12 +71,13 @@ def paths(cfg: Mapping) -> list[str]:
     return [PATTERN.format(**c) for c in cells(cfg)]
 
 
-def methods_of(method: str) -> tuple[str, ...]:
-    """The methods one job computes (wildcard ``method``)."""
+def methods_of(method: str, methods: Sequence[str] = METHODS) -> tuple[str, ...]:
+    """The methods one job computes (wildcard ``method``) among the configured
+    ``methods`` (``studies.ranode.methods``)."""
     if method == ALL:
-        return METHODS
-    if method not in METHODS:
-        raise ValueError(f"unknown scan method {method!r} (one of {', '.join(METHODS)} or {ALL})")
+        return tuple(m for m in METHODS if m in set(methods))
+    if method not in methods:
+        raise ValueError(f"scan method {method!r} is not configured (one of {', '.join(methods)} or {ALL})")
     return (method,)
 
 
@@ -75,5 +90,5 @@ def injections_of(n_sig: str, injections: Sequence[int]) -> tuple[int, ...]:
     return (int(n_sig),)
 
 
-def needs_transit(method: str) -> bool:
-    return method == ALL or method in NEEDS_TRANSIT
+def needs_transit(method: str, methods: Sequence[str] = METHODS) -> bool:
+    return any(m in NEEDS_TRANSIT for m in methods_of(method, methods))

@@ -3,7 +3,7 @@ scans: numpy only, so the report steps import no torch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -33,12 +33,13 @@ def per_seed(scans: list[dict], method: str, lo: float, hi: float) -> list[float
     return [float(np.mean(v)) for v in by_seed.values()]
 
 
-def merge_cells(cells: Iterable[tuple[str, dict]]) -> list[dict]:
+def merge_cells(cells: Iterable[tuple[str, dict]], methods: Sequence[str] = _METHODS) -> list[dict]:
     """The scan jobs' outputs ((path, JSON) pairs, any layout of
     :mod:`.jobs`) merged into one record per seed and split, in (seed, split)
-    order: every method at every injection, as one process computing the
-    whole seed would have written it. A method missing at an injection is an
-    error naming the seed and split."""
+    order: every configured method (``methods``: studies.ranode.methods) at
+    every injection, as one process computing the whole seed would have
+    written it. A configured method missing at an injection is an error
+    naming the seed and split."""
     recs: dict[tuple[int, int], dict] = {}
     first_path: dict[tuple[int, int], str] = {}
     for path, c in cells:
@@ -68,7 +69,7 @@ def merge_cells(cells: Iterable[tuple[str, dict]]) -> list[dict]:
         if "supervised_max_sic" in r:
             for inj in r["injections"].values():
                 inj["max_sic"].setdefault("supervised", r["supervised_max_sic"])
-        missing = sorted({f"{m} at N_sig={n}" for n, inj in r["injections"].items() for m in METHODS
+        missing = sorted({f"{m} at N_sig={n}" for n, inj in r["injections"].items() for m in methods
                           if m not in inj["max_sic"]})
         if not r["injections"] or missing:
             raise InputError(first_path[key], "max_sic", f"scan seed {key[0]} split {key[1]} is incomplete: "
@@ -78,13 +79,13 @@ def merge_cells(cells: Iterable[tuple[str, dict]]) -> list[dict]:
     return out
 
 
-def aggregate(scans: list[dict]) -> dict:
+def aggregate(scans: list[dict], methods: Sequence[str] = _METHODS) -> dict:
     """Median and 16/84 % quantiles (the 68 % band the paper plots) over the
-    records (seeds x training splits) of max SIC (per method and injection)
-    and of the learned w."""
+    records (seeds x training splits) of max SIC (per method and injection,
+    for the configured ``methods``) and of the learned w."""
     injections = sorted({int(k) for s in scans for k in s["injections"]})
     out = {"injections": injections, "max_sic": {}, "w": {}}
-    for method in METHODS:
+    for method in (m for m in METHODS if m in set(methods)):
         rows = []
         for n in injections:
             v = np.array([s["injections"][str(n)]["max_sic"][method] for s in scans], float)

@@ -125,34 +125,37 @@ def _low_injection_mean(agg: dict, method: str, n_bg: int, max_s_over_sqrt_b: fl
 
 def ranode_report(scans: list[dict], cfg: Config, max_sic_png: str | Path, curves_png: str | Path,
                   w_png: str | Path) -> dict:
-    """R-ANODE study: the three figures and the metrics (for metrics.json) from the per-seed scans."""
-    agg = aggregate(scans)
+    """R-ANODE study: the three figures and the metrics (for metrics.json) from the per-seed scans (the
+    configured methods only: studies.ranode.methods)."""
+    methods = list(cfg.methods)
+    agg = aggregate(scans, methods)
+    figure_methods = [m for m in RANODE_FIGURE_METHODS if m in methods]
     n_bg = scans[0]["n_background_sr"]
     rl = f"{n_bg} SR bkg, {len(scans)} seeds"
     curve = next((s for s in scans if s.get("curves")), None)
     if curve is not None:
         plot_sic_curves(curve, curves_png, rlabel=f"$N_{{sig}}$ = {cfg.curve_injection}, seed {curve['seed']}",
-                        min_bkg_pass=cfg.min_bkg_pass, methods=RANODE_FIGURE_METHODS)
+                        min_bkg_pass=cfg.min_bkg_pass, methods=figure_methods)
     ceiling = math.sqrt(scans[0]["n_test_background"] / cfg.min_bkg_pass)
-    plot_max_sic(agg, n_bg, max_sic_png, rlabel=rl, ceiling=ceiling, methods=RANODE_FIGURE_METHODS)
+    plot_max_sic(agg, n_bg, max_sic_png, rlabel=rl, ceiling=ceiling, methods=figure_methods)
     plot_w(agg, w_png, rlabel=rl)
     lim = cfg.low_injection_s_over_sqrt_b
-    low = {m: _low_injection_mean(agg, m, n_bg, lim) for m in METHODS}
-    zero = {m: next((r["median"] for r in agg["max_sic"][m] if r["n_sig"] == 0), None) for m in METHODS}
+    low = {m: _low_injection_mean(agg, m, n_bg, lim) for m in methods}
+    zero = {m: next((r["median"] for r in agg["max_sic"][m] if r["n_sig"] == 0), None) for m in methods}
     big = max(agg["injections"])
     from .methods import per_seed
 
-    paired = {m: per_seed(scans, m, 0.0, lim) for m in METHODS}
+    paired = {m: per_seed(scans, m, 0.0, lim) for m in methods}
     return {
         "low_injection_per_seed_max_sic": paired,
-        "zero_injection_per_seed_max_sic": {m: per_seed(scans, m, -1.0, 0.0) for m in METHODS},
+        "zero_injection_per_seed_max_sic": {m: per_seed(scans, m, -1.0, 0.0) for m in methods},
         "max_sic": agg["max_sic"], "learned_w": agg["w"], "injections": agg["injections"],
         "n_background_sr_data": n_bg, "n_test_background": scans[0]["n_test_background"],
         "n_test_signal": scans[0]["n_test_signal"], "seeds": [s["scan_seed"] for s in scans],
         "low_injection_mean_max_sic": low, "low_injection_max_s_over_sqrt_b": lim,
         "zero_injection_median_max_sic": zero,
         "sic_ceiling_of_test_set": ceiling,
-        "largest_injection_median_max_sic": {m: agg["max_sic"][m][-1]["median"] for m in METHODS},
+        "largest_injection_median_max_sic": {m: agg["max_sic"][m][-1]["median"] for m in methods},
         "largest_injection": big,
         "cpu_seconds_per_method": agg["cpu_seconds_per_method"],
         "reduced_vs_paper": cfg.reduced_vs_paper,

@@ -199,7 +199,9 @@ def run_cell(split: Split, bg_flow: Any, mass_coef: np.ndarray, transit_model: A
             scores["cathode"] = timed("cathode", classifier_scores, x, bg_samples, xt, ccfg, k, ts, threads)[0]
         if "transit" in methods or "untransported" in methods:
             tsx, tsm = shared("near_sidebands", lambda: near_sidebands(split.sb_x, split.sb_m, regions, source_width))
-            template = timed("transit", transit_template, transit_model, tsx, tsm, m_samp, ts)
+            # the template is TRANSIT's cost (the untransported null's when TRANSIT is not computed)
+            template = timed("transit" if "transit" in methods else "untransported", transit_template, transit_model,
+                             tsx, tsm, m_samp, ts)
             if "transit" in methods:
                 scores["transit"] = timed("transit", classifier_scores, x, template, xt, ccfg, k, ts, threads)[0]
             if "untransported" in methods:
@@ -258,13 +260,13 @@ def scan_step(events_path: str | Path, bg_model: str | Path, transit_model: str 
     from .jobs import injections_of, methods_of, needs_transit
     from .training import history_health
 
-    methods, injections = methods_of(method), injections_of(n_sig, cfg.injections)
+    methods, injections = methods_of(method, cfg.methods), injections_of(n_sig, cfg.injections)
     if n_sig != "all" and "supervised" in methods:
         raise ValueError("the supervised classifier does not depend on the injection: its job has n_sig = all")
     split, regions = load_split(events_path, cfg, seed)
     flow, coef, bg_hp = load_background(bg_model)
     model, tr_hp = None, {}
-    if needs_transit(method):
+    if needs_transit(method, cfg.methods):
         from ..transit.model import load_transit
 
         model, tr_hp = load_transit(transit_model)

@@ -33,8 +33,8 @@ def aggregate(ctx: Context) -> None:
     from .methods import merge_cells
 
     cells = [ctx.input.cells] if isinstance(ctx.input.cells, str) else ctx.input.cells
-    records = merge_cells((p, read_json(p)) for p in cells)
-    agg = summary(records)
+    records = merge_cells(((p, read_json(p)) for p in cells), ctx.cfg.methods)
+    agg = summary(records, ctx.cfg.methods)
     write_json(ctx.output.scans, {"records": records, "aggregate": agg})
     ctx.logger.info("%d scan jobs -> %d (seed, split) records", len(cells), len(records))
 

@@ -27,6 +27,8 @@ def training_block(scans: list[dict]) -> tuple[dict, dict]:
         for s in scans:
             for n, recs in s.get("training", {}).get(method, {}).items():
                 by_n.setdefault(n, []).extend(recs)
+        if not by_n:
+            continue  # not computed (studies.ranode.methods)
         detail[method] = {n: health.block([(method, r) for r in recs])[method]
                           for n, recs in sorted(by_n.items(), key=lambda kv: int(kv[0]))}
         for n, recs in by_n.items():

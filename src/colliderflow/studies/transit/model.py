@@ -265,10 +265,10 @@ def transit_report(scans: list[dict], closure: dict, bg_hp: dict, transit_hp: di
     from ..ranode.methods import aggregate
     from ..ranode.plots import plot_max_sic
 
-    agg = aggregate(scans)
+    agg = aggregate(scans, cfg.methods)
     n_bg = scans[0]["n_background_sr"]
-    plot_max_sic(agg, n_bg, png, rlabel=f"{n_bg} SR bkg, {len(scans)} seeds",
-                 methods=["supervised", "iad", "cathode", "transit", "untransported"],
+    drawn = [m for m in ("supervised", "iad", "cathode", "transit", "untransported") if m in cfg.methods]
+    plot_max_sic(agg, n_bg, png, rlabel=f"{n_bg} SR bkg, {len(scans)} seeds", methods=drawn,
                  ceiling=math.sqrt(scans[0]["n_test_background"] / cfg.min_bkg_pass))
     from ..ranode.methods import per_seed
 
@@ -286,7 +286,7 @@ def transit_report(scans: list[dict], closure: dict, bg_hp: dict, transit_hp: di
                                                                                      "untransported", "iad")},
         "high_injection_per_seed_max_sic": {m: per_seed(scans, m, lim, math.inf) for m in ("transit", "cathode",
                                                                                           "untransported")},
-        "max_sic": {m: agg["max_sic"][m] for m in ("supervised", "iad", "cathode", "transit", "untransported")},
+        "max_sic": {m: agg["max_sic"][m] for m in drawn},
         "largest_injection": max(agg["injections"]), "largest_injection_median_max_sic": big,
         "training_cpu_seconds": {"transit_network": transit_hp.get("cpu_seconds"),
                                  "cathode_background_flow": bg_hp.get("cpu_seconds")},
