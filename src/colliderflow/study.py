@@ -468,12 +468,22 @@ def make_deterministic(seed: int) -> None:
     when_imported("torch", seed_torch)
 
 
+#: hooks waiting for a top-level module's import (:func:`when_imported`), in the order they were given
+_IMPORT_HOOKS: dict[str, list[Callable[[types.ModuleType], None]]] = {}
+
+
 def when_imported(name: str, fn: Callable[[types.ModuleType], None]) -> None:
     """Call ``fn(module)`` once the top-level module ``name`` is imported:
-    at once if it already is, else right after its import finishes."""
+    at once if it already is, else right after its import finishes. Several
+    hooks on one module all run, in the order they were given (one import
+    finder per module holds them)."""
     if name in sys.modules:
         fn(sys.modules[name])
         return
+    if name in _IMPORT_HOOKS:
+        _IMPORT_HOOKS[name].append(fn)
+        return
+    _IMPORT_HOOKS[name] = [fn]
     import importlib.abc
     import importlib.machinery
 
@@ -482,6 +492,7 @@ def when_imported(name: str, fn: Callable[[types.ModuleType], None]) -> None:
             if fullname != name:
                 return None
             sys.meta_path.remove(self)
+            hooks = _IMPORT_HOOKS.pop(name, [])
             spec = importlib.machinery.PathFinder.find_spec(fullname, path)
             if spec is None or spec.loader is None:
                 return spec
@@ -489,7 +500,8 @@ def when_imported(name: str, fn: Callable[[types.ModuleType], None]) -> None:
 
             def run(module: types.ModuleType) -> None:
                 exec_module(module)
-                fn(module)
+                for hook in hooks:
+                    hook(module)
 
             spec.loader.exec_module = run
             return spec

@@ -137,3 +137,22 @@ def test_threads_reach_torch_without_importing_it_early():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PYTHONPATH": str(REPO / "src")})
     assert proc.returncode == 0, proc.stderr
+
+
+def test_every_hook_on_a_module_runs_after_its_import(tmp_path, monkeypatch):
+    """Two hooks on one not-yet-imported module both run once, in order, after its import; a module
+    already imported runs its hook at once (make_deterministic's torch seeding is such a hook)."""
+    from colliderflow.study import when_imported
+
+    (tmp_path / "cf_hooked_mod.py").write_text("VALUE = 7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cf_hooked_mod", raising=False)
+    calls = []
+    when_imported("cf_hooked_mod", lambda m: calls.append(("first", m.VALUE)))
+    when_imported("cf_hooked_mod", lambda m: calls.append(("second", m.VALUE)))
+    assert calls == []
+    import cf_hooked_mod  # noqa: F401
+
+    assert calls == [("first", 7), ("second", 7)]
+    when_imported("cf_hooked_mod", lambda m: calls.append(("now", m.VALUE)))
+    assert calls[-1] == ("now", 7) and len(calls) == 3
