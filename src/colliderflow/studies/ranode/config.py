@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import InputError
-from .jobs import METHODS, VERDICT_METHODS
+from .jobs import METHODS, VERDICT_METHODS, ordered
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Config:
             raise InputError("config", "studies.ranode.methods",
                              f"must list {', '.join(missing)}: the ranode and transit verdicts read "
                              f"{', '.join(VERDICT_METHODS)}")
-        object.__setattr__(self, "methods", tuple(m for m in METHODS if m in set(self.methods)))  # METHODS' order
+        object.__setattr__(self, "methods", ordered(self.methods))  # METHODS' order
         if self.split_fractions[1] < self.split_fractions[0]:
             raise InputError("config", "studies.ranode.split_fractions",
                              f"the IAD's background sample (fraction {self.split_fractions[1]}) must be at least as "

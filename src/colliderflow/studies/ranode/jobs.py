@@ -38,11 +38,17 @@ ALL = "all"
 PATTERN = "results/ranode/scan/{method}/n{n_sig}_seed{scan_seed}_split{split}.json"
 
 
+def ordered(methods: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` in the order of :data:`METHODS` (the figures' and metrics' order)."""
+    chosen = set(methods)
+    return tuple(m for m in METHODS if m in chosen)
+
+
 def configured(cfg: Mapping) -> tuple[str, ...]:
     """The methods the scan computes (``studies.ranode.methods``; default
     every method), in the order of :data:`METHODS`."""
     chosen = cfg.get("methods")
-    return METHODS if chosen is None else tuple(m for m in METHODS if m in set(chosen))
+    return METHODS if chosen is None else ordered(chosen)
 
 
 def cells(cfg: Mapping) -> list[dict]:
@@ -75,7 +81,7 @@ def methods_of(method: str, methods: Sequence[str] = METHODS) -> tuple[str, ...]
     """The methods one job computes (wildcard ``method``) among the configured
     ``methods`` (``studies.ranode.methods``)."""
     if method == ALL:
-        return tuple(m for m in METHODS if m in set(methods))
+        return ordered(methods)
     if method not in methods:
         raise ValueError(f"scan method {method!r} is not configured (one of {', '.join(methods)} or {ALL})")
     return (method,)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ...errors import InputError
 from .jobs import METHODS as _METHODS
+from .jobs import ordered
 
 METHODS = list(_METHODS)
 METHOD_LABELS = {
@@ -85,7 +86,7 @@ def aggregate(scans: list[dict], methods: Sequence[str] = _METHODS) -> dict:
     for the configured ``methods``) and of the learned w."""
     injections = sorted({int(k) for s in scans for k in s["injections"]})
     out = {"injections": injections, "max_sic": {}, "w": {}}
-    for method in (m for m in METHODS if m in set(methods)):
+    for method in ordered(methods):
         rows = []
         for n in injections:
             v = np.array([s["injections"][str(n)]["max_sic"][method] for s in scans], float)
