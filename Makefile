@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run smoke real dryrun test report lint bench bench-smoke bench-nanoaod bench-all repro clean slurm-deps xrootd-deps readme-table
+.PHONY: setup run smoke real dryrun test report lint bench bench-profile bench-smoke bench-nanoaod bench-all repro clean slurm-deps xrootd-deps readme-table
 
 setup: $(STAMP)
 
@@ -53,6 +53,12 @@ bench: setup
 # README's studies table (default tier holds, effect +- error) from the newest make bench report
 readme-table:
 	$(BIN)/python -m colliderflow readme-table $$(ls benchmarks/results/default-*.md | tail -1)
+
+# the default tier under py-spy: where the CPU goes, by category and study ->
+# benchmarks/results/profile-default-<date>.md (+ .pyspy.txt, the raw stacks; not in git)
+bench-profile: setup
+	$(BIN)/python -m pip install -q py-spy==0.4.3
+	$(BIN)/python benchmarks/pipeline_timing.py --tier default --cores $(CORES) --no-dry-run --profile
 
 bench-smoke: setup
 	$(BIN)/python benchmarks/pipeline_timing.py --tier smoke --cores $(CORES)

@@ -9,6 +9,7 @@ the critical path of the run (from Snakemake's job metadata).
     python benchmarks/pipeline_timing.py --tier default     # the default tier (make bench)
     python benchmarks/pipeline_timing.py --tier smoke --out report.md --keep /tmp/wd
     python benchmarks/pipeline_timing.py --tier smoke results/fpga_tagging/metrics.json   # one study
+    python benchmarks/pipeline_timing.py --tier default --profile   # + where the CPU goes (py-spy; make bench-profile)
 
 The report goes to ``benchmarks/results/<tier>-<UTC date and time>.md`` unless
 ``--out`` says otherwise, and is printed. Budgets (issues 3 and 22): dry-run
@@ -83,11 +84,23 @@ def _env() -> dict:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])))
 
 
-def snakemake(workdir: Path, *args: str, cores: int = 2) -> dict:
+#: py-spy's sampling rate (per second of CPU) under ``--profile``
+PROFILE_RATE = 20
+
+
+def snakemake(workdir: Path, *args: str, cores: int = 2, profile: Path | None = None) -> dict:
     """Run snakemake once in ``workdir``: wall seconds, CPU seconds (user and
-    system of snakemake and every job it ran), peak summed RSS, load averages."""
+    system of snakemake and every job it ran), peak summed RSS, load averages.
+    With ``profile``, under ``py-spy record --subprocesses`` writing its raw
+    (collapsed) stacks there; its sampling then counts in the CPU time."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", str(cores),
            *args]
+    if profile is not None:
+        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+        if spy is None:
+            raise SystemExit("--profile needs py-spy (pip install py-spy)")
+        cmd = [spy, "record", "--subprocesses", "--nonblocking", "--rate", str(PROFILE_RATE), "--format", "raw",
+               "--output", str(profile), "--", *cmd]
     env = _env()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     load0 = os.getloadavg()
@@ -178,11 +191,60 @@ def critical_path(jobs: dict[int, dict]) -> tuple[float, list[dict]]:
     return longest(end), chain[::-1]
 
 
-def yowasp_cache_state() -> str:
-    """Whether YoWASP's compiled WebAssembly cache exists (a cold one costs the first Yosys run minutes)."""
+#: where a sampled stack's CPU goes: the first test (in this order) that one of its frames passes
+CATEGORIES = [
+    ("imports (python modules, torch, torch._dynamo)", lambda fn, path: fn == "_find_and_load"),
+    ("training: backward", lambda fn, path: fn == "backward" and path.startswith("torch/")),
+    ("training: optimizer step", lambda fn, path: path.startswith("torch/optim/")),
+    ("plotting (matplotlib, mplhep)", lambda fn, path: path.startswith(("matplotlib/", "mplhep/"))),
+    ("training: forward and loop", lambda fn, path: path.startswith("colliderflow/") and (
+        fn.startswith(("fit", "train", "_train", "_fit")) or fn.endswith(("_train", "_fit")))),
+]
+
+
+def _frames(stack: str) -> list[tuple[str, str]]:
+    """(function, file) of each frame of a py-spy raw stack line, the process entry dropped."""
+    out = []
+    for fr in stack.split(";"):
+        if fr.startswith("process "):
+            continue
+        fn, _, rest = fr.partition(" (")
+        out.append((fn, rest.rsplit(":", 1)[0]))
+    return out
+
+
+def profile_table(raw: Path, rate: int = PROFILE_RATE) -> tuple[dict, dict]:
+    """CPU seconds (samples / rate) of py-spy's raw stacks, by category (:data:`CATEGORIES`, else "other")
+    and by study (the first ``colliderflow/studies/<study>/`` frame; "snakemake" for the scheduler's own
+    process, "other" for job code outside a study: shared data generators, the summary)."""
+    cats: dict[str, float] = {}
+    studies: dict[str, float] = {}
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        sec = int(n) / rate
+        frames = _frames(stack)
+        cat = next((name for name, test in CATEGORIES if any(test(fn, path) for fn, path in frames)), "other")
+        cats[cat] = cats.get(cat, 0.0) + sec
+        study = next((path.split("/")[2] for _, path in frames if path.startswith("colliderflow/studies/")), None)
+        if study is None:
+            study = "snakemake" if "-m snakemake " in stack.split(";", 1)[0] else "other"
+        studies[study] = studies.get(study, 0.0) + sec
+    return cats, studies
+
+
+def yosys_state() -> str:
+    """Which Yosys the study ran: native (pyosys), or YoWASP's WebAssembly with the state of its compiled
+    module cache (a cold one costs the first Yosys run about 80 CPU s)."""
+    from importlib.util import find_spec
+
+    if find_spec("pyosys") is not None:
+        return "Yosys: native (pyosys)"
     d = Path(os.environ.get("YOWASP_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
              / "YoWASP")
-    return f"warm ({d})" if d.is_dir() and any(d.iterdir()) else f"cold ({d} absent or empty)"
+    state = f"warm ({d})" if d.is_dir() and any(d.iterdir()) else f"cold ({d} absent or empty)"
+    return f"Yosys: YoWASP WebAssembly, module cache {state} after the run"
 
 
 def git_rev() -> str:
@@ -194,7 +256,21 @@ def git_rev() -> str:
     return rev
 
 
-def report(tier: str, run: dict, workdir: Path, cores: int, dryrun_s: float | None) -> str:
+def profile_lines(raw: Path, cpu: float) -> list[str]:
+    """The report's profile section (``--profile``)."""
+    cats, studies = profile_table(raw)
+    total = sum(cats.values())
+    lines = ["", f"Profile (py-spy, {PROFILE_RATE} samples per CPU second of every Python process, raw stacks in "
+             f"`{raw.name}`): {total:.0f} CPU s sampled of the {cpu:.0f} s measured; the rest is non-Python "
+             "processes (Yosys, g++, Verilator's compilers) and py-spy itself.", "",
+             "| where | CPU s | share of sampled |", "|---|---:|---:|"]
+    lines += [f"| {k} | {v:.0f} | {v / total:.0%} |" for k, v in sorted(cats.items(), key=lambda kv: -kv[1])]
+    lines += ["", "| study (sampled) | CPU s |", "|---|---:|"]
+    lines += [f"| {k} | {v:.0f} |" for k, v in sorted(studies.items(), key=lambda kv: -kv[1])]
+    return lines
+
+
+def report(tier: str, run: dict, workdir: Path, cores: int, dryrun_s: float | None, profile: Path | None = None) -> str:
     rows = cpu_table(workdir)
     jobs = jobs_from_metadata(workdir)
     cp, chain = critical_path(jobs)
@@ -208,7 +284,7 @@ def report(tier: str, run: dict, workdir: Path, cores: int, dryrun_s: float | No
         f"{len(jobs)} jobs (from .snakemake/metadata)",
         f"- load average (1 / 5 / 15 min): {ld0} at the start, {ld1} at the end"
         + ("  **(loaded machine: times are inflated)**" if run["load_start"][0] > 0.5 * cores else ""),
-        f"- YoWASP WebAssembly cache: {yowasp_cache_state()} after the run",
+        f"- {yosys_state()}",
         "",
         "| measure | value |",
         "|---|---|",
@@ -231,6 +307,8 @@ def report(tier: str, run: dict, workdir: Path, cores: int, dryrun_s: float | No
     lines += [f"| {s} | {n} | {c:.1f} | {w:.1f} |" for s, n, c, w in rows]
     lines.append(f"| **all** | {sum(r[1] for r in rows)} | {sum(r[2] for r in rows):.1f} | "
                  f"{sum(r[3] for r in rows):.1f} |")
+    if profile is not None and profile.is_file():
+        lines += profile_lines(profile, cpu)
     lines += ["", "Critical path:", "", "| rule | output | s |", "|---|---|---:|"]
     lines += [f"| {c['rule']} | `{c['output']}` | {c['seconds']:.1f} |" for c in chain]
     summary = workdir / "results" / "summary.md"
@@ -258,6 +336,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="markdown report (default benchmarks/results/<tier>-<date>.md)")
     ap.add_argument("--keep", type=Path, help="work in this (new, empty) directory and keep it")
     ap.add_argument("--no-dry-run", action="store_true", help="skip timing the dry-run")
+    ap.add_argument("--profile", action="store_true",
+                    help="run under py-spy (sampled stacks of every Python process, kept beside the report) and add "
+                         "where the CPU goes to the report; the sampling adds to the times")
     ap.add_argument("targets", nargs="*", help="snakemake targets (default: the whole tier)")
     a = ap.parse_args()
     tier = "default" if a.default else a.tier
@@ -270,14 +351,17 @@ def main() -> None:
     else:
         tmp = tempfile.mkdtemp(prefix=f"colliderflow-{tier}-")
         wd = Path(tmp)
+    stem = f"profile-{tier}" if a.profile else tier  # a profiled run's times are no benchmark (make readme-table)
+    out = a.out or REPO / "benchmarks" / "results" / f"{stem}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    profile = out.with_suffix(".pyspy.txt") if a.profile else None
     try:
-        run = snakemake(wd, *a.targets, *TIERS[tier], cores=a.cores)  # targets before --configfile
-        text = report(tier + (f" ({' '.join(a.targets)})" if a.targets else ""), run, wd, a.cores, dryrun_s)
+        run = snakemake(wd, *a.targets, *TIERS[tier], cores=a.cores, profile=profile)  # targets before --configfile
+        text = report(tier + (f" ({' '.join(a.targets)})" if a.targets else "") + (" (profiled)" if profile else ""),
+                      run, wd, a.cores, dryrun_s, profile)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-    out = a.out or REPO / "benchmarks" / "results" / f"{tier}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)
     print(f"written: {out}")
