@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -91,30 +90,35 @@ PROFILE_RATE = 20
 def snakemake(workdir: Path, *args: str, cores: int = 2, profile: Path | None = None) -> dict:
     """Run snakemake once in ``workdir``: wall seconds, CPU seconds (user and
     system of snakemake and every job it ran), peak summed RSS, load averages.
-    With ``profile``, under ``py-spy record --subprocesses`` writing its raw
-    (collapsed) stacks there; its sampling then counts in the CPU time."""
+    With ``profile``, ``py-spy record --subprocesses`` is attached to snakemake
+    and writes its raw (collapsed) stacks there; py-spy's own CPU is not counted
+    (it reads the processes' memory without stopping them)."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", str(cores),
            *args]
-    if profile is not None:
-        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-        if spy is None:
-            raise SystemExit("--profile needs py-spy (pip install py-spy)")
-        cmd = [spy, "record", "--subprocesses", "--nonblocking", "--rate", str(PROFILE_RATE), "--format", "raw",
-               "--output", str(profile), "--", *cmd]
     env = _env()
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     with open(workdir / "snakemake.out", "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        spy = None
+        if profile is not None:  # attached, not wrapping: snakemake stays our child, so its CPU is its own
+            exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+            if exe is None:
+                proc.kill()
+                raise SystemExit("--profile needs py-spy (pip install py-spy)")
+            spy = subprocess.Popen([exe, "record", "--pid", str(proc.pid), "--subprocesses", "--nonblocking", "--rate",
+                                    str(PROFILE_RATE), "--format", "raw", "--output", str(profile)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with PeakRSS(proc.pid) as peak:
-            rc = proc.wait()
-    wall = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            _, status, ru = os.wait4(proc.pid, 0)  # the rusage of snakemake and every job it waited for
+            proc.returncode = rc = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        if spy is not None:
+            spy.wait()
     if rc:
         print((workdir / "snakemake.out").read_text()[-3000:])
         raise SystemExit(f"snakemake failed (rc {rc}): {' '.join(args)}; log in {workdir / 'snakemake.out'}")
-    return {"wall": wall, "user": r1.ru_utime - r0.ru_utime, "system": r1.ru_stime - r0.ru_stime,
+    return {"wall": wall, "user": ru.ru_utime, "system": ru.ru_stime,
             "peak_rss_mb": peak.peak / 2**20, "load_start": load0, "load_end": os.getloadavg()}
 
 
@@ -228,8 +232,9 @@ def profile_table(raw: Path, rate: int = PROFILE_RATE) -> tuple[dict, dict]:
         cat = next((name for name, test in CATEGORIES if any(test(fn, path) for fn, path in frames)), "other")
         cats[cat] = cats.get(cat, 0.0) + sec
         study = next((path.split("/")[2] for _, path in frames if path.startswith("colliderflow/studies/")), None)
-        if study is None:
-            study = "snakemake" if "-m snakemake " in stack.split(";", 1)[0] else "other"
+        if study is None:  # the sampled process is the last "process" entry (its parents come first)
+            proc = [fr for fr in stack.split(";") if fr.startswith("process ")][-1:]
+            study = "snakemake" if proc and "-m snakemake " in proc[0] else "other"
         studies[study] = studies.get(study, 0.0) + sec
     return cats, studies
 
@@ -262,7 +267,7 @@ def profile_lines(raw: Path, cpu: float) -> list[str]:
     total = sum(cats.values())
     lines = ["", f"Profile (py-spy, {PROFILE_RATE} samples per CPU second of every Python process, raw stacks in "
              f"`{raw.name}`): {total:.0f} CPU s sampled of the {cpu:.0f} s measured; the rest is non-Python "
-             "processes (Yosys, g++, Verilator's compilers) and py-spy itself.", "",
+             "processes (Yosys' ABC, g++, Verilator's compilers) and sampling error.", "",
              "| where | CPU s | share of sampled |", "|---|---:|---:|"]
     lines += [f"| {k} | {v:.0f} | {v / total:.0%} |" for k, v in sorted(cats.items(), key=lambda kv: -kv[1])]
     lines += ["", "| study (sampled) | CPU s |", "|---|---:|"]
