@@ -195,11 +195,21 @@ def critical_path(jobs: dict[int, dict]) -> tuple[float, list[dict]]:
     return longest(end), chain[::-1]
 
 
+#: (function, file) a thread waits in (a method's class dropped: ``Condition.wait`` is ``wait``); py-spy's
+#: --nonblocking sampling counts some waiting threads as active (snakemake's scheduler and timer threads):
+#: a stack whose innermost frame is one of these is left out
+IDLE_LEAVES = {("wait", "threading.py"), ("acquire", "threading.py"), ("join", "threading.py"),
+               ("_wait_for_tstate_lock", "threading.py"), ("select", "selectors.py"), ("poll", "selectors.py"),
+               ("_try_wait", "subprocess.py"), ("wait", "subprocess.py"), ("communicate", "subprocess.py"),
+               ("_communicate", "subprocess.py")}
+
 #: where a sampled stack's CPU goes: the first test (in this order) that one of its frames passes
 CATEGORIES = [
     ("imports (python modules, torch, torch._dynamo)", lambda fn, path: fn == "_find_and_load"),
+    ("Yosys (pyosys, in-process; ABC runs apart, unsampled)", lambda fn, path: "pyosys" in fn),
     ("training: backward", lambda fn, path: fn == "backward" and path.startswith("torch/")),
     ("training: optimizer step", lambda fn, path: path.startswith("torch/optim/")),
+    ("BDTs (xgboost: fit and predict)", lambda fn, path: path.startswith("xgboost/")),
     ("plotting (matplotlib, mplhep)", lambda fn, path: path.startswith(("matplotlib/", "mplhep/"))),
     ("training: forward and loop", lambda fn, path: path.startswith("colliderflow/") and (
         fn.startswith(("fit", "train", "_train", "_fit")) or fn.endswith(("_train", "_fit")))),
@@ -207,7 +217,7 @@ CATEGORIES = [
 
 
 def _frames(stack: str) -> list[tuple[str, str]]:
-    """(function, file) of each frame of a py-spy raw stack line, the process entry dropped."""
+    """(function, file) of each frame of a py-spy raw stack line, the process entries dropped."""
     out = []
     for fr in stack.split(";"):
         if fr.startswith("process "):
@@ -217,18 +227,23 @@ def _frames(stack: str) -> list[tuple[str, str]]:
     return out
 
 
-def profile_table(raw: Path, rate: int = PROFILE_RATE) -> tuple[dict, dict]:
+def profile_table(raw: Path, rate: int = PROFILE_RATE) -> tuple[dict, dict, float]:
     """CPU seconds (samples / rate) of py-spy's raw stacks, by category (:data:`CATEGORIES`, else "other")
     and by study (the first ``colliderflow/studies/<study>/`` frame; "snakemake" for the scheduler's own
-    process, "other" for job code outside a study: shared data generators, the summary)."""
+    process, "other" for job code outside a study: shared data generators, the summary), and the seconds
+    left out as waiting (:data:`IDLE_LEAVES`, or a stack without frames)."""
     cats: dict[str, float] = {}
     studies: dict[str, float] = {}
+    idle = 0.0
     for line in raw.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():
             continue
         sec = int(n) / rate
         frames = _frames(stack)
+        if not frames or (frames[-1][0].rsplit(".", 1)[-1], frames[-1][1].rsplit("/", 1)[-1]) in IDLE_LEAVES:
+            idle += sec
+            continue
         cat = next((name for name, test in CATEGORIES if any(test(fn, path) for fn, path in frames)), "other")
         cats[cat] = cats.get(cat, 0.0) + sec
         study = next((path.split("/")[2] for _, path in frames if path.startswith("colliderflow/studies/")), None)
@@ -236,7 +251,7 @@ def profile_table(raw: Path, rate: int = PROFILE_RATE) -> tuple[dict, dict]:
             proc = [fr for fr in stack.split(";") if fr.startswith("process ")][-1:]
             study = "snakemake" if proc and "-m snakemake " in proc[0] else "other"
         studies[study] = studies.get(study, 0.0) + sec
-    return cats, studies
+    return cats, studies, idle
 
 
 def yosys_state() -> str:
@@ -263,11 +278,13 @@ def git_rev() -> str:
 
 def profile_lines(raw: Path, cpu: float) -> list[str]:
     """The report's profile section (``--profile``)."""
-    cats, studies = profile_table(raw)
+    cats, studies, idle = profile_table(raw)
     total = sum(cats.values())
-    lines = ["", f"Profile (py-spy, {PROFILE_RATE} samples per CPU second of every Python process, raw stacks in "
-             f"`{raw.name}`): {total:.0f} CPU s sampled of the {cpu:.0f} s measured; the rest is non-Python "
-             "processes (Yosys' ABC, g++, Verilator's compilers) and sampling error.", "",
+    lines = ["", f"Profile (py-spy, {PROFILE_RATE} samples per second of every active Python thread, raw stacks in "
+             f"`{raw.name}`): {total:.0f} s sampled against the {cpu:.0f} CPU s measured (non-Python processes "
+             "such as Yosys' ABC, g++ and Verilator's compilers are not sampled; a thread busy in torch's "
+             f"native code is); {idle:.0f} s of threads waiting (innermost frame a wait, or no frame) left out.",
+             "",
              "| where | CPU s | share of sampled |", "|---|---:|---:|"]
     lines += [f"| {k} | {v:.0f} | {v / total:.0%} |" for k, v in sorted(cats.items(), key=lambda kv: -kv[1])]
     lines += ["", "| study (sampled) | CPU s |", "|---|---:|"]
