@@ -96,6 +96,8 @@ def snakemake(workdir: Path, *args: str, cores: int = 2, profile: Path | None = 
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", str(cores),
            *args]
     env = _env()
+    if "COLLIDERFLOW_YOSYS_CACHE" not in os.environ:  # a first run: no Yosys result from an earlier run
+        env["COLLIDERFLOW_YOSYS_CACHE"] = str(workdir / ".yosys-cache")
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     with open(workdir / "snakemake.out", "w") as log:
@@ -256,15 +258,18 @@ def profile_table(raw: Path, rate: int = PROFILE_RATE) -> tuple[dict, dict, floa
 
 def yosys_state() -> str:
     """Which Yosys the study ran: native (pyosys), or YoWASP's WebAssembly with the state of its compiled
-    module cache (a cold one costs the first Yosys run about 80 CPU s)."""
+    module cache (a cold one costs the first Yosys run about 80 CPU s); and which result cache it used."""
     from importlib.util import find_spec
 
+    env = os.environ.get("COLLIDERFLOW_YOSYS_CACHE")
+    results = (f"; Yosys result cache {env} (set by the caller: results of earlier runs may be reused)" if env
+               else "; Yosys result cache empty at the start (a first run: nothing reused)")
     if find_spec("pyosys") is not None:
-        return "Yosys: native (pyosys)"
+        return "Yosys: native (pyosys)" + results
     d = Path(os.environ.get("YOWASP_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
              / "YoWASP")
     state = f"warm ({d})" if d.is_dir() and any(d.iterdir()) else f"cold ({d} absent or empty)"
-    return f"Yosys: YoWASP WebAssembly, module cache {state} after the run"
+    return f"Yosys: YoWASP WebAssembly, module cache {state} after the run" + results
 
 
 def git_rev() -> str:
