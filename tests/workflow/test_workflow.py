@@ -70,7 +70,7 @@ def _pins(requirements):
     out = {}
     for r in requirements:
         if isinstance(r, str) and "==" in r and not r.startswith("-"):
-            name, ver = r.split("==")
+            name, ver = r.split(";")[0].split("==")  # an environment marker may follow
             out[name.strip().lower()] = ver.strip()
     return out
 
