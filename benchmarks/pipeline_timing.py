@@ -365,7 +365,7 @@ def main() -> None:
     ap.add_argument("--no-dry-run", action="store_true", help="skip timing the dry-run")
     ap.add_argument("--profile", action="store_true",
                     help="run under py-spy (sampled stacks of every Python process, kept beside the report) and add "
-                         "where the CPU goes to the report; the sampling adds to the times")
+                         "where the CPU goes to the report; py-spy's own CPU is not counted, but it slows the run")
     ap.add_argument("targets", nargs="*", help="snakemake targets (default: the whole tier)")
     a = ap.parse_args()
     tier = "default" if a.default else a.tier
