@@ -46,7 +46,8 @@ except KeyError as _exc:
     raise WorkflowError(f"config {_exc.args[0]}") from None
 
 
-# Training device (resources.device, or COLLIDERFLOW_DEVICE already in the environment) for every job.
+# Training device and torch.compile setting (resources.device and .compile, or COLLIDERFLOW_DEVICE and
+# COLLIDERFLOW_COMPILE already in the environment) for every job.
 device_for_jobs(config)
 
 

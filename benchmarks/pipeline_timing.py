@@ -98,6 +98,8 @@ def snakemake(workdir: Path, *args: str, cores: int = 2, profile: Path | None = 
     env = _env()
     if "COLLIDERFLOW_YOSYS_CACHE" not in os.environ:  # a first run: no Yosys result from an earlier run
         env["COLLIDERFLOW_YOSYS_CACHE"] = str(workdir / ".yosys-cache")
+    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:  # ... and, where the run compiles, no compiled kernel
+        env["TORCHINDUCTOR_CACHE_DIR"] = str(workdir / ".inductor-cache")
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     with open(workdir / "snakemake.out", "w") as log:
@@ -272,6 +274,29 @@ def yosys_state() -> str:
     return f"Yosys: YoWASP WebAssembly, module cache {state} after the run" + results
 
 
+def compile_state(tier: str) -> str:
+    """Whether the trainings were compiled (``COLLIDERFLOW_COMPILE``, else the tier's ``resources.compile``) and
+    which inductor cache they used."""
+    env = os.environ.get("COLLIDERFLOW_COMPILE", "").strip()
+    if env:
+        on, origin = env == "1", f"COLLIDERFLOW_COMPILE={env}"
+    else:
+        import yaml
+
+        cfgs = [REPO / "config" / "config.yaml"] + ([REPO / "config" / "tiers" / f"{tier}.yaml"]
+                                                    if (REPO / "config" / "tiers" / f"{tier}.yaml").exists() else [])
+        on = False
+        for path in cfgs:
+            on = ((yaml.safe_load(path.read_text()) or {}).get("resources") or {}).get("compile", on)
+        origin = "resources.compile of the tier"
+    if not on:
+        return f"torch.compile: off ({origin}): every training eager"
+    cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    return (f"torch.compile: on ({origin}); inductor cache "
+            + (f"{cache} (set by the caller: kernels of earlier runs may be reused)" if cache
+               else "empty at the start (a first run: every kernel compiled)"))
+
+
 def git_rev() -> str:
     try:
         rev = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
@@ -312,6 +337,7 @@ def report(tier: str, run: dict, workdir: Path, cores: int, dryrun_s: float | No
         f"- load average (1 / 5 / 15 min): {ld0} at the start, {ld1} at the end"
         + ("  **(loaded machine: times are inflated)**" if run["load_start"][0] > 0.5 * cores else ""),
         f"- {yosys_state()}",
+        f"- {compile_state(tier)}",
         "",
         "| measure | value |",
         "|---|---|",

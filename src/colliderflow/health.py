@@ -128,8 +128,9 @@ def with_origin(records: Iterable[tuple[str, Mapping]], origin: str) -> list[tup
 def block(records: Iterable[tuple[str, Mapping]] | None = None) -> dict:
     """The ``training`` block: per model name, the number of trainings, how
     many trained, the mean initial/best/final validation loss, the smallest
-    improvement, the steps, the criterion, ``trained`` (all of them did) and
-    the devices they ran on (``cpu``, ``cuda:0``)."""
+    improvement, the steps, the criterion, ``trained`` (all of them did),
+    the devices they ran on (``cpu``, ``cuda:0``) and, where torch.compile
+    ran, how many were ``compiled``."""
     groups: dict[str, list[Mapping]] = {}
     for name, rec in (RECORDS if records is None else records):
         groups.setdefault(name, []).append(rec)
@@ -147,6 +148,8 @@ def block(records: Iterable[tuple[str, Mapping]] | None = None) -> dict:
                      "steps": sum(int(r.get("steps", 0)) for r in recs),
                      "criterion": recs[0].get("criterion", ""), "trained": n_ok == len(recs),
                      "devices": sorted({str(r.get("device", "cpu")) for r in recs})}
+        if any(r.get("compiled") for r in recs):  # torch.compile ran (eager blocks read as before)
+            out[name]["compiled"] = sum(bool(r.get("compiled")) for r in recs)
     return out
 
 

@@ -429,10 +429,14 @@ def hash_seed_for_jobs() -> None:
 
 def device_for_jobs(config: Mapping) -> None:
     """Give every job the training device of the config (``resources.device``)
-    as ``COLLIDERFLOW_DEVICE``, unless the environment already sets it (a
-    batch node's choice wins). Called by the Snakefile; see
-    :mod:`colliderflow.nn.device`."""
-    os.environ.setdefault("COLLIDERFLOW_DEVICE", str((config.get("resources") or {}).get("device", "auto")))
+    as ``COLLIDERFLOW_DEVICE`` and its compile setting (``resources.compile``)
+    as ``COLLIDERFLOW_COMPILE`` (``1`` or ``0``), unless the environment
+    already sets them (a batch node's or the command line's choice wins).
+    Called by the Snakefile; see :mod:`colliderflow.nn.device` and
+    :func:`colliderflow.nn.train.compiled_loss`."""
+    resources = config.get("resources") or {}
+    os.environ.setdefault("COLLIDERFLOW_DEVICE", str(resources.get("device", "auto")))
+    os.environ.setdefault("COLLIDERFLOW_COMPILE", "1" if resources.get("compile", False) else "0")
 
 
 def ensure_hash_seed(argv: list[str]) -> None:

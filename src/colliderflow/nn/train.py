@@ -75,6 +75,8 @@ class TrainConfig:
     min_improvement: float = 1e-3  # trained = best val loss <= initial val loss - this (loss units)
     min_steps: int = 0            # at least this many optimiser steps: epochs raised to reach it (0: epochs as given)
     bf16: bool = False            # bf16 autocast of the loss (opt-in; only on CUDA, ignored on the CPU)
+    compile: bool | None = None   # torch.compile the loss of full-size training batches; None: the run's
+                                  # setting (resources.compile / COLLIDERFLOW_COMPILE); see compiled_loss
 
 
 @dataclass
@@ -91,11 +93,14 @@ class History:
     n_val: int = 0                     # validation events
     initial_train: float = float("nan")  # training loss (eval mode) of the initial weights: small validation sets
     final_train: float = float("nan")    # ... and of the last epoch's weights
+    compiled: bool = False               # the full-size training batches ran torch.compile's graph
 
     def as_dict(self) -> dict:
         """The history as JSON-ready values; the small-validation fields only where they were used (so a
         history of a large validation set reads as before)."""
         out = asdict(self)
+        if not self.compiled:  # eager: the record reads as before the option existed
+            del out["compiled"]
         small = ("n_val", "initial_train", "final_train")
         if not 0 < self.n_val < SMALL_VALIDATION:
             return {k: v for k, v in out.items() if k not in small}
@@ -117,9 +122,11 @@ class History:
                     f"initial to the last epoch's weights: {self.n_val} validation events (< {SMALL_VALIDATION}) "
                     "are too few to judge the validation loss")
             rec = record(self.initial_train, end, end, self.steps, self.min_improvement, criterion=crit)
-            return {**rec, "validation": {"initial": _round(self.initial_val), "best": _round(best),
-                                          "final": _round(final), "n": self.n_val}, "device": self.device}
-        return {**record(self.initial_val, best, final, self.steps, self.min_improvement), "device": self.device}
+            rec = {**rec, "validation": {"initial": _round(self.initial_val), "best": _round(best),
+                                         "final": _round(final), "n": self.n_val}, "device": self.device}
+        else:
+            rec = {**record(self.initial_val, best, final, self.steps, self.min_improvement), "device": self.device}
+        return {**rec, "compiled": True} if self.compiled else rec
 
 
 def _round(x: float) -> float | None:
@@ -152,6 +159,52 @@ def _autocast(loss_fn: Callable, dev: torch.device) -> Callable:
             return loss_fn(model, batch).float()
 
     return wrapped
+
+
+#: the run's compile setting: ``1`` compiles every training whose :attr:`TrainConfig.compile` is None; ``0`` or
+#: unset compiles none, whatever the TrainConfig says (eager everywhere: debugging, or the eager numbers).
+#: The Snakefile sets it from ``resources.compile`` (:func:`colliderflow.study.device_for_jobs`)
+COMPILE_ENV = "COLLIDERFLOW_COMPILE"
+
+
+def _cxx() -> str | None:
+    """The C++ compiler inductor's CPU code generation would call (``$CXX``, else g++, c++ or clang++)."""
+    import shutil
+
+    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++", "clang++"]
+    return next((path for path in map(shutil.which, names) if path), None)
+
+
+def _compile_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of torch.compile's own failures (inductor's code generation, dynamo's internals); an
+    error of the model itself is raised again by its eager call."""
+    from torch._dynamo import exc
+
+    return exc.BackendCompilerFailed, exc.InternalTorchDynamoError
+
+
+def compiled_loss(loss_fn: Callable, cfg: TrainConfig, dev: torch.device) -> Callable | None:
+    """``torch.compile(loss_fn)`` for the training steps of :func:`fit`, or None (eager) where compiling is off:
+    ``COLLIDERFLOW_COMPILE`` not ``1``, ``cfg.compile`` false (a model that would recompile every step, such as
+    one with a Python counter in its loss), or no C++ compiler for inductor on the CPU (a warning).
+
+    :func:`fit` calls it on full-size batches only, so one graph with static shapes (forward and backward,
+    through AOTAutograd) serves the whole training, and a new model of the same architecture (the next fold,
+    seed or iteration) reuses it. The last, smaller batch of an epoch and the validation passes run eagerly.
+    Where a loss selects by a mask (decay_aware's pair loss), the graph breaks there and the part after it sees
+    a new size each batch: torch's automatic dynamic shapes (``dynamic=None``) recompile it once with a
+    symbolic size instead of once per size. Inductor fuses the elementwise work of the step; the result equals
+    the eager one to float rounding, not bit for bit, and is the same on every run on the same machine.
+    Inductor's code cache is on disk (``$TORCHINDUCTOR_CACHE_DIR``), so a graph compiled once is loaded, not
+    rebuilt, by later jobs.
+    """
+    if os.environ.get(COMPILE_ENV, "").strip() != "1" or cfg.compile is False:
+        return None
+    if dev.type == "cpu" and _cxx() is None:
+        log.warning("%s: TrainConfig.compile asked for, but there is no C++ compiler (g++, c++, clang++ or $CXX) "
+                    "for torch.compile on the CPU: training eagerly", cfg.desc)
+        return None
+    return torch.compile(loss_fn, dynamic=None)
 
 
 def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tensor], cfg: TrainConfig,
@@ -195,6 +248,7 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
     small = hist.n_val < SMALL_VALIDATION
     if cfg.bf16 and dev.type == "cuda":  # mixed precision where the study says it is safe; fp32 on the CPU
         loss_fn = _autocast(loss_fn, dev)
+    step_loss = compiled_loss(loss_fn, cfg, dev)
     with torch.random.fork_rng(devices=[]):  # a loss that draws (TRANSIT's mass shuffle) leaves the stream as it was
         hist.initial_val = evaluate(model, loss_fn, val_tensors)
         if small:
@@ -209,7 +263,18 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         tot = 0.0
         for idx in _batches(n_tr, cfg.batch_size, gen):
             batch = tuple(t[idx.to(dev)] for t in tensors) if dev.type != "cpu" else tuple(t[idx] for t in tensors)
-            loss = loss_fn(model, batch)
+            loss = None
+            if step_loss is not None and len(idx) == cfg.batch_size:
+                try:
+                    loss = step_loss(model, batch)
+                    hist.compiled = True
+                except _compile_errors() as exc:  # a torch.compile failure, not the model's: go on eagerly
+                    cause = getattr(exc, "inner_exception", None) or exc
+                    log.warning("%s: torch.compile failed (%s: %s); training on eagerly", cfg.desc,
+                                type(cause).__name__, (str(cause).strip().splitlines() or [""])[0][:200])
+                    step_loss, hist.compiled = None, False
+            if loss is None:
+                loss = loss_fn(model, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{cfg.desc}: non-finite training loss at epoch {epoch}")
             opt.zero_grad(set_to_none=True)

@@ -266,8 +266,11 @@ def train_pair(jets_path: str | Path, out_dir: str | Path, *, arch: str, n: int,
     for kind, b in (("float", None), ("qat", bits)):
         torch.manual_seed(seed)
         model = build_model(arch, n, n_classes, hidden, b)
+        # QAT stays eager where the run compiles: brevitas' quantizers break the graph (Tensor.item) and
+        # recompile on every requires_grad change, until torch.compile gives up (its recompile limit)
         hist = fit(model, loss_fn, (xt, yt), TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                                                         patience=max(3, epochs // 4), desc=f"{arch}{n}-{kind}"))
+                                                         patience=max(3, epochs // 4), desc=f"{arch}{n}-{kind}",
+                                                         compile=None if b is None else False))
         hp = {"arch": arch, "n": n, "n_classes": n_classes, "hidden": hidden, "bits": b,
               "best_epoch": hist.best_epoch, "class_names": jets["class_names"]}
         save_model(model, out_dir / f"{kind}.pt", hp)
