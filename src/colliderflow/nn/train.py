@@ -201,8 +201,8 @@ def compiled_loss(loss_fn: Callable, cfg: TrainConfig, dev: torch.device) -> Cal
     if os.environ.get(COMPILE_ENV, "").strip() != "1" or cfg.compile is False:
         return None
     if dev.type == "cpu" and _cxx() is None:
-        log.warning("%s: TrainConfig.compile asked for, but there is no C++ compiler (g++, c++, clang++ or $CXX) "
-                    "for torch.compile on the CPU: training eagerly", cfg.desc)
+        log.warning("%s: %s=1 asks for torch.compile, but there is no C++ compiler (g++, c++, clang++ or $CXX) "
+                    "for it on the CPU: training eagerly", cfg.desc, COMPILE_ENV)
         return None
     return torch.compile(loss_fn, dynamic=None)
 
